@@ -1,0 +1,2 @@
+//! The meshbench harness.
+#![deny(missing_docs)]

@@ -1,0 +1,253 @@
+//! The server-side and client-side HTTP/1.1 codecs.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::body::{BodyReader, Framing};
+use super::message::{Headers, Request, Response};
+use crate::{CodecError, DecodeError, Limits, Protocol};
+
+/// The most header fields a message may carry.
+const MAX_HEADERS: usize = 128;
+
+fn invalid(reason: String) -> DecodeError {
+    DecodeError::invalid(Protocol::Http, reason)
+}
+
+/// A message whose head is parsed and whose body is still arriving.
+#[derive(Debug)]
+struct Pending<H> {
+    head: H,
+    body: BodyReader,
+}
+
+/// Decodes requests, encodes responses: the server side of a connection.
+#[derive(Debug, Default)]
+pub struct ServerCodec {
+    limits: Limits,
+    pending: Option<Pending<Request>>,
+}
+
+impl ServerCodec {
+    /// A codec with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        ServerCodec {
+            limits,
+            pending: None,
+        }
+    }
+
+    fn parse_head(&self, src: &mut BytesMut) -> Result<Option<Pending<Request>>, DecodeError> {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Request::new(&mut fields);
+        let len = match parsed.parse(src) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return self.wait_for_head(src),
+            Err(e) => return Err(invalid(format!("bad request head: {e}"))),
+        };
+        let headers = collect_headers(parsed.headers);
+        let request = Request {
+            method: parsed.method.unwrap_or_default().to_owned(),
+            target: parsed.path.unwrap_or_default().to_owned(),
+            minor_version: parsed.version.unwrap_or(1),
+            headers,
+            body: Bytes::new(),
+        };
+        // A request without a length has no body (RFC 9112 §6.3).
+        let framing = framing(&request.headers)?.unwrap_or(Framing::Length(0));
+        src.advance(len);
+        Ok(Some(Pending {
+            body: BodyReader::new(framing, self.limits)?,
+            head: request,
+        }))
+    }
+
+    fn wait_for_head<T>(&self, src: &BytesMut) -> Result<Option<T>, DecodeError> {
+        DecodeError::check_size(Protocol::Http, src.len(), self.limits)?;
+        Ok(None)
+    }
+}
+
+impl Decoder for ServerCodec {
+    type Item = Request;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Request>, CodecError> {
+        if self.pending.is_none() {
+            self.pending = self.parse_head(src)?;
+        }
+        Ok(complete(&mut self.pending, src)?.map(|(mut request, body)| {
+            request.body = body;
+            request
+        }))
+    }
+}
+
+impl Encoder<Response> for ServerCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, response: Response, dst: &mut BytesMut) -> Result<(), CodecError> {
+        response.encode(dst);
+        Ok(())
+    }
+}
+
+/// Encodes requests, decodes responses: the client side of a connection.
+#[derive(Debug, Default)]
+pub struct ClientCodec {
+    limits: Limits,
+    /// Methods of the requests sent and not yet answered, oldest first.
+    methods: VecDeque<String>,
+    pending: Option<Pending<Response>>,
+}
+
+impl ClientCodec {
+    /// A codec with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        ClientCodec {
+            limits,
+            methods: VecDeque::new(),
+            pending: None,
+        }
+    }
+
+    fn parse_head(&mut self, src: &mut BytesMut) -> Result<Option<Pending<Response>>, DecodeError> {
+        loop {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut parsed = httparse::Response::new(&mut fields);
+            let len = match parsed.parse(src) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => {
+                    DecodeError::check_size(Protocol::Http, src.len(), self.limits)?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(invalid(format!("bad response head: {e}"))),
+            };
+            let status = parsed.code.unwrap_or_default();
+            let response = Response {
+                status,
+                reason: parsed.reason.unwrap_or_default().to_owned(),
+                minor_version: parsed.version.unwrap_or(1),
+                headers: collect_headers(parsed.headers),
+                body: Bytes::new(),
+            };
+            src.advance(len);
+            if (100..200).contains(&status) {
+                // Interim responses (100 Continue) precede the real one.
+                continue;
+            }
+            let method = self.methods.pop_front().unwrap_or_default();
+            let framing = if method == "HEAD" || status == 204 || status == 304 {
+                Framing::Length(0)
+            } else {
+                framing(&response.headers)?.unwrap_or(Framing::UntilClose)
+            };
+            return Ok(Some(Pending {
+                body: BodyReader::new(framing, self.limits)?,
+                head: response,
+            }));
+        }
+    }
+}
+
+impl Decoder for ClientCodec {
+    type Item = Response;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Response>, CodecError> {
+        if self.pending.is_none() {
+            self.pending = self.parse_head(src)?;
+        }
+        Ok(complete(&mut self.pending, src)?.map(with_body))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Response>, CodecError> {
+        if let Some(response) = self.decode(src)? {
+            return Ok(Some(response));
+        }
+        match self.pending.take() {
+            Some(mut pending) => {
+                let body = pending.body.finish_at_eof()?;
+                Ok(Some(with_body((pending.head, body))))
+            }
+            None if src.is_empty() => Ok(None),
+            None => Err(invalid("connection closed inside a response head".to_owned()).into()),
+        }
+    }
+}
+
+fn with_body((mut response, body): (Response, Bytes)) -> Response {
+    response.body = body;
+    response
+}
+
+impl Encoder<Request> for ClientCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, request: Request, dst: &mut BytesMut) -> Result<(), CodecError> {
+        self.encode(&request, dst)
+    }
+}
+
+impl Encoder<&Request> for ClientCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, request: &Request, dst: &mut BytesMut) -> Result<(), CodecError> {
+        self.methods.push_back(request.method.clone());
+        request.encode(dst);
+        Ok(())
+    }
+}
+
+/// Reads the pending message's body; hands back head and body once complete.
+fn complete<H>(
+    pending: &mut Option<Pending<H>>,
+    src: &mut BytesMut,
+) -> Result<Option<(H, Bytes)>, DecodeError> {
+    let Some(current) = pending.as_mut() else {
+        return Ok(None);
+    };
+    match current.body.read(src)? {
+        Some(body) => Ok(pending.take().map(|p| (p.head, body))),
+        None => Ok(None),
+    }
+}
+
+fn collect_headers(fields: &[httparse::Header<'_>]) -> Headers {
+    let mut headers = Headers::new();
+    for field in fields {
+        // Header values are bytes; the bench's own are ASCII, and a peer's
+        // obs-text is kept readable rather than refused.
+        headers.append(field.name, String::from_utf8_lossy(field.value));
+    }
+    headers
+}
+
+/// The framing the headers announce, if any (RFC 9112 §6.3).
+fn framing(headers: &Headers) -> Result<Option<Framing>, DecodeError> {
+    if headers.get("transfer-encoding").is_some() {
+        return if headers.lists("transfer-encoding", "chunked") {
+            Ok(Some(Framing::Chunked))
+        } else {
+            Err(invalid(format!(
+                "unsupported transfer-encoding '{}'",
+                headers.get("transfer-encoding").unwrap_or_default()
+            )))
+        };
+    }
+    let mut lengths = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.trim().parse::<usize>().map_err(|_| invalid(format!("bad content-length '{v}'"))));
+    let Some(first) = lengths.next().transpose()? else {
+        return Ok(None);
+    };
+    for other in lengths {
+        if other? != first {
+            return Err(invalid("conflicting content-length headers".to_owned()));
+        }
+    }
+    Ok(Some(Framing::Length(first)))
+}

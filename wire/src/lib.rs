@@ -1,0 +1,21 @@
+//! Protocol codecs shared by the meshbench fleet, its clients and the reference
+//! proxy. Each codec frames messages on a byte stream and exposes what routing
+//! needs (names, ids, attributes) without decoding whole payloads.
+//!
+//! This crate does no socket I/O of its own and depends on no other meshbench crate.
+//!
+//! # Layout
+//! - [`decode`]: the shared error type (`Incomplete` kept apart from `Invalid`) and size limits.
+//! - [`thrift`]: Apache Thrift binary and compact protocols over framed and unframed transports.
+//! - [`dubbo`]: the Dubbo2 frame header and its hessian2 request/response bodies.
+//! - [`http1`]: HTTP/1.1 message heads (httparse) and body framing (content-length, chunked).
+//! - [`attributes`]: the routing view of a request for each protocol.
+#![deny(missing_docs)]
+
+pub mod attributes;
+pub mod decode;
+pub mod dubbo;
+pub mod http1;
+pub mod thrift;
+
+pub use decode::{CodecError, DecodeError, Limits, Protocol};
