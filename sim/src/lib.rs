@@ -1,2 +1,19 @@
-//! The meshbench harness.
+//! The meshbench harness: the sample fleet, protocol clients, and (to come)
+//! the scenario model, workload, ledger and statistics.
+//!
+//! It reaches a proxy only over sockets and configuration, and never depends
+//! on the reference proxy's crate, so any proxy can be swapped in.
+//!
+//! # Layout
+//! - [`fleet`]: multi-version sample servers on their own loopback addresses,
+//!   their behaviour knobs, the echo contract and the received-request log.
+//! - [`client`]: long-lived, pipelining clients for Thrift, Dubbo and HTTP.
+//! - [`duration`]: durations as written in scenarios (`2ms`).
+//! - [`shutdown`]: the one signal that stops every task.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod duration;
+pub mod fleet;
+pub mod shutdown;

@@ -15,7 +15,7 @@ use thrift::protocol::{
     TBinaryInputProtocol, TBinaryOutputProtocol, TCompactInputProtocol, TCompactOutputProtocol,
     TFieldIdentifier, TInputProtocol, TMapIdentifier, TOutputProtocol, TStructIdentifier, TType,
 };
-use thrift::{ApplicationError, ApplicationErrorKind};
+pub use thrift::{ApplicationError, ApplicationErrorKind};
 
 use super::header::{Encoding, MessageType};
 use super::message::{Message, Transport};

@@ -1,0 +1,1 @@
+//! The Dubbo client (filled in with the dubbo codec).

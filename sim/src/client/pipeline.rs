@@ -1,0 +1,132 @@
+//! One connection carrying many requests: a task owns the socket, writes
+//! what callers hand it and routes each response to its caller, by id or in
+//! order. When the connection ends, every caller still waiting is told why.
+
+use std::collections::{HashMap, VecDeque};
+
+use futures::{SinkExt, StreamExt};
+use meshbench_wire::CodecError;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{Decoder, Encoder, Framed};
+
+use super::ClientError;
+
+/// How responses find their requests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Matching<Resp> {
+    /// By the id the response carries; `None` for frames that answer no
+    /// request (heartbeats), which are dropped.
+    ById(fn(&Resp) -> Option<u64>),
+    /// In the order the requests were written (HTTP/1.1).
+    InOrder,
+}
+
+type Waiter<Resp> = oneshot::Sender<Result<Resp, ClientError>>;
+
+struct Outgoing<Req, Resp> {
+    id: u64,
+    frame: Req,
+    reply: Waiter<Resp>,
+}
+
+/// The callers' side of a pipelined connection.
+#[derive(Debug)]
+pub(crate) struct Pipeline<Req, Resp> {
+    tx: mpsc::Sender<Outgoing<Req, Resp>>,
+}
+
+impl<Req: Send + 'static, Resp: Send + 'static> Pipeline<Req, Resp> {
+    /// Starts the connection task.
+    pub(crate) fn spawn<C>(stream: TcpStream, codec: C, matching: Matching<Resp>) -> Self
+    where
+        C: Decoder<Item = Resp, Error = CodecError> + Encoder<Req, Error = CodecError> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(run(Framed::new(stream, codec), rx, matching));
+        Pipeline { tx }
+    }
+
+    /// Sends `frame`, whose id is `id`, and waits for its response.
+    ///
+    /// # Errors
+    /// The connection's failure, for this request as for every other in flight.
+    pub(crate) async fn call(&self, id: u64, frame: Req) -> Result<Resp, ClientError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Outgoing { id, frame, reply })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        answer.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Whether the connection task has ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Waiting callers, keyed by id or queued in order.
+struct Waiting<Resp> {
+    by_id: HashMap<u64, Waiter<Resp>>,
+    in_order: VecDeque<Waiter<Resp>>,
+}
+
+impl<Resp> Waiting<Resp> {
+    fn fail_all(&mut self, error: &ClientError) {
+        for waiter in self.by_id.drain().map(|(_, w)| w).chain(self.in_order.drain(..)) {
+            let _ = waiter.send(Err(error.clone()));
+        }
+    }
+}
+
+async fn run<C, Req, Resp>(
+    framed: Framed<TcpStream, C>,
+    mut rx: mpsc::Receiver<Outgoing<Req, Resp>>,
+    matching: Matching<Resp>,
+) where
+    C: Decoder<Item = Resp, Error = CodecError> + Encoder<Req, Error = CodecError>,
+{
+    let (mut sink, mut stream) = framed.split();
+    let mut waiting = Waiting {
+        by_id: HashMap::new(),
+        in_order: VecDeque::new(),
+    };
+    let error = loop {
+        tokio::select! {
+            outgoing = rx.recv() => {
+                let Some(Outgoing { id, frame, reply }) = outgoing else {
+                    break ClientError::Closed;
+                };
+                match matching {
+                    Matching::ById(_) => { waiting.by_id.insert(id, reply); }
+                    Matching::InOrder => waiting.in_order.push_back(reply),
+                }
+                if let Err(e) = sink.send(frame).await {
+                    break ClientError::Io(e.to_string());
+                }
+            }
+            frame = stream.next() => {
+                let response = match frame {
+                    Some(Ok(response)) => response,
+                    Some(Err(CodecError::Decode(e))) => break ClientError::Protocol(e.to_string()),
+                    Some(Err(CodecError::Io(e))) => break ClientError::Io(e.to_string()),
+                    None => break ClientError::Closed,
+                };
+                let waiter = match matching {
+                    Matching::ById(id_of) => id_of(&response).and_then(|id| waiting.by_id.remove(&id)),
+                    Matching::InOrder => waiting.in_order.pop_front(),
+                };
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(Ok(response));
+                }
+            }
+        }
+    };
+    waiting.fail_all(&error);
+    // Callers that queue after the end learn it from the closed channel.
+    rx.close();
+    while let Some(late) = rx.recv().await {
+        let _ = late.reply.send(Err(error.clone()));
+    }
+}

@@ -1,0 +1,197 @@
+//! The sample fleet: every replica of every version of every service, each
+//! listening on its own loopback address and answering with its identity.
+//!
+//! Endpoints speak the protocol of their service: the Thrift `HelloService`,
+//! the Dubbo `DemoService`, HTTP (`/hello` and a travels-like JSON API) or a
+//! TCP echo. Each records what it receives into one fleet-wide [`Collector`]
+//! and behaves as its version's [`Behaviour`] says.
+
+mod addr;
+pub mod behaviour;
+mod dubbo;
+pub mod echo;
+mod endpoint;
+mod http;
+pub mod identity;
+pub mod record;
+pub mod tcp;
+mod thrift;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshbench_wire::Protocol;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+pub use behaviour::{Behaviour, Latency, Probability};
+pub use echo::Echo;
+pub use identity::Identity;
+pub use record::{Collector, Record};
+
+use crate::shutdown::ShutdownTrigger;
+use endpoint::{Endpoint, accept};
+
+/// How long [`Fleet::stop`] waits for connections to finish.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// One service of the fleet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    /// The service FQDN.
+    pub service: String,
+    /// The protocol every endpoint of the service speaks.
+    pub protocol: Protocol,
+    /// The port every endpoint listens on (each on its own address).
+    pub port: u16,
+    /// The versions, in order.
+    pub versions: Vec<VersionSpec>,
+}
+
+/// One version of a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionSpec {
+    /// The version label, e.g. `v1`.
+    pub name: String,
+    /// How many endpoints.
+    pub replicas: usize,
+    /// Extra pod labels (`app` and `version` are always set).
+    pub labels: BTreeMap<String, String>,
+    /// How its endpoints behave.
+    pub behaviour: Behaviour,
+}
+
+/// Where and how the fleet starts.
+#[derive(Debug, Clone, Default)]
+pub struct FleetOptions {
+    /// Seed of the endpoints' random sources.
+    pub seed: u64,
+    /// The first endpoint's address; the others follow it (127.0.1.1,
+    /// 127.0.1.2, …). When absent, free loopback addresses are picked.
+    pub first_ip: Option<Ipv4Addr>,
+}
+
+/// A running endpoint, as a proxy's endpoint list needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointInfo {
+    /// Who it is and where it listens.
+    pub identity: Identity,
+    /// What it speaks.
+    pub protocol: Protocol,
+    /// Its pod labels (`app`, `version`, and the version's extra labels).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Why the fleet could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// An endpoint could not listen.
+    #[error("cannot listen for {service} {version} on port {port}: {source}")]
+    Bind {
+        /// The service.
+        service: String,
+        /// The version.
+        version: String,
+        /// The port.
+        port: u16,
+        /// The bind error.
+        source: std::io::Error,
+    },
+}
+
+/// A running fleet. Stop it with [`Fleet::stop`]; dropping it also stops
+/// every endpoint (their tasks see the shutdown trigger go).
+#[derive(Debug)]
+pub struct Fleet {
+    endpoints: Vec<EndpointInfo>,
+    collector: Collector,
+    trigger: ShutdownTrigger,
+    tracker: TaskTracker,
+}
+
+impl Fleet {
+    /// Starts every endpoint of `services`.
+    ///
+    /// # Errors
+    /// [`FleetError::Bind`] when an endpoint cannot listen; the endpoints
+    /// already started are stopped.
+    pub async fn start(services: &[ServiceSpec], options: &FleetOptions) -> Result<Fleet, FleetError> {
+        let mut fleet = Fleet {
+            endpoints: Vec::new(),
+            collector: Collector::new(),
+            trigger: ShutdownTrigger::new(),
+            tracker: TaskTracker::new(),
+        };
+        for service in services {
+            for version in &service.versions {
+                for replica in 0..version.replicas {
+                    let ip = options
+                        .first_ip
+                        .map(|first| IpAddr::V4(Ipv4Addr::from(u32::from(first) + fleet.endpoints.len() as u32)));
+                    let listener = addr::bind(ip, service.port).await.map_err(|source| FleetError::Bind {
+                        service: service.service.clone(),
+                        version: version.name.clone(),
+                        port: service.port,
+                        source,
+                    })?;
+                    fleet.launch(service, version, replica, listener, options.seed);
+                }
+            }
+        }
+        Ok(fleet)
+    }
+
+    fn launch(&mut self, service: &ServiceSpec, version: &VersionSpec, replica: usize, listener: TcpListener, seed: u64) {
+        let Ok(local) = listener.local_addr() else {
+            return;
+        };
+        let identity = Identity::new(&service.service, &version.name, replica, local);
+        let mut labels = version.labels.clone();
+        labels.insert("app".into(), service.service.split('.').next().unwrap_or_default().to_owned());
+        labels.insert("version".into(), version.name.clone());
+        let index = self.endpoints.len() as u64;
+        let endpoint = Arc::new(Endpoint::new(
+            identity.clone(),
+            version.behaviour.clone(),
+            self.collector.clone(),
+            seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        ));
+        let (tracker, shutdown) = (self.tracker.clone(), self.trigger.subscribe());
+        let task = match service.protocol {
+            Protocol::Thrift => tokio::spawn(accept(listener, endpoint, tracker, shutdown, thrift::serve)),
+            Protocol::Dubbo => tokio::spawn(accept(listener, endpoint, tracker, shutdown, dubbo::serve)),
+            Protocol::Http => tokio::spawn(accept(listener, endpoint, tracker, shutdown, http::serve)),
+            Protocol::Tcp => tokio::spawn(accept(listener, endpoint, tracker, shutdown, tcp::serve)),
+        };
+        self.tracker.spawn(async move {
+            let _ = task.await;
+        });
+        self.endpoints.push(EndpointInfo {
+            identity,
+            protocol: service.protocol,
+            labels,
+        });
+    }
+
+    /// Every endpoint, in start order (service, version, replica).
+    pub fn endpoints(&self) -> &[EndpointInfo] {
+        &self.endpoints
+    }
+
+    /// What the endpoints have received.
+    pub fn collector(&self) -> &Collector {
+        &self.collector
+    }
+
+    /// Stops every endpoint and waits (up to a grace period) for their
+    /// connections to close.
+    pub async fn stop(self) {
+        self.trigger.fire();
+        self.tracker.close();
+        if tokio::time::timeout(GRACE, self.tracker.wait()).await.is_err() {
+            tracing::warn!("fleet connections still open after {GRACE:?}");
+        }
+    }
+}

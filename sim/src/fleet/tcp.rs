@@ -1,0 +1,33 @@
+//! The TCP echo server (a mysqldb-like stand-in for TCP traffic shifting):
+//! on connect it writes one greeting line naming itself and the connection,
+//! then echoes every byte back. The unit of routing here is the connection,
+//! so each connection is one record.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncWriteExt, copy};
+use tokio::net::TcpStream;
+
+use super::endpoint::Endpoint;
+use crate::shutdown::Shutdown;
+
+/// The greeting's first word, so a client can tell a greeting from echoed bytes.
+pub const GREETING: &str = "meshbench-tcp";
+
+pub(crate) async fn serve(mut stream: TcpStream, endpoint: Arc<Endpoint>, connection: u64, mut shutdown: Shutdown) {
+    let admission = endpoint.admit(None, connection, Vec::new());
+    let echo = endpoint.process(&admission).await;
+    if admission.fate.close {
+        return;
+    }
+    let fields: Vec<String> = echo.pairs().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let line = format!("{GREETING} {}\n", fields.join(" "));
+    if stream.write_all(line.as_bytes()).await.is_err() {
+        return;
+    }
+    let (mut read, mut write) = stream.split();
+    tokio::select! {
+        _ = shutdown.signalled() => {}
+        _ = copy(&mut read, &mut write) => {}
+    }
+}

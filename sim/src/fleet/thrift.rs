@@ -1,0 +1,59 @@
+//! The Thrift sample server: `HelloService.sayHello`, any transport and
+//! encoding (detected per connection, as Aeraki's codec does), multiplexed
+//! names accepted, requests on one connection served concurrently and
+//! answered by seqid.
+
+use std::sync::Arc;
+
+use meshbench_wire::attributes;
+use meshbench_wire::thrift::hello::{self, ApplicationErrorKind, SayHello};
+use meshbench_wire::thrift::{Message, MessageType, ThriftCodec, TransportMode};
+use tokio::net::TcpStream;
+
+use super::echo::REQUEST_ID;
+use super::endpoint::{Answer, Endpoint, Order, serve_connection};
+use crate::shutdown::Shutdown;
+
+pub(crate) async fn serve(stream: TcpStream, endpoint: Arc<Endpoint>, connection: u64, shutdown: Shutdown) {
+    let codec = ThriftCodec::new(TransportMode::Auto);
+    serve_connection(stream, codec, Order::Multiplexed, shutdown, |call: Message| {
+        answer(Arc::clone(&endpoint), connection, call)
+    })
+    .await;
+}
+
+async fn answer(endpoint: Arc<Endpoint>, connection: u64, call: Message) -> Answer<Message> {
+    let view = attributes::thrift(&call);
+    let args = SayHello::decode_call(&call);
+    let request_id = args
+        .as_ref()
+        .ok()
+        .and_then(|a| a.context.get(REQUEST_ID).cloned());
+    let attributes = view.attributes.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let admission = endpoint.admit(request_id, connection, attributes);
+    let echo = endpoint.process(&admission).await;
+    if admission.fate.close {
+        return Answer::Close;
+    }
+    let reply = match (call.header.kind, call.method(), args) {
+        (MessageType::Oneway, ..) => return Answer::Nothing,
+        (MessageType::Call, hello::METHOD, Ok(_)) if admission.fate.fail => Err(hello::application_error(
+            ApplicationErrorKind::InternalError,
+            format!("injected failure from {}{}", endpoint.identity, echo.thrift_suffix()),
+        )),
+        (MessageType::Call, hello::METHOD, Ok(args)) => {
+            Ok(format!("{}{}", endpoint.greeting(&args.name), echo.thrift_suffix()))
+        }
+        (MessageType::Call, hello::METHOD, Err(error)) => Err(hello::application_error(
+            ApplicationErrorKind::ProtocolError,
+            error.to_string(),
+        )),
+        (MessageType::Call, method, _) => Err(hello::application_error(
+            ApplicationErrorKind::UnknownMethod,
+            format!("unknown method {method}"),
+        )),
+        // Replies and exceptions sent to a server are a protocol error.
+        _ => return Answer::Close,
+    };
+    Answer::Reply(hello::encode_reply(&call, &reply))
+}
