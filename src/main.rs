@@ -1,1 +1,42 @@
-fn main() {}
+//! `meshbench`: the command line. Each command lives in its own file under
+//! `cmd/`; this file parses flags, dispatches and turns errors into exit codes
+//! (0 success, 1 a call failed, 2 could not run).
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "meshbench", version, about = "Traffic simulation and conformance bench for layer-7 proxies")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run sample fleet endpoints standalone until Ctrl-C (or --for).
+    Fleet(cmd::fleet::Args),
+    /// Call a service once or several times and print the answers.
+    Call(cmd::call::Args),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fleet(args) => cmd::fleet::run(args).await,
+        Command::Call(args) => cmd::call::run(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("meshbench: {error:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

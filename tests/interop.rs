@@ -10,3 +10,9 @@ mod peer;
 
 #[path = "interop/hessian.rs"]
 mod hessian;
+
+#[path = "interop/thrift.rs"]
+mod thrift;
+
+#[path = "interop/dubbo.rs"]
+mod dubbo;

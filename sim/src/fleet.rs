@@ -57,7 +57,8 @@ pub struct VersionSpec {
     pub name: String,
     /// How many endpoints.
     pub replicas: usize,
-    /// Extra pod labels (`app` and `version` are always set).
+    /// Extra pod labels. `version` is always set; `app` names the pods and
+    /// defaults to the first label of the service name.
     pub labels: BTreeMap<String, String>,
     /// How its endpoints behave.
     pub behaviour: Behaviour,
@@ -147,10 +148,11 @@ impl Fleet {
         let Ok(local) = listener.local_addr() else {
             return;
         };
-        let identity = Identity::new(&service.service, &version.name, replica, local);
         let mut labels = version.labels.clone();
-        labels.insert("app".into(), service.service.split('.').next().unwrap_or_default().to_owned());
+        let default_app = service.service.split('.').next().unwrap_or_default().to_owned();
+        let app = labels.entry("app".into()).or_insert(default_app).clone();
         labels.insert("version".into(), version.name.clone());
+        let identity = Identity::new(&service.service, &app, &version.name, replica, local);
         let index = self.endpoints.len() as u64;
         let endpoint = Arc::new(Endpoint::new(
             identity.clone(),

@@ -186,3 +186,43 @@ async fn stop_releases_the_addresses() {
     assert!(client.say_hello("x", None, BTreeMap::new()).await.is_err());
     tokio::net::TcpListener::bind(addr).await.expect("the address is free again");
 }
+
+#[tokio::test]
+async fn dubbo_providers_answer_pipelined_calls_heartbeats_and_errors() {
+    use meshbench_sim::client::dubbo::{DEMO_SERVICE, DubboClient};
+    let always_fails = Behaviour { error_rate: Probability::new(1.0).expect("p"), ..Behaviour::default() };
+    let mut v1 = version("v1", Behaviour::default());
+    v1.labels.insert("app".into(), "dubbo-sample-provider".into());
+    let fleet = start(&[service("org.apache.dubbo.samples.basic.api.demoservice", Protocol::Dubbo, 20880, vec![v1, version("v2", always_fails)])]).await;
+    let good = &fleet.endpoints()[0];
+    let client = Arc::new(DubboClient::connect(good.identity.addr).await.expect("connects"));
+    client.heartbeat().await.expect("heartbeat answered");
+    let attachments = vec![("user".to_owned(), "admin".to_owned())];
+    let calls = (0..50).map(|i| {
+        let (client, attachments) = (Arc::clone(&client), attachments.clone());
+        tokio::spawn(async move {
+            let id = format!("d-{i}");
+            let reply = client.call(DEMO_SERVICE, "sayHello", "Aeraki", Some(&id), &attachments).await.expect("answers");
+            assert!(reply.success, "{reply:?}");
+            assert!(reply.text.starts_with("Hello Aeraki, response from dubbo-sample-provider-v1-"), "{}", reply.text);
+            assert_eq!(reply.echo.and_then(|e| e.request_id), Some(id));
+        })
+    });
+    for call in calls {
+        call.await.expect("call task");
+    }
+    let record = &fleet.collector().records()[0];
+    for expected in [("interface", DEMO_SERVICE), ("method", "sayHello"), ("user", "admin")] {
+        assert!(record.attributes.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{:?}", record.attributes);
+    }
+
+    let unknown = client.call(DEMO_SERVICE, "sayBye", "x", None, &[]).await.expect("answers");
+    assert_eq!((unknown.success, unknown.code.as_str()), (false, "ServiceError"));
+
+    let failing = DubboClient::connect(fleet.endpoints()[1].identity.addr).await.expect("connects");
+    let reply = failing.call(DEMO_SERVICE, "sayHello", "x", Some("f"), &[]).await.expect("answers");
+    assert!(!reply.success);
+    assert_eq!(reply.code, "ServiceError");
+    assert_eq!(reply.echo.map(|e| e.version), Some("v2".to_owned()));
+    fleet.stop().await;
+}

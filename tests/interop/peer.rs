@@ -42,3 +42,55 @@ pub fn node() -> Option<Command> {
     cmd.env("NODE_PATH", modules);
     Some(cmd)
 }
+
+/// Runs a client peer to completion (bounded by `--max-seconds` in the peer
+/// and by a kill here) and returns its JSON lines.
+pub fn run_client(mut cmd: Command) -> Vec<serde_json::Value> {
+    let output = cmd.output().expect("the peer starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("peer printed non-JSON '{line}': {e}")))
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "peer printed nothing; stderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    lines
+}
+
+/// A server peer, killed when dropped.
+pub struct ServerPeer {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+}
+
+impl ServerPeer {
+    /// Starts `cmd` and waits for its `{"listening": "HOST:PORT"}` line.
+    pub fn start(mut cmd: Command) -> ServerPeer {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the server peer starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("reads the listening line");
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("server peer printed '{line}' instead of its address: {e}"));
+        let addr = value["listening"]
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in '{line}'"));
+        ServerPeer { child, addr }
+    }
+}
+
+impl Drop for ServerPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -72,6 +72,25 @@ pub fn thrift(message: &thrift::Message) -> RequestView {
     }
 }
 
+/// The routing view of a Dubbo request, from its cheap head (arguments skipped).
+pub fn dubbo(request_id: u64, head: &dubbo::RequestHead) -> RequestView {
+    let mut attributes = Attributes::default();
+    attributes.insert("interface", head.service.as_str());
+    attributes.insert("method", head.method.as_str());
+    if !head.version.is_empty() {
+        attributes.insert("version", head.version.as_str());
+    }
+    for (key, value) in head.attachments.iter() {
+        if let Some(value) = value.as_str() {
+            attributes.insert(key, value);
+        }
+    }
+    RequestView {
+        request_id: Some(request_id.to_string()),
+        attributes,
+    }
+}
+
 /// The routing view of an HTTP request.
 pub fn http(request: &http1::Request) -> RequestView {
     let mut attributes = Attributes::default();

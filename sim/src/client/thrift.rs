@@ -90,7 +90,7 @@ impl ThriftClient {
         let reply = hello::decode_reply(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok(match reply {
             Ok(greeting) => {
-                let (text, echo) = Echo::split_thrift(&greeting);
+                let (text, echo) = Echo::split_text(&greeting);
                 Reply {
                     success: true,
                     code: "ok".to_owned(),
@@ -99,7 +99,7 @@ impl ThriftClient {
                 }
             }
             Err(exception) => {
-                let (text, echo) = Echo::split_thrift(&exception.message);
+                let (text, echo) = Echo::split_text(&exception.message);
                 Reply {
                     success: false,
                     code: format!("{:?}", exception.kind),

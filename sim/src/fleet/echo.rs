@@ -89,8 +89,8 @@ impl Echo {
         })
     }
 
-    /// The Thrift suffix: ` [meshbench service=… version=… …]`.
-    pub fn thrift_suffix(&self) -> String {
+    /// The text suffix (Thrift greetings, error messages): ` [meshbench service=… …]`.
+    pub fn text_suffix(&self) -> String {
         let fields: Vec<String> = self
             .pairs()
             .into_iter()
@@ -99,8 +99,8 @@ impl Echo {
         format!(" [meshbench {}]", fields.join(" "))
     }
 
-    /// Splits a Thrift greeting into its text and echo, if it has one.
-    pub fn split_thrift(greeting: &str) -> (&str, Option<Echo>) {
+    /// Splits a text into its greeting and echo suffix, if it has one.
+    pub fn split_text(greeting: &str) -> (&str, Option<Echo>) {
         let Some(start) = greeting.rfind(" [meshbench ") else {
             return (greeting, None);
         };
@@ -143,10 +143,10 @@ mod tests {
     }
 
     #[test]
-    fn the_thrift_suffix_round_trips() {
+    fn the_text_suffix_round_trips() {
         for id in [Some("r-1"), None] {
-            let text = format!("Hello Aeraki, response from x/127.0.1.2{}", echo(id).thrift_suffix());
-            let (greeting, parsed) = Echo::split_thrift(&text);
+            let text = format!("Hello Aeraki, response from x/127.0.1.2{}", echo(id).text_suffix());
+            let (greeting, parsed) = Echo::split_text(&text);
             assert_eq!(greeting, "Hello Aeraki, response from x/127.0.1.2");
             assert_eq!(parsed, Some(echo(id)));
         }
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_greeting_without_echo_is_left_alone() {
-        assert_eq!(Echo::split_thrift("Hello [meshbench broken"), ("Hello [meshbench broken", None));
+        assert_eq!(Echo::split_text("Hello [meshbench broken"), ("Hello [meshbench broken", None));
     }
 
     #[test]

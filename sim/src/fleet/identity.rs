@@ -20,11 +20,10 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// The identity of replica `replica` of `version` of `service` at `addr`.
-    /// The pod name is stable for the same inputs, so reports are comparable
-    /// across runs.
-    pub fn new(service: &str, version: &str, replica: usize, addr: SocketAddr) -> Identity {
-        let app = service.split('.').next().unwrap_or(service);
+    /// The identity of replica `replica` of `version` of `service` at `addr`,
+    /// its pod named after `app` (as a Deployment names its pods). The pod
+    /// name is stable for the same inputs, so reports compare across runs.
+    pub fn new(service: &str, app: &str, version: &str, replica: usize, addr: SocketAddr) -> Identity {
         let hash = fnv1a(format!("{service}/{version}/{replica}").as_bytes()) & 0xffff;
         Identity {
             service: service.to_owned(),

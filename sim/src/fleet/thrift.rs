@@ -39,10 +39,10 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, call: Message) -> Answ
         (MessageType::Oneway, ..) => return Answer::Nothing,
         (MessageType::Call, hello::METHOD, Ok(_)) if admission.fate.fail => Err(hello::application_error(
             ApplicationErrorKind::InternalError,
-            format!("injected failure from {}{}", endpoint.identity, echo.thrift_suffix()),
+            format!("injected failure from {}{}", endpoint.identity, echo.text_suffix()),
         )),
         (MessageType::Call, hello::METHOD, Ok(args)) => {
-            Ok(format!("{}{}", endpoint.greeting(&args.name), echo.thrift_suffix()))
+            Ok(format!("{}{}", endpoint.greeting(&args.name), echo.text_suffix()))
         }
         (MessageType::Call, hello::METHOD, Err(error)) => Err(hello::application_error(
             ApplicationErrorKind::ProtocolError,

@@ -1,0 +1,24 @@
+//! One module per command.
+
+pub mod call;
+pub mod fleet;
+
+use meshbench_wire::Protocol;
+
+/// Parses a protocol name as the command line writes it.
+pub fn parse_protocol(text: &str) -> Result<Protocol, String> {
+    match text {
+        "thrift" => Ok(Protocol::Thrift),
+        "dubbo" => Ok(Protocol::Dubbo),
+        "http" => Ok(Protocol::Http),
+        "tcp" => Ok(Protocol::Tcp),
+        other => Err(format!("unknown protocol '{other}' (thrift, dubbo, http or tcp)")),
+    }
+}
+
+/// Parses `key=value`.
+pub fn parse_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("'{text}' is not key=value"))
+}

@@ -1,0 +1,1 @@
+//! hessian2 bytes cross-checked against hessian.js (filled in by the dubbo codec work).
