@@ -12,7 +12,9 @@ pub fn parse_protocol(text: &str) -> Result<Protocol, String> {
         "dubbo" => Ok(Protocol::Dubbo),
         "http" => Ok(Protocol::Http),
         "tcp" => Ok(Protocol::Tcp),
-        other => Err(format!("unknown protocol '{other}' (thrift, dubbo, http or tcp)")),
+        other => Err(format!(
+            "unknown protocol '{other}' (thrift, dubbo, http or tcp)"
+        )),
     }
 }
 

@@ -7,7 +7,11 @@ mod cmd;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "meshbench", version, about = "Traffic simulation and conformance bench for layer-7 proxies")]
+#[command(
+    name = "meshbench",
+    version,
+    about = "Traffic simulation and conformance bench for layer-7 proxies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -66,8 +66,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_input() {
-        assert_eq!(parse("5"), Err("duration '5' has no unit (ns, us, ms, s or m)".into()));
-        assert_eq!(parse("5h"), Err("duration '5h' has unknown unit 'h'".into()));
-        assert_eq!(parse("ms"), Err("duration 'ms' does not start with a number".into()));
+        assert_eq!(
+            parse("5"),
+            Err("duration '5' has no unit (ns, us, ms, s or m)".into())
+        );
+        assert_eq!(
+            parse("5h"),
+            Err("duration '5h' has unknown unit 'h'".into())
+        );
+        assert_eq!(
+            parse("ms"),
+            Err("duration 'ms' does not start with a number".into())
+        );
     }
 }

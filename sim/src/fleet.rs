@@ -118,7 +118,10 @@ impl Fleet {
     /// # Errors
     /// [`FleetError::Bind`] when an endpoint cannot listen; the endpoints
     /// already started are stopped.
-    pub async fn start(services: &[ServiceSpec], options: &FleetOptions) -> Result<Fleet, FleetError> {
+    pub async fn start(
+        services: &[ServiceSpec],
+        options: &FleetOptions,
+    ) -> Result<Fleet, FleetError> {
         let mut fleet = Fleet {
             endpoints: Vec::new(),
             collector: Collector::new(),
@@ -128,15 +131,20 @@ impl Fleet {
         for service in services {
             for version in &service.versions {
                 for replica in 0..version.replicas {
-                    let ip = options
-                        .first_ip
-                        .map(|first| IpAddr::V4(Ipv4Addr::from(u32::from(first) + fleet.endpoints.len() as u32)));
-                    let listener = addr::bind(ip, service.port).await.map_err(|source| FleetError::Bind {
-                        service: service.service.clone(),
-                        version: version.name.clone(),
-                        port: service.port,
-                        source,
-                    })?;
+                    let ip = options.first_ip.map(|first| {
+                        IpAddr::V4(Ipv4Addr::from(
+                            u32::from(first) + fleet.endpoints.len() as u32,
+                        ))
+                    });
+                    let listener =
+                        addr::bind(ip, service.port)
+                            .await
+                            .map_err(|source| FleetError::Bind {
+                                service: service.service.clone(),
+                                version: version.name.clone(),
+                                port: service.port,
+                                source,
+                            })?;
                     fleet.launch(service, version, replica, listener, options.seed);
                 }
             }
@@ -144,12 +152,24 @@ impl Fleet {
         Ok(fleet)
     }
 
-    fn launch(&mut self, service: &ServiceSpec, version: &VersionSpec, replica: usize, listener: TcpListener, seed: u64) {
+    fn launch(
+        &mut self,
+        service: &ServiceSpec,
+        version: &VersionSpec,
+        replica: usize,
+        listener: TcpListener,
+        seed: u64,
+    ) {
         let Ok(local) = listener.local_addr() else {
             return;
         };
         let mut labels = version.labels.clone();
-        let default_app = service.service.split('.').next().unwrap_or_default().to_owned();
+        let default_app = service
+            .service
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let app = labels.entry("app".into()).or_insert(default_app).clone();
         labels.insert("version".into(), version.name.clone());
         let identity = Identity::new(&service.service, &app, &version.name, replica, local);
@@ -162,10 +182,18 @@ impl Fleet {
         ));
         let (tracker, shutdown) = (self.tracker.clone(), self.trigger.subscribe());
         let task = match service.protocol {
-            Protocol::Thrift => tokio::spawn(accept(listener, endpoint, tracker, shutdown, thrift::serve)),
-            Protocol::Dubbo => tokio::spawn(accept(listener, endpoint, tracker, shutdown, dubbo::serve)),
-            Protocol::Http => tokio::spawn(accept(listener, endpoint, tracker, shutdown, http::serve)),
-            Protocol::Tcp => tokio::spawn(accept(listener, endpoint, tracker, shutdown, tcp::serve)),
+            Protocol::Thrift => {
+                tokio::spawn(accept(listener, endpoint, tracker, shutdown, thrift::serve))
+            }
+            Protocol::Dubbo => {
+                tokio::spawn(accept(listener, endpoint, tracker, shutdown, dubbo::serve))
+            }
+            Protocol::Http => {
+                tokio::spawn(accept(listener, endpoint, tracker, shutdown, http::serve))
+            }
+            Protocol::Tcp => {
+                tokio::spawn(accept(listener, endpoint, tracker, shutdown, tcp::serve))
+            }
         };
         self.tracker.spawn(async move {
             let _ = task.await;
@@ -192,7 +220,10 @@ impl Fleet {
     pub async fn stop(self) {
         self.trigger.fire();
         self.tracker.close();
-        if tokio::time::timeout(GRACE, self.tracker.wait()).await.is_err() {
+        if tokio::time::timeout(GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("fleet connections still open after {GRACE:?}");
         }
     }

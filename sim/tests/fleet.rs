@@ -10,7 +10,9 @@ use meshbench_sim::client::ClientError;
 use meshbench_sim::client::http::HttpClient;
 use meshbench_sim::client::tcp::TcpEchoClient;
 use meshbench_sim::client::thrift::{ThriftClient, ThriftOptions};
-use meshbench_sim::fleet::{Behaviour, Fleet, FleetOptions, Latency, Probability, ServiceSpec, VersionSpec};
+use meshbench_sim::fleet::{
+    Behaviour, Fleet, FleetOptions, Latency, Probability, ServiceSpec, VersionSpec,
+};
 use meshbench_wire::Protocol;
 use meshbench_wire::http1::Request;
 use meshbench_wire::thrift::{Encoding, Transport};
@@ -36,19 +38,38 @@ fn service(name: &str, protocol: Protocol, port: u16, versions: Vec<VersionSpec>
 }
 
 async fn start(services: &[ServiceSpec]) -> Fleet {
-    Fleet::start(services, &FleetOptions::default()).await.expect("fleet starts")
+    Fleet::start(services, &FleetOptions::default())
+        .await
+        .expect("fleet starts")
 }
 
 #[tokio::test]
 async fn thrift_endpoints_answer_like_the_aeraki_sample_with_an_echo() {
-    let fleet = start(&[service(THRIFT, Protocol::Thrift, 9090, vec![version("v1", Behaviour::default()), version("v2", Behaviour::default())])]).await;
+    let fleet = start(&[service(
+        THRIFT,
+        Protocol::Thrift,
+        9090,
+        vec![
+            version("v1", Behaviour::default()),
+            version("v2", Behaviour::default()),
+        ],
+    )])
+    .await;
     for endpoint in fleet.endpoints() {
         assert!(endpoint.identity.addr.ip().is_loopback());
         assert_eq!(endpoint.identity.addr.port(), 9090);
-        let client = ThriftClient::connect(endpoint.identity.addr, ThriftOptions::default()).await.expect("connects");
-        let reply = client.say_hello("Aeraki", Some("r-1"), BTreeMap::new()).await.expect("answers");
+        let client = ThriftClient::connect(endpoint.identity.addr, ThriftOptions::default())
+            .await
+            .expect("connects");
+        let reply = client
+            .say_hello("Aeraki", Some("r-1"), BTreeMap::new())
+            .await
+            .expect("answers");
         assert!(reply.success);
-        assert_eq!(reply.text, format!("Hello Aeraki, response from {}", endpoint.identity));
+        assert_eq!(
+            reply.text,
+            format!("Hello Aeraki, response from {}", endpoint.identity)
+        );
         let echo = reply.echo.expect("echo");
         assert_eq!(echo.pod, endpoint.identity.pod);
         assert_eq!(echo.version, endpoint.labels["version"]);
@@ -57,22 +78,47 @@ async fn thrift_endpoints_answer_like_the_aeraki_sample_with_an_echo() {
     }
     let records = fleet.collector().records();
     assert_eq!(records.len(), 2);
-    assert_eq!(records[1].attempt, 2, "the second arrival of r-1 is its second attempt");
-    assert!(records[0].attributes.contains(&("method".to_owned(), "sayHello".to_owned())));
+    assert_eq!(
+        records[1].attempt, 2,
+        "the second arrival of r-1 is its second attempt"
+    );
+    assert!(
+        records[0]
+            .attributes
+            .contains(&("method".to_owned(), "sayHello".to_owned()))
+    );
     fleet.stop().await;
 }
 
 #[tokio::test]
 async fn thrift_serves_every_transport_and_encoding_multiplexed_or_not() {
-    let fleet = start(&[service(THRIFT, Protocol::Thrift, 9090, vec![version("v1", Behaviour::default())])]).await;
+    let fleet = start(&[service(
+        THRIFT,
+        Protocol::Thrift,
+        9090,
+        vec![version("v1", Behaviour::default())],
+    )])
+    .await;
     let addr = fleet.endpoints()[0].identity.addr;
     for transport in [Transport::Framed, Transport::Unframed] {
         for encoding in [Encoding::Binary, Encoding::Compact] {
             for service in [None, Some("HelloService".to_owned())] {
-                let options = ThriftOptions { transport, encoding, service: service.clone() };
-                let client = ThriftClient::connect(addr, options).await.expect("connects");
-                let reply = client.say_hello("x", None, BTreeMap::new()).await.expect("answers");
-                assert!(reply.success, "{transport:?} {encoding:?} {service:?}: {reply:?}");
+                let options = ThriftOptions {
+                    transport,
+                    encoding,
+                    service: service.clone(),
+                };
+                let client = ThriftClient::connect(addr, options)
+                    .await
+                    .expect("connects");
+                let reply = client
+                    .say_hello("x", None, BTreeMap::new())
+                    .await
+                    .expect("answers");
+                assert!(
+                    reply.success,
+                    "{transport:?} {encoding:?} {service:?}: {reply:?}"
+                );
             }
         }
     }
@@ -82,10 +128,19 @@ async fn thrift_serves_every_transport_and_encoding_multiplexed_or_not() {
 #[tokio::test]
 async fn many_calls_in_flight_on_one_connection_each_get_their_own_answer() {
     let slow = Behaviour {
-        latency: Latency::Uniform { min: Duration::from_millis(1), max: Duration::from_millis(20) },
+        latency: Latency::Uniform {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(20),
+        },
         ..Behaviour::default()
     };
-    let fleet = start(&[service(THRIFT, Protocol::Thrift, 9090, vec![version("v1", slow)])]).await;
+    let fleet = start(&[service(
+        THRIFT,
+        Protocol::Thrift,
+        9090,
+        vec![version("v1", slow)],
+    )])
+    .await;
     let client = Arc::new(
         ThriftClient::connect(fleet.endpoints()[0].identity.addr, ThriftOptions::default())
             .await
@@ -95,7 +150,10 @@ async fn many_calls_in_flight_on_one_connection_each_get_their_own_answer() {
         let client = Arc::clone(&client);
         tokio::spawn(async move {
             let id = format!("r-{i}");
-            let reply = client.say_hello(&format!("n{i}"), Some(&id), BTreeMap::new()).await.expect("answers");
+            let reply = client
+                .say_hello(&format!("n{i}"), Some(&id), BTreeMap::new())
+                .await
+                .expect("answers");
             assert_eq!(reply.echo.and_then(|e| e.request_id), Some(id));
             assert!(reply.text.starts_with(&format!("Hello n{i},")));
         })
@@ -109,33 +167,61 @@ async fn many_calls_in_flight_on_one_connection_each_get_their_own_answer() {
 
 #[tokio::test]
 async fn behaviour_knobs_fail_retry_and_close() {
-    let always_fails = Behaviour { error_rate: Probability::new(1.0).expect("p"), ..Behaviour::default() };
-    let retries = Behaviour { succeed_after: 2, ..Behaviour::default() };
-    let closes = Behaviour { close_rate: Probability::new(1.0).expect("p"), ..Behaviour::default() };
+    let always_fails = Behaviour {
+        error_rate: Probability::new(1.0).expect("p"),
+        ..Behaviour::default()
+    };
+    let retries = Behaviour {
+        succeed_after: 2,
+        ..Behaviour::default()
+    };
+    let closes = Behaviour {
+        close_rate: Probability::new(1.0).expect("p"),
+        ..Behaviour::default()
+    };
     let fleet = start(&[service(
         THRIFT,
         Protocol::Thrift,
         9090,
-        vec![version("fails", always_fails), version("retries", retries), version("closes", closes)],
+        vec![
+            version("fails", always_fails),
+            version("retries", retries),
+            version("closes", closes),
+        ],
     )])
     .await;
     let addrs: Vec<_> = fleet.endpoints().iter().map(|e| e.identity.addr).collect();
 
-    let client = ThriftClient::connect(addrs[0], ThriftOptions::default()).await.expect("connects");
-    let reply = client.say_hello("x", Some("a"), BTreeMap::new()).await.expect("answers");
+    let client = ThriftClient::connect(addrs[0], ThriftOptions::default())
+        .await
+        .expect("connects");
+    let reply = client
+        .say_hello("x", Some("a"), BTreeMap::new())
+        .await
+        .expect("answers");
     assert!(!reply.success);
     assert_eq!(reply.code, "InternalError");
     assert_eq!(reply.echo.map(|e| e.version), Some("fails".to_owned()));
 
-    let client = ThriftClient::connect(addrs[1], ThriftOptions::default()).await.expect("connects");
+    let client = ThriftClient::connect(addrs[1], ThriftOptions::default())
+        .await
+        .expect("connects");
     let mut outcomes = Vec::new();
     for _ in 0..3 {
-        let reply = client.say_hello("x", Some("b"), BTreeMap::new()).await.expect("answers");
+        let reply = client
+            .say_hello("x", Some("b"), BTreeMap::new())
+            .await
+            .expect("answers");
         outcomes.push((reply.success, reply.echo.map(|e| e.attempt)));
     }
-    assert_eq!(outcomes, vec![(false, Some(1)), (false, Some(2)), (true, Some(3))]);
+    assert_eq!(
+        outcomes,
+        vec![(false, Some(1)), (false, Some(2)), (true, Some(3))]
+    );
 
-    let client = ThriftClient::connect(addrs[2], ThriftOptions::default()).await.expect("connects");
+    let client = ThriftClient::connect(addrs[2], ThriftOptions::default())
+        .await
+        .expect("connects");
     let result = client.say_hello("x", Some("c"), BTreeMap::new()).await;
     assert_eq!(result, Err(ClientError::Closed));
     fleet.stop().await;
@@ -143,35 +229,73 @@ async fn behaviour_knobs_fail_retry_and_close() {
 
 #[tokio::test]
 async fn http_endpoints_answer_hello_json_and_request_level_overrides() {
-    let fleet = start(&[service("hotels.travel-agency.svc.cluster.local", Protocol::Http, 8000, vec![version("v1", Behaviour::default())])]).await;
+    let fleet = start(&[service(
+        "hotels.travel-agency.svc.cluster.local",
+        Protocol::Http,
+        8000,
+        vec![version("v1", Behaviour::default())],
+    )])
+    .await;
     let endpoint = &fleet.endpoints()[0];
-    let client = HttpClient::connect(endpoint.identity.addr).await.expect("connects");
+    let client = HttpClient::connect(endpoint.identity.addr)
+        .await
+        .expect("connects");
 
-    let (response, reply) = client.send(Request::new("GET", "/hello?name=Kiali"), Some("h-1")).await.expect("answers");
+    let (response, reply) = client
+        .send(Request::new("GET", "/hello?name=Kiali"), Some("h-1"))
+        .await
+        .expect("answers");
     assert_eq!(response.status, 200);
-    assert_eq!(reply.text, format!("Hello Kiali, response from {}", endpoint.identity));
-    assert_eq!(reply.echo.and_then(|e| e.request_id), Some("h-1".to_owned()));
+    assert_eq!(
+        reply.text,
+        format!("Hello Kiali, response from {}", endpoint.identity)
+    );
+    assert_eq!(
+        reply.echo.and_then(|e| e.request_id),
+        Some("h-1".to_owned())
+    );
 
-    let (response, reply) = client.send(Request::new("GET", "/hotels/London"), None).await.expect("answers");
+    let (response, reply) = client
+        .send(Request::new("GET", "/hotels/London"), None)
+        .await
+        .expect("answers");
     let document: serde_json::Value = serde_json::from_slice(&response.body).expect("json");
     assert_eq!(document["version"], "v1");
     assert_eq!(document["path"], "/hotels/London");
-    assert_eq!(reply.echo.map(|e| e.connection), Some(1), "keep-alive: the same connection");
+    assert_eq!(
+        reply.echo.map(|e| e.connection),
+        Some(1),
+        "keep-alive: the same connection"
+    );
 
-    let (response, _) = client.send(Request::new("GET", "/hello?codes=504"), None).await.expect("answers");
+    let (response, _) = client
+        .send(Request::new("GET", "/hello?codes=504"), None)
+        .await
+        .expect("answers");
     assert_eq!(response.status, 504);
     fleet.stop().await;
 }
 
 #[tokio::test]
 async fn tcp_echo_names_its_endpoint_per_connection() {
-    let fleet = start(&[service("mysqldb.default.svc.cluster.local", Protocol::Tcp, 3306, vec![version("v1", Behaviour::default())])]).await;
+    let fleet = start(&[service(
+        "mysqldb.default.svc.cluster.local",
+        Protocol::Tcp,
+        3306,
+        vec![version("v1", Behaviour::default())],
+    )])
+    .await;
     let endpoint = &fleet.endpoints()[0];
     for expected_connection in 1..=2 {
-        let mut client = TcpEchoClient::connect(endpoint.identity.addr).await.expect("connects");
+        let mut client = TcpEchoClient::connect(endpoint.identity.addr)
+            .await
+            .expect("connects");
         assert_eq!(client.echo.pod, endpoint.identity.pod);
         assert_eq!(client.echo.connection, expected_connection);
-        assert_eq!(client.round_trip(b"select 1;").await.expect("echo"), b"select 1;");
+        assert_eq!(
+            client.round_trip(b"select 1;").await.expect("echo"),
+            b"select 1;"
+        );
     }
     assert_eq!(fleet.collector().len(), 2);
     fleet.stop().await;
@@ -179,32 +303,65 @@ async fn tcp_echo_names_its_endpoint_per_connection() {
 
 #[tokio::test]
 async fn stop_releases_the_addresses() {
-    let fleet = start(&[service(THRIFT, Protocol::Thrift, 9090, vec![version("v1", Behaviour::default())])]).await;
+    let fleet = start(&[service(
+        THRIFT,
+        Protocol::Thrift,
+        9090,
+        vec![version("v1", Behaviour::default())],
+    )])
+    .await;
     let addr = fleet.endpoints()[0].identity.addr;
-    let client = ThriftClient::connect(addr, ThriftOptions::default()).await.expect("connects");
+    let client = ThriftClient::connect(addr, ThriftOptions::default())
+        .await
+        .expect("connects");
     fleet.stop().await;
     assert!(client.say_hello("x", None, BTreeMap::new()).await.is_err());
-    tokio::net::TcpListener::bind(addr).await.expect("the address is free again");
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("the address is free again");
 }
 
 #[tokio::test]
 async fn dubbo_providers_answer_pipelined_calls_heartbeats_and_errors() {
     use meshbench_sim::client::dubbo::{DEMO_SERVICE, DubboClient};
-    let always_fails = Behaviour { error_rate: Probability::new(1.0).expect("p"), ..Behaviour::default() };
+    let always_fails = Behaviour {
+        error_rate: Probability::new(1.0).expect("p"),
+        ..Behaviour::default()
+    };
     let mut v1 = version("v1", Behaviour::default());
-    v1.labels.insert("app".into(), "dubbo-sample-provider".into());
-    let fleet = start(&[service("org.apache.dubbo.samples.basic.api.demoservice", Protocol::Dubbo, 20880, vec![v1, version("v2", always_fails)])]).await;
+    v1.labels
+        .insert("app".into(), "dubbo-sample-provider".into());
+    let fleet = start(&[service(
+        "org.apache.dubbo.samples.basic.api.demoservice",
+        Protocol::Dubbo,
+        20880,
+        vec![v1, version("v2", always_fails)],
+    )])
+    .await;
     let good = &fleet.endpoints()[0];
-    let client = Arc::new(DubboClient::connect(good.identity.addr).await.expect("connects"));
+    let client = Arc::new(
+        DubboClient::connect(good.identity.addr)
+            .await
+            .expect("connects"),
+    );
     client.heartbeat().await.expect("heartbeat answered");
     let attachments = vec![("user".to_owned(), "admin".to_owned())];
     let calls = (0..50).map(|i| {
         let (client, attachments) = (Arc::clone(&client), attachments.clone());
         tokio::spawn(async move {
             let id = format!("d-{i}");
-            let reply = client.call(DEMO_SERVICE, "sayHello", "Aeraki", Some(&id), &attachments).await.expect("answers");
+            let reply = client
+                .call(DEMO_SERVICE, "sayHello", "Aeraki", Some(&id), &attachments)
+                .await
+                .expect("answers");
             assert!(reply.success, "{reply:?}");
-            assert!(reply.text.starts_with("Hello Aeraki, response from dubbo-sample-provider-v1-"), "{}", reply.text);
+            assert!(
+                reply
+                    .text
+                    .starts_with("Hello Aeraki, response from dubbo-sample-provider-v1-"),
+                "{}",
+                reply.text
+            );
             assert_eq!(reply.echo.and_then(|e| e.request_id), Some(id));
         })
     });
@@ -212,15 +369,36 @@ async fn dubbo_providers_answer_pipelined_calls_heartbeats_and_errors() {
         call.await.expect("call task");
     }
     let record = &fleet.collector().records()[0];
-    for expected in [("interface", DEMO_SERVICE), ("method", "sayHello"), ("user", "admin")] {
-        assert!(record.attributes.contains(&(expected.0.to_owned(), expected.1.to_owned())), "{:?}", record.attributes);
+    for expected in [
+        ("interface", DEMO_SERVICE),
+        ("method", "sayHello"),
+        ("user", "admin"),
+    ] {
+        assert!(
+            record
+                .attributes
+                .contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "{:?}",
+            record.attributes
+        );
     }
 
-    let unknown = client.call(DEMO_SERVICE, "sayBye", "x", None, &[]).await.expect("answers");
-    assert_eq!((unknown.success, unknown.code.as_str()), (false, "ServiceError"));
+    let unknown = client
+        .call(DEMO_SERVICE, "sayBye", "x", None, &[])
+        .await
+        .expect("answers");
+    assert_eq!(
+        (unknown.success, unknown.code.as_str()),
+        (false, "ServiceError")
+    );
 
-    let failing = DubboClient::connect(fleet.endpoints()[1].identity.addr).await.expect("connects");
-    let reply = failing.call(DEMO_SERVICE, "sayHello", "x", Some("f"), &[]).await.expect("answers");
+    let failing = DubboClient::connect(fleet.endpoints()[1].identity.addr)
+        .await
+        .expect("connects");
+    let reply = failing
+        .call(DEMO_SERVICE, "sayHello", "x", Some("f"), &[])
+        .await
+        .expect("answers");
     assert!(!reply.success);
     assert_eq!(reply.code, "ServiceError");
     assert_eq!(reply.echo.map(|e| e.version), Some("v2".to_owned()));

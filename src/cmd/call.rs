@@ -50,15 +50,27 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.protocol {
         Protocol::Thrift => {
             let options = ThriftOptions {
-                transport: if args.transport == "framed" { Transport::Framed } else { Transport::Unframed },
-                encoding: if args.encoding == "compact" { Encoding::Compact } else { Encoding::Binary },
+                transport: if args.transport == "framed" {
+                    Transport::Framed
+                } else {
+                    Transport::Unframed
+                },
+                encoding: if args.encoding == "compact" {
+                    Encoding::Compact
+                } else {
+                    Encoding::Binary
+                },
                 service: args.service.clone(),
             };
             let client = ThriftClient::connect(args.addr, options).await?;
             let context: BTreeMap<_, _> = args.headers.iter().cloned().collect();
             for i in 0..args.count {
                 let id = format!("call-{}-{i}", std::process::id());
-                failed |= print(client.say_hello(&args.argument, Some(&id), context.clone()).await);
+                failed |= print(
+                    client
+                        .say_hello(&args.argument, Some(&id), context.clone())
+                        .await,
+                );
             }
         }
         Protocol::Http => {
@@ -69,7 +81,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     request.headers.append(name.as_str(), value.as_str());
                 }
                 let id = format!("call-{}-{i}", std::process::id());
-                failed |= print(client.send(request, Some(&id)).await.map(|(_, reply)| reply));
+                failed |= print(
+                    client
+                        .send(request, Some(&id))
+                        .await
+                        .map(|(_, reply)| reply),
+                );
             }
         }
         Protocol::Tcp => {
@@ -84,19 +101,40 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let interface = args.service.as_deref().unwrap_or(DEMO_SERVICE);
             for i in 0..args.count {
                 let id = format!("call-{}-{i}", std::process::id());
-                failed |= print(client.call(interface, &args.method, &args.argument, Some(&id), &args.headers).await);
+                failed |= print(
+                    client
+                        .call(
+                            interface,
+                            &args.method,
+                            &args.argument,
+                            Some(&id),
+                            &args.headers,
+                        )
+                        .await,
+                );
             }
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Prints one answer; true when the call failed.
 fn print(result: Result<Reply, ClientError>) -> bool {
     match result {
         Ok(reply) => {
-            let served_by = reply.echo.map(|e| format!(" (served by {} {}, attempt {})", e.pod, e.addr, e.attempt));
-            println!("{} {}{}", reply.code, reply.text, served_by.unwrap_or_default());
+            let served_by = reply
+                .echo
+                .map(|e| format!(" (served by {} {}, attempt {})", e.pod, e.addr, e.attempt));
+            println!(
+                "{} {}{}",
+                reply.code,
+                reply.text,
+                served_by.unwrap_or_default()
+            );
             !reply.success
         }
         Err(error) => {

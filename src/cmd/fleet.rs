@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use meshbench_sim::duration;
-use meshbench_sim::fleet::{Behaviour, Fleet, FleetOptions, Latency, Probability, ServiceSpec, VersionSpec};
+use meshbench_sim::fleet::{
+    Behaviour, Fleet, FleetOptions, Latency, Probability, ServiceSpec, VersionSpec,
+};
 use meshbench_wire::Protocol;
 
 use super::{parse_pair, parse_protocol};
@@ -76,10 +78,21 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             behaviour,
         }],
     };
-    let options = FleetOptions { seed: args.seed, first_ip: args.address };
-    let fleet = Fleet::start(&[spec], &options).await.context("starting the fleet")?;
+    let options = FleetOptions {
+        seed: args.seed,
+        first_ip: args.address,
+    };
+    let fleet = Fleet::start(&[spec], &options)
+        .await
+        .context("starting the fleet")?;
     for endpoint in fleet.endpoints() {
-        println!("{} {} {} {}", endpoint.protocol, endpoint.identity.service, endpoint.identity.pod, endpoint.identity.addr);
+        println!(
+            "{} {} {} {}",
+            endpoint.protocol,
+            endpoint.identity.service,
+            endpoint.identity.pod,
+            endpoint.identity.addr
+        );
     }
     match args.run_for {
         Some(limit) => {
@@ -88,9 +101,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 _ = tokio::signal::ctrl_c() => {}
             }
         }
-        None => tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?,
+        None => tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?,
     }
-    eprintln!("meshbench: {} requests received; stopping", fleet.collector().len());
+    eprintln!(
+        "meshbench: {} requests received; stopping",
+        fleet.collector().len()
+    );
     fleet.stop().await;
     Ok(ExitCode::SUCCESS)
 }

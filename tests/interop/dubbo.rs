@@ -15,28 +15,58 @@ async fn provider() -> Fleet {
         service: "org.apache.dubbo.samples.basic.api.demoservice".into(),
         protocol: Protocol::Dubbo,
         port: 20880,
-        versions: vec![VersionSpec { name: "v1".into(), replicas: 1, labels: BTreeMap::new(), behaviour: Behaviour::default() }],
+        versions: vec![VersionSpec {
+            name: "v1".into(),
+            replicas: 1,
+            labels: BTreeMap::new(),
+            behaviour: Behaviour::default(),
+        }],
     };
-    Fleet::start(&[spec], &FleetOptions::default()).await.expect("fleet starts")
+    Fleet::start(&[spec], &FleetOptions::default())
+        .await
+        .expect("fleet starts")
 }
 
 /// Runs a client peer against `fleet` and checks every greeting and that the
 /// attachment it sent reached the provider as a routing attribute.
 async fn check_client(fleet: &Fleet, mut cmd: Command, what: &str) {
     let identity = fleet.endpoints()[0].identity.clone();
-    cmd.args(["--addr", &identity.addr.to_string(), "--count", "3", "--name", "Aeraki", "--attach", "user=admin", "--max-seconds", "20"]);
-    let lines = tokio::task::spawn_blocking(move || peer::run_client(cmd)).await.expect("peer task");
+    cmd.args([
+        "--addr",
+        &identity.addr.to_string(),
+        "--count",
+        "3",
+        "--name",
+        "Aeraki",
+        "--attach",
+        "user=admin",
+        "--max-seconds",
+        "20",
+    ]);
+    let lines = tokio::task::spawn_blocking(move || peer::run_client(cmd))
+        .await
+        .expect("peer task");
     assert_eq!(lines.len(), 3, "{what}: {lines:?}");
     for line in &lines {
-        let result = line["result"].as_str().unwrap_or_else(|| panic!("{what}: {line}"));
+        let result = line["result"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: {line}"));
         let expected = format!("Hello Aeraki, response from {identity}");
         assert!(result.starts_with(&expected), "{what}: {result}");
     }
     let records = fleet.collector().records();
     let last = records.last().expect("recorded");
-    for expected in [("interface", DEMO_SERVICE), ("method", "sayHello"), ("user", "admin")] {
+    for expected in [
+        ("interface", DEMO_SERVICE),
+        ("method", "sayHello"),
+        ("user", "admin"),
+    ] {
         let pair = (expected.0.to_owned(), expected.1.to_owned());
-        assert!(last.attributes.contains(&pair), "{what}: {:?}", last.attributes);
+        assert!(
+            last.attributes.contains(&pair),
+            "{what}: {:?}",
+            last.attributes
+        );
     }
 }
 
@@ -63,17 +93,40 @@ async fn dubbo2_js_calls_our_provider() {
 async fn our_consumer_calls_dubbo_py() {
     let Some(python) = peer::python() else { return };
     let mut cmd = Command::new(python);
-    cmd.arg(peer::script("dubbo_server.py")).args(["--addr", "127.0.0.1:0", "--max-seconds", "20"]);
+    cmd.arg(peer::script("dubbo_server.py"))
+        .args(["--addr", "127.0.0.1:0", "--max-seconds", "20"]);
     let server = ServerPeer::start(cmd);
     let client = DubboClient::connect(server.addr).await.expect("connects");
     let attachments = vec![("user".to_owned(), "admin".to_owned())];
     for _ in 0..3 {
-        let reply = client.call(DEMO_SERVICE, "sayHello", "Aeraki", Some("r-1"), &attachments).await.expect("answers");
+        let reply = client
+            .call(
+                DEMO_SERVICE,
+                "sayHello",
+                "Aeraki",
+                Some("r-1"),
+                &attachments,
+            )
+            .await
+            .expect("answers");
         assert!(reply.success, "{reply:?}");
-        assert!(reply.text.starts_with("Hello Aeraki, response from dubbo-py-peer"), "{}", reply.text);
-        assert!(reply.text.contains("user=admin"), "the attachment reached dubbo-py: {}", reply.text);
+        assert!(
+            reply
+                .text
+                .starts_with("Hello Aeraki, response from dubbo-py-peer"),
+            "{}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("user=admin"),
+            "the attachment reached dubbo-py: {}",
+            reply.text
+        );
         assert!(reply.text.contains("x-request-id=r-1"), "{}", reply.text);
     }
-    let failure = client.call(DEMO_SERVICE, "sayHello", "fail", None, &[]).await.expect("answers");
+    let failure = client
+        .call(DEMO_SERVICE, "sayHello", "fail", None, &[])
+        .await
+        .expect("answers");
     assert!(!failure.success);
 }

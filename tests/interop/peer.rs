@@ -30,14 +30,20 @@ pub fn require<T>(what: &str, found: Option<T>) -> Option<T> {
 /// The virtualenv's Python with the Python peers installed.
 pub fn python() -> Option<PathBuf> {
     let python = interop_dir().join(".venv/bin/python");
-    require("python virtualenv tests/interop/.venv", python.exists().then_some(python))
+    require(
+        "python virtualenv tests/interop/.venv",
+        python.exists().then_some(python),
+    )
 }
 
 /// `node` with `tests/interop/node_modules` on its module path.
 pub fn node() -> Option<Command> {
     let modules = interop_dir().join("node_modules");
     let present = modules.join("hessian.js").exists();
-    require("node modules tests/interop/node_modules", present.then_some(()))?;
+    require(
+        "node modules tests/interop/node_modules",
+        present.then_some(()),
+    )?;
     let mut cmd = Command::new("node");
     cmd.env("NODE_PATH", modules);
     Some(cmd)
@@ -50,7 +56,10 @@ pub fn run_client(mut cmd: Command) -> Vec<serde_json::Value> {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<serde_json::Value> = stdout
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("peer printed non-JSON '{line}': {e}")))
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("peer printed non-JSON '{line}': {e}"))
+        })
         .collect();
     assert!(
         !lines.is_empty(),
@@ -77,7 +86,9 @@ impl ServerPeer {
             .expect("the server peer starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).expect("reads the listening line");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reads the listening line");
         let value: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("server peer printed '{line}' instead of its address: {e}"));
         let addr = value["listening"]

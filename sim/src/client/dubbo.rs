@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use meshbench_wire::dubbo::{Attachments, DubboCodec, Frame, Outcome, Reply as DubboReply, Request, Value};
+use meshbench_wire::dubbo::{
+    Attachments, DubboCodec, Frame, Outcome, Reply as DubboReply, Request, Value,
+};
 
 use super::pipeline::{Matching, Pipeline};
 use super::{ClientError, Reply, connect};
@@ -51,7 +53,12 @@ impl DubboClient {
         request_id: Option<&str>,
         attachments: &[(String, String)],
     ) -> Result<Reply, ClientError> {
-        let mut request = Request::new(interface, method, "Ljava/lang/String;", vec![Value::String(name.to_owned())]);
+        let mut request = Request::new(
+            interface,
+            method,
+            "Ljava/lang/String;",
+            vec![Value::String(name.to_owned())],
+        );
         request.attachments.insert("path", interface);
         request.attachments.insert("interface", interface);
         for (key, value) in attachments {
@@ -62,7 +69,8 @@ impl DubboClient {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let answer = self.pipeline.call(id, request.to_frame(id)).await?;
-        let reply = DubboReply::from_frame(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let reply =
+            DubboReply::from_frame(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok(to_reply(reply))
     }
 
@@ -75,7 +83,9 @@ impl DubboClient {
         let answer = self.pipeline.call(id, Frame::heartbeat_request(id)).await?;
         match answer.is_heartbeat() {
             true => Ok(()),
-            false => Err(ClientError::Protocol("the answer to a heartbeat is no heartbeat".to_owned())),
+            false => Err(ClientError::Protocol(
+                "the answer to a heartbeat is no heartbeat".to_owned(),
+            )),
         }
     }
 
@@ -89,7 +99,12 @@ fn to_reply(reply: DubboReply) -> Reply {
     match reply {
         DubboReply::Error { status, message } => {
             let (text, echo) = Echo::split_text(&message);
-            Reply { success: false, code: format!("{status:?}"), text: text.to_owned(), echo }
+            Reply {
+                success: false,
+                code: format!("{status:?}"),
+                text: text.to_owned(),
+                echo,
+            }
         }
         DubboReply::Response(response) => {
             let echo = response.attachments.as_ref().and_then(attachment_echo);
@@ -104,10 +119,20 @@ fn to_reply(reply: DubboReply) -> Reply {
                 other => format!("{other:?}"),
             };
             match echo {
-                Some(echo) => Reply { success, code: code.to_owned(), text, echo: Some(echo) },
+                Some(echo) => Reply {
+                    success,
+                    code: code.to_owned(),
+                    text,
+                    echo: Some(echo),
+                },
                 None => {
                     let (text, echo) = Echo::split_text(&text);
-                    Reply { success, code: code.to_owned(), text: text.to_owned(), echo }
+                    Reply {
+                        success,
+                        code: code.to_owned(),
+                        text: text.to_owned(),
+                        echo,
+                    }
                 }
             }
         }
@@ -115,5 +140,10 @@ fn to_reply(reply: DubboReply) -> Reply {
 }
 
 fn attachment_echo(attachments: &Attachments) -> Option<Echo> {
-    Echo::from_pairs(PREFIX, attachments.iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v))))
+    Echo::from_pairs(
+        PREFIX,
+        attachments
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k, v))),
+    )
 }

@@ -36,7 +36,11 @@ impl HttpClient {
     ///
     /// # Errors
     /// When the connection fails before the response.
-    pub async fn send(&self, mut request: Request, request_id: Option<&str>) -> Result<(Response, Reply), ClientError> {
+    pub async fn send(
+        &self,
+        mut request: Request,
+        request_id: Option<&str>,
+    ) -> Result<(Response, Reply), ClientError> {
         if request.headers.get("host").is_none() {
             request.headers.append("host", self.authority.as_str());
         }

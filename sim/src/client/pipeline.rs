@@ -40,7 +40,10 @@ impl<Req: Send + 'static, Resp: Send + 'static> Pipeline<Req, Resp> {
     /// Starts the connection task.
     pub(crate) fn spawn<C>(stream: TcpStream, codec: C, matching: Matching<Resp>) -> Self
     where
-        C: Decoder<Item = Resp, Error = CodecError> + Encoder<Req, Error = CodecError> + Send + 'static,
+        C: Decoder<Item = Resp, Error = CodecError>
+            + Encoder<Req, Error = CodecError>
+            + Send
+            + 'static,
     {
         let (tx, rx) = mpsc::channel(1024);
         tokio::spawn(run(Framed::new(stream, codec), rx, matching));
@@ -74,7 +77,12 @@ struct Waiting<Resp> {
 
 impl<Resp> Waiting<Resp> {
     fn fail_all(&mut self, error: &ClientError) {
-        for waiter in self.by_id.drain().map(|(_, w)| w).chain(self.in_order.drain(..)) {
+        for waiter in self
+            .by_id
+            .drain()
+            .map(|(_, w)| w)
+            .chain(self.in_order.drain(..))
+        {
             let _ = waiter.send(Err(error.clone()));
         }
     }

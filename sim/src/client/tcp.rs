@@ -34,12 +34,13 @@ impl TcpEchoClient {
             .read_line(&mut line)
             .await
             .map_err(|e| ClientError::Io(e.to_string()))?;
-        let fields = line
-            .trim_end()
-            .strip_prefix(GREETING)
-            .ok_or_else(|| ClientError::Protocol(format!("not an echo greeting: '{}'", line.trim_end())))?;
+        let fields = line.trim_end().strip_prefix(GREETING).ok_or_else(|| {
+            ClientError::Protocol(format!("not an echo greeting: '{}'", line.trim_end()))
+        })?;
         let echo = Echo::from_pairs("", fields.split(' ').filter_map(|kv| kv.split_once('=')))
-            .ok_or_else(|| ClientError::Protocol(format!("incomplete echo greeting: '{}'", line.trim_end())))?;
+            .ok_or_else(|| {
+                ClientError::Protocol(format!("incomplete echo greeting: '{}'", line.trim_end()))
+            })?;
         Ok(TcpEchoClient { stream, echo })
     }
 

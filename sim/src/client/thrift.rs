@@ -53,7 +53,8 @@ impl ThriftClient {
     /// [`ClientError::Connect`] when the address does not accept.
     pub async fn connect(addr: SocketAddr, options: ThriftOptions) -> Result<Self, ClientError> {
         let stream = connect(addr).await?;
-        let codec = ThriftCodec::new(TransportMode::Fixed(options.transport)).with_encoding_hint(options.encoding);
+        let codec = ThriftCodec::new(TransportMode::Fixed(options.transport))
+            .with_encoding_hint(options.encoding);
         Ok(ThriftClient {
             pipeline: Pipeline::spawn(stream, codec, Matching::ById(seqid_of)),
             options,
@@ -87,7 +88,8 @@ impl ThriftClient {
             id as u32 as i32,
         );
         let answer = self.pipeline.call(u64::from(id as u32), call).await?;
-        let reply = hello::decode_reply(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let reply =
+            hello::decode_reply(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
         Ok(match reply {
             Ok(greeting) => {
                 let (text, echo) = Echo::split_text(&greeting);

@@ -160,15 +160,22 @@ mod tests {
             let d = uniform.draw(&mut rng);
             assert!(d >= Duration::from_millis(1) && d <= Duration::from_millis(3));
         }
-        assert_eq!(Latency::Fixed(Duration::from_millis(2)).draw(&mut rng), Duration::from_millis(2));
+        assert_eq!(
+            Latency::Fixed(Duration::from_millis(2)).draw(&mut rng),
+            Duration::from_millis(2)
+        );
     }
 
     #[test]
     fn probabilities_outside_the_unit_interval_are_refused() {
-        assert_eq!(Probability::new(1.5), Err("probability 1.5 is not between 0 and 1".into()));
+        assert_eq!(
+            Probability::new(1.5),
+            Err("probability 1.5 is not between 0 and 1".into())
+        );
         assert!(serde_json::from_str::<Behaviour>(r#"{"error_rate": -0.1}"#).is_err());
-        let parsed: Behaviour = serde_json::from_str(r#"{"latency": {"fixed": "2ms"}, "error_rate": 0.5}"#)
-            .expect("parses");
+        let parsed: Behaviour =
+            serde_json::from_str(r#"{"latency": {"fixed": "2ms"}, "error_rate": 0.5}"#)
+                .expect("parses");
         assert_eq!(parsed.latency, Latency::Fixed(Duration::from_millis(2)));
     }
 }

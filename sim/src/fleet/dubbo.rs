@@ -9,17 +9,28 @@
 use std::sync::Arc;
 
 use meshbench_wire::attributes;
-use meshbench_wire::dubbo::{DubboCodec, Frame, Reply, Request, RequestHead, Response, Status, Value};
+use meshbench_wire::dubbo::{
+    DubboCodec, Frame, Reply, Request, RequestHead, Response, Status, Value,
+};
 use tokio::net::TcpStream;
 
 use super::echo::{Echo, PREFIX, REQUEST_ID};
 use super::endpoint::{Answer, Endpoint, Order, serve_connection};
 use crate::shutdown::Shutdown;
 
-pub(crate) async fn serve(stream: TcpStream, endpoint: Arc<Endpoint>, connection: u64, shutdown: Shutdown) {
-    serve_connection(stream, DubboCodec::new(), Order::Multiplexed, shutdown, |frame: Frame| {
-        answer(Arc::clone(&endpoint), connection, frame)
-    })
+pub(crate) async fn serve(
+    stream: TcpStream,
+    endpoint: Arc<Endpoint>,
+    connection: u64,
+    shutdown: Shutdown,
+) {
+    serve_connection(
+        stream,
+        DubboCodec::new(),
+        Order::Multiplexed,
+        shutdown,
+        |frame: Frame| answer(Arc::clone(&endpoint), connection, frame),
+    )
     .await;
 }
 
@@ -34,12 +45,18 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, frame: Frame) -> Answe
     if !frame.header.request {
         return Answer::Nothing;
     }
-    let (head, request) = match RequestHead::from_frame(&frame).and_then(|head| Ok((head, Request::from_frame(&frame)?))) {
+    let (head, request) = match RequestHead::from_frame(&frame)
+        .and_then(|head| Ok((head, Request::from_frame(&frame)?)))
+    {
         Ok(decoded) => decoded,
         Err(error) => return error_reply(id, Status::BadRequest, error.to_string()),
     };
     let view = attributes::dubbo(id, &head);
-    let attributes = view.attributes.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let attributes = view
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     let request_id = head.attachments.get_str(REQUEST_ID).map(str::to_owned);
     let admission = endpoint.admit(request_id, connection, attributes);
     let echo = endpoint.process(&admission).await;
@@ -50,14 +67,21 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, frame: Frame) -> Answe
         return Answer::Nothing;
     }
     if admission.fate.fail {
-        let message = format!("injected failure from {}{}", endpoint.identity, echo.text_suffix());
+        let message = format!(
+            "injected failure from {}{}",
+            endpoint.identity,
+            echo.text_suffix()
+        );
         return error_reply(id, Status::ServiceError, message);
     }
     let outcome = match (request.method.as_str(), request.args.first()) {
         ("sayHello", Some(Value::String(name))) => Value::String(endpoint.greeting(name)),
         ("testVoid", None) => Value::Null,
         (method, _) => {
-            let message = format!("no method {method}({}) on {}", request.parameter_types, request.service);
+            let message = format!(
+                "no method {method}({}) on {}",
+                request.parameter_types, request.service
+            );
             return error_reply(id, Status::ServiceError, message);
         }
     };

@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn the_text_suffix_round_trips() {
         for id in [Some("r-1"), None] {
-            let text = format!("Hello Aeraki, response from x/127.0.1.2{}", echo(id).text_suffix());
+            let text = format!(
+                "Hello Aeraki, response from x/127.0.1.2{}",
+                echo(id).text_suffix()
+            );
             let (greeting, parsed) = Echo::split_text(&text);
             assert_eq!(greeting, "Hello Aeraki, response from x/127.0.1.2");
             assert_eq!(parsed, Some(echo(id)));
@@ -154,7 +157,10 @@ mod tests {
 
     #[test]
     fn a_greeting_without_echo_is_left_alone() {
-        assert_eq!(Echo::split_text("Hello [meshbench broken"), ("Hello [meshbench broken", None));
+        assert_eq!(
+            Echo::split_text("Hello [meshbench broken"),
+            ("Hello [meshbench broken", None)
+        );
     }
 
     #[test]

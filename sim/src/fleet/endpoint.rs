@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::{SinkExt, StreamExt};
+use meshbench_wire::CodecError;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::net::{TcpListener, TcpStream};
@@ -14,7 +15,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 use tokio_util::task::TaskTracker;
-use meshbench_wire::CodecError;
 
 use super::behaviour::{Behaviour, Fate};
 use super::echo::Echo;
@@ -43,7 +43,12 @@ pub(crate) struct Admission {
 }
 
 impl Endpoint {
-    pub(crate) fn new(identity: Identity, behaviour: Behaviour, collector: Collector, seed: u64) -> Self {
+    pub(crate) fn new(
+        identity: Identity,
+        behaviour: Behaviour,
+        collector: Collector,
+        seed: u64,
+    ) -> Self {
         Endpoint {
             identity: Arc::new(identity),
             behaviour,
@@ -65,9 +70,9 @@ impl Endpoint {
         attributes: Vec<(String, String)>,
     ) -> Admission {
         let started = Instant::now();
-        let attempt = self
-            .collector
-            .record(&self.identity, request_id.clone(), connection, attributes);
+        let attempt =
+            self.collector
+                .record(&self.identity, request_id.clone(), connection, attributes);
         let fate = {
             let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
             self.behaviour.fate(attempt, &mut *rng)

@@ -17,16 +17,29 @@ use super::endpoint::{Answer, Endpoint, Order, serve_connection};
 use crate::duration;
 use crate::shutdown::Shutdown;
 
-pub(crate) async fn serve(stream: TcpStream, endpoint: Arc<Endpoint>, connection: u64, shutdown: Shutdown) {
-    serve_connection(stream, ServerCodec::default(), Order::Sequential, shutdown, |request: Request| {
-        answer(Arc::clone(&endpoint), connection, request)
-    })
+pub(crate) async fn serve(
+    stream: TcpStream,
+    endpoint: Arc<Endpoint>,
+    connection: u64,
+    shutdown: Shutdown,
+) {
+    serve_connection(
+        stream,
+        ServerCodec::default(),
+        Order::Sequential,
+        shutdown,
+        |request: Request| answer(Arc::clone(&endpoint), connection, request),
+    )
     .await;
 }
 
 async fn answer(endpoint: Arc<Endpoint>, connection: u64, request: Request) -> Answer<Response> {
     let view = attributes::http(&request);
-    let attributes = view.attributes.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let attributes = view
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     let request_id = request.headers.get(REQUEST_ID).map(str::to_owned);
     let admission = endpoint.admit(request_id, connection, attributes);
     if let Some(extra) = request.query("delay").and_then(|d| duration::parse(d).ok()) {
@@ -43,12 +56,22 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, request: Request) -> A
         _ => 200,
     };
     let mut response = if request.path() == "/hello" {
-        Response::new(status, endpoint.greeting(request.query("name").unwrap_or("meshbench")))
+        Response::new(
+            status,
+            endpoint.greeting(request.query("name").unwrap_or("meshbench")),
+        )
     } else {
         Response::new(status, document(&endpoint, &request, &echo))
     };
     let headers = &mut response.headers;
-    headers.append("content-type", if request.path() == "/hello" { "text/plain" } else { "application/json" });
+    headers.append(
+        "content-type",
+        if request.path() == "/hello" {
+            "text/plain"
+        } else {
+            "application/json"
+        },
+    );
     for (key, value) in echo.pairs() {
         headers.append(format!("{PREFIX}{key}"), value);
     }

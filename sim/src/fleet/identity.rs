@@ -23,7 +23,13 @@ impl Identity {
     /// The identity of replica `replica` of `version` of `service` at `addr`,
     /// its pod named after `app` (as a Deployment names its pods). The pod
     /// name is stable for the same inputs, so reports compare across runs.
-    pub fn new(service: &str, app: &str, version: &str, replica: usize, addr: SocketAddr) -> Identity {
+    pub fn new(
+        service: &str,
+        app: &str,
+        version: &str,
+        replica: usize,
+        addr: SocketAddr,
+    ) -> Identity {
         let hash = fnv1a(format!("{service}/{version}/{replica}").as_bytes()) & 0xffff;
         Identity {
             service: service.to_owned(),

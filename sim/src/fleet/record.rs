@@ -50,7 +50,9 @@ impl Collector {
 
     fn log(&self) -> MutexGuard<'_, Log> {
         // A panic while holding the lock leaves the log usable: recover it.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records an arrival; returns its attempt number for its request id

@@ -14,13 +14,22 @@ use crate::shutdown::Shutdown;
 /// The greeting's first word, so a client can tell a greeting from echoed bytes.
 pub const GREETING: &str = "meshbench-tcp";
 
-pub(crate) async fn serve(mut stream: TcpStream, endpoint: Arc<Endpoint>, connection: u64, mut shutdown: Shutdown) {
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    endpoint: Arc<Endpoint>,
+    connection: u64,
+    mut shutdown: Shutdown,
+) {
     let admission = endpoint.admit(None, connection, Vec::new());
     let echo = endpoint.process(&admission).await;
     if admission.fate.close {
         return;
     }
-    let fields: Vec<String> = echo.pairs().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let fields: Vec<String> = echo
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let line = format!("{GREETING} {}\n", fields.join(" "));
     if stream.write_all(line.as_bytes()).await.is_err() {
         return;

@@ -14,11 +14,20 @@ use super::echo::REQUEST_ID;
 use super::endpoint::{Answer, Endpoint, Order, serve_connection};
 use crate::shutdown::Shutdown;
 
-pub(crate) async fn serve(stream: TcpStream, endpoint: Arc<Endpoint>, connection: u64, shutdown: Shutdown) {
+pub(crate) async fn serve(
+    stream: TcpStream,
+    endpoint: Arc<Endpoint>,
+    connection: u64,
+    shutdown: Shutdown,
+) {
     let codec = ThriftCodec::new(TransportMode::Auto);
-    serve_connection(stream, codec, Order::Multiplexed, shutdown, |call: Message| {
-        answer(Arc::clone(&endpoint), connection, call)
-    })
+    serve_connection(
+        stream,
+        codec,
+        Order::Multiplexed,
+        shutdown,
+        |call: Message| answer(Arc::clone(&endpoint), connection, call),
+    )
     .await;
 }
 
@@ -29,7 +38,11 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, call: Message) -> Answ
         .as_ref()
         .ok()
         .and_then(|a| a.context.get(REQUEST_ID).cloned());
-    let attributes = view.attributes.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let attributes = view
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     let admission = endpoint.admit(request_id, connection, attributes);
     let echo = endpoint.process(&admission).await;
     if admission.fate.close {
@@ -37,13 +50,21 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, call: Message) -> Answ
     }
     let reply = match (call.header.kind, call.method(), args) {
         (MessageType::Oneway, ..) => return Answer::Nothing,
-        (MessageType::Call, hello::METHOD, Ok(_)) if admission.fate.fail => Err(hello::application_error(
-            ApplicationErrorKind::InternalError,
-            format!("injected failure from {}{}", endpoint.identity, echo.text_suffix()),
-        )),
-        (MessageType::Call, hello::METHOD, Ok(args)) => {
-            Ok(format!("{}{}", endpoint.greeting(&args.name), echo.text_suffix()))
+        (MessageType::Call, hello::METHOD, Ok(_)) if admission.fate.fail => {
+            Err(hello::application_error(
+                ApplicationErrorKind::InternalError,
+                format!(
+                    "injected failure from {}{}",
+                    endpoint.identity,
+                    echo.text_suffix()
+                ),
+            ))
         }
+        (MessageType::Call, hello::METHOD, Ok(args)) => Ok(format!(
+            "{}{}",
+            endpoint.greeting(&args.name),
+            echo.text_suffix()
+        )),
         (MessageType::Call, hello::METHOD, Err(error)) => Err(hello::application_error(
             ApplicationErrorKind::ProtocolError,
             error.to_string(),

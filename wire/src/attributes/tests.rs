@@ -9,9 +9,17 @@ fn thrift_exports_method_and_multiplexed_service_only() {
     let plain = args.encode_call(Transport::Framed, Encoding::Binary, None, 42);
     let view = thrift(&plain);
     assert_eq!(view.request_id.as_deref(), Some("42"));
-    assert_eq!(view.attributes.iter().collect::<Vec<_>>(), vec![("method", "sayHello")]);
+    assert_eq!(
+        view.attributes.iter().collect::<Vec<_>>(),
+        vec![("method", "sayHello")]
+    );
 
-    let multiplexed = args.encode_call(Transport::Framed, Encoding::Compact, Some("HelloService"), 1);
+    let multiplexed = args.encode_call(
+        Transport::Framed,
+        Encoding::Compact,
+        Some("HelloService"),
+        1,
+    );
     let view = thrift(&multiplexed);
     assert_eq!(view.attributes.get("Method"), Some("sayHello"));
     assert_eq!(view.attributes.get("service"), Some("HelloService"));
@@ -21,7 +29,9 @@ fn thrift_exports_method_and_multiplexed_service_only() {
 fn http_exports_pseudo_headers_and_lower_cased_headers() {
     let mut request = http1::Request::new("GET", "/hotels?x=1");
     request.headers.append("Host", "travels.uk");
-    request.headers.append("User-Agent", "Mozilla/5.0 Firefox/120.0");
+    request
+        .headers
+        .append("User-Agent", "Mozilla/5.0 Firefox/120.0");
     request.headers.append("x-request-id", "r-7");
     request.headers.append("X-Dup", "first");
     request.headers.append("x-dup", "second");

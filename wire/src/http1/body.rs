@@ -115,7 +115,9 @@ impl BodyReader {
     pub(crate) fn finish_at_eof(&mut self) -> Result<Bytes, DecodeError> {
         match self.step {
             Step::UntilClose | Step::Done => Ok(std::mem::take(&mut self.body).freeze()),
-            _ => Err(invalid("connection closed inside a message body".to_owned())),
+            _ => Err(invalid(
+                "connection closed inside a message body".to_owned(),
+            )),
         }
     }
 

@@ -78,10 +78,12 @@ impl Decoder for ServerCodec {
         if self.pending.is_none() {
             self.pending = self.parse_head(src)?;
         }
-        Ok(complete(&mut self.pending, src)?.map(|(mut request, body)| {
-            request.body = body;
-            request
-        }))
+        Ok(
+            complete(&mut self.pending, src)?.map(|(mut request, body)| {
+                request.body = body;
+                request
+            }),
+        )
     }
 }
 
@@ -240,7 +242,11 @@ fn framing(headers: &Headers) -> Result<Option<Framing>, DecodeError> {
     let mut lengths = headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.trim().parse::<usize>().map_err(|_| invalid(format!("bad content-length '{v}'"))));
+        .map(|(_, v)| {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|_| invalid(format!("bad content-length '{v}'")))
+        });
     let Some(first) = lengths.next().transpose()? else {
         return Ok(None);
     };

@@ -130,7 +130,11 @@ impl Request {
         out.put_slice(self.method.as_bytes());
         out.put_u8(b' ');
         out.put_slice(self.target.as_bytes());
-        out.put_slice(if self.minor_version == 0 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
+        out.put_slice(if self.minor_version == 0 {
+            b" HTTP/1.0\r\n"
+        } else {
+            b" HTTP/1.1\r\n"
+        });
         self.headers.write(Some(self.body.len()), out);
         out.put_slice(&self.body);
     }
@@ -177,7 +181,11 @@ impl Response {
     /// body (see [`Response::may_have_body`]) is written without one.
     pub fn encode(&self, out: &mut BytesMut) {
         out.reserve(64 + self.body.len());
-        out.put_slice(if self.minor_version == 0 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+        out.put_slice(if self.minor_version == 0 {
+            b"HTTP/1.0 "
+        } else {
+            b"HTTP/1.1 "
+        });
         out.put_slice(self.status.to_string().as_bytes());
         out.put_u8(b' ');
         out.put_slice(self.reason.as_bytes());

@@ -9,7 +9,9 @@ use crate::Limits;
 
 fn decode_request(bytes: &[u8]) -> Result<Option<Request>, String> {
     let mut buf = BytesMut::from(bytes);
-    ServerCodec::default().decode(&mut buf).map_err(|e| e.to_string())
+    ServerCodec::default()
+        .decode(&mut buf)
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -19,8 +21,13 @@ fn a_request_round_trips() {
     request.headers.append("x-request-id", "r-1");
     request.body = "payload".into();
     let mut buf = BytesMut::new();
-    ClientCodec::default().encode(&request, &mut buf).expect("encodes");
-    let decoded = ServerCodec::default().decode(&mut buf).expect("decodes").expect("complete");
+    ClientCodec::default()
+        .encode(&request, &mut buf)
+        .expect("encodes");
+    let decoded = ServerCodec::default()
+        .decode(&mut buf)
+        .expect("decodes")
+        .expect("complete");
     assert_eq!(decoded.path(), "/hello");
     assert_eq!(decoded.query("codes"), Some("503"));
     assert_eq!(decoded.headers.get("HOST"), Some("travels.uk"));
@@ -43,10 +50,13 @@ fn a_chunked_request_is_dechunked() {
 
 #[test]
 fn every_split_point_of_a_chunked_response_decodes_the_same() {
-    let wire = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let wire =
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-a: b\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
     for cut in 0..wire.len() {
         let mut codec = ClientCodec::default();
-        codec.encode(Request::new("GET", "/"), &mut BytesMut::new()).expect("encodes");
+        codec
+            .encode(Request::new("GET", "/"), &mut BytesMut::new())
+            .expect("encodes");
         let mut buf = BytesMut::from(&wire[..cut]);
         let early = codec.decode(&mut buf).expect("no error");
         assert!(early.is_none(), "complete at cut {cut}");
@@ -59,8 +69,12 @@ fn every_split_point_of_a_chunked_response_decodes_the_same() {
 #[test]
 fn a_response_to_head_has_no_body_and_interim_responses_are_skipped() {
     let mut codec = ClientCodec::default();
-    codec.encode(Request::new("HEAD", "/"), &mut BytesMut::new()).expect("encodes");
-    codec.encode(Request::new("GET", "/"), &mut BytesMut::new()).expect("encodes");
+    codec
+        .encode(Request::new("HEAD", "/"), &mut BytesMut::new())
+        .expect("encodes");
+    codec
+        .encode(Request::new("GET", "/"), &mut BytesMut::new())
+        .expect("encodes");
     let wire = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
     let mut buf = BytesMut::from(&wire[..]);
     let head = codec.decode(&mut buf).expect("decodes").expect("complete");
@@ -72,27 +86,41 @@ fn a_response_to_head_has_no_body_and_interim_responses_are_skipped() {
 #[test]
 fn a_response_without_length_ends_at_close() {
     let mut codec = ClientCodec::default();
-    codec.encode(Request::new("GET", "/"), &mut BytesMut::new()).expect("encodes");
+    codec
+        .encode(Request::new("GET", "/"), &mut BytesMut::new())
+        .expect("encodes");
     let mut buf = BytesMut::from(&b"HTTP/1.0 200 OK\r\n\r\nall of it"[..]);
     assert!(codec.decode(&mut buf).expect("no error").is_none());
-    let response = codec.decode_eof(&mut buf).expect("decodes").expect("complete");
+    let response = codec
+        .decode_eof(&mut buf)
+        .expect("decodes")
+        .expect("complete");
     assert_eq!(&response.body[..], b"all of it");
     assert!(!response.keep_alive());
 }
 
 #[test]
 fn connection_close_and_http10_end_keep_alive() {
-    let close = decode_request(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n").expect("ok").expect("some");
+    let close = decode_request(b"GET / HTTP/1.1\r\nConnection: Close\r\n\r\n")
+        .expect("ok")
+        .expect("some");
     assert!(!close.keep_alive());
-    let old = decode_request(b"GET / HTTP/1.0\r\n\r\n").expect("ok").expect("some");
+    let old = decode_request(b"GET / HTTP/1.0\r\n\r\n")
+        .expect("ok")
+        .expect("some");
     assert!(!old.keep_alive());
-    let old_kept = decode_request(b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n").expect("ok").expect("some");
+    let old_kept = decode_request(b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n")
+        .expect("ok")
+        .expect("some");
     assert!(old_kept.keep_alive());
 }
 
 #[test]
 fn bad_input_gives_exact_errors() {
-    assert_eq!(decode_request(b"\x16\x03\x01 hello\r\n\r\n"), Err("http: bad request head: invalid token".to_owned()));
+    assert_eq!(
+        decode_request(b"\x16\x03\x01 hello\r\n\r\n"),
+        Err("http: bad request head: invalid token".to_owned())
+    );
     assert_eq!(
         decode_request(b"POST / HTTP/1.1\r\ncontent-length: ten\r\n\r\n"),
         Err("http: bad content-length 'ten'".to_owned())
@@ -121,7 +149,10 @@ fn a_head_that_never_ends_is_refused_at_the_limit() {
     let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nx-long: "[..]);
     buf.extend_from_slice(&[b'a'; 100]);
     let error = codec.decode(&mut buf).expect_err("too large").to_string();
-    assert_eq!(error, "http: frame of 124 bytes exceeds the limit of 64 bytes");
+    assert_eq!(
+        error,
+        "http: frame of 124 bytes exceeds the limit of 64 bytes"
+    );
 }
 
 proptest! {

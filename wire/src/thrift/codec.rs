@@ -69,11 +69,12 @@ impl ThriftCodec {
         }
         src.advance(4);
         let frame = src.split_to(size).freeze();
-        let message = Message::parse(Transport::Framed, frame, self.hint, self.limits)
-            .map_err(|e| match e {
+        let message = Message::parse(Transport::Framed, frame, self.hint, self.limits).map_err(
+            |e| match e {
                 DecodeError::Incomplete => invalid("frame ends inside the message header"),
                 other => other,
-            })?;
+            },
+        )?;
         Ok(Some(message))
     }
 

@@ -150,7 +150,10 @@ pub fn encode_exception(call: &Message, error: &ApplicationError) -> Message {
 }
 
 /// A `TApplicationException` of `kind` with `message`.
-pub fn application_error(kind: ApplicationErrorKind, message: impl Into<String>) -> ApplicationError {
+pub fn application_error(
+    kind: ApplicationErrorKind,
+    message: impl Into<String>,
+) -> ApplicationError {
     ApplicationError::new(kind, message.into())
 }
 
@@ -166,12 +169,18 @@ pub fn decode_reply(message: &Message) -> Result<HelloReply, DecodeError> {
         .map(Err),
         MessageType::Reply => read_struct(message, read_result).map(|greeting| {
             greeting.ok_or_else(|| {
-                application_error(ApplicationErrorKind::MissingResult, "sayHello_result has no success field")
+                application_error(
+                    ApplicationErrorKind::MissingResult,
+                    "sayHello_result has no success field",
+                )
             })
         }),
         other => Err(DecodeError::invalid(
             Protocol::Thrift,
-            format!("expected a reply, got a {other:?} message '{}'", message.header.name),
+            format!(
+                "expected a reply, got a {other:?} message '{}'",
+                message.header.name
+            ),
         )),
     }
 }
@@ -223,7 +232,10 @@ fn write_struct(
         Encoding::LaxBinary => write(&mut TBinaryOutputProtocol::new(&mut out, false)),
         Encoding::Compact => write(&mut TCompactOutputProtocol::new(&mut out)),
     };
-    debug_assert!(written.is_ok(), "in-memory thrift write failed: {written:?}");
+    debug_assert!(
+        written.is_ok(),
+        "in-memory thrift write failed: {written:?}"
+    );
     out
 }
 

@@ -199,7 +199,6 @@ impl Walker<'_> {
         let len = i32::try_from(len).map_err(|_| invalid(format!("length {len} out of range")))?;
         usize::try_from(len).map_err(|_| invalid(format!("negative length {len}")))
     }
-
 }
 
 // === cursor ===

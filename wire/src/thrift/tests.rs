@@ -99,9 +99,13 @@ fn replies_and_exceptions_decode() {
         let ok = hello::encode_reply(&request, &Ok("Hello A".to_owned()));
         assert_eq!(ok.header.kind, MessageType::Reply);
         assert_eq!(ok.header.seqid, 9);
-        assert_eq!(hello::decode_reply(&ok).expect("decodes"), Ok("Hello A".to_owned()));
+        assert_eq!(
+            hello::decode_reply(&ok).expect("decodes"),
+            Ok("Hello A".to_owned())
+        );
 
-        let error = hello::application_error(thrift::ApplicationErrorKind::InternalError, "no route");
+        let error =
+            hello::application_error(thrift::ApplicationErrorKind::InternalError, "no route");
         let exception = hello::encode_exception(&request, &error);
         assert_eq!(exception.header.kind, MessageType::Exception);
         let decoded = hello::decode_reply(&exception).expect("decodes");
@@ -125,7 +129,10 @@ fn a_split_stream_waits_for_the_rest() {
             for cut in 0..whole.len() {
                 let mut codec = codec_for(transport, encoding);
                 let mut buf = BytesMut::from(&whole[..cut]);
-                assert!(codec.decode(&mut buf).expect("no error").is_none(), "cut at {cut}");
+                assert!(
+                    codec.decode(&mut buf).expect("no error").is_none(),
+                    "cut at {cut}"
+                );
                 buf.extend_from_slice(&whole[cut..]);
                 assert_eq!(codec.decode(&mut buf).expect("decodes"), Some(sent.clone()));
             }
@@ -175,7 +182,8 @@ fn bad_input_gives_exact_errors() {
 
 #[test]
 fn an_unframed_message_larger_than_the_limit_is_refused_while_buffering() {
-    let big = call(&"x".repeat(2000), &[]).encode_call(Transport::Unframed, Encoding::Binary, None, 1);
+    let big =
+        call(&"x".repeat(2000), &[]).encode_call(Transport::Unframed, Encoding::Binary, None, 1);
     let limits = Limits { max_frame: 1024 };
     let mut codec = ThriftCodec::new(TransportMode::Auto).with_limits(limits);
     let mut buf = BytesMut::from(&big.bytes[..1500]);
@@ -193,7 +201,14 @@ fn nesting_beyond_the_limit_is_invalid() {
     for _ in 0..100 {
         body.extend_from_slice(&[0x0f, 0, 0, 0, 1]);
     }
-    let message = Message::new(Transport::Unframed, Encoding::Binary, "m", MessageType::Call, 1, &body);
+    let message = Message::new(
+        Transport::Unframed,
+        Encoding::Binary,
+        "m",
+        MessageType::Call,
+        1,
+        &body,
+    );
     let error = decode_error(&message.bytes, Limits::default());
     assert_eq!(error, "thrift: nesting deeper than 64");
 }
@@ -205,8 +220,13 @@ fn with_seqid_keeps_the_body() {
         let moved = message.with_seqid(i32::MIN);
         assert_eq!(moved.header.seqid, i32::MIN);
         assert_eq!(moved.body(), message.body());
-        let reparsed = Message::parse(Transport::Framed, moved.bytes.clone(), Some(encoding), Limits::default())
-            .expect("parses");
+        let reparsed = Message::parse(
+            Transport::Framed,
+            moved.bytes.clone(),
+            Some(encoding),
+            Limits::default(),
+        )
+        .expect("parses");
         assert_eq!(reparsed, moved);
     }
 }
