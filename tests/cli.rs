@@ -1,0 +1,101 @@
+//! The `meshbench` binary end to end: `meshbench fleet` runs endpoints and
+//! `meshbench call` talks to them, for every request/response protocol.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshbench");
+
+/// A `meshbench fleet` process, killed when dropped.
+struct FleetProcess {
+    child: Child,
+    /// `(pod, address)` of each endpoint, as the command printed them.
+    endpoints: Vec<(String, String)>,
+}
+
+impl FleetProcess {
+    fn start(service: &str, protocol: &str, app: &str, replicas: usize) -> FleetProcess {
+        let mut child = Command::new(BIN)
+            .args(["fleet", "--service", service, "--protocol", protocol, "--for", "30s"])
+            .args(["--replicas", &replicas.to_string(), "--label", &format!("app={app}")])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("meshbench fleet starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let endpoints = BufReader::new(stdout)
+            .lines()
+            .take(replicas)
+            .map(|line| {
+                let line = line.expect("reads an endpoint line");
+                let fields: Vec<&str> = line.split(' ').collect();
+                assert_eq!(fields.len(), 4, "endpoint line '{line}'");
+                assert_eq!(fields[0], protocol);
+                (fields[2].to_owned(), fields[3].to_owned())
+            })
+            .collect();
+        FleetProcess { child, endpoints }
+    }
+}
+
+impl Drop for FleetProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn call(args: &[&str]) -> (bool, String) {
+    let output = Command::new(BIN).arg("call").args(args).output().expect("meshbench call runs");
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn fleet_and_call_talk_thrift() {
+    let fleet = FleetProcess::start("thrift-sample-server.meta-thrift.svc.cluster.local", "thrift", "thrift-sample-server", 2);
+    for (pod, addr) in &fleet.endpoints {
+        let ip = addr.split(':').next().unwrap_or_default();
+        for transport in ["framed", "unframed"] {
+            let (ok, out) = call(&["--protocol", "thrift", addr, "sayHello", "Aeraki", "--count", "2", "--transport", transport]);
+            assert!(ok, "{out}");
+            let expected = format!("ok Hello Aeraki, response from {pod}/{ip} (served by {pod} {addr}, attempt 1)\n");
+            assert_eq!(out, expected.repeat(2));
+        }
+    }
+}
+
+#[test]
+fn fleet_and_call_talk_dubbo() {
+    let fleet = FleetProcess::start("org.apache.dubbo.samples.basic.api.demoservice", "dubbo", "dubbo-sample-provider", 1);
+    let (pod, addr) = &fleet.endpoints[0];
+    assert!(pod.starts_with("dubbo-sample-provider-v1-"), "{pod}");
+    let (ok, out) = call(&["--protocol", "dubbo", addr, "sayHello", "Aeraki", "--header", "batchJob=true"]);
+    assert!(ok, "{out}");
+    assert!(out.starts_with(&format!("Ok Hello Aeraki, response from {pod}/")), "{out}");
+    let (ok, out) = call(&["--protocol", "dubbo", addr, "sayBye", "Aeraki"]);
+    assert!(!ok, "an unknown method is a failed call: {out}");
+    assert!(out.starts_with("ServiceError no method sayBye"), "{out}");
+}
+
+#[test]
+fn fleet_and_call_talk_http() {
+    let fleet = FleetProcess::start("travels.travel-agency.svc.cluster.local", "http", "travels", 1);
+    let (pod, addr) = &fleet.endpoints[0];
+    let (ok, out) = call(&["--protocol", "http", addr, "GET", "/hello?name=Kiali", "--count", "2"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.lines().count(), 2);
+    assert!(out.starts_with(&format!("200 Hello Kiali, response from {pod}/")), "{out}");
+    let (ok, out) = call(&["--protocol", "http", addr, "GET", "/hello?codes=503"]);
+    assert!(!ok);
+    assert!(out.starts_with("503 "), "{out}");
+}
+
+#[test]
+fn call_to_a_closed_port_is_a_clear_error() {
+    let output = Command::new(BIN)
+        .args(["call", "--protocol", "thrift", "127.0.0.1:9"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("meshbench: cannot connect to 127.0.0.1:9: "), "{stderr}");
+}
