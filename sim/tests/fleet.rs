@@ -404,3 +404,62 @@ async fn dubbo_providers_answer_pipelined_calls_heartbeats_and_errors() {
     assert_eq!(reply.echo.map(|e| e.version), Some("v2".to_owned()));
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn garbage_closes_the_connection_and_the_endpoint_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fleet = start(&[
+        service(
+            THRIFT,
+            Protocol::Thrift,
+            9090,
+            vec![version("v1", Behaviour::default())],
+        ),
+        service(
+            "demo.dubbo",
+            Protocol::Dubbo,
+            20880,
+            vec![version("v1", Behaviour::default())],
+        ),
+        service(
+            "web.http",
+            Protocol::Http,
+            3000,
+            vec![version("v1", Behaviour::default())],
+        ),
+    ])
+    .await;
+    for endpoint in fleet.endpoints() {
+        let mut stream = tokio::net::TcpStream::connect(endpoint.identity.addr)
+            .await
+            .expect("connects");
+        stream
+            .write_all(b"\x16\x03\x01\x02\x00garbage that no protocol accepts\r\n\r\n")
+            .await
+            .expect("writes");
+        let mut rest = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+        assert!(
+            read.is_ok(),
+            "{:?} closes a connection that sent garbage",
+            endpoint.protocol
+        );
+    }
+    let thrift =
+        ThriftClient::connect(fleet.endpoints()[0].identity.addr, ThriftOptions::default())
+            .await
+            .expect("connects");
+    assert!(
+        thrift
+            .say_hello("x", None, BTreeMap::new())
+            .await
+            .expect("answers")
+            .success
+    );
+    assert!(
+        fleet.collector().len() == 1,
+        "garbage is never recorded as a request"
+    );
+    fleet.stop().await;
+}

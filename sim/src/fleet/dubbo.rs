@@ -52,13 +52,8 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, frame: Frame) -> Answe
         Err(error) => return error_reply(id, Status::BadRequest, error.to_string()),
     };
     let view = attributes::dubbo(id, &head);
-    let attributes = view
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
     let request_id = head.attachments.get_str(REQUEST_ID).map(str::to_owned);
-    let admission = endpoint.admit(request_id, connection, attributes);
+    let admission = endpoint.admit(request_id, connection, &view.attributes);
     let echo = endpoint.process(&admission).await;
     if admission.fate.close {
         return Answer::Close;

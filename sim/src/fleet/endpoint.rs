@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::{SinkExt, StreamExt};
 use meshbench_wire::CodecError;
+use meshbench_wire::attributes::Attributes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::net::{TcpListener, TcpStream};
@@ -67,9 +68,13 @@ impl Endpoint {
         &self,
         request_id: Option<String>,
         connection: u64,
-        attributes: Vec<(String, String)>,
+        attributes: &Attributes,
     ) -> Admission {
         let started = Instant::now();
+        let attributes = attributes
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         let attempt =
             self.collector
                 .record(&self.identity, request_id.clone(), connection, attributes);

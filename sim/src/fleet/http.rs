@@ -35,13 +35,8 @@ pub(crate) async fn serve(
 
 async fn answer(endpoint: Arc<Endpoint>, connection: u64, request: Request) -> Answer<Response> {
     let view = attributes::http(&request);
-    let attributes = view
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
     let request_id = request.headers.get(REQUEST_ID).map(str::to_owned);
-    let admission = endpoint.admit(request_id, connection, attributes);
+    let admission = endpoint.admit(request_id, connection, &view.attributes);
     if let Some(extra) = request.query("delay").and_then(|d| duration::parse(d).ok()) {
         tokio::time::sleep(extra.min(Duration::from_secs(60))).await;
     }

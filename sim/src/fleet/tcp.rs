@@ -20,7 +20,7 @@ pub(crate) async fn serve(
     connection: u64,
     mut shutdown: Shutdown,
 ) {
-    let admission = endpoint.admit(None, connection, Vec::new());
+    let admission = endpoint.admit(None, connection, &Default::default());
     let echo = endpoint.process(&admission).await;
     if admission.fate.close {
         return;

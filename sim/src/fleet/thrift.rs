@@ -38,12 +38,7 @@ async fn answer(endpoint: Arc<Endpoint>, connection: u64, call: Message) -> Answ
         .as_ref()
         .ok()
         .and_then(|a| a.context.get(REQUEST_ID).cloned());
-    let attributes = view
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let admission = endpoint.admit(request_id, connection, attributes);
+    let admission = endpoint.admit(request_id, connection, &view.attributes);
     let echo = endpoint.process(&admission).await;
     if admission.fate.close {
         return Answer::Close;
