@@ -1,7 +1,9 @@
 'use strict';
 // hessian.js (2.11.0) as a hessian2 oracle for tests/interop/hessian.rs.
 //
-// stdin: a JSON array of cases, each {"name", "values": [repr...], "ours": hex}.
+// stdin: a JSON array of cases, each {"name", "values": [repr...], "ours": hex}
+//   where `ours` is the Rust side's encoding of `values`, or other bytes that
+//   should decode to them.
 // stdout: a JSON array with, per case,
 //   {"theirs": hex of hessian.js's encoding of `values` (one encoder for the
 //    whole sequence, as one Dubbo body), "decoded": [repr...] hessian.js's
@@ -95,21 +97,23 @@ const PROTO = hessian.DecoderV2.prototype;
 
 // Turns what each of hessian.js's read methods returns into a repr. Nested
 // values are already reprs: they are read through the same dispatch table.
+// Containers are read "with type" (to keep their Java type names), scalars
+// without (where hessian.js would wrap a bool as {$class, $}).
 const TAGGERS = {
-  readNull: () => ({ t: 'null' }),
-  readBool: (v) => ({ t: 'bool', v }),
-  readInt: (v) => ({ t: 'int', v }),
-  readLong: (v) => ({ t: 'long', v: String(v) }),
-  readDouble: (v) => ({ t: 'double', v: doubleBits(v) }),
-  readDate: (v) => ({ t: 'date', v: v.getTime() }),
-  readString: (v) => ({ t: 'string', v }),
-  readBytes: (v) => ({ t: 'binary', v: v.toString('hex') }),
-  readArray: (v) => (Array.isArray(v)
+  readNull: [false, () => ({ t: 'null' })],
+  readBool: [false, (v) => ({ t: 'bool', v })],
+  readInt: [false, (v) => ({ t: 'int', v })],
+  readLong: [false, (v) => ({ t: 'long', v: String(v) })],
+  readDouble: [false, (v) => ({ t: 'double', v: doubleBits(v) })],
+  readDate: [false, (v) => ({ t: 'date', v: v.getTime() })],
+  readString: [false, (v) => ({ t: 'string', v })],
+  readBytes: [false, (v) => ({ t: 'binary', v: v.toString('hex') })],
+  readArray: [true, (v) => (Array.isArray(v)
     ? { t: 'list', type: null, items: v }
-    : { t: 'list', type: v.$class, items: v.$ }),
-  readHashMap: (v) => ({ t: 'map', type: null, entries: mapEntries(v.$) }),
-  readMap: (v) => ({ t: 'map', type: v.$class, entries: mapEntries(v.$) }),
-  readObject: (v) => ({ t: 'object', class: v.$class, fields: Object.entries(v.$) }),
+    : { t: 'list', type: v.$class, items: v.$ })],
+  readHashMap: [true, (v) => ({ t: 'map', type: null, entries: mapEntries(v.$) })],
+  readMap: [true, (v) => ({ t: 'map', type: v.$class, entries: mapEntries(v.$) })],
+  readObject: [true, (v) => ({ t: 'object', class: v.$class, fields: Object.entries(v.$) })],
 };
 
 function taggingDecoder(buf) {
@@ -119,9 +123,9 @@ function taggingDecoder(buf) {
     codes[code] = 'tagged_' + method;
   }
   decoder.BYTE_CODES = codes;
-  for (const [method, tagger] of Object.entries(TAGGERS)) {
+  for (const [method, [withType, tagger]] of Object.entries(TAGGERS)) {
     decoder['tagged_' + method] = function () {
-      return tagger(PROTO[method].call(this, true));
+      return tagger(PROTO[method].call(this, withType));
     };
   }
   // A ref stays a ref: its index is the comparison.

@@ -21,6 +21,8 @@
 mod decode;
 mod encode;
 
+use std::sync::Arc;
+
 pub use decode::Decoder;
 pub use encode::Encoder;
 
@@ -57,23 +59,27 @@ pub enum Value {
     /// absent for a plain `ArrayList`.
     List {
         /// The Java type, when the sender named one.
-        type_name: Option<String>,
+        type_name: Option<Arc<str>>,
         /// The elements, in order.
         items: Vec<Value>,
     },
     /// A map; `type_name` is absent for a plain `HashMap` (tag `H`).
     Map {
         /// The Java type, when the sender named one (tag `M`).
-        type_name: Option<String>,
+        type_name: Option<Arc<str>>,
         /// The entries, in wire order.
         entries: Vec<(Value, Value)>,
     },
     /// A Java object: its class name and its fields in declaration order.
+    ///
+    /// Names are shared (`Arc<str>`): the wire defines a class once and then
+    /// sends instances as bare values, and decoded objects share the names
+    /// the same way instead of copying them per instance.
     Object {
         /// The fully qualified Java class name.
-        class: String,
+        class: Arc<str>,
         /// Field names and values, in the order of the class definition.
-        fields: Vec<(String, Value)>,
+        fields: Vec<(Arc<str>, Value)>,
     },
     /// `Q n`: the n-th list, map or object of the same body (counted from 0
     /// in the order they start), for shared and cyclic graphs.

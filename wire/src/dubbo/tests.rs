@@ -3,6 +3,8 @@
 //! exact error texts, and properties over arbitrary values and bytes.
 //! No sockets.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -341,7 +343,7 @@ fn objects_define_their_class_once_then_refer_to_it() {
 fn seventeen_classes_use_the_long_instance_form() {
     let objects: Vec<Value> = (0..17)
         .map(|i| Value::Object {
-            class: format!("C{i}"),
+            class: format!("C{i}").into(),
             fields: vec![],
         })
         .collect();
@@ -364,6 +366,39 @@ fn references_number_lists_maps_and_objects_in_the_order_they_start() {
     let bytes = enc(shared.clone());
     assert!(bytes.ends_with(&[b'Q', 0x91, b'Q', 0x90]));
     assert_eq!(dec(&bytes), shared);
+}
+
+#[test]
+fn decoded_objects_and_lists_share_their_names() {
+    // One long field name, then a thousand 2-byte instances: decoding must not
+    // copy the name per instance (a 60 KB name would become 60 MB).
+    let wide = Value::Object {
+        class: "example.Wide".into(),
+        fields: vec![("f".repeat(60_000).into(), Value::Null)],
+    };
+    let typed = Value::List {
+        type_name: Some("t".repeat(60_000).into()),
+        items: vec![],
+    };
+    let bytes = enc(Value::List {
+        type_name: None,
+        items: [vec![wide; 1000], vec![typed; 1000]].concat(),
+    });
+    assert!(bytes.len() < 2 * 60_000 + 5_000, "{} bytes", bytes.len());
+    let Value::List { items, .. } = dec(&bytes) else {
+        panic!("not a list");
+    };
+    let names: Vec<Arc<str>> = items
+        .iter()
+        .filter_map(|item| match item {
+            Value::Object { fields, .. } => fields.first().map(|(name, _)| name.clone()),
+            Value::List { type_name, .. } => type_name.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names.len(), 2000);
+    assert!(names[..1000].iter().all(|n| Arc::ptr_eq(n, &names[0])));
+    assert!(names[1000..].iter().all(|n| Arc::ptr_eq(n, &names[1000])));
 }
 
 // === hessian2: skipping ===
@@ -933,8 +968,8 @@ fn arb_leaf() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn arb_name(names: &'static [&'static str]) -> impl Strategy<Value = Option<String>> {
-    proptest::option::of(proptest::sample::select(names).prop_map(str::to_owned))
+fn arb_name(names: &'static [&'static str]) -> impl Strategy<Value = Option<Arc<str>>> {
+    proptest::option::of(proptest::sample::select(names).prop_map(Arc::from))
 }
 
 /// Arbitrary values; `Ref`s may point nowhere until [`Refs::fix`] is applied.
@@ -953,8 +988,8 @@ fn arb_value() -> impl Strategy<Value = Value> {
                 vec((proptest::sample::select(FIELDS), inner), 0..4),
             )
                 .prop_map(|(class, fields)| Value::Object {
-                    class: class.to_owned(),
-                    fields: fields.into_iter().map(|(f, v)| (f.to_owned(), v)).collect(),
+                    class: class.into(),
+                    fields: fields.into_iter().map(|(f, v)| (f.into(), v)).collect(),
                 }),
         ]
     })

@@ -6,9 +6,13 @@
 //! allocated for it, and nesting is limited to [`MAX_DEPTH`].
 //!
 //! Class definitions and type names are remembered by their offset in the
-//! input, not copied: skipping allocates nothing but one table entry per class
-//! definition or type name, and a value read after skipped ones (attachments
-//! after arguments) can still refer to what those defined.
+//! input: skipping allocates nothing but one table entry per class definition
+//! or type name, and a value read after skipped ones (attachments after
+//! arguments) can still refer to what those defined. Reading decodes each name
+//! once and shares it between all the values that use it, so a body of many
+//! one-byte instances of a class with long field names cannot blow up.
+
+use std::sync::Arc;
 
 use super::{MAX_DEPTH, Value, invalid, tag};
 use crate::DecodeError;
@@ -23,19 +27,45 @@ const MAX_PREALLOCATED_ITEMS: usize = 4096;
 pub struct Decoder<'a> {
     cur: Cursor<'a>,
     classes: Vec<ClassDef>,
-    /// Offset of each type name's string, in definition order.
-    types: Vec<usize>,
+    /// The type names, in definition order.
+    types: Vec<Name>,
     /// Lists, maps and objects started so far: what `Q n` may refer to.
     refs: usize,
     depth: usize,
 }
 
-/// A class definition, by where its strings are in the input.
-#[derive(Debug, Clone, Copy)]
+/// A name (type or class) by where its string is, decoded on first use.
+#[derive(Debug)]
+struct Name {
+    at: usize,
+    decoded: Option<Arc<str>>,
+}
+
+impl Name {
+    fn new(at: usize) -> Self {
+        Name { at, decoded: None }
+    }
+
+    fn get(&mut self, cur: Cursor<'_>, what: &str) -> Result<Arc<str>, DecodeError> {
+        if let Some(name) = &self.decoded {
+            return Ok(name.clone());
+        }
+        let name: Arc<str> = cur.at(self.at).string(what)?.into();
+        self.decoded = Some(name.clone());
+        Ok(name)
+    }
+}
+
+/// Field names, decoded once per class definition and shared by its instances.
+type FieldNames = Arc<[Arc<str>]>;
+
+/// A class definition: its name, then `fields` field names from `fields_at`.
+#[derive(Debug)]
 struct ClassDef {
-    name_at: usize,
+    name: Name,
     fields_at: usize,
     fields: usize,
+    field_names: Option<FieldNames>,
 }
 
 /// What a value's tag (and the few bytes after it) announce.
@@ -44,13 +74,15 @@ enum Head {
     String(Chunk),
     Binary(Chunk),
     List {
-        type_at: Option<usize>,
+        type_index: Option<usize>,
         len: Option<usize>,
     },
     Map {
-        type_at: Option<usize>,
+        type_index: Option<usize>,
     },
-    Object(ClassDef),
+    Object {
+        class_index: usize,
+    },
     Ref(u32),
 }
 
@@ -105,9 +137,9 @@ impl<'a> Decoder<'a> {
                     .binary_chunks(chunk, |part| bytes.extend_from_slice(part))?;
                 Value::Binary(bytes)
             }
-            Head::List { type_at, len } => {
+            Head::List { type_index, len } => {
                 self.enter(at)?;
-                let type_name = self.name_at(type_at)?;
+                let type_name = self.type_name(type_index)?;
                 let mut items = Vec::with_capacity(len.unwrap_or(0).min(MAX_PREALLOCATED_ITEMS));
                 match len {
                     Some(len) => {
@@ -124,9 +156,9 @@ impl<'a> Decoder<'a> {
                 self.depth -= 1;
                 Value::List { type_name, items }
             }
-            Head::Map { type_at } => {
+            Head::Map { type_index } => {
                 self.enter(at)?;
-                let type_name = self.name_at(type_at)?;
+                let type_name = self.type_name(type_index)?;
                 let mut entries = Vec::new();
                 while !self.end_marker("a map")? {
                     let key = self.read_value()?;
@@ -135,20 +167,15 @@ impl<'a> Decoder<'a> {
                 self.depth -= 1;
                 Value::Map { type_name, entries }
             }
-            Head::Object(class) => {
+            Head::Object { class_index } => {
                 self.enter(at)?;
-                let name = self.cur.at(class.name_at).string("a class name")?;
-                let mut names = self.cur.at(class.fields_at);
-                let mut fields = Vec::with_capacity(class.fields.min(MAX_PREALLOCATED_ITEMS));
-                for _ in 0..class.fields {
-                    let field = names.string("a field name")?;
-                    fields.push((field, self.read_value()?));
+                let (class, names) = self.class_names(class_index)?;
+                let mut fields = Vec::with_capacity(names.len().min(MAX_PREALLOCATED_ITEMS));
+                for name in names.iter() {
+                    fields.push((name.clone(), self.read_value()?));
                 }
                 self.depth -= 1;
-                Value::Object {
-                    class: name,
-                    fields,
-                }
+                Value::Object { class, fields }
             }
         })
     }
@@ -185,9 +212,10 @@ impl<'a> Decoder<'a> {
                 }
                 self.depth -= 1;
             }
-            Head::Object(class) => {
+            Head::Object { class_index } => {
                 self.enter(at)?;
-                (0..class.fields).try_for_each(|_| self.skip_value())?;
+                let fields = self.classes.get(class_index).map_or(0, |c| c.fields);
+                (0..fields).try_for_each(|_| self.skip_value())?;
                 self.depth -= 1;
             }
         }
@@ -212,32 +240,32 @@ impl<'a> Decoder<'a> {
             let direct = |base: u8| Some(usize::from(t - base));
             return Ok(match t {
                 tag::LIST_VARIABLE => Head::List {
-                    type_at: Some(self.type_name()?),
+                    type_index: Some(self.type_ref()?),
                     len: None,
                 },
                 tag::LIST_FIXED => Head::List {
-                    type_at: Some(self.type_name()?),
+                    type_index: Some(self.type_ref()?),
                     len: Some(self.length(at)?),
                 },
                 tag::LIST_VARIABLE_UNTYPED => Head::List {
-                    type_at: None,
+                    type_index: None,
                     len: None,
                 },
                 tag::LIST_FIXED_UNTYPED => Head::List {
-                    type_at: None,
+                    type_index: None,
                     len: Some(self.length(at)?),
                 },
                 0x70..=0x77 => Head::List {
-                    type_at: Some(self.type_name()?),
+                    type_index: Some(self.type_ref()?),
                     len: direct(tag::LIST_DIRECT),
                 },
                 0x78..=0x7f => Head::List {
-                    type_at: None,
+                    type_index: None,
                     len: direct(tag::LIST_DIRECT_UNTYPED),
                 },
-                tag::MAP_UNTYPED => Head::Map { type_at: None },
+                tag::MAP_UNTYPED => Head::Map { type_index: None },
                 tag::MAP => Head::Map {
-                    type_at: Some(self.type_name()?),
+                    type_index: Some(self.type_ref()?),
                 },
                 tag::CLASS_DEF => {
                     self.class_def()?;
@@ -245,9 +273,13 @@ impl<'a> Decoder<'a> {
                 }
                 tag::OBJECT => {
                     let index = self.cur.int("an object's class")?;
-                    Head::Object(self.class(index, at)?)
+                    Head::Object {
+                        class_index: self.class(index, at)?,
+                    }
                 }
-                0x60..=0x6f => Head::Object(self.class(i32::from(t - tag::OBJECT_DIRECT), at)?),
+                0x60..=0x6f => Head::Object {
+                    class_index: self.class(i32::from(t - tag::OBJECT_DIRECT), at)?,
+                },
                 tag::REF => Head::Ref(self.reference(at)?),
                 tag::END => {
                     return Err(invalid(format!(
@@ -303,37 +335,37 @@ impl<'a> Decoder<'a> {
     }
 
     /// A type: a new name (remembered) or the index of an earlier one.
-    /// Returns where the name's string is.
-    fn type_name(&mut self) -> Result<usize, DecodeError> {
+    /// Returns its index.
+    fn type_ref(&mut self) -> Result<usize, DecodeError> {
         let at = self.cur.pos;
         if is_string_tag(self.cur.peek("a type name")?) {
             self.cur.skip_string("a type name")?;
-            self.types.push(at);
-            return Ok(at);
+            self.types.push(Name::new(at));
+            return Ok(self.types.len() - 1);
         }
         let index = self.cur.int("a type name")?;
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.types.get(i).copied())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "hessian2: type reference {index} but only {} types defined, at offset {at}",
-                    self.types.len()
-                ))
-            })
+        match usize::try_from(index) {
+            Ok(i) if i < self.types.len() => Ok(i),
+            _ => Err(invalid(format!(
+                "hessian2: type reference {index} but only {} types defined, at offset {at}",
+                self.types.len()
+            ))),
+        }
     }
 
-    /// Decodes the type name at `type_at`, if any.
-    fn name_at(&self, type_at: Option<usize>) -> Result<Option<String>, DecodeError> {
-        type_at
-            .map(|at| self.cur.at(at).string("a type name"))
-            .transpose()
+    /// The type name at `index` (checked by [`Decoder::type_ref`]), if any.
+    fn type_name(&mut self, index: Option<usize>) -> Result<Option<Arc<str>>, DecodeError> {
+        let cur = self.cur;
+        match index.and_then(|i| self.types.get_mut(i)) {
+            Some(name) => name.get(cur, "a type name").map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `C name count field*`: remembered for the objects that follow.
     fn class_def(&mut self) -> Result<(), DecodeError> {
         let at = self.cur.pos - 1;
-        let name_at = self.cur.pos;
+        let name = Name::new(self.cur.pos);
         self.cur.skip_string("a class name")?;
         let count = self.cur.int("a class field count")?;
         let fields = usize::try_from(count).map_err(|_| {
@@ -346,23 +378,42 @@ impl<'a> Decoder<'a> {
             self.cur.skip_string("a field name")?;
         }
         self.classes.push(ClassDef {
-            name_at,
+            name,
             fields_at,
             fields,
+            field_names: None,
         });
         Ok(())
     }
 
-    fn class(&self, index: i32, at: usize) -> Result<ClassDef, DecodeError> {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.classes.get(i).copied())
-            .ok_or_else(|| {
-                invalid(format!(
-                    "hessian2: object of class definition {index} but only {} defined, at offset {at}",
-                    self.classes.len()
-                ))
-            })
+    /// Checks that class definition `index` exists.
+    fn class(&self, index: i32, at: usize) -> Result<usize, DecodeError> {
+        match usize::try_from(index) {
+            Ok(i) if i < self.classes.len() => Ok(i),
+            _ => Err(invalid(format!(
+                "hessian2: object of class definition {index} but only {} defined, at offset {at}",
+                self.classes.len()
+            ))),
+        }
+    }
+
+    /// The class name and field names of class `index` (checked by
+    /// [`Decoder::class`]), decoded on first use and shared afterwards.
+    fn class_names(&mut self, index: usize) -> Result<(Arc<str>, FieldNames), DecodeError> {
+        let cur = self.cur;
+        let Some(class) = self.classes.get_mut(index) else {
+            return Err(invalid(format!("hessian2: no class definition {index}")));
+        };
+        let name = class.name.get(cur, "a class name")?;
+        if let Some(fields) = &class.field_names {
+            return Ok((name, fields.clone()));
+        }
+        let mut names = cur.at(class.fields_at);
+        let fields = (0..class.fields)
+            .map(|_| names.string("a field name").map(Arc::from))
+            .collect::<Result<FieldNames, _>>()?;
+        class.field_names = Some(fields.clone());
+        Ok((name, fields))
     }
 
     fn reference(&mut self, at: usize) -> Result<u32, DecodeError> {
@@ -436,23 +487,21 @@ impl<'a> Cursor<'a> {
 
     /// The fixed-size values: null, bool, int, long, double, date.
     fn scalar(&mut self, t: u8) -> Result<Option<Value>, DecodeError> {
-        let int = |v: i32| Value::Int(v);
-        let long = |v: i64| Value::Long(v);
         let t32 = i32::from(t);
         let t64 = i64::from(t);
         Ok(Some(match t {
             tag::NULL => Value::Null,
             tag::TRUE => Value::Bool(true),
             tag::FALSE => Value::Bool(false),
-            0x80..=0xbf => int(t32 - 0x90),
-            0xc0..=0xcf => int(((t32 - 0xc8) << 8) + i32::from(self.byte("an int")?)),
-            0xd0..=0xd7 => int(((t32 - 0xd4) << 16) + self.u16("an int")? as i32),
-            tag::INT => int(i32::from_be_bytes(self.array("an int")?)),
-            0xd8..=0xef => long(t64 - 0xe0),
-            0xf0..=0xff => long(((t64 - 0xf8) << 8) + i64::from(self.byte("a long")?)),
-            0x38..=0x3f => long(((t64 - 0x3c) << 16) + self.u16("a long")? as i64),
-            tag::LONG_INT => long(i64::from(i32::from_be_bytes(self.array("a long")?))),
-            tag::LONG => long(i64::from_be_bytes(self.array("a long")?)),
+            0x80..=0xbf => Value::Int(t32 - 0x90),
+            0xc0..=0xcf => Value::Int(((t32 - 0xc8) << 8) + i32::from(self.byte("an int")?)),
+            0xd0..=0xd7 => Value::Int(((t32 - 0xd4) << 16) + self.u16("an int")? as i32),
+            tag::INT => Value::Int(i32::from_be_bytes(self.array("an int")?)),
+            0xd8..=0xef => Value::Long(t64 - 0xe0),
+            0xf0..=0xff => Value::Long(((t64 - 0xf8) << 8) + i64::from(self.byte("a long")?)),
+            0x38..=0x3f => Value::Long(((t64 - 0x3c) << 16) + self.u16("a long")? as i64),
+            tag::LONG_INT => Value::Long(i64::from(i32::from_be_bytes(self.array("a long")?))),
+            tag::LONG => Value::Long(i64::from_be_bytes(self.array("a long")?)),
             tag::DOUBLE_ZERO => Value::Double(0.0),
             tag::DOUBLE_ONE => Value::Double(1.0),
             tag::DOUBLE_BYTE => {

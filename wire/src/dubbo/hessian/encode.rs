@@ -2,6 +2,8 @@
 //! `Hessian2Output` chooses it, so a Java (or hessian.js) peer and we produce
 //! the same bytes for the same value.
 
+use std::sync::Arc;
+
 use super::{Value, tag};
 
 /// Largest string chunk, in UTF-16 code units (Java's limit).
@@ -16,7 +18,7 @@ const BINARY_CHUNK_BYTES: usize = 4093;
 pub struct Encoder {
     out: Vec<u8>,
     /// Classes defined so far by this encoder: name and field names.
-    classes: Vec<(String, Vec<String>)>,
+    classes: Vec<(Arc<str>, Vec<Arc<str>>)>,
     /// Class definitions already in the body before this encoder's first byte.
     class_base: usize,
     /// Type names written so far by this encoder.
@@ -290,8 +292,8 @@ impl Encoder {
 
     /// A class definition the first time a class (with these fields) is
     /// written, then an instance referring to it.
-    fn write_object(&mut self, class: &str, fields: &[(String, Value)]) {
-        let same = |(name, names): &(String, Vec<String>)| {
+    fn write_object(&mut self, class: &Arc<str>, fields: &[(Arc<str>, Value)]) {
+        let same = |(name, names): &(Arc<str>, Vec<Arc<str>>)| {
             name == class && names.iter().eq(fields.iter().map(|(field, _)| field))
         };
         let index = match self.classes.iter().position(same) {
@@ -304,7 +306,7 @@ impl Encoder {
                     self.write_string(field);
                 }
                 let names = fields.iter().map(|(field, _)| field.clone()).collect();
-                self.classes.push((class.to_owned(), names));
+                self.classes.push((class.clone(), names));
                 self.classes.len() - 1
             }
         };
