@@ -16,8 +16,21 @@ struct FleetProcess {
 impl FleetProcess {
     fn start(service: &str, protocol: &str, app: &str, replicas: usize) -> FleetProcess {
         let mut child = Command::new(BIN)
-            .args(["fleet", "--service", service, "--protocol", protocol, "--for", "30s"])
-            .args(["--replicas", &replicas.to_string(), "--label", &format!("app={app}")])
+            .args([
+                "fleet",
+                "--service",
+                service,
+                "--protocol",
+                protocol,
+                "--for",
+                "30s",
+            ])
+            .args([
+                "--replicas",
+                &replicas.to_string(),
+                "--label",
+                &format!("app={app}"),
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .expect("meshbench fleet starts");
@@ -45,19 +58,43 @@ impl Drop for FleetProcess {
 }
 
 fn call(args: &[&str]) -> (bool, String) {
-    let output = Command::new(BIN).arg("call").args(args).output().expect("meshbench call runs");
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    let output = Command::new(BIN)
+        .arg("call")
+        .args(args)
+        .output()
+        .expect("meshbench call runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
 
 #[test]
 fn fleet_and_call_talk_thrift() {
-    let fleet = FleetProcess::start("thrift-sample-server.meta-thrift.svc.cluster.local", "thrift", "thrift-sample-server", 2);
+    let fleet = FleetProcess::start(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        "thrift",
+        "thrift-sample-server",
+        2,
+    );
     for (pod, addr) in &fleet.endpoints {
         let ip = addr.split(':').next().unwrap_or_default();
         for transport in ["framed", "unframed"] {
-            let (ok, out) = call(&["--protocol", "thrift", addr, "sayHello", "Aeraki", "--count", "2", "--transport", transport]);
+            let (ok, out) = call(&[
+                "--protocol",
+                "thrift",
+                addr,
+                "sayHello",
+                "Aeraki",
+                "--count",
+                "2",
+                "--transport",
+                transport,
+            ]);
             assert!(ok, "{out}");
-            let expected = format!("ok Hello Aeraki, response from {pod}/{ip} (served by {pod} {addr}, attempt 1)\n");
+            let expected = format!(
+                "ok Hello Aeraki, response from {pod}/{ip} (served by {pod} {addr}, attempt 1)\n"
+            );
             assert_eq!(out, expected.repeat(2));
         }
     }
@@ -65,12 +102,28 @@ fn fleet_and_call_talk_thrift() {
 
 #[test]
 fn fleet_and_call_talk_dubbo() {
-    let fleet = FleetProcess::start("org.apache.dubbo.samples.basic.api.demoservice", "dubbo", "dubbo-sample-provider", 1);
+    let fleet = FleetProcess::start(
+        "org.apache.dubbo.samples.basic.api.demoservice",
+        "dubbo",
+        "dubbo-sample-provider",
+        1,
+    );
     let (pod, addr) = &fleet.endpoints[0];
     assert!(pod.starts_with("dubbo-sample-provider-v1-"), "{pod}");
-    let (ok, out) = call(&["--protocol", "dubbo", addr, "sayHello", "Aeraki", "--header", "batchJob=true"]);
+    let (ok, out) = call(&[
+        "--protocol",
+        "dubbo",
+        addr,
+        "sayHello",
+        "Aeraki",
+        "--header",
+        "batchJob=true",
+    ]);
     assert!(ok, "{out}");
-    assert!(out.starts_with(&format!("Ok Hello Aeraki, response from {pod}/")), "{out}");
+    assert!(
+        out.starts_with(&format!("Ok Hello Aeraki, response from {pod}/")),
+        "{out}"
+    );
     let (ok, out) = call(&["--protocol", "dubbo", addr, "sayBye", "Aeraki"]);
     assert!(!ok, "an unknown method is a failed call: {out}");
     assert!(out.starts_with("ServiceError no method sayBye"), "{out}");
@@ -78,12 +131,28 @@ fn fleet_and_call_talk_dubbo() {
 
 #[test]
 fn fleet_and_call_talk_http() {
-    let fleet = FleetProcess::start("travels.travel-agency.svc.cluster.local", "http", "travels", 1);
+    let fleet = FleetProcess::start(
+        "travels.travel-agency.svc.cluster.local",
+        "http",
+        "travels",
+        1,
+    );
     let (pod, addr) = &fleet.endpoints[0];
-    let (ok, out) = call(&["--protocol", "http", addr, "GET", "/hello?name=Kiali", "--count", "2"]);
+    let (ok, out) = call(&[
+        "--protocol",
+        "http",
+        addr,
+        "GET",
+        "/hello?name=Kiali",
+        "--count",
+        "2",
+    ]);
     assert!(ok, "{out}");
     assert_eq!(out.lines().count(), 2);
-    assert!(out.starts_with(&format!("200 Hello Kiali, response from {pod}/")), "{out}");
+    assert!(
+        out.starts_with(&format!("200 Hello Kiali, response from {pod}/")),
+        "{out}"
+    );
     let (ok, out) = call(&["--protocol", "http", addr, "GET", "/hello?codes=503"]);
     assert!(!ok);
     assert!(out.starts_with("503 "), "{out}");
@@ -97,5 +166,8 @@ fn call_to_a_closed_port_is_a_clear_error() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("meshbench: cannot connect to 127.0.0.1:9: "), "{stderr}");
+    assert!(
+        stderr.starts_with("meshbench: cannot connect to 127.0.0.1:9: "),
+        "{stderr}"
+    );
 }
