@@ -172,6 +172,31 @@ proptest! {
     }
 
     #[test]
+    fn requests_round_trip(
+        method in "(GET|POST|PUT|DELETE|HEAD)",
+        path in "/[a-z0-9/]{0,20}",
+        headers in prop::collection::vec(("[a-z][a-z0-9-]{0,10}", "[ -~]{0,20}"), 0..6),
+        body in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let mut request = Request::new(&method, &path);
+        for (name, value) in &headers {
+            request.headers.append(format!("x-{name}"), value.trim());
+        }
+        request.body = body.clone().into();
+        let mut buf = BytesMut::new();
+        ClientCodec::default().encode(&request, &mut buf).expect("encodes");
+        let decoded = ServerCodec::default().decode(&mut buf).expect("decodes").expect("complete");
+        prop_assert_eq!(&decoded.method, &method);
+        prop_assert_eq!(&decoded.target, &path);
+        prop_assert_eq!(&decoded.body[..], &body[..]);
+        for (name, value) in &headers {
+            let first = headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim());
+            prop_assert_eq!(decoded.headers.get(&format!("x-{name}")), first, "{}={}", name, value);
+        }
+        prop_assert!(buf.is_empty());
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let limits = Limits { max_frame: 256 };
         let mut server = ServerCodec::new(limits);
