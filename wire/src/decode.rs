@@ -5,7 +5,8 @@
 use std::fmt;
 
 /// The protocols this crate frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// Apache Thrift (binary or compact protocol, framed or unframed transport).
     Thrift,

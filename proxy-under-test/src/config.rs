@@ -1,0 +1,1 @@
+//! Configuration in: Kubernetes objects and the endpoint list (filled in by the compiler work).
