@@ -7,7 +7,6 @@
 
 pub mod dubbo;
 pub mod http;
-mod pipeline;
 pub mod tcp;
 pub mod thrift;
 
@@ -48,6 +47,17 @@ pub enum ClientError {
     /// Writing or reading the socket failed.
     #[error("i/o error: {0}")]
     Io(String),
+}
+
+impl From<meshbench_wire::mux::MuxError> for ClientError {
+    fn from(error: meshbench_wire::mux::MuxError) -> Self {
+        use meshbench_wire::mux::MuxError;
+        match error {
+            MuxError::Closed => ClientError::Closed,
+            MuxError::Protocol(reason) => ClientError::Protocol(reason),
+            MuxError::Io(reason) => ClientError::Io(reason),
+        }
+    }
 }
 
 async fn connect(addr: std::net::SocketAddr) -> Result<tokio::net::TcpStream, ClientError> {

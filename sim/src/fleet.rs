@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use meshbench_wire::Protocol;
 use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 pub use behaviour::{Behaviour, Latency, Probability};
@@ -31,7 +32,6 @@ pub use echo::Echo;
 pub use identity::Identity;
 pub use record::{Collector, Record};
 
-use crate::shutdown::ShutdownTrigger;
 use endpoint::{Endpoint, accept};
 
 /// How long [`Fleet::stop`] waits for connections to finish.
@@ -103,12 +103,14 @@ pub enum FleetError {
 }
 
 /// A running fleet. Stop it with [`Fleet::stop`]; dropping it also stops
-/// every endpoint (their tasks see the shutdown trigger go).
+/// every endpoint (a drop guard cancels them).
 #[derive(Debug)]
 pub struct Fleet {
     endpoints: Vec<EndpointInfo>,
     collector: Collector,
-    trigger: ShutdownTrigger,
+    cancel: CancellationToken,
+    /// Cancels every endpoint when the fleet is dropped without `stop`.
+    _stop_on_drop: DropGuard,
     tracker: TaskTracker,
 }
 
@@ -122,10 +124,12 @@ impl Fleet {
         services: &[ServiceSpec],
         options: &FleetOptions,
     ) -> Result<Fleet, FleetError> {
+        let cancel = CancellationToken::new();
         let mut fleet = Fleet {
             endpoints: Vec::new(),
             collector: Collector::new(),
-            trigger: ShutdownTrigger::new(),
+            cancel: cancel.clone(),
+            _stop_on_drop: cancel.drop_guard(),
             tracker: TaskTracker::new(),
         };
         for service in services {
@@ -180,20 +184,36 @@ impl Fleet {
             self.collector.clone(),
             seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         ));
-        let (tracker, shutdown) = (self.tracker.clone(), self.trigger.subscribe());
+        let (tracker, shutdown) = (self.tracker.clone(), self.cancel.clone());
         let task = match service.protocol {
-            Protocol::Thrift => {
-                tokio::spawn(accept(listener, endpoint, tracker, shutdown, thrift::serve))
-            }
-            Protocol::Dubbo => {
-                tokio::spawn(accept(listener, endpoint, tracker, shutdown, dubbo::serve))
-            }
-            Protocol::Http => {
-                tokio::spawn(accept(listener, endpoint, tracker, shutdown, http::serve))
-            }
-            Protocol::Tcp => {
-                tokio::spawn(accept(listener, endpoint, tracker, shutdown, tcp::serve))
-            }
+            Protocol::Thrift => tokio::spawn(accept(
+                listener,
+                endpoint,
+                tracker,
+                shutdown,
+                thrift::serve_endpoint,
+            )),
+            Protocol::Dubbo => tokio::spawn(accept(
+                listener,
+                endpoint,
+                tracker,
+                shutdown,
+                dubbo::serve_endpoint,
+            )),
+            Protocol::Http => tokio::spawn(accept(
+                listener,
+                endpoint,
+                tracker,
+                shutdown,
+                http::serve_endpoint,
+            )),
+            Protocol::Tcp => tokio::spawn(accept(
+                listener,
+                endpoint,
+                tracker,
+                shutdown,
+                tcp::serve_endpoint,
+            )),
         };
         self.tracker.spawn(async move {
             let _ = task.await;
@@ -218,7 +238,7 @@ impl Fleet {
     /// Stops every endpoint and waits (up to a grace period) for their
     /// connections to close.
     pub async fn stop(self) {
-        self.trigger.fire();
+        self.cancel.cancel();
         self.tracker.close();
         if tokio::time::timeout(GRACE, self.tracker.wait())
             .await

@@ -9,11 +9,9 @@
 //!   their behaviour knobs, the echo contract and the received-request log.
 //! - [`client`]: long-lived, pipelining clients for Thrift, Dubbo and HTTP.
 //! - [`duration`]: durations as written in scenarios (`2ms`).
-//! - [`shutdown`]: the one signal that stops every task.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod duration;
 pub mod fleet;
-pub mod shutdown;

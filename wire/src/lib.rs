@@ -2,7 +2,8 @@
 //! proxy. Each codec frames messages on a byte stream and exposes what routing
 //! needs (names, ids, attributes) without decoding whole payloads.
 //!
-//! This crate does no socket I/O of its own and depends on no other meshbench crate.
+//! It depends on no other meshbench crate. Its only socket I/O is [`mux`]:
+//! the two connection loops (calling and answering) every side shares.
 //!
 //! # Layout
 //! - [`decode`]: the shared error type (`Incomplete` kept apart from `Invalid`) and size limits.
@@ -10,12 +11,14 @@
 //! - [`dubbo`]: the Dubbo2 frame header and its hessian2 request/response bodies.
 //! - [`http1`]: HTTP/1.1 message heads (httparse) and body framing (content-length, chunked).
 //! - [`attributes`]: the routing view of a request for each protocol.
+//! - [`mux`]: many requests on one connection, matched by id or in order.
 #![deny(missing_docs)]
 
 pub mod attributes;
 pub mod decode;
 pub mod dubbo;
 pub mod http1;
+pub mod mux;
 pub mod thrift;
 
 pub use decode::{CodecError, DecodeError, Limits, Protocol};

@@ -9,9 +9,9 @@ use meshbench_wire::dubbo::{
     Attachments, DubboCodec, Frame, Outcome, Reply as DubboReply, Request, Value,
 };
 
-use super::pipeline::{Matching, Pipeline};
 use super::{ClientError, Reply, connect};
 use crate::fleet::echo::{Echo, PREFIX, REQUEST_ID};
+use meshbench_wire::mux::{Matching, Pipeline};
 
 /// The interface of Aeraki's Dubbo sample.
 pub const DEMO_SERVICE: &str = "org.apache.dubbo.samples.basic.api.DemoService";

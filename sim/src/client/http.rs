@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use meshbench_wire::http1::{ClientCodec, Request, Response};
 use tokio::sync::Mutex;
 
-use super::pipeline::{Matching, Pipeline};
 use super::{ClientError, Reply, connect};
 use crate::fleet::echo::{Echo, PREFIX, REQUEST_ID};
+use meshbench_wire::mux::{Matching, Pipeline};
 
 /// A keep-alive connection.
 #[derive(Debug)]

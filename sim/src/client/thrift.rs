@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use meshbench_wire::thrift::hello::{self, SayHello};
 use meshbench_wire::thrift::{Encoding, Message, ThriftCodec, Transport, TransportMode};
 
-use super::pipeline::{Matching, Pipeline};
 use super::{ClientError, Reply, connect};
 use crate::fleet::echo::{Echo, REQUEST_ID};
+use meshbench_wire::mux::{Matching, Pipeline};
 
 /// How the client frames its calls.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,20 +15,22 @@ use meshbench_wire::dubbo::{
 use tokio::net::TcpStream;
 
 use super::echo::{Echo, PREFIX, REQUEST_ID};
-use super::endpoint::{Answer, Endpoint, Order, serve_connection};
-use crate::shutdown::Shutdown;
+use meshbench_wire::mux::{Answer, Order, serve};
+use tokio_util::sync::CancellationToken;
 
-pub(crate) async fn serve(
+use super::endpoint::Endpoint;
+
+pub(crate) async fn serve_endpoint(
     stream: TcpStream,
     endpoint: Arc<Endpoint>,
     connection: u64,
-    shutdown: Shutdown,
+    cancel: CancellationToken,
 ) {
-    serve_connection(
+    serve(
         stream,
         DubboCodec::new(),
         Order::Multiplexed,
-        shutdown,
+        cancel,
         |frame: Frame| answer(Arc::clone(&endpoint), connection, frame),
     )
     .await;

@@ -1,27 +1,22 @@
 //! What every endpoint shares whatever its protocol: its identity, knobs,
-//! random source and connection counter, the accept loop, and the loop that
-//! serves one connection.
+//! random source and connection counter, and the accept loop.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures::{SinkExt, StreamExt};
-use meshbench_wire::CodecError;
 use meshbench_wire::attributes::Attributes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_util::codec::{Decoder, Encoder, Framed};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::behaviour::{Behaviour, Fate};
 use super::echo::Echo;
 use super::identity::Identity;
 use super::record::Collector;
-use crate::shutdown::Shutdown;
 
 /// One running endpoint's state, shared by its connections.
 #[derive(Debug)]
@@ -120,46 +115,25 @@ impl Endpoint {
     }
 }
 
-/// What a request handler wants done on the connection.
-#[derive(Debug)]
-pub(crate) enum Answer<R> {
-    /// Write this reply.
-    Reply(R),
-    /// Write this reply, then close (HTTP `connection: close`).
-    ReplyThenClose(R),
-    /// Write nothing (oneway calls, events needing no answer).
-    Nothing,
-    /// Close the connection without answering.
-    Close,
-}
-
-/// Whether a connection's requests are answered in arrival order (HTTP/1.1)
-/// or as each completes (Thrift seqids, Dubbo request ids).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Order {
-    Sequential,
-    Multiplexed,
-}
-
 /// Accepts connections until shutdown; each gets the next connection id.
 pub(crate) async fn accept<F, Fut>(
     listener: TcpListener,
     endpoint: Arc<Endpoint>,
     tracker: TaskTracker,
-    mut shutdown: Shutdown,
+    cancel: CancellationToken,
     serve: F,
 ) where
-    F: Fn(TcpStream, Arc<Endpoint>, u64, Shutdown) -> Fut,
+    F: Fn(TcpStream, Arc<Endpoint>, u64, CancellationToken) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     loop {
         tokio::select! {
-            _ = shutdown.signalled() => break,
+            _ = cancel.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
                     let connection = endpoint.next_connection.fetch_add(1, Ordering::Relaxed);
-                    tracker.spawn(serve(stream, Arc::clone(&endpoint), connection, shutdown.clone()));
+                    tracker.spawn(serve(stream, Arc::clone(&endpoint), connection, cancel.clone()));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off, keep serving.
@@ -168,79 +142,5 @@ pub(crate) async fn accept<F, Fut>(
                 }
             }
         }
-    }
-}
-
-/// Serves one connection with `codec`: decodes requests, runs `handle` on
-/// each and writes the answers, until the peer closes, a frame does not
-/// decode, a handler asks to close, or shutdown.
-pub(crate) async fn serve_connection<C, Req, Resp, H, Fut>(
-    stream: TcpStream,
-    codec: C,
-    order: Order,
-    mut shutdown: Shutdown,
-    handle: H,
-) where
-    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError>,
-    H: Fn(Req) -> Fut,
-    Fut: Future<Output = Answer<Resp>> + Send + 'static,
-    Resp: Send + 'static,
-{
-    let mut framed = Framed::new(stream, codec);
-    let mut in_flight: JoinSet<Answer<Resp>> = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = shutdown.signalled() => return,
-            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let Ok(answer) = done else { return };
-                if !write(&mut framed, answer).await {
-                    return;
-                }
-            }
-            frame = framed.next() => match frame {
-                Some(Ok(request)) => {
-                    let answer = handle(request);
-                    match order {
-                        Order::Multiplexed => {
-                            in_flight.spawn(answer);
-                        }
-                        Order::Sequential => {
-                            if !write(&mut framed, answer.await).await {
-                                return;
-                            }
-                        }
-                    }
-                }
-                Some(Err(error)) => {
-                    tracing::debug!(%error, "closing a connection that sent a bad frame");
-                    return;
-                }
-                None => {
-                    // The peer stopped sending; answer what it already asked.
-                    while let Some(Ok(answer)) = in_flight.join_next().await {
-                        if !write(&mut framed, answer).await {
-                            return;
-                        }
-                    }
-                    return;
-                }
-            },
-        }
-    }
-}
-
-/// Writes an answer; false when the connection is to be closed.
-async fn write<C, Resp>(framed: &mut Framed<TcpStream, C>, answer: Answer<Resp>) -> bool
-where
-    C: Encoder<Resp, Error = CodecError>,
-{
-    match answer {
-        Answer::Reply(reply) => framed.send(reply).await.is_ok(),
-        Answer::ReplyThenClose(reply) => {
-            let _ = framed.send(reply).await;
-            false
-        }
-        Answer::Nothing => true,
-        Answer::Close => false,
     }
 }

@@ -13,21 +13,23 @@ use meshbench_wire::http1::{Request, Response, ServerCodec};
 use tokio::net::TcpStream;
 
 use super::echo::{Echo, PREFIX, REQUEST_ID};
-use super::endpoint::{Answer, Endpoint, Order, serve_connection};
-use crate::duration;
-use crate::shutdown::Shutdown;
+use meshbench_wire::mux::{Answer, Order, serve};
+use tokio_util::sync::CancellationToken;
 
-pub(crate) async fn serve(
+use super::endpoint::Endpoint;
+use crate::duration;
+
+pub(crate) async fn serve_endpoint(
     stream: TcpStream,
     endpoint: Arc<Endpoint>,
     connection: u64,
-    shutdown: Shutdown,
+    cancel: CancellationToken,
 ) {
-    serve_connection(
+    serve(
         stream,
         ServerCodec::default(),
         Order::Sequential,
-        shutdown,
+        cancel,
         |request: Request| answer(Arc::clone(&endpoint), connection, request),
     )
     .await;

@@ -9,16 +9,16 @@ use tokio::io::{AsyncWriteExt, copy};
 use tokio::net::TcpStream;
 
 use super::endpoint::Endpoint;
-use crate::shutdown::Shutdown;
+use tokio_util::sync::CancellationToken;
 
 /// The greeting's first word, so a client can tell a greeting from echoed bytes.
 pub const GREETING: &str = "meshbench-tcp";
 
-pub(crate) async fn serve(
+pub(crate) async fn serve_endpoint(
     mut stream: TcpStream,
     endpoint: Arc<Endpoint>,
     connection: u64,
-    mut shutdown: Shutdown,
+    cancel: CancellationToken,
 ) {
     let admission = endpoint.admit(None, connection, &Default::default());
     let echo = endpoint.process(&admission).await;
@@ -36,7 +36,7 @@ pub(crate) async fn serve(
     }
     let (mut read, mut write) = stream.split();
     tokio::select! {
-        _ = shutdown.signalled() => {}
+        _ = cancel.cancelled() => {}
         _ = copy(&mut read, &mut write) => {}
     }
 }

@@ -11,21 +11,23 @@ use meshbench_wire::thrift::{Message, MessageType, ThriftCodec, TransportMode};
 use tokio::net::TcpStream;
 
 use super::echo::REQUEST_ID;
-use super::endpoint::{Answer, Endpoint, Order, serve_connection};
-use crate::shutdown::Shutdown;
+use meshbench_wire::mux::{Answer, Order, serve};
+use tokio_util::sync::CancellationToken;
 
-pub(crate) async fn serve(
+use super::endpoint::Endpoint;
+
+pub(crate) async fn serve_endpoint(
     stream: TcpStream,
     endpoint: Arc<Endpoint>,
     connection: u64,
-    shutdown: Shutdown,
+    cancel: CancellationToken,
 ) {
     let codec = ThriftCodec::new(TransportMode::Auto);
-    serve_connection(
+    serve(
         stream,
         codec,
         Order::Multiplexed,
-        shutdown,
+        cancel,
         |call: Message| answer(Arc::clone(&endpoint), connection, call),
     )
     .await;

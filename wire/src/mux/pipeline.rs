@@ -1,20 +1,32 @@
-//! One connection carrying many requests: a task owns the socket, writes
+//! The calling side of a connection: a task owns the socket, writes
 //! what callers hand it and routes each response to its caller, by id or in
 //! order. When the connection ends, every caller still waiting is told why.
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::CodecError;
 use futures::{SinkExt, StreamExt};
-use meshbench_wire::CodecError;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
-use super::ClientError;
+/// Why a call on a pipelined connection got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MuxError {
+    /// The connection closed before the answer came.
+    #[error("connection closed before the answer")]
+    Closed,
+    /// The peer's bytes did not decode; the connection was dropped.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// Writing or reading the socket failed.
+    #[error("i/o error: {0}")]
+    Io(String),
+}
 
 /// How responses find their requests.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Matching<Resp> {
+pub enum Matching<Resp> {
     /// By the id the response carries; `None` for frames that answer no
     /// request (heartbeats), which are dropped.
     ById(fn(&Resp) -> Option<u64>),
@@ -22,7 +34,7 @@ pub(crate) enum Matching<Resp> {
     InOrder,
 }
 
-type Waiter<Resp> = oneshot::Sender<Result<Resp, ClientError>>;
+type Waiter<Resp> = oneshot::Sender<Result<Resp, MuxError>>;
 
 struct Outgoing<Req, Resp> {
     id: u64,
@@ -32,14 +44,15 @@ struct Outgoing<Req, Resp> {
 
 /// The callers' side of a pipelined connection.
 #[derive(Debug)]
-pub(crate) struct Pipeline<Req, Resp> {
+pub struct Pipeline<Req, Resp> {
     tx: mpsc::Sender<Outgoing<Req, Resp>>,
 }
 
 impl<Req: Send + 'static, Resp: Send + 'static> Pipeline<Req, Resp> {
-    /// Starts the connection task.
-    pub(crate) fn spawn<C>(stream: TcpStream, codec: C, matching: Matching<Resp>) -> Self
+    /// Starts the connection task (on the current tokio runtime).
+    pub fn spawn<S, C>(stream: S, codec: C, matching: Matching<Resp>) -> Self
     where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         C: Decoder<Item = Resp, Error = CodecError>
             + Encoder<Req, Error = CodecError>
             + Send
@@ -54,17 +67,17 @@ impl<Req: Send + 'static, Resp: Send + 'static> Pipeline<Req, Resp> {
     ///
     /// # Errors
     /// The connection's failure, for this request as for every other in flight.
-    pub(crate) async fn call(&self, id: u64, frame: Req) -> Result<Resp, ClientError> {
+    pub async fn call(&self, id: u64, frame: Req) -> Result<Resp, MuxError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Outgoing { id, frame, reply })
             .await
-            .map_err(|_| ClientError::Closed)?;
-        answer.await.map_err(|_| ClientError::Closed)?
+            .map_err(|_| MuxError::Closed)?;
+        answer.await.map_err(|_| MuxError::Closed)?
     }
 
     /// Whether the connection task has ended.
-    pub(crate) fn is_closed(&self) -> bool {
+    pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
 }
@@ -76,7 +89,7 @@ struct Waiting<Resp> {
 }
 
 impl<Resp> Waiting<Resp> {
-    fn fail_all(&mut self, error: &ClientError) {
+    fn fail_all(&mut self, error: &MuxError) {
         for waiter in self
             .by_id
             .drain()
@@ -88,11 +101,12 @@ impl<Resp> Waiting<Resp> {
     }
 }
 
-async fn run<C, Req, Resp>(
-    framed: Framed<TcpStream, C>,
+async fn run<S, C, Req, Resp>(
+    framed: Framed<S, C>,
     mut rx: mpsc::Receiver<Outgoing<Req, Resp>>,
     matching: Matching<Resp>,
 ) where
+    S: AsyncRead + AsyncWrite + Unpin,
     C: Decoder<Item = Resp, Error = CodecError> + Encoder<Req, Error = CodecError>,
 {
     let (mut sink, mut stream) = framed.split();
@@ -104,22 +118,22 @@ async fn run<C, Req, Resp>(
         tokio::select! {
             outgoing = rx.recv() => {
                 let Some(Outgoing { id, frame, reply }) = outgoing else {
-                    break ClientError::Closed;
+                    break MuxError::Closed;
                 };
                 match matching {
                     Matching::ById(_) => { waiting.by_id.insert(id, reply); }
                     Matching::InOrder => waiting.in_order.push_back(reply),
                 }
                 if let Err(e) = sink.send(frame).await {
-                    break ClientError::Io(e.to_string());
+                    break MuxError::Io(e.to_string());
                 }
             }
             frame = stream.next() => {
                 let response = match frame {
                     Some(Ok(response)) => response,
-                    Some(Err(CodecError::Decode(e))) => break ClientError::Protocol(e.to_string()),
-                    Some(Err(CodecError::Io(e))) => break ClientError::Io(e.to_string()),
-                    None => break ClientError::Closed,
+                    Some(Err(CodecError::Decode(e))) => break MuxError::Protocol(e.to_string()),
+                    Some(Err(CodecError::Io(e))) => break MuxError::Io(e.to_string()),
+                    None => break MuxError::Closed,
                 };
                 let waiter = match matching {
                     Matching::ById(id_of) => id_of(&response).and_then(|id| waiting.by_id.remove(&id)),

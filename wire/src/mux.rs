@@ -1,0 +1,15 @@
+//! Connections that carry many messages, shared by the fleet, the clients and
+//! the proxy: the only socket I/O in this crate.
+//!
+//! - [`Pipeline`]: the calling side. A task owns the connection, writes what
+//!   callers hand it and routes each answer to its caller, by id (Thrift
+//!   seqid, Dubbo request id) or in order (HTTP/1.1). When the connection
+//!   ends, every caller still waiting is told why: no call is left hanging.
+//! - [`serve`]: the answering side. It decodes requests, runs a handler on
+//!   each, and writes the answers as each completes or in arrival order.
+
+mod pipeline;
+mod serve;
+
+pub use pipeline::{Matching, MuxError, Pipeline};
+pub use serve::{Answer, Order, serve};

@@ -1,0 +1,112 @@
+//! The answering side of a connection.
+
+use std::future::Future;
+
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinSet;
+use tokio_util::codec::{Decoder, Encoder, Framed};
+use tokio_util::sync::CancellationToken;
+
+use crate::CodecError;
+
+/// What a request handler wants done on the connection.
+#[derive(Debug)]
+pub enum Answer<R> {
+    /// Write this reply.
+    Reply(R),
+    /// Write this reply, then close (HTTP `connection: close`).
+    ReplyThenClose(R),
+    /// Write nothing (oneway calls, events needing no answer).
+    Nothing,
+    /// Close the connection without answering.
+    Close,
+}
+
+/// Whether a connection's requests are answered in arrival order (HTTP/1.1)
+/// or as each completes (Thrift seqids, Dubbo request ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// One at a time, in order.
+    Sequential,
+    /// All at once, answers written as they complete.
+    Multiplexed,
+}
+
+/// Serves one connection with `codec`: decodes requests, runs `handle` on
+/// each and writes the answers, until the peer closes, a frame does not
+/// decode, a handler asks to close, or `cancel` fires. When the peer stops
+/// sending, the requests it already made are still answered.
+///
+/// # Returns
+/// The decode error that ended the connection, if one did, for the caller
+/// to count; the connection is closed either way.
+pub async fn serve<S, C, Req, Resp, H, Fut>(
+    stream: S,
+    codec: C,
+    order: Order,
+    cancel: CancellationToken,
+    handle: H,
+) -> Option<CodecError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError>,
+    H: Fn(Req) -> Fut,
+    Fut: Future<Output = Answer<Resp>> + Send + 'static,
+    Resp: Send + 'static,
+{
+    let mut framed = Framed::new(stream, codec);
+    let mut in_flight: JoinSet<Answer<Resp>> = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                let Ok(answer) = done else { return None };
+                if !write(&mut framed, answer).await {
+                    return None;
+                }
+            }
+            frame = framed.next() => match frame {
+                Some(Ok(request)) => {
+                    let answer = handle(request);
+                    match order {
+                        Order::Multiplexed => {
+                            in_flight.spawn(answer);
+                        }
+                        Order::Sequential => {
+                            if !write(&mut framed, answer.await).await {
+                                return None;
+                            }
+                        }
+                    }
+                }
+                Some(Err(error)) => return Some(error),
+                None => {
+                    while let Some(Ok(answer)) = in_flight.join_next().await {
+                        if !write(&mut framed, answer).await {
+                            return None;
+                        }
+                    }
+                    return None;
+                }
+            },
+        }
+    }
+}
+
+/// Writes an answer; false when the connection is to be closed.
+async fn write<S, C, Resp>(framed: &mut Framed<S, C>, answer: Answer<Resp>) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: Encoder<Resp, Error = CodecError>,
+{
+    match answer {
+        Answer::Reply(reply) => framed.send(reply).await.is_ok(),
+        Answer::ReplyThenClose(reply) => {
+            let _ = framed.send(reply).await;
+            false
+        }
+        Answer::Nothing => true,
+        Answer::Close => false,
+    }
+}
