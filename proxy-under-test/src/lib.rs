@@ -7,8 +7,16 @@
 //! # Layout
 //! - [`config`]: the Kubernetes objects and endpoint list in, a [`route::RouteTable`] out.
 //! - [`route`]: the compiled table and the pure route selection.
+//! - [`dataplane`]: listeners, per-request routing, one module per protocol.
+//! - [`balance`]: endpoint picking per load-balancing policy.
+//! - [`upstream`]: multiplexed (Thrift, Dubbo) and pooled (HTTP) upstream connections.
+//! - [`stats`]: the counters the admin API serves.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod balance;
 pub mod config;
+pub mod dataplane;
 pub mod route;
+pub mod stats;
+pub mod upstream;

@@ -1,0 +1,350 @@
+//! The data plane: one listener per service, each decoding requests on
+//! long-lived downstream connections and routing every request on its own.
+//!
+//! A request goes through the same steps whatever its protocol:
+//! 1. the protocol module decodes it and builds its attribute view;
+//! 2. [`Shared::decide`] selects the route (first match), draws the weighted
+//!    cluster (an independent draw per request), picks the endpoint (the
+//!    cluster's balancer) and draws the mirror;
+//! 3. the protocol module forwards it, fires the mirror copy, and answers
+//!    the downstream connection with the request's own id.
+//!
+//! The table arrives through a watch channel, so a reload applies to the
+//! next request on connections that stay open.
+
+mod dubbo;
+mod http;
+mod tcp;
+mod thrift;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use meshbench_wire::Protocol;
+use meshbench_wire::attributes::Attributes;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::balance::{Balancers, Pick};
+use crate::route::{Action, Cluster, Forward, Redirect, Route, RouteTable, StringMatcher, select};
+use crate::stats::Stats;
+use crate::upstream::{DEFAULT_CONNECT_TIMEOUT, Upstreams};
+
+/// The attribute holding the HTTP path without its query, which Istio
+/// `uri` matches test; `@` cannot start a header name, so it never collides.
+pub const PATH: &str = "@path";
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// A listener could not bind.
+    #[error("cannot listen for {service} on {ip}: {source}")]
+    Bind {
+        /// The service.
+        service: String,
+        /// The address tried.
+        ip: IpAddr,
+        /// The bind error.
+        source: std::io::Error,
+    },
+}
+
+/// A listening proxy. Dropping it stops it.
+#[derive(Debug)]
+pub struct Proxy {
+    listeners: Vec<(String, SocketAddr)>,
+    table: watch::Sender<Arc<RouteTable>>,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    _stop_on_drop: tokio_util::sync::DropGuard,
+}
+
+impl Proxy {
+    /// Binds one listener per service of `table` on `ip` (each on its own
+    /// port) and starts serving.
+    ///
+    /// # Errors
+    /// [`ProxyError::Bind`] when a listener cannot bind.
+    pub async fn start(table: RouteTable, ip: IpAddr, seed: u64) -> Result<Proxy, ProxyError> {
+        let (sender, receiver) = watch::channel(Arc::new(table));
+        let shared = Arc::new(Shared {
+            table: receiver,
+            balancers: Balancers::default(),
+            upstreams: Upstreams::default(),
+            stats: Stats::default(),
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+        });
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let mut listeners = Vec::new();
+        let current = shared.table.borrow().clone();
+        for (index, listener) in current.listeners.iter().enumerate() {
+            let bound = TcpListener::bind(SocketAddr::new(ip, 0))
+                .await
+                .map_err(|source| ProxyError::Bind {
+                    service: listener.service.clone(),
+                    ip,
+                    source,
+                })?;
+            let addr = bound.local_addr().map_err(|source| ProxyError::Bind {
+                service: listener.service.clone(),
+                ip,
+                source,
+            })?;
+            listeners.push((listener.service.clone(), addr));
+            let context = Arc::new(ListenerContext {
+                index,
+                service: listener.service.clone(),
+                shared: Arc::clone(&shared),
+            });
+            tracker.spawn(accept(
+                bound,
+                listener.protocol,
+                context,
+                tracker.clone(),
+                cancel.clone(),
+            ));
+        }
+        Ok(Proxy {
+            listeners,
+            table: sender,
+            shared,
+            _stop_on_drop: cancel.clone().drop_guard(),
+            cancel,
+            tracker,
+        })
+    }
+
+    /// `(service, listener address)` for every service, in table order.
+    pub fn listeners(&self) -> &[(String, SocketAddr)] {
+        &self.listeners
+    }
+
+    /// The table in force.
+    pub fn table(&self) -> Arc<RouteTable> {
+        self.table.borrow().clone()
+    }
+
+    /// Applies a new table to the next request of every connection.
+    ///
+    /// # Errors
+    /// A sentence when the new table's listeners are not the running ones
+    /// (services cannot be added or removed while running).
+    pub fn apply(&self, table: RouteTable) -> Result<(), String> {
+        let running: Vec<&str> = self.listeners.iter().map(|(s, _)| s.as_str()).collect();
+        let offered: Vec<&str> = table.listeners.iter().map(|l| l.service.as_str()).collect();
+        if running != offered {
+            return Err(format!(
+                "the new table serves {offered:?}, the proxy listens for {running:?}"
+            ));
+        }
+        self.table.send_replace(Arc::new(table));
+        Ok(())
+    }
+
+    /// The proxy's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Stops listening and closes every connection.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.tracker.wait()).await;
+    }
+}
+
+/// What every connection of every listener shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    table: watch::Receiver<Arc<RouteTable>>,
+    balancers: Balancers,
+    pub(crate) upstreams: Upstreams,
+    pub(crate) stats: Stats,
+    rng: Mutex<StdRng>,
+}
+
+/// One listener's view of the shared state.
+#[derive(Debug)]
+pub(crate) struct ListenerContext {
+    index: usize,
+    pub(crate) service: String,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What to do with one request.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    /// No route matched.
+    NoRoute,
+    /// A route matched, but its cluster has no endpoint to send to.
+    NoHealthyUpstream { cluster: String },
+    /// Answer with a redirect.
+    Redirect(Redirect),
+    /// Send it upstream.
+    Forward(Box<Target>),
+}
+
+/// Where a forwarded request goes.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) route: String,
+    pub(crate) cluster: String,
+    pub(crate) endpoint: Pick,
+    pub(crate) forward: Forward,
+    pub(crate) connect_timeout: std::time::Duration,
+    /// The mirror endpoint, when this request is mirrored.
+    pub(crate) mirror: Option<(String, SocketAddr)>,
+    /// The `@path` prefix the matching block required, which an HTTP
+    /// rewrite replaces (Istio rewrites the matched prefix).
+    pub(crate) path_prefix: Option<String>,
+}
+
+impl ListenerContext {
+    /// Routes one request: route, weighted cluster, endpoint, mirror.
+    pub(crate) fn decide(&self, attributes: &Attributes) -> Decision {
+        let table = self.shared.table.borrow().clone();
+        let Some(listener) = table.listeners.get(self.index) else {
+            return Decision::NoRoute;
+        };
+        let Some(route) = select(listener, attributes) else {
+            self.count("meshproxy_no_route_total", &[]);
+            return Decision::NoRoute;
+        };
+        let forward = match &route.action {
+            Action::Redirect(redirect) => return Decision::Redirect(redirect.clone()),
+            Action::Forward(forward) => forward,
+        };
+        let mut rng = self.shared.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let cluster_name = forward
+            .clusters
+            .pick(rng.random::<u64>())
+            .cloned()
+            .unwrap_or_default();
+        let hash = forward
+            .hash_key
+            .as_deref()
+            .and_then(|key| attributes.get(key));
+        let picked = table.clusters.get(&cluster_name).and_then(|cluster| {
+            Some((
+                cluster,
+                self.shared.balancers.pick(cluster, &[], hash, &mut *rng)?,
+            ))
+        });
+        let Some((cluster, endpoint)) = picked else {
+            self.count(
+                "meshproxy_no_healthy_upstream_total",
+                &[("route", &route.name), ("cluster", &cluster_name)],
+            );
+            return Decision::NoHealthyUpstream {
+                cluster: cluster_name,
+            };
+        };
+        let mirror = forward
+            .mirror
+            .as_ref()
+            .filter(|m| m.applies(rng.random_range(0..1_000_000)))
+            .and_then(|m| {
+                let mirror_cluster = table.clusters.get(&m.cluster)?;
+                let pick = self
+                    .shared
+                    .balancers
+                    .pick(mirror_cluster, &[], None, &mut *rng)?;
+                Some((m.cluster.clone(), pick.addr))
+            });
+        Decision::Forward(Box::new(Target {
+            route: route.name.clone(),
+            cluster: cluster_name,
+            endpoint,
+            forward: forward.clone(),
+            connect_timeout: connect_timeout(cluster),
+            mirror,
+            path_prefix: matched_path_prefix(route, attributes),
+        }))
+    }
+
+    /// Counts `name` for this listener plus `labels`.
+    pub(crate) fn count(&self, name: &str, labels: &[(&str, &str)]) {
+        let mut all = vec![("listener", self.service.as_str())];
+        all.extend_from_slice(labels);
+        self.shared.stats.inc(name, &all);
+    }
+
+    /// Counts a forwarded request's outcome under its route, cluster and endpoint.
+    pub(crate) fn count_forwarded(&self, target: &Target, outcome: &str) {
+        let endpoint = target.endpoint.addr.to_string();
+        self.count(
+            "meshproxy_requests_total",
+            &[
+                ("route", &target.route),
+                ("cluster", &target.cluster),
+                ("endpoint", &endpoint),
+                ("outcome", outcome),
+            ],
+        );
+    }
+
+    /// Counts a mirror copy's fate.
+    pub(crate) fn count_mirror(&self, cluster: &str, outcome: &str) {
+        self.count(
+            "meshproxy_mirror_requests_total",
+            &[("cluster", cluster), ("outcome", outcome)],
+        );
+    }
+}
+
+fn matched_path_prefix(route: &Route, attributes: &Attributes) -> Option<String> {
+    let block = route.matches.iter().find(|m| m.holds(attributes))?;
+    block
+        .conditions
+        .iter()
+        .find_map(|c| match (&c.matcher, c.attribute.as_str()) {
+            (StringMatcher::Prefix(prefix), PATH) => Some(prefix.clone()),
+            _ => None,
+        })
+}
+
+fn connect_timeout(cluster: &Cluster) -> std::time::Duration {
+    cluster
+        .pool
+        .connect_timeout
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+}
+
+async fn accept(
+    listener: TcpListener,
+    protocol: Protocol,
+    context: Arc<ListenerContext>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(%error, service = %context.service, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        context.count("meshproxy_downstream_connections_total", &[]);
+        let (context, cancel) = (Arc::clone(&context), cancel.clone());
+        match protocol {
+            Protocol::Thrift => tracker.spawn(thrift::serve_downstream(stream, context, cancel)),
+            Protocol::Dubbo => tracker.spawn(dubbo::serve_downstream(stream, context, cancel)),
+            Protocol::Http => tracker.spawn(http::serve_downstream(stream, context, cancel)),
+            Protocol::Tcp => tracker.spawn(tcp::serve_downstream(stream, context, cancel)),
+        };
+    }
+}

@@ -1,0 +1,115 @@
+//! Thrift downstream connections: any transport and encoding (detected per
+//! connection), requests answered as each completes, by seqid.
+//!
+//! Request mutation is not applied to Thrift: the protocol has no header
+//! section to carry it (Aeraki's codec only logs it), and the counter
+//! `meshproxy_thrift_mutation_skipped_total` says when a route asked for it.
+
+use std::sync::Arc;
+
+use meshbench_wire::attributes;
+use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::thrift::hello::{self, ApplicationErrorKind};
+use meshbench_wire::thrift::{Message, MessageType, ThriftCodec, TransportMode};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::{Decision, ListenerContext};
+
+pub(crate) async fn serve_downstream(
+    stream: TcpStream,
+    context: Arc<ListenerContext>,
+    cancel: CancellationToken,
+) {
+    let codec = ThriftCodec::new(TransportMode::Auto);
+    let ended = serve(
+        stream,
+        codec,
+        Order::Multiplexed,
+        cancel,
+        |call: Message| handle(Arc::clone(&context), call),
+    )
+    .await;
+    if ended.is_some() {
+        context.count("meshproxy_downstream_decode_errors_total", &[]);
+    }
+}
+
+fn exception(call: &Message, message: String) -> Answer<Message> {
+    let error = hello::application_error(ApplicationErrorKind::InternalError, message);
+    Answer::Reply(hello::encode_exception(call, &error))
+}
+
+async fn handle(context: Arc<ListenerContext>, call: Message) -> Answer<Message> {
+    if call.header.kind != MessageType::Call {
+        // Oneway calls expect no answer and replies are not requests: the
+        // multiplexed upstream matches answers by seqid, so neither is forwarded.
+        context.count(
+            "meshproxy_unforwarded_messages_total",
+            &[("kind", "thrift-non-call")],
+        );
+        return Answer::Nothing;
+    }
+    let view = attributes::thrift(&call);
+    let target = match context.decide(&view.attributes) {
+        Decision::Forward(target) => target,
+        Decision::NoRoute => {
+            return exception(
+                &call,
+                format!(
+                    "meshproxy: no matched route for request '{}'",
+                    call.header.name
+                ),
+            );
+        }
+        Decision::NoHealthyUpstream { cluster, .. } => {
+            return exception(
+                &call,
+                format!("meshproxy: no healthy upstream in '{cluster}'"),
+            );
+        }
+        Decision::Redirect(_) => {
+            return exception(
+                &call,
+                "meshproxy: a redirect route cannot serve thrift".into(),
+            );
+        }
+    };
+    if !target.forward.request_mutation.is_empty() {
+        context.count(
+            "meshproxy_thrift_mutation_skipped_total",
+            &[("route", &target.route)],
+        );
+    }
+    if let Some((cluster, addr)) = target.mirror.clone() {
+        let (copy, context) = (call.clone(), Arc::clone(&context));
+        let timeout = target.connect_timeout;
+        tokio::spawn(async move {
+            let outcome = match context.shared.upstreams.thrift(addr, &copy, timeout).await {
+                Ok(_) => "answered",
+                Err(_) => "failed",
+            };
+            context.count_mirror(&cluster, outcome);
+        });
+    }
+    let answer = context
+        .shared
+        .upstreams
+        .thrift(target.endpoint.addr, &call, target.connect_timeout)
+        .await;
+    match answer {
+        Ok(reply) => {
+            let outcome = if reply.header.kind == MessageType::Exception {
+                "exception"
+            } else {
+                "success"
+            };
+            context.count_forwarded(&target, outcome);
+            Answer::Reply(reply)
+        }
+        Err(error) => {
+            context.count_forwarded(&target, "upstream_error");
+            exception(&call, format!("meshproxy: {error}"))
+        }
+    }
+}

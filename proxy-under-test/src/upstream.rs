@@ -1,0 +1,220 @@
+//! Connections to endpoints. Thrift and Dubbo share one multiplexed
+//! connection per endpoint across every downstream connection, rewriting the
+//! seqid / request id on the way up and back (as Aeraki's multiplexing mode
+//! does). HTTP/1.1 keeps a pool of keep-alive connections per endpoint, each
+//! carrying one request at a time.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meshbench_wire::dubbo::{DubboCodec, Frame};
+use meshbench_wire::http1::{ClientCodec, Request, Response};
+use meshbench_wire::mux::{Matching, MuxError, Pipeline};
+use meshbench_wire::thrift::{Encoding, Message, ThriftCodec, Transport, TransportMode};
+use tokio::net::TcpStream;
+
+/// How long connecting to an endpoint may take unless the DestinationRule says.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an upstream exchange failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The endpoint refused or did not answer the connection.
+    #[error("upstream connect error to {addr}: {reason}")]
+    Connect {
+        /// The endpoint.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The connection broke before the answer.
+    #[error("upstream reset before the answer from {addr}: {reason}")]
+    Reset {
+        /// The endpoint.
+        addr: SocketAddr,
+        /// Why.
+        reason: MuxError,
+    },
+}
+
+impl UpstreamError {
+    /// Whether this failure happened before the request could reach the endpoint.
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(self, UpstreamError::Connect { .. })
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, UpstreamError> {
+    let failed = |reason: String| UpstreamError::Connect { addr, reason };
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| failed(format!("timed out after {timeout:?}")))?
+        .map_err(|e| failed(e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// One shared connection per key, reopened when it has closed.
+#[derive(Debug)]
+struct Shared<K, Req, Resp> {
+    connections: Mutex<HashMap<K, Arc<Pipeline<Req, Resp>>>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, Req: Send + 'static, Resp: Send + 'static>
+    Shared<K, Req, Resp>
+{
+    fn new() -> Self {
+        Shared {
+            connections: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn get(
+        &self,
+        key: &K,
+        open: impl AsyncFnOnce() -> Result<Pipeline<Req, Resp>, UpstreamError>,
+    ) -> Result<Arc<Pipeline<Req, Resp>>, UpstreamError> {
+        if let Some(live) = self.lock().get(key).filter(|p| !p.is_closed()) {
+            return Ok(Arc::clone(live));
+        }
+        // Two requests may race to open: both connections work, the last stays shared.
+        let fresh = Arc::new(open().await?);
+        self.lock().insert(key.clone(), Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<Pipeline<Req, Resp>>>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Every upstream connection of the proxy.
+#[derive(Debug)]
+pub struct Upstreams {
+    thrift: Shared<(SocketAddr, Transport, Encoding), Message, Message>,
+    dubbo: Shared<SocketAddr, Frame, Frame>,
+    http: Mutex<HashMap<SocketAddr, Vec<Pipeline<Request, Response>>>>,
+    next_id: AtomicU64,
+}
+
+impl Default for Upstreams {
+    fn default() -> Self {
+        Upstreams {
+            thrift: Shared::new(),
+            dubbo: Shared::new(),
+            http: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+fn thrift_id(message: &Message) -> Option<u64> {
+    Some(u64::from(message.header.seqid as u32))
+}
+
+fn dubbo_id(frame: &Frame) -> Option<u64> {
+    (!frame.header.request).then_some(frame.header.request_id)
+}
+
+impl Upstreams {
+    /// Sends a Thrift call to `addr` under a fresh seqid; the reply comes
+    /// back with the call's own seqid.
+    ///
+    /// # Errors
+    /// When the endpoint cannot be reached or the connection breaks.
+    pub async fn thrift(
+        &self,
+        addr: SocketAddr,
+        call: &Message,
+        connect_timeout: Duration,
+    ) -> Result<Message, UpstreamError> {
+        let key = (addr, call.transport, call.header.encoding);
+        let pipeline = self
+            .thrift
+            .get(&key, async || {
+                let stream = connect(addr, connect_timeout).await?;
+                let codec = ThriftCodec::new(TransportMode::Fixed(call.transport))
+                    .with_encoding_hint(call.header.encoding);
+                Ok(Pipeline::spawn(stream, codec, Matching::ById(thrift_id)))
+            })
+            .await?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u32;
+        let reply = pipeline
+            .call(u64::from(id), call.with_seqid(id as i32))
+            .await
+            .map_err(|reason| UpstreamError::Reset { addr, reason })?;
+        Ok(reply.with_seqid(call.header.seqid))
+    }
+
+    /// Sends a Dubbo request to `addr` under a fresh request id; the
+    /// response comes back with the request's own id.
+    ///
+    /// # Errors
+    /// When the endpoint cannot be reached or the connection breaks.
+    pub async fn dubbo(
+        &self,
+        addr: SocketAddr,
+        request: Frame,
+        connect_timeout: Duration,
+    ) -> Result<Frame, UpstreamError> {
+        let pipeline = self
+            .dubbo
+            .get(&addr, async || {
+                let stream = connect(addr, connect_timeout).await?;
+                Ok(Pipeline::spawn(
+                    stream,
+                    DubboCodec::new(),
+                    Matching::ById(dubbo_id),
+                ))
+            })
+            .await?;
+        let original = request.header.request_id;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let response = pipeline
+            .call(id, request.with_request_id(id))
+            .await
+            .map_err(|reason| UpstreamError::Reset { addr, reason })?;
+        Ok(response.with_request_id(original))
+    }
+
+    /// Sends an HTTP request on an idle keep-alive connection to `addr` (or
+    /// a new one), and puts the connection back when the exchange leaves it
+    /// reusable.
+    ///
+    /// # Errors
+    /// When the endpoint cannot be reached or the connection breaks.
+    pub async fn http(
+        &self,
+        addr: SocketAddr,
+        request: Request,
+        connect_timeout: Duration,
+    ) -> Result<Response, UpstreamError> {
+        let idle = {
+            let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
+            let pool = pools.entry(addr).or_default();
+            pool.retain(|p| !p.is_closed());
+            pool.pop()
+        };
+        let connection = match idle {
+            Some(connection) => connection,
+            None => Pipeline::spawn(
+                connect(addr, connect_timeout).await?,
+                ClientCodec::default(),
+                Matching::InOrder,
+            ),
+        };
+        let keep = request.keep_alive();
+        let response = connection
+            .call(0, request)
+            .await
+            .map_err(|reason| UpstreamError::Reset { addr, reason })?;
+        if keep && response.keep_alive() {
+            let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
+            pools.entry(addr).or_default().push(connection);
+        }
+        Ok(response)
+    }
+}
