@@ -14,6 +14,7 @@
 
 mod dubbo;
 mod http;
+mod policy;
 mod tcp;
 mod thrift;
 
@@ -30,7 +31,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::balance::{Balancers, Pick};
-use crate::route::{Action, Cluster, Forward, Redirect, Route, RouteTable, StringMatcher, select};
+use crate::breaker::Breakers;
+use crate::outlier::Outliers;
+use crate::route::{
+    Action, Cluster, Forward, OutlierDetection, PoolLimits, Redirect, Route, RouteTable,
+    StringMatcher, select,
+};
 use crate::stats::Stats;
 use crate::upstream::{DEFAULT_CONNECT_TIMEOUT, Upstreams};
 
@@ -75,6 +81,8 @@ impl Proxy {
         let shared = Arc::new(Shared {
             table: receiver,
             balancers: Balancers::default(),
+            breakers: Breakers::default(),
+            outliers: Outliers::default(),
             upstreams: Upstreams::default(),
             stats: Stats::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
@@ -165,9 +173,19 @@ impl Proxy {
 pub(crate) struct Shared {
     table: watch::Receiver<Arc<RouteTable>>,
     balancers: Balancers,
+    pub(crate) breakers: Breakers,
+    pub(crate) outliers: Outliers,
     pub(crate) upstreams: Upstreams,
     pub(crate) stats: Stats,
     rng: Mutex<StdRng>,
+}
+
+impl Shared {
+    /// The proxy's random source: every weighted, mirror and fault draw is
+    /// an independent draw from it.
+    pub(crate) fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
+        self.rng.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// One listener's view of the shared state.
@@ -199,6 +217,12 @@ pub(crate) struct Target {
     pub(crate) endpoint: Pick,
     pub(crate) forward: Forward,
     pub(crate) connect_timeout: std::time::Duration,
+    /// The cluster's circuit-breaker limits.
+    pub(crate) pool: PoolLimits,
+    /// The cluster's outlier detection, if any.
+    pub(crate) outlier: Option<OutlierDetection>,
+    /// How many endpoints the cluster has (for `maxEjectionPercent`).
+    pub(crate) cluster_size: usize,
     /// The mirror endpoint, when this request is mirrored.
     pub(crate) mirror: Option<(String, SocketAddr)>,
     /// The `@path` prefix the matching block required, which an HTTP
@@ -221,7 +245,7 @@ impl ListenerContext {
             Action::Redirect(redirect) => return Decision::Redirect(redirect.clone()),
             Action::Forward(forward) => forward,
         };
-        let mut rng = self.shared.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rng = self.shared.rng();
         let cluster_name = forward
             .clusters
             .pick(rng.random::<u64>())
@@ -232,10 +256,12 @@ impl ListenerContext {
             .as_deref()
             .and_then(|key| attributes.get(key));
         let picked = table.clusters.get(&cluster_name).and_then(|cluster| {
-            Some((
-                cluster,
-                self.shared.balancers.pick(cluster, &[], hash, &mut *rng)?,
-            ))
+            let ejected = self.shared.outliers.ejected(&cluster.name);
+            let pick = self
+                .shared
+                .balancers
+                .pick(cluster, &ejected, hash, &mut *rng)?;
+            Some((cluster, pick))
         });
         let Some((cluster, endpoint)) = picked else {
             self.count(
@@ -264,9 +290,25 @@ impl ListenerContext {
             endpoint,
             forward: forward.clone(),
             connect_timeout: connect_timeout(cluster),
+            pool: cluster.pool.clone(),
+            outlier: cluster.outlier.clone(),
+            cluster_size: cluster.endpoints.len(),
             mirror,
             path_prefix: matched_path_prefix(route, attributes),
         }))
+    }
+
+    /// Another endpoint of the target's cluster for a retry (the balancer
+    /// runs again; ejected endpoints are skipped).
+    pub(crate) fn repick(&self, target: &Target) -> Option<SocketAddr> {
+        let table = self.shared.table.borrow().clone();
+        let cluster = table.clusters.get(&target.cluster)?;
+        let ejected = self.shared.outliers.ejected(&cluster.name);
+        let mut rng = self.shared.rng();
+        self.shared
+            .balancers
+            .pick(cluster, &ejected, None, &mut *rng)
+            .map(|p| p.addr)
     }
 
     /// Counts `name` for this listener plus `labels`.

@@ -9,14 +9,18 @@
 //! - [`route`]: the compiled table and the pure route selection.
 //! - [`dataplane`]: listeners, per-request routing, one module per protocol.
 //! - [`balance`]: endpoint picking per load-balancing policy.
+//! - [`breaker`]: circuit breaking from `connectionPool`.
+//! - [`outlier`]: ejection of failing endpoints from `outlierDetection`.
 //! - [`upstream`]: multiplexed (Thrift, Dubbo) and pooled (HTTP) upstream connections.
 //! - [`stats`]: the counters the admin API serves.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod balance;
+pub mod breaker;
 pub mod config;
 pub mod dataplane;
+pub mod outlier;
 pub mod route;
 pub mod stats;
 pub mod upstream;

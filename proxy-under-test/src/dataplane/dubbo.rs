@@ -12,6 +12,7 @@ use meshbench_wire::mux::{Answer, Order, serve};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::policy::{self, Health, Outcome};
 use super::{Decision, ListenerContext, Target};
 
 pub(crate) async fn serve_downstream(
@@ -93,29 +94,53 @@ async fn handle(context: Arc<ListenerContext>, frame: Frame) -> Answer<Frame> {
         });
     }
     let two_way = frame.header.two_way;
-    let answer = context
-        .shared
-        .upstreams
-        .dubbo(target.endpoint.addr, request, target.connect_timeout)
-        .await;
-    match answer {
-        Ok(response) => {
-            let outcome = if response.header.status == Status::Ok {
+    let (upstreams, timeout, request_ref) =
+        (&context.shared.upstreams, target.connect_timeout, &request);
+    let outcome = policy::forward(&context, &target, health, move |addr| {
+        upstreams.dubbo(addr, request_ref.clone(), timeout)
+    })
+    .await;
+    match outcome {
+        Outcome::Answer(response) => {
+            let kind = if response.header.status == Status::Ok {
                 "success"
             } else {
                 "error"
             };
-            context.count_forwarded(&target, outcome);
+            context.count_forwarded(&target, kind);
             if two_way {
                 Answer::Reply(response)
             } else {
                 Answer::Nothing
             }
         }
-        Err(e) => {
+        Outcome::Aborted(status) => error(
+            id,
+            Status::ServerError,
+            format!("meshproxy: fault filter abort ({status})"),
+        ),
+        Outcome::TimedOut => error(
+            id,
+            Status::ServerTimeout,
+            "meshproxy: upstream request timeout".into(),
+        ),
+        Outcome::Overflow => error(
+            id,
+            Status::ThreadpoolExhausted,
+            "meshproxy: upstream overflow (circuit breaker open)".into(),
+        ),
+        Outcome::Failed(e) => {
             context.count_forwarded(&target, "upstream_error");
             error(id, Status::ServerError, format!("meshproxy: {e}"))
         }
+    }
+}
+
+fn health(response: &Frame) -> Health {
+    if response.header.status == Status::Ok {
+        Health::Success
+    } else {
+        Health::Error
     }
 }
 

@@ -11,6 +11,7 @@ use meshbench_wire::mux::{Answer, Order, serve};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::policy::{self, Health, Outcome};
 use super::{Decision, ListenerContext, PATH, Target};
 use crate::route::Redirect;
 
@@ -72,17 +73,17 @@ async fn handle(context: Arc<ListenerContext>, request: Request) -> Answer<Respo
             context.count_mirror(&cluster, outcome);
         });
     }
-    let answer = context
-        .shared
-        .upstreams
-        .http(
-            target.endpoint.addr,
-            upstream_request,
-            target.connect_timeout,
-        )
-        .await;
-    match answer {
-        Ok(mut response) => {
+    let (upstreams, timeout, request_ref) = (
+        &context.shared.upstreams,
+        target.connect_timeout,
+        &upstream_request,
+    );
+    let outcome = policy::forward(&context, &target, health, move |addr| {
+        upstreams.http(addr, request_ref.clone(), timeout)
+    })
+    .await;
+    match outcome {
+        Outcome::Answer(mut response) => {
             context.count_forwarded(&target, &response.status.to_string());
             for (name, value) in &target.forward.response_mutation {
                 response.headers.set(name, value.as_str());
@@ -90,12 +91,31 @@ async fn handle(context: Arc<ListenerContext>, request: Request) -> Answer<Respo
             response.headers.remove("connection");
             finish(response, keep_alive)
         }
-        Err(error) => {
+        Outcome::Aborted(status) => local(status, "fault filter abort", keep_alive),
+        Outcome::TimedOut => local(504, "upstream request timeout", keep_alive),
+        Outcome::Overflow => {
+            let mut response = Response::new(
+                503,
+                "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+            );
+            response.headers.append("x-envoy-overloaded", "true");
+            response.headers.append("server", "meshproxy");
+            finish(response, keep_alive)
+        }
+        Outcome::Failed(error) => {
             context.count_forwarded(&target, "upstream_error");
             let body =
                 format!("upstream connect error or disconnect/reset before headers: {error}");
             local(503, &body, keep_alive)
         }
+    }
+}
+
+fn health(response: &Response) -> Health {
+    match response.status {
+        502..=504 => Health::GatewayError,
+        500..=599 => Health::Error,
+        _ => Health::Success,
     }
 }
 

@@ -14,6 +14,7 @@ use meshbench_wire::thrift::{Message, MessageType, ThriftCodec, TransportMode};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::policy::{self, Health, Outcome};
 use super::{Decision, ListenerContext};
 
 pub(crate) async fn serve_downstream(
@@ -92,24 +93,39 @@ async fn handle(context: Arc<ListenerContext>, call: Message) -> Answer<Message>
             context.count_mirror(&cluster, outcome);
         });
     }
-    let answer = context
-        .shared
-        .upstreams
-        .thrift(target.endpoint.addr, &call, target.connect_timeout)
-        .await;
-    match answer {
-        Ok(reply) => {
-            let outcome = if reply.header.kind == MessageType::Exception {
+    let (upstreams, timeout, call_ref) = (&context.shared.upstreams, target.connect_timeout, &call);
+    let outcome = policy::forward(&context, &target, health, move |addr| {
+        upstreams.thrift(addr, call_ref, timeout)
+    })
+    .await;
+    match outcome {
+        Outcome::Answer(reply) => {
+            let kind = if reply.header.kind == MessageType::Exception {
                 "exception"
             } else {
                 "success"
             };
-            context.count_forwarded(&target, outcome);
+            context.count_forwarded(&target, kind);
             Answer::Reply(reply)
         }
-        Err(error) => {
+        Outcome::Aborted(status) => {
+            exception(&call, format!("meshproxy: fault filter abort ({status})"))
+        }
+        Outcome::TimedOut => exception(&call, "meshproxy: upstream request timeout".into()),
+        Outcome::Overflow => exception(
+            &call,
+            "meshproxy: upstream overflow (circuit breaker open)".into(),
+        ),
+        Outcome::Failed(error) => {
             context.count_forwarded(&target, "upstream_error");
             exception(&call, format!("meshproxy: {error}"))
         }
+    }
+}
+
+fn health(reply: &Message) -> Health {
+    match reply.header.kind {
+        MessageType::Exception => Health::Error,
+        _ => Health::Success,
     }
 }

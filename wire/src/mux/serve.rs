@@ -74,7 +74,11 @@ where
                             in_flight.spawn(answer);
                         }
                         Order::Sequential => {
-                            if !write(&mut framed, answer.await).await {
+                            let answer = tokio::select! {
+                                _ = cancel.cancelled() => return None,
+                                answer = answer => answer,
+                            };
+                            if !write(&mut framed, answer).await {
                                 return None;
                             }
                         }

@@ -1,0 +1,426 @@
+//! Routing: per-request balancing, attribute routes, mirrors, mutation,
+//! rewrites, redirects, local answers, TCP, hot reload.
+
+use super::support::*;
+#[tokio::test]
+async fn thrift_requests_on_one_connection_are_balanced_per_request() {
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1", "v2"],
+    )
+    .await;
+    let split = forward(vec![
+        (cluster_name(&fleet, "v1"), 50),
+        (cluster_name(&fleet, "v2"), 50),
+    ]);
+    let (proxy, addr) = start(table(
+        &fleet,
+        Protocol::Thrift,
+        vec![route("split", vec![], split)],
+    ))
+    .await;
+    let client = ThriftClient::connect(addr, ThriftOptions::default())
+        .await
+        .expect("connects");
+    let mut seen = BTreeMap::new();
+    for i in 0..200 {
+        let reply = client
+            .say_hello("Aeraki", Some(&format!("r-{i}")), BTreeMap::new())
+            .await
+            .expect("answers");
+        assert!(reply.success, "{reply:?}");
+        *seen.entry(reply.echo.expect("echo").version).or_insert(0) += 1;
+    }
+    // Both versions over ONE downstream connection: a layer-4 proxy would
+    // pin it to one. Under a correct 50/50 split, one side getting nothing
+    // in 200 draws has probability 2 x 0.5^200 < 1e-59.
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen.values().sum::<u32>(), 200);
+    assert_eq!(proxy.stats().total("meshproxy_requests_total"), 200);
+    assert_eq!(
+        proxy
+            .stats()
+            .total("meshproxy_downstream_connections_total"),
+        1
+    );
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn thrift_method_routes_send_everything_to_one_subset_and_no_route_is_an_exception() {
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1", "v2"],
+    )
+    .await;
+    // A weight of 0 gets nothing: deterministic.
+    let only_v2 = forward(vec![
+        (cluster_name(&fleet, "v1"), 0),
+        (cluster_name(&fleet, "v2"), 100),
+    ]);
+    let (proxy, addr) = start(table(
+        &fleet,
+        Protocol::Thrift,
+        vec![route(
+            "by-method",
+            vec![exact("method", "sayHello")],
+            only_v2,
+        )],
+    ))
+    .await;
+    let client = ThriftClient::connect(addr, ThriftOptions::default())
+        .await
+        .expect("connects");
+    for _ in 0..100 {
+        let reply = client
+            .say_hello("x", None, BTreeMap::new())
+            .await
+            .expect("answers");
+        assert_eq!(reply.echo.map(|e| e.version).as_deref(), Some("v2"));
+    }
+    // Multiplexed names route on their method part (and expose `service`).
+    let multiplexed = ThriftOptions {
+        service: Some("HelloService".into()),
+        ..ThriftOptions::default()
+    };
+    let other = ThriftClient::connect(addr, multiplexed)
+        .await
+        .expect("connects");
+    let reply = other
+        .say_hello("x", None, BTreeMap::new())
+        .await
+        .expect("answers");
+    assert_eq!(reply.echo.map(|e| e.version).as_deref(), Some("v2"));
+    let only_bye = forward(vec![(cluster_name(&fleet, "v1"), 1)]);
+    proxy
+        .apply(table(
+            &fleet,
+            Protocol::Thrift,
+            vec![route("bye", vec![exact("method", "sayBye")], only_bye)],
+        ))
+        .expect("same listeners");
+    let reply = other
+        .say_hello("x", None, BTreeMap::new())
+        .await
+        .expect("answers");
+    assert!(!reply.success);
+    assert_eq!(reply.code, "InternalError");
+    assert_eq!(
+        reply.text,
+        "meshproxy: no matched route for request 'HelloService:sayHello'"
+    );
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn dubbo_attachment_routes_and_heartbeats() {
+    let fleet = fleet(
+        "org.apache.dubbo.samples.basic.api.demoservice",
+        Protocol::Dubbo,
+        &["v1", "v2"],
+    )
+    .await;
+    let routes = vec![
+        route(
+            "admin",
+            vec![exact("user", "admin")],
+            forward(vec![(cluster_name(&fleet, "v2"), 100)]),
+        ),
+        route(
+            "rest",
+            vec![exact("interface", DEMO_SERVICE)],
+            forward(vec![(cluster_name(&fleet, "v1"), 100)]),
+        ),
+    ];
+    let (proxy, addr) = start(table(&fleet, Protocol::Dubbo, routes)).await;
+    let client = Arc::new(DubboClient::connect(addr).await.expect("connects"));
+    client
+        .heartbeat()
+        .await
+        .expect("the proxy answers heartbeats");
+    let admin = vec![("user".to_owned(), "admin".to_owned())];
+    for i in 0..50 {
+        let (attachments, expected) = if i % 2 == 0 {
+            (admin.clone(), "v2")
+        } else {
+            (vec![], "v1")
+        };
+        let reply = client
+            .call(
+                DEMO_SERVICE,
+                "sayHello",
+                "Aeraki",
+                Some(&format!("d-{i}")),
+                &attachments,
+            )
+            .await
+            .expect("answers");
+        assert_eq!(
+            reply.echo.map(|e| e.version).as_deref(),
+            Some(expected),
+            "call {i}"
+        );
+    }
+    let unrouted = client
+        .call("org.example.Other", "sayHello", "x", None, &[])
+        .await
+        .expect("answers");
+    assert_eq!(
+        (unrouted.success, unrouted.code.as_str()),
+        (false, "ServiceNotFound")
+    );
+    assert_eq!(proxy.stats().total("meshproxy_dubbo_events_total"), 1);
+    assert_eq!(
+        fleet.collector().len(),
+        50,
+        "heartbeats are never forwarded"
+    );
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn dubbo_request_mutation_reaches_the_provider_and_mirrors_stay_invisible() {
+    let fleet = fleet(
+        "org.apache.dubbo.samples.basic.api.demoservice",
+        Protocol::Dubbo,
+        &["v1", "v2"],
+    )
+    .await;
+    let mut to_v1 = forward(vec![(cluster_name(&fleet, "v1"), 100)]);
+    to_v1.request_mutation = vec![("foo".into(), "bar".into())];
+    to_v1.mirror = Some(Mirror {
+        cluster: cluster_name(&fleet, "v2"),
+        per_million: 1_000_000,
+    });
+    let (proxy, addr) = start(table(
+        &fleet,
+        Protocol::Dubbo,
+        vec![route("mirror", vec![], to_v1)],
+    ))
+    .await;
+    let client = DubboClient::connect(addr).await.expect("connects");
+    for i in 0..20 {
+        let reply = client
+            .call(DEMO_SERVICE, "sayHello", "x", Some(&format!("m-{i}")), &[])
+            .await
+            .expect("answers");
+        assert_eq!(
+            reply.echo.map(|e| e.version).as_deref(),
+            Some("v1"),
+            "clients never see the mirror's answer"
+        );
+    }
+    // Mirrors are fire-and-forget: wait (bounded) for all 20 copies to land.
+    for _ in 0..200 {
+        if fleet.collector().len() == 40 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let records = fleet.collector().records();
+    let mirrored = records
+        .iter()
+        .filter(|r| r.endpoint.version == "v2")
+        .count();
+    assert_eq!(mirrored, 20);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.attributes.contains(&("foo".to_owned(), "bar".to_owned()))),
+        "mutation applied to primary and mirror"
+    );
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn http_header_routes_rewrites_redirects_and_local_answers() {
+    let fleet = fleet(
+        "travels.travel-agency.svc.cluster.local",
+        Protocol::Http,
+        &["v1", "v2", "v3"],
+    )
+    .await;
+    let prefix = Match {
+        conditions: vec![Condition {
+            attribute: PATH.into(),
+            matcher: StringMatcher::Prefix("/greeting".into()),
+            invert: false,
+        }],
+    };
+    let mut rewrite = forward(vec![(cluster_name(&fleet, "v1"), 100)]);
+    rewrite.rewrite = Some(Rewrite {
+        uri: Some("/hello".into()),
+        authority: None,
+    });
+    let redirect = Route {
+        name: "moved".into(),
+        matches: vec![exact(PATH, "/old")],
+        action: Action::Redirect(Redirect {
+            uri: Some("/new".into()),
+            authority: Some("example.org".into()),
+            code: 301,
+        }),
+    };
+    let routes = vec![
+        route(
+            "uk",
+            vec![exact("portal", "travels.uk")],
+            forward(vec![(cluster_name(&fleet, "v1"), 100)]),
+        ),
+        route(
+            "it",
+            vec![exact("portal", "viaggi.it")],
+            forward(vec![(cluster_name(&fleet, "v2"), 100)]),
+        ),
+        route(
+            "fr",
+            vec![exact("portal", "voyages.fr")],
+            forward(vec![(cluster_name(&fleet, "v3"), 100)]),
+        ),
+        route("greeting", vec![prefix], rewrite),
+        redirect,
+    ];
+    let (proxy, addr) = start(table(&fleet, Protocol::Http, routes)).await;
+    let client = HttpClient::connect(addr).await.expect("connects");
+    for (portal, version) in [
+        ("travels.uk", "v1"),
+        ("viaggi.it", "v2"),
+        ("voyages.fr", "v3"),
+        ("travels.uk", "v1"),
+    ] {
+        let mut request = Request::new("GET", "/travels/London");
+        request.headers.append("portal", portal);
+        let (response, reply) = client.send(request, None).await.expect("answers");
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            reply.echo.map(|e| e.version).as_deref(),
+            Some(version),
+            "{portal}"
+        );
+    }
+    let (_, reply) = client
+        .send(Request::new("GET", "/greeting?name=Istio"), None)
+        .await
+        .expect("answers");
+    assert!(
+        reply.text.starts_with("Hello Istio, response from"),
+        "rewritten to /hello: {}",
+        reply.text
+    );
+    let (response, _) = client
+        .send(Request::new("GET", "/old"), None)
+        .await
+        .expect("answers");
+    assert_eq!(
+        (response.status, response.headers.get("location")),
+        (301, Some("http://example.org/new"))
+    );
+    let (response, _) = client
+        .send(Request::new("GET", "/nowhere"), None)
+        .await
+        .expect("answers");
+    assert_eq!(response.status, 404);
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn http_to_a_dead_endpoint_is_a_503_not_a_hang() {
+    let fleet = fleet(
+        "travels.travel-agency.svc.cluster.local",
+        Protocol::Http,
+        &["v1"],
+    )
+    .await;
+    let table = table(
+        &fleet,
+        Protocol::Http,
+        vec![route(
+            "all",
+            vec![],
+            forward(vec![(cluster_name(&fleet, "v1"), 100)]),
+        )],
+    );
+    fleet.stop().await;
+    let (proxy, addr) = start(table).await;
+    let client = HttpClient::connect(addr).await.expect("connects");
+    let (response, _) = client
+        .send(Request::new("GET", "/hello"), None)
+        .await
+        .expect("answers");
+    assert_eq!(response.status, 503);
+    assert!(String::from_utf8_lossy(&response.body).starts_with("upstream connect error"));
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_picks_once_per_connection_and_splices_bytes() {
+    let fleet = fleet(
+        "mysqldb.default.svc.cluster.local",
+        Protocol::Tcp,
+        &["v1", "v2"],
+    )
+    .await;
+    let only_v1 = forward(vec![
+        (cluster_name(&fleet, "v1"), 100),
+        (cluster_name(&fleet, "v2"), 0),
+    ]);
+    let (proxy, addr) = start(table(
+        &fleet,
+        Protocol::Tcp,
+        vec![route("tcp", vec![], only_v1)],
+    ))
+    .await;
+    for _ in 0..5 {
+        let mut client = TcpEchoClient::connect(addr).await.expect("connects");
+        assert_eq!(client.echo.version, "v1");
+        assert_eq!(client.round_trip(b"ping").await.expect("echo"), b"ping");
+    }
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_table_applies_to_the_next_request_on_the_same_connection() {
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1", "v2"],
+    )
+    .await;
+    let to = |version: &str| {
+        table(
+            &fleet,
+            Protocol::Thrift,
+            vec![route(
+                "r",
+                vec![],
+                forward(vec![(cluster_name(&fleet, version), 1)]),
+            )],
+        )
+    };
+    let (proxy, addr) = start(to("v1")).await;
+    let client = ThriftClient::connect(addr, ThriftOptions::default())
+        .await
+        .expect("connects");
+    let version = async || {
+        client
+            .say_hello("x", None, BTreeMap::new())
+            .await
+            .expect("answers")
+            .echo
+            .map(|e| e.version)
+    };
+    assert_eq!(version().await.as_deref(), Some("v1"));
+    proxy.apply(to("v2")).expect("same listeners");
+    assert_eq!(version().await.as_deref(), Some("v2"));
+    assert!(!client.is_closed(), "no reconnect");
+    proxy.stop().await;
+    fleet.stop().await;
+}
