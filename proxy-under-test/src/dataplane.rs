@@ -161,7 +161,7 @@ impl Proxy {
     }
 
     /// Stops listening and closes every connection.
-    pub async fn stop(self) {
+    pub async fn stop(&self) {
         self.cancel.cancel();
         self.tracker.close();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.tracker.wait()).await;

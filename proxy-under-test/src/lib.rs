@@ -13,9 +13,11 @@
 //! - [`outlier`]: ejection of failing endpoints from `outlierDetection`.
 //! - [`upstream`]: multiplexed (Thrift, Dubbo) and pooled (HTTP) upstream connections.
 //! - [`stats`]: the counters the admin API serves.
+//! - [`admin`]: readiness, config dump, stats and hot reload over HTTP.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin;
 pub mod balance;
 pub mod breaker;
 pub mod config;

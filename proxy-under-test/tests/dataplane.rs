@@ -13,3 +13,6 @@ mod routing;
 
 #[path = "dataplane/policies.rs"]
 mod policies;
+
+#[path = "dataplane/admin.rs"]
+mod admin;

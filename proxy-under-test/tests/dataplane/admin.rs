@@ -1,0 +1,113 @@
+//! The admin API through a socket: readiness, listeners, config dump, stats,
+//! and a reload that applies to an open connection or is refused whole.
+
+use meshbench_proxy_under_test::admin::{self, Compiler};
+use tokio_util::sync::CancellationToken;
+
+use super::support::*;
+
+#[tokio::test]
+async fn admin_reports_and_reloads() {
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1", "v2"],
+    )
+    .await;
+    let to = |version: &str| {
+        table(
+            &fleet,
+            Protocol::Thrift,
+            vec![route(
+                "r",
+                vec![],
+                forward(vec![(cluster_name(&fleet, version), 1)]),
+            )],
+        )
+    };
+    let (v1, v2) = (to("v1"), to("v2"));
+    let proxy = Arc::new(Proxy::start(v1, LOOPBACK, 1).await.expect("proxy starts"));
+    // The test's compiler: "v2" compiles to the v2 table, anything else is refused.
+    let compiler: Arc<Compiler> = Arc::new(move |yaml: &str, version: u64| match yaml.trim() {
+        "v2" => Ok(RouteTable {
+            version,
+            ..v2.clone()
+        }),
+        other => Err(format!("cannot compile '{other}'")),
+    });
+    let listener = admin::bind(SocketAddr::from((LOOPBACK, 0)))
+        .await
+        .expect("binds");
+    let admin_addr = listener.local_addr().expect("address");
+    let cancel = CancellationToken::new();
+    tokio::spawn(admin::run(
+        listener,
+        Arc::clone(&proxy),
+        compiler,
+        cancel.clone(),
+    ));
+
+    let admin = HttpClient::connect(admin_addr).await.expect("connects");
+    let get = async |path: &str| {
+        admin
+            .send(Request::new("GET", path), None)
+            .await
+            .expect("answers")
+            .0
+    };
+    assert_eq!(get("/ready").await.status, 200);
+    let listeners: serde_json::Value =
+        serde_json::from_slice(&get("/listeners").await.body).expect("json");
+    assert_eq!(listeners[0]["address"], proxy.listeners()[0].1.to_string());
+    let dump: serde_json::Value =
+        serde_json::from_slice(&get("/config_dump").await.body).expect("json");
+    assert_eq!(dump["version"], 1);
+    assert_eq!(dump["listeners"][0]["routes"][0]["name"], "r");
+
+    let client = ThriftClient::connect(proxy.listeners()[0].1, ThriftOptions::default())
+        .await
+        .expect("connects");
+    let version = async || {
+        client
+            .say_hello("x", None, BTreeMap::new())
+            .await
+            .expect("answers")
+            .echo
+            .map(|e| e.version)
+    };
+    assert_eq!(version().await.as_deref(), Some("v1"));
+
+    let mut refused = Request::new("PUT", "/config");
+    refused.body = "v3".into();
+    let (response, _) = admin.send(refused, None).await.expect("answers");
+    assert_eq!(
+        (response.status, &response.body[..]),
+        (400, &b"cannot compile 'v3'\n"[..])
+    );
+    assert_eq!(
+        version().await.as_deref(),
+        Some("v1"),
+        "a refused config changes nothing"
+    );
+
+    let mut reload = Request::new("PUT", "/config");
+    reload.body = "v2".into();
+    let (response, _) = admin.send(reload, None).await.expect("answers");
+    assert_eq!(
+        (response.status, &response.body[..]),
+        (200, &br#"{"version":2}"#[..])
+    );
+    assert_eq!(
+        version().await.as_deref(),
+        Some("v2"),
+        "applied on the open connection"
+    );
+    assert!(!client.is_closed());
+
+    let stats = String::from_utf8_lossy(&get("/stats/prometheus").await.body).into_owned();
+    assert!(stats.contains("meshproxy_requests_total{"), "{stats}");
+    assert_eq!(get("/nowhere").await.status, 404);
+    cancel.cancel();
+    proxy.stop().await;
+    fleet.stop().await;
+}
