@@ -382,11 +382,17 @@ async fn accept(
         let _ = stream.set_nodelay(true);
         context.count("meshproxy_downstream_connections_total", &[]);
         let (context, cancel) = (Arc::clone(&context), cancel.clone());
-        match protocol {
-            Protocol::Thrift => tracker.spawn(thrift::serve_downstream(stream, context, cancel)),
-            Protocol::Dubbo => tracker.spawn(dubbo::serve_downstream(stream, context, cancel)),
-            Protocol::Http => tracker.spawn(http::serve_downstream(stream, context, cancel)),
-            Protocol::Tcp => tracker.spawn(tcp::serve_downstream(stream, context, cancel)),
-        };
+        tracker.spawn(async move {
+            let active = "meshproxy_downstream_connections_active";
+            context.shared.stats.add(active, &[("listener", &context.service)], 1);
+            let connection = Arc::clone(&context);
+            match protocol {
+                Protocol::Thrift => thrift::serve_downstream(stream, connection, cancel).await,
+                Protocol::Dubbo => dubbo::serve_downstream(stream, connection, cancel).await,
+                Protocol::Http => http::serve_downstream(stream, connection, cancel).await,
+                Protocol::Tcp => tcp::serve_downstream(stream, connection, cancel).await,
+            }
+            context.shared.stats.add(active, &[("listener", &context.service)], -1);
+        });
     }
 }

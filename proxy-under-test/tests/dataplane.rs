@@ -16,3 +16,6 @@ mod policies;
 
 #[path = "dataplane/admin.rs"]
 mod admin;
+
+#[path = "dataplane/bad_input.rs"]
+mod bad_input;
