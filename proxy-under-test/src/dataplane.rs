@@ -3,7 +3,7 @@
 //!
 //! A request goes through the same steps whatever its protocol:
 //! 1. the protocol module decodes it and builds its attribute view;
-//! 2. [`Shared::decide`] selects the route (first match), draws the weighted
+//! 2. `ListenerContext::decide` selects the route (first match), draws the weighted
 //!    cluster (an independent draw per request), picks the endpoint (the
 //!    cluster's balancer) and draws the mirror;
 //! 3. the protocol module forwards it, fires the mirror copy, and answers
@@ -384,7 +384,10 @@ async fn accept(
         let (context, cancel) = (Arc::clone(&context), cancel.clone());
         tracker.spawn(async move {
             let active = "meshproxy_downstream_connections_active";
-            context.shared.stats.add(active, &[("listener", &context.service)], 1);
+            context
+                .shared
+                .stats
+                .add(active, &[("listener", &context.service)], 1);
             let connection = Arc::clone(&context);
             match protocol {
                 Protocol::Thrift => thrift::serve_downstream(stream, connection, cancel).await,
@@ -392,7 +395,10 @@ async fn accept(
                 Protocol::Http => http::serve_downstream(stream, connection, cancel).await,
                 Protocol::Tcp => tcp::serve_downstream(stream, connection, cancel).await,
             }
-            context.shared.stats.add(active, &[("listener", &context.service)], -1);
+            context
+                .shared
+                .stats
+                .add(active, &[("listener", &context.service)], -1);
         });
     }
 }

@@ -85,7 +85,8 @@ fn selection_follows_the_table() {
             vec![vec![cond("x-beta", StringMatcher::Present)]],
         ),
     ]);
-    let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+    let cases: &[Case] = &[
         (&[("method", "sayHello"), ("user", "admin")], Some("and")),
         (&[("method", "sayHello"), ("user", "guest")], Some("prefix")),
         (&[("METHOD", "sayHello"), ("User", "admin")], Some("and")),

@@ -1,0 +1,188 @@
+//! `meshproxy` standalone, as a user runs it: YAML files in, a fleet behind
+//! it, a client in front, a reload through the admin API.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+use meshbench_sim::client::http::HttpClient;
+use meshbench_sim::client::thrift::{ThriftClient, ThriftOptions};
+use meshbench_sim::fleet::{Behaviour, Fleet, FleetOptions, ServiceSpec, VersionSpec};
+use meshbench_wire::Protocol;
+use meshbench_wire::http1::Request;
+
+const SERVICE: &str = "thrift-sample-server.meta-thrift.svc.cluster.local";
+
+fn metarouter(v1: u32, v2: u32) -> String {
+    format!(
+        r#"apiVersion: metaprotocol.aeraki.io/v1alpha1
+kind: MetaRouter
+metadata: {{ name: test-metaprotocol-thrift-route, namespace: meta-thrift }}
+spec:
+  hosts: [{SERVICE}]
+  routes:
+    - name: traffic-split
+      match: {{ attributes: {{ method: {{ exact: sayHello }} }} }}
+      route:
+        - {{ destination: {{ host: {SERVICE}, subset: v1 }}, weight: {v1} }}
+        - {{ destination: {{ host: {SERVICE}, subset: v2 }}, weight: {v2} }}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {{ name: thrift-sample-server, namespace: meta-thrift }}
+spec:
+  host: {SERVICE}
+  subsets:
+    - {{ name: v1, labels: {{ version: v1 }} }}
+    - {{ name: v2, labels: {{ version: v2 }} }}
+"#
+    )
+}
+
+fn endpoints_yaml(fleet: &Fleet) -> String {
+    let mut yaml = format!(
+        "services:\n  - name: {SERVICE}\n    protocol: thrift\n    port: 9090\n    endpoints:\n"
+    );
+    for endpoint in fleet.endpoints() {
+        yaml.push_str(&format!(
+            "      - {{ address: \"{}\", labels: {{ version: {} }} }}\n",
+            endpoint.identity.addr, endpoint.labels["version"]
+        ));
+    }
+    yaml
+}
+
+struct MeshProxy {
+    child: Child,
+    admin: SocketAddr,
+    listener: SocketAddr,
+}
+
+impl Drop for MeshProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(config: &std::path::Path, endpoints: &std::path::Path) -> MeshProxy {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshproxy"))
+        .arg("--config")
+        .arg(config)
+        .arg("--endpoints")
+        .arg(endpoints)
+        .args(["--admin", "127.0.0.1:0", "--for-seconds", "60"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("meshproxy starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next = || lines.next().expect("a line").expect("reads");
+    let admin = next();
+    let listener = next();
+    let parse = |line: &str, first: &str| -> SocketAddr {
+        let (name, addr) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("line '{line}'"));
+        assert_eq!(name, first);
+        addr.parse().expect("an address")
+    };
+    MeshProxy {
+        admin: parse(&admin, "admin"),
+        listener: parse(&listener, SERVICE),
+        child,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meshproxy_routes_a_fleet_from_yaml_and_reloads_through_admin() {
+    let versions = ["v1", "v2"].map(|v| VersionSpec {
+        name: v.into(),
+        replicas: 1,
+        labels: BTreeMap::new(),
+        behaviour: Behaviour::default(),
+    });
+    let spec = ServiceSpec {
+        service: SERVICE.into(),
+        protocol: Protocol::Thrift,
+        port: 9090,
+        versions: versions.to_vec(),
+    };
+    let fleet = Fleet::start(&[spec], &FleetOptions::default())
+        .await
+        .expect("fleet starts");
+
+    let dir = std::env::temp_dir().join(format!("meshproxy-standalone-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (config, endpoints) = (dir.join("routing.yaml"), dir.join("endpoints.yaml"));
+    std::fs::write(&config, metarouter(0, 100)).expect("writes");
+    std::fs::write(&endpoints, endpoints_yaml(&fleet)).expect("writes");
+    let proxy = tokio::task::spawn_blocking(move || spawn(&config, &endpoints))
+        .await
+        .expect("spawned");
+
+    let client = ThriftClient::connect(proxy.listener, ThriftOptions::default())
+        .await
+        .expect("connects");
+    let version = async || {
+        client
+            .say_hello("Aeraki", None, BTreeMap::new())
+            .await
+            .expect("answers")
+            .echo
+            .map(|e| e.version)
+    };
+    for _ in 0..20 {
+        assert_eq!(
+            version().await.as_deref(),
+            Some("v2"),
+            "weight 0 gets nothing"
+        );
+    }
+
+    let admin = HttpClient::connect(proxy.admin)
+        .await
+        .expect("admin connects");
+    let mut reload = Request::new("PUT", "/config");
+    reload.body = metarouter(100, 0).into();
+    let (response, _) = admin.send(reload, None).await.expect("answers");
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    for _ in 0..20 {
+        assert_eq!(
+            version().await.as_deref(),
+            Some("v1"),
+            "the reload applies on the same connection"
+        );
+    }
+
+    let mut broken = Request::new("PUT", "/config");
+    broken.body = metarouter(100, 0)
+        .replace("subset: v1", "subset: v9")
+        .into();
+    let (response, _) = admin.send(broken, None).await.expect("answers");
+    assert_eq!(response.status, 400);
+    assert!(
+        String::from_utf8_lossy(&response.body).contains("v9"),
+        "the error names the subset"
+    );
+    assert_eq!(
+        version().await.as_deref(),
+        Some("v1"),
+        "a refused config changes nothing"
+    );
+
+    let (dump, _) = admin
+        .send(Request::new("GET", "/config_dump"), None)
+        .await
+        .expect("answers");
+    let dump: serde_json::Value = serde_json::from_slice(&dump.body).expect("json");
+    assert_eq!(dump["version"], 2);
+    drop(proxy);
+    let _ = std::fs::remove_dir_all(&dir);
+    fleet.stop().await;
+}
