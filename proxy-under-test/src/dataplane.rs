@@ -21,12 +21,19 @@ mod thrift;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use meshbench_wire::Protocol;
+use std::future::Future;
+
 use meshbench_wire::attributes::Attributes;
+use meshbench_wire::dubbo::DubboCodec;
+use meshbench_wire::http1::ServerCodec;
+use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::thrift::{ThriftCodec, TransportMode};
+use meshbench_wire::{CodecError, Protocol};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -390,9 +397,40 @@ async fn accept(
                 .add(active, &[("listener", &context.service)], 1);
             let connection = Arc::clone(&context);
             match protocol {
-                Protocol::Thrift => thrift::serve_downstream(stream, connection, cancel).await,
-                Protocol::Dubbo => dubbo::serve_downstream(stream, connection, cancel).await,
-                Protocol::Http => http::serve_downstream(stream, connection, cancel).await,
+                Protocol::Thrift => {
+                    let codec = ThriftCodec::new(TransportMode::Auto);
+                    serve_requests(
+                        stream,
+                        connection,
+                        cancel,
+                        codec,
+                        Order::Multiplexed,
+                        thrift::handle,
+                    )
+                    .await
+                }
+                Protocol::Dubbo => {
+                    serve_requests(
+                        stream,
+                        connection,
+                        cancel,
+                        DubboCodec::new(),
+                        Order::Multiplexed,
+                        dubbo::handle,
+                    )
+                    .await
+                }
+                Protocol::Http => {
+                    serve_requests(
+                        stream,
+                        connection,
+                        cancel,
+                        ServerCodec::default(),
+                        Order::Sequential,
+                        http::handle,
+                    )
+                    .await
+                }
                 Protocol::Tcp => tcp::serve_downstream(stream, connection, cancel).await,
             }
             context
@@ -400,5 +438,29 @@ async fn accept(
                 .stats
                 .add(active, &[("listener", &context.service)], -1);
         });
+    }
+}
+
+/// Serves one request/response connection: each decoded request goes to
+/// `handle`; a connection that ends on a bad frame is counted.
+async fn serve_requests<C, Req, Resp, H, Fut>(
+    stream: TcpStream,
+    context: Arc<ListenerContext>,
+    cancel: CancellationToken,
+    codec: C,
+    order: Order,
+    handle: H,
+) where
+    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError>,
+    H: Fn(Arc<ListenerContext>, Req) -> Fut,
+    Fut: Future<Output = Answer<Resp>> + Send + 'static,
+    Resp: Send + 'static,
+{
+    let ended = serve(stream, codec, order, cancel, |request| {
+        handle(Arc::clone(&context), request)
+    })
+    .await;
+    if ended.is_some() {
+        context.count("meshproxy_downstream_decode_errors_total", &[]);
     }
 }

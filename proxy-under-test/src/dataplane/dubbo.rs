@@ -7,37 +7,17 @@
 use std::sync::Arc;
 
 use meshbench_wire::attributes;
-use meshbench_wire::dubbo::{DubboCodec, Frame, Reply, RequestHead, Status};
-use meshbench_wire::mux::{Answer, Order, serve};
-use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
+use meshbench_wire::dubbo::{Frame, Reply, RequestHead, Status};
+use meshbench_wire::mux::Answer;
 
 use super::policy::{self, Health, Outcome};
 use super::{Decision, ListenerContext, Target};
-
-pub(crate) async fn serve_downstream(
-    stream: TcpStream,
-    context: Arc<ListenerContext>,
-    cancel: CancellationToken,
-) {
-    let ended = serve(
-        stream,
-        DubboCodec::new(),
-        Order::Multiplexed,
-        cancel,
-        |frame: Frame| handle(Arc::clone(&context), frame),
-    )
-    .await;
-    if ended.is_some() {
-        context.count("meshproxy_downstream_decode_errors_total", &[]);
-    }
-}
 
 fn error(id: u64, status: Status, message: String) -> Answer<Frame> {
     Answer::Reply(Reply::Error { status, message }.to_frame(id))
 }
 
-async fn handle(context: Arc<ListenerContext>, frame: Frame) -> Answer<Frame> {
+pub(crate) async fn handle(context: Arc<ListenerContext>, frame: Frame) -> Answer<Frame> {
     let id = frame.header.request_id;
     if frame.header.event {
         context.count("meshproxy_dubbo_events_total", &[]);

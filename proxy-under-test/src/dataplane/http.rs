@@ -6,32 +6,12 @@
 use std::sync::Arc;
 
 use meshbench_wire::attributes;
-use meshbench_wire::http1::{Request, Response, ServerCodec};
-use meshbench_wire::mux::{Answer, Order, serve};
-use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
+use meshbench_wire::http1::{Request, Response};
+use meshbench_wire::mux::Answer;
 
 use super::policy::{self, Health, Outcome};
 use super::{Decision, ListenerContext, PATH, Target};
 use crate::route::Redirect;
-
-pub(crate) async fn serve_downstream(
-    stream: TcpStream,
-    context: Arc<ListenerContext>,
-    cancel: CancellationToken,
-) {
-    let ended = serve(
-        stream,
-        ServerCodec::default(),
-        Order::Sequential,
-        cancel,
-        |request: Request| handle(Arc::clone(&context), request),
-    )
-    .await;
-    if ended.is_some() {
-        context.count("meshproxy_downstream_decode_errors_total", &[]);
-    }
-}
 
 fn local(status: u16, body: &str, keep_alive: bool) -> Answer<Response> {
     let mut response = Response::new(status, body.to_owned());
@@ -49,7 +29,7 @@ fn finish(mut response: Response, keep_alive: bool) -> Answer<Response> {
     }
 }
 
-async fn handle(context: Arc<ListenerContext>, request: Request) -> Answer<Response> {
+pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> Answer<Response> {
     let keep_alive = request.keep_alive();
     let mut view = attributes::http(&request);
     view.attributes.insert(PATH, request.path());

@@ -8,40 +8,19 @@
 use std::sync::Arc;
 
 use meshbench_wire::attributes;
-use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::mux::Answer;
 use meshbench_wire::thrift::hello::{self, ApplicationErrorKind};
-use meshbench_wire::thrift::{Message, MessageType, ThriftCodec, TransportMode};
-use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
+use meshbench_wire::thrift::{Message, MessageType};
 
 use super::policy::{self, Health, Outcome};
 use super::{Decision, ListenerContext};
-
-pub(crate) async fn serve_downstream(
-    stream: TcpStream,
-    context: Arc<ListenerContext>,
-    cancel: CancellationToken,
-) {
-    let codec = ThriftCodec::new(TransportMode::Auto);
-    let ended = serve(
-        stream,
-        codec,
-        Order::Multiplexed,
-        cancel,
-        |call: Message| handle(Arc::clone(&context), call),
-    )
-    .await;
-    if ended.is_some() {
-        context.count("meshproxy_downstream_decode_errors_total", &[]);
-    }
-}
 
 fn exception(call: &Message, message: String) -> Answer<Message> {
     let error = hello::application_error(ApplicationErrorKind::InternalError, message);
     Answer::Reply(hello::encode_exception(call, &error))
 }
 
-async fn handle(context: Arc<ListenerContext>, call: Message) -> Answer<Message> {
+pub(crate) async fn handle(context: Arc<ListenerContext>, call: Message) -> Answer<Message> {
     if call.header.kind != MessageType::Call {
         // Oneway calls expect no answer and replies are not requests: the
         // multiplexed upstream matches answers by seqid, so neither is forwarded.
