@@ -44,6 +44,7 @@ use crate::route::{
     Action, Cluster, Forward, OutlierDetection, PoolLimits, Redirect, Route, RouteTable,
     StringMatcher, select,
 };
+use crate::route::{LbPolicy, WeightedClusters};
 use crate::stats::Stats;
 use crate::upstream::{DEFAULT_CONNECT_TIMEOUT, Upstreams};
 
@@ -66,6 +67,40 @@ pub enum ProxyError {
     },
 }
 
+/// How the proxy handles traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Decode every request and route it on its own (the reference behaviour).
+    #[default]
+    L7,
+    /// Every listener is a `tcp_proxy`: each downstream connection picks an
+    /// endpoint of its service once and is spliced to it byte for byte. This
+    /// is what Istio does for these ports without Aeraki, and the negative
+    /// control: requests on one long-lived connection all reach one endpoint.
+    L4,
+}
+
+/// Where and how the proxy starts.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// The address every listener binds (each on its own port).
+    pub ip: IpAddr,
+    /// Seed of the per-request random draws.
+    pub seed: u64,
+    /// L7 routing, or the L4 negative control.
+    pub mode: Mode,
+}
+
+impl Default for ProxyOptions {
+    fn default() -> Self {
+        ProxyOptions {
+            ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            seed: 1,
+            mode: Mode::L7,
+        }
+    }
+}
+
 /// A listening proxy. Dropping it stops it.
 #[derive(Debug)]
 pub struct Proxy {
@@ -83,7 +118,8 @@ impl Proxy {
     ///
     /// # Errors
     /// [`ProxyError::Bind`] when a listener cannot bind.
-    pub async fn start(table: RouteTable, ip: IpAddr, seed: u64) -> Result<Proxy, ProxyError> {
+    pub async fn start(table: RouteTable, options: &ProxyOptions) -> Result<Proxy, ProxyError> {
+        let (ip, seed, mode) = (options.ip, options.seed, options.mode);
         let (sender, receiver) = watch::channel(Arc::new(table));
         let shared = Arc::new(Shared {
             table: receiver,
@@ -117,9 +153,14 @@ impl Proxy {
                 service: listener.service.clone(),
                 shared: Arc::clone(&shared),
             });
+            let protocol = if mode == Mode::L4 {
+                Protocol::Tcp
+            } else {
+                listener.protocol
+            };
             tracker.spawn(accept(
                 bound,
-                listener.protocol,
+                protocol,
                 context,
                 tracker.clone(),
                 cancel.clone(),
@@ -302,6 +343,58 @@ impl ListenerContext {
             cluster_size: cluster.endpoints.len(),
             mirror,
             path_prefix: matched_path_prefix(route, attributes),
+        }))
+    }
+
+    /// Routes a whole connection. A TCP listener uses its weighted route; in
+    /// L4 mode an L7 listener (whose routes match on requests it no longer
+    /// decodes) sends each connection to any endpoint of its service, round
+    /// robin, as a `tcp_proxy` to the service's cluster does.
+    pub(crate) fn decide_connection(&self) -> Decision {
+        let table = self.shared.table.borrow().clone();
+        let Some(listener) = table.listeners.get(self.index) else {
+            return Decision::NoRoute;
+        };
+        if listener.protocol == Protocol::Tcp {
+            return self.decide(&Attributes::default());
+        }
+        let mut endpoints: Vec<SocketAddr> = table
+            .clusters
+            .values()
+            .filter(|c| c.service == listener.service)
+            .flat_map(|c| c.endpoints.iter().copied())
+            .collect();
+        endpoints.sort();
+        endpoints.dedup();
+        let name = format!("outbound|{}||{}", listener.port, listener.service);
+        let cluster = Cluster {
+            name: name.clone(),
+            service: listener.service.clone(),
+            port: listener.port,
+            subset: None,
+            endpoints,
+            lb: LbPolicy::RoundRobin,
+            pool: PoolLimits::default(),
+            outlier: None,
+        };
+        let picked = self
+            .shared
+            .balancers
+            .pick(&cluster, &[], None, &mut *self.shared.rng());
+        let Some(endpoint) = picked else {
+            return Decision::NoHealthyUpstream { cluster: name };
+        };
+        Decision::Forward(Box::new(Target {
+            route: "tcp_proxy".to_owned(),
+            forward: Forward::to(WeightedClusters::single(name.clone())),
+            cluster: name,
+            endpoint,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            pool: PoolLimits::default(),
+            outlier: None,
+            cluster_size: cluster.endpoints.len(),
+            mirror: None,
+            path_prefix: None,
         }))
     }
 

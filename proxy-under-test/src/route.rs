@@ -133,6 +133,24 @@ pub struct Forward {
     pub hash_key: Option<String>,
 }
 
+impl Forward {
+    /// Forwarding to `clusters` with no policy at all.
+    pub fn to(clusters: WeightedClusters) -> Self {
+        Forward {
+            clusters,
+            timeout: None,
+            retries: None,
+            fault: None,
+            mirror: None,
+            request_mutation: Vec::new(),
+            response_mutation: Vec::new(),
+            request_remove: Vec::new(),
+            rewrite: None,
+            hash_key: None,
+        }
+    }
+}
+
 /// Weighted destinations. A single destination ignores its weight.
 #[derive(Debug, Clone, Serialize)]
 pub struct WeightedClusters {

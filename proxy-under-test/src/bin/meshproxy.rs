@@ -15,7 +15,7 @@ use anyhow::Context;
 use clap::Parser;
 use meshbench_proxy_under_test::admin::{self, Compiler};
 use meshbench_proxy_under_test::config::{self, EndpointList};
-use meshbench_proxy_under_test::dataplane::Proxy;
+use meshbench_proxy_under_test::dataplane::{Mode, Proxy, ProxyOptions};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -40,6 +40,10 @@ struct Args {
     /// Seed of the per-request random draws.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run every listener as a layer-4 tcp_proxy (per-connection choice): the
+    /// negative control for per-request balancing.
+    #[arg(long)]
+    l4: bool,
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long = "for-seconds")]
     run_for: Option<u64>,
@@ -79,7 +83,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let table = compiler(&routing, 1)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("in {}", args.config.display()))?;
-    let proxy = Arc::new(Proxy::start(table, args.listen_ip, args.seed).await?);
+    let options = ProxyOptions {
+        ip: args.listen_ip,
+        seed: args.seed,
+        mode: if args.l4 { Mode::L4 } else { Mode::L7 },
+    };
+    let proxy = Arc::new(Proxy::start(table, &options).await?);
     let admin_listener = admin::bind(args.admin)
         .await
         .with_context(|| format!("binding the admin API on {}", args.admin))?;

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use meshbench_wire::attributes::Attributes;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +15,7 @@ pub(crate) async fn serve_downstream(
     context: Arc<ListenerContext>,
     cancel: CancellationToken,
 ) {
-    let Decision::Forward(target) = context.decide(&Attributes::default()) else {
+    let Decision::Forward(target) = context.decide_connection() else {
         context.count("meshproxy_tcp_unrouted_connections_total", &[]);
         return;
     };

@@ -26,7 +26,11 @@ async fn admin_reports_and_reloads() {
         )
     };
     let (v1, v2) = (to("v1"), to("v2"));
-    let proxy = Arc::new(Proxy::start(v1, LOOPBACK, 1).await.expect("proxy starts"));
+    let proxy = Arc::new(
+        Proxy::start(v1, &ProxyOptions::default())
+            .await
+            .expect("proxy starts"),
+    );
     // The test's compiler: "v2" compiles to the v2 table, anything else is refused.
     let compiler: Arc<Compiler> = Arc::new(move |yaml: &str, version: u64| match yaml.trim() {
         "v2" => Ok(RouteTable {

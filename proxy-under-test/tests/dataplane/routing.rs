@@ -424,3 +424,52 @@ async fn a_new_table_applies_to_the_next_request_on_the_same_connection() {
     proxy.stop().await;
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn in_l4_mode_every_request_of_a_connection_reaches_one_endpoint() {
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1", "v2"],
+    )
+    .await;
+    let split = forward(vec![
+        (cluster_name(&fleet, "v1"), 50),
+        (cluster_name(&fleet, "v2"), 50),
+    ]);
+    let table = table(
+        &fleet,
+        Protocol::Thrift,
+        vec![route("split", vec![exact("method", "sayHello")], split)],
+    );
+    let options = ProxyOptions {
+        mode: Mode::L4,
+        ..ProxyOptions::default()
+    };
+    let proxy = Proxy::start(table, &options).await.expect("proxy starts");
+    let addr = proxy.listeners()[0].1;
+    let mut pods_per_connection = Vec::new();
+    for _ in 0..4 {
+        let client = ThriftClient::connect(addr, ThriftOptions::default())
+            .await
+            .expect("connects");
+        let mut pods = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let reply = client
+                .say_hello("x", None, BTreeMap::new())
+                .await
+                .expect("answers");
+            pods.insert(reply.echo.expect("echo").pod);
+        }
+        pods_per_connection.push(pods);
+    }
+    // Deterministic: one endpoint per connection; round robin alternates them.
+    assert!(
+        pods_per_connection.iter().all(|pods| pods.len() == 1),
+        "{pods_per_connection:?}"
+    );
+    let all: std::collections::BTreeSet<_> = pods_per_connection.iter().flatten().collect();
+    assert_eq!(all.len(), 2, "connections are spread over the endpoints");
+    proxy.stop().await;
+    fleet.stop().await;
+}

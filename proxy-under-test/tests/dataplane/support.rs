@@ -4,7 +4,7 @@ pub use std::collections::BTreeMap;
 pub use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 pub use std::sync::Arc;
 
-pub use meshbench_proxy_under_test::dataplane::{PATH, Proxy};
+pub use meshbench_proxy_under_test::dataplane::{Mode, PATH, Proxy, ProxyOptions};
 pub use meshbench_proxy_under_test::route::*;
 pub use meshbench_sim::client::dubbo::{DEMO_SERVICE, DubboClient};
 pub use meshbench_sim::client::http::HttpClient;
@@ -132,9 +132,15 @@ pub fn route(name: &str, matches: Vec<Match>, forward: Forward) -> Route {
 }
 
 pub async fn start(table: RouteTable) -> (Proxy, SocketAddr) {
-    let proxy = Proxy::start(table, LOOPBACK, 7)
-        .await
-        .expect("proxy starts");
+    let proxy = Proxy::start(
+        table,
+        &ProxyOptions {
+            seed: 7,
+            ..ProxyOptions::default()
+        },
+    )
+    .await
+    .expect("proxy starts");
     let addr = proxy.listeners()[0].1;
     (proxy, addr)
 }
