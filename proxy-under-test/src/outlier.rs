@@ -41,6 +41,9 @@ pub struct Outliers {
 
 impl Outliers {
     /// Records an outcome; ejects the endpoint when it crosses a threshold.
+    ///
+    /// # Returns
+    /// Whether this outcome ejected the endpoint.
     pub fn observe(
         &self,
         cluster: &str,
@@ -48,8 +51,8 @@ impl Outliers {
         health: Health,
         policy: Option<&OutlierDetection>,
         cluster_size: usize,
-    ) {
-        let Some(policy) = policy else { return };
+    ) -> bool {
+        let Some(policy) = policy else { return false };
         let now = Instant::now();
         let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
         let endpoints = clusters.entry(cluster.to_owned()).or_default();
@@ -62,7 +65,7 @@ impl Outliers {
             Health::Success => {
                 state.consecutive_errors = 0;
                 state.consecutive_gateway_errors = 0;
-                return;
+                return false;
             }
             Health::Error => {
                 state.consecutive_errors += 1;
@@ -81,12 +84,14 @@ impl Outliers {
             );
         let already = state.ejected_until.is_some_and(|t| t > now);
         let allowed = (cluster_size * policy.max_ejection_percent as usize / 100).max(1);
-        if tripped && !already && ejected_now < allowed {
+        let eject = tripped && !already && ejected_now < allowed;
+        if eject {
             state.ejections += 1;
             state.ejected_until = Some(now + policy.base_ejection_time * state.ejections);
             state.consecutive_errors = 0;
             state.consecutive_gateway_errors = 0;
         }
+        eject
     }
 
     /// The endpoints of `cluster` ejected right now.

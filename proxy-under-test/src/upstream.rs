@@ -91,12 +91,16 @@ impl<K: std::hash::Hash + Eq + Clone, Req: Send + 'static, Resp: Send + 'static>
     }
 }
 
+/// An idle keep-alive connection and how many requests it has carried.
+type IdleHttp = (Pipeline<Request, Response>, u32);
+
 /// Every upstream connection of the proxy.
 #[derive(Debug)]
 pub struct Upstreams {
     thrift: Shared<(SocketAddr, Transport, Encoding), Message, Message>,
     dubbo: Shared<SocketAddr, Frame, Frame>,
-    http: Mutex<HashMap<SocketAddr, Vec<Pipeline<Request, Response>>>>,
+    /// Idle keep-alive connections and how many requests each has carried.
+    http: Mutex<HashMap<SocketAddr, Vec<IdleHttp>>>,
     next_id: AtomicU64,
 }
 
@@ -191,29 +195,35 @@ impl Upstreams {
         addr: SocketAddr,
         request: Request,
         connect_timeout: Duration,
+        max_requests_per_connection: Option<u32>,
     ) -> Result<Response, UpstreamError> {
         let idle = {
             let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
             let pool = pools.entry(addr).or_default();
-            pool.retain(|p| !p.is_closed());
+            pool.retain(|(p, _)| !p.is_closed());
             pool.pop()
         };
-        let connection = match idle {
-            Some(connection) => connection,
-            None => Pipeline::spawn(
-                connect(addr, connect_timeout).await?,
-                ClientCodec::default(),
-                Matching::InOrder,
-            ),
+        let (connection, used) = match idle {
+            Some(idle) => idle,
+            None => {
+                let stream = connect(addr, connect_timeout).await?;
+                (
+                    Pipeline::spawn(stream, ClientCodec::default(), Matching::InOrder),
+                    0,
+                )
+            }
         };
         let keep = request.keep_alive();
         let response = connection
             .call(0, request)
             .await
             .map_err(|reason| UpstreamError::Reset { addr, reason })?;
-        if keep && response.keep_alive() {
+        let used = used + 1;
+        // `maxRequestsPerConnection`: a connection that has carried its share is closed.
+        let spent = max_requests_per_connection.is_some_and(|max| used >= max);
+        if keep && response.keep_alive() && !spent {
             let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
-            pools.entry(addr).or_default().push(connection);
+            pools.entry(addr).or_default().push((connection, used));
         }
         Ok(response)
     }

@@ -46,7 +46,12 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
         copy.headers.set("host", shadow);
         let (context, timeout) = (Arc::clone(&context), target.connect_timeout);
         tokio::spawn(async move {
-            let outcome = match context.shared.upstreams.http(addr, copy, timeout).await {
+            let outcome = match context
+                .shared
+                .upstreams
+                .http(addr, copy, timeout, None)
+                .await
+            {
                 Ok(_) => "answered",
                 Err(_) => "failed",
             };
@@ -58,8 +63,9 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
         target.connect_timeout,
         &upstream_request,
     );
+    let per_connection = target.pool.max_requests_per_connection;
     let outcome = policy::forward(&context, &target, health, move |addr| {
-        upstreams.http(addr, request_ref.clone(), timeout)
+        upstreams.http(addr, request_ref.clone(), timeout, per_connection)
     })
     .await;
     match outcome {

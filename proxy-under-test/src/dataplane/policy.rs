@@ -100,13 +100,20 @@ where
     loop {
         let result = one_try(send(endpoint), per_try).await;
         let class = classify(&result, health);
-        context.shared.outliers.observe(
+        let ejected = context.shared.outliers.observe(
             &target.cluster,
             endpoint,
             class,
             target.outlier.as_ref(),
             target.cluster_size,
         );
+        if ejected {
+            let endpoint = endpoint.to_string();
+            context.count(
+                "meshproxy_ejections_total",
+                &[("cluster", &target.cluster), ("endpoint", &endpoint)],
+            );
+        }
         let retriable = retries.is_some_and(|r| retriable(class, &result, &r.retry_on));
         let budget = (retriable && attempt < attempts)
             .then(|| breaker.try_retry())

@@ -337,12 +337,40 @@ async fn outlier_detection_ejects_the_failing_endpoint() {
             .expect("answers");
         failures += usize::from(!reply.success);
     }
-    // Round robin reaches the bad endpoint at most once before it is ejected.
-    assert!(
-        failures <= 1,
-        "{failures} failures\n{}",
-        proxy.stats().render()
+    // Round robin alternates, so the bad endpoint is reached exactly once
+    // (the second request) and ejected by that one error.
+    assert_eq!(failures, 1, "{}", proxy.stats().render());
+    assert_eq!(proxy.stats().total("meshproxy_ejections_total"), 1);
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn max_requests_per_connection_opens_a_new_upstream_connection() {
+    let fleet = fleet(HTTP, Protocol::Http, &["v1"]).await;
+    let mut table = table(
+        &fleet,
+        Protocol::Http,
+        vec![route(
+            "r",
+            vec![],
+            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
+        )],
     );
+    for cluster in table.clusters.values_mut() {
+        cluster.pool.max_requests_per_connection = Some(2);
+    }
+    let (proxy, addr) = start(table).await;
+    let client = HttpClient::connect(addr).await.expect("connects");
+    let mut upstream_connections = Vec::new();
+    for _ in 0..6 {
+        let (_, reply) = client
+            .send(Request::new("GET", "/hello"), None)
+            .await
+            .expect("answers");
+        upstream_connections.push(reply.echo.expect("echo").connection);
+    }
+    assert_eq!(upstream_connections, vec![1, 1, 2, 2, 3, 3]);
     proxy.stop().await;
     fleet.stop().await;
 }
