@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 use crate::dataplane::Proxy;
 use crate::route::RouteTable;
 
+/// Admin connections idle longer than this are closed.
+const ADMIN_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Compiles routing objects (YAML text) into a table with the given version.
 pub type Compiler = dyn Fn(&str, u64) -> Result<RouteTable, String> + Send + Sync;
 
@@ -43,6 +46,7 @@ pub async fn run(
                 stream,
                 ServerCodec::default(),
                 Order::Sequential,
+                Some(ADMIN_IDLE),
                 cancel,
                 |request: Request| {
                     let answer = respond(&proxy, compiler.as_ref(), &request);

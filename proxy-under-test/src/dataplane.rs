@@ -26,7 +26,7 @@ use std::future::Future;
 use meshbench_wire::attributes::Attributes;
 use meshbench_wire::dubbo::DubboCodec;
 use meshbench_wire::http1::ServerCodec;
-use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::mux::{Answer, Ended, Order, serve};
 use meshbench_wire::thrift::{ThriftCodec, TransportMode};
 use meshbench_wire::{CodecError, Protocol};
 use rand::rngs::StdRng;
@@ -80,6 +80,9 @@ pub enum Mode {
     L4,
 }
 
+/// How long an idle downstream connection stays open by default.
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Where and how the proxy starts.
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
@@ -89,6 +92,10 @@ pub struct ProxyOptions {
     pub seed: u64,
     /// L7 routing, or the L4 negative control.
     pub mode: Mode,
+    /// Downstream connections with nothing in flight and no whole request
+    /// for this long are closed (Aeraki's `idle_timeout`); this is also what
+    /// ends a peer trickling a frame byte by byte.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 impl Default for ProxyOptions {
@@ -97,6 +104,7 @@ impl Default for ProxyOptions {
             ip: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             seed: 1,
             mode: Mode::L7,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
         }
     }
 }
@@ -129,6 +137,7 @@ impl Proxy {
             upstreams: Upstreams::default(),
             stats: Stats::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            idle_timeout: options.idle_timeout,
         });
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -226,6 +235,7 @@ pub(crate) struct Shared {
     pub(crate) upstreams: Upstreams,
     pub(crate) stats: Stats,
     rng: Mutex<StdRng>,
+    idle_timeout: Option<std::time::Duration>,
 }
 
 impl Shared {
@@ -549,11 +559,26 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
     Fut: Future<Output = Answer<Resp>> + Send + 'static,
     Resp: Send + 'static,
 {
-    let ended = serve(stream, codec, order, cancel, |request| {
-        handle(Arc::clone(&context), request)
+    let idle = context.shared.idle_timeout;
+    let ended = serve(stream, codec, order, idle, cancel, |request| {
+        let timed = Arc::clone(&context);
+        let answer = handle(Arc::clone(&context), request);
+        async move {
+            let started = tokio::time::Instant::now();
+            let answer = answer.await;
+            let labels = [("listener", timed.service.as_str())];
+            timed.shared.stats.observe(
+                "meshproxy_request_duration_seconds",
+                &labels,
+                started.elapsed().as_secs_f64(),
+            );
+            answer
+        }
     })
     .await;
-    if ended.is_some() {
-        context.count("meshproxy_downstream_decode_errors_total", &[]);
+    match ended {
+        Ended::BadFrame(_) => context.count("meshproxy_downstream_decode_errors_total", &[]),
+        Ended::Idle => context.count("meshproxy_downstream_idle_timeouts_total", &[]),
+        Ended::Closed | Ended::Cancelled => {}
     }
 }

@@ -8,10 +8,31 @@ use std::sync::{Mutex, MutexGuard};
 
 type Key = (String, Vec<(String, String)>);
 
-/// Labelled counters and gauges.
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Labelled counters, gauges and latency histograms.
 #[derive(Debug, Default)]
 pub struct Stats {
     values: Mutex<BTreeMap<Key, i64>>,
+    histograms: Mutex<BTreeMap<Key, Histogram>>,
+}
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Per bucket (not cumulative), plus the overflow past the last bound.
+    counts: [u64; BUCKETS.len() + 1],
+    sum: f64,
+}
+
+fn render_labels(labels: &[(String, String)]) -> String {
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    labels.join(",")
 }
 
 fn key(name: &str, labels: &[(&str, &str)]) -> Key {
@@ -47,8 +68,64 @@ impl Stats {
             .sum()
     }
 
+    /// Records one duration in the histogram `name{labels}`.
+    pub fn observe(&self, name: &str, labels: &[(&str, &str)], seconds: f64) {
+        let mut histograms = self.histograms.lock().unwrap_or_else(|p| p.into_inner());
+        let histogram = histograms.entry(key(name, labels)).or_default();
+        let bucket = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        histogram.counts[bucket] += 1;
+        histogram.sum += seconds;
+    }
+
+    /// How many durations the histogram `name` holds, over every label set.
+    pub fn observed(&self, name: &str) -> u64 {
+        let histograms = self.histograms.lock().unwrap_or_else(|p| p.into_inner());
+        histograms
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .map(|(_, h)| h.counts.iter().sum::<u64>())
+            .sum()
+    }
+
     /// Every metric, in the Prometheus text exposition format.
     pub fn render(&self) -> String {
+        let mut out = self.render_values();
+        self.render_histograms(&mut out);
+        out
+    }
+
+    fn render_histograms(&self, out: &mut String) {
+        let histograms = self.histograms.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = "";
+        for ((name, labels), histogram) in histograms.iter() {
+            if name != last {
+                let _ = writeln!(out, "# TYPE {name} histogram");
+                last = name;
+            }
+            let labels = render_labels(labels);
+            let separator = if labels.is_empty() { "" } else { "," };
+            let mut cumulative = 0;
+            for (bound, count) in BUCKETS
+                .iter()
+                .map(|b| b.to_string())
+                .chain(["+Inf".to_owned()])
+                .zip(histogram.counts)
+            {
+                cumulative += count;
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{{labels}{separator}le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", histogram.sum);
+            let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
+        }
+    }
+
+    fn render_values(&self) -> String {
         let mut out = String::new();
         let mut last = "";
         let values = self.lock();
@@ -62,11 +139,7 @@ impl Stats {
                 let _ = writeln!(out, "# TYPE {name} {kind}");
                 last = name;
             }
-            let labels: Vec<String> = labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
-                .collect();
-            let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+            let _ = writeln!(out, "{name}{{{}}} {value}", render_labels(labels));
         }
         out
     }
@@ -79,6 +152,49 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histograms_render_cumulative_buckets() {
+        let stats = Stats::default();
+        stats.observe(
+            "meshproxy_request_duration_seconds",
+            &[("listener", "svc")],
+            0.003,
+        );
+        stats.observe(
+            "meshproxy_request_duration_seconds",
+            &[("listener", "svc")],
+            20.0,
+        );
+        let text = stats.render();
+        assert!(
+            text.contains("# TYPE meshproxy_request_duration_seconds histogram\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "meshproxy_request_duration_seconds_bucket{listener=\"svc\",le=\"0.0025\"} 0\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "meshproxy_request_duration_seconds_bucket{listener=\"svc\",le=\"0.005\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "meshproxy_request_duration_seconds_bucket{listener=\"svc\",le=\"+Inf\"} 2\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("meshproxy_request_duration_seconds_count{listener=\"svc\"} 2\n"),
+            "{text}"
+        );
+        assert_eq!(stats.observed("meshproxy_request_duration_seconds"), 2);
+    }
 
     #[test]
     fn counters_and_gauges_render_as_prometheus_text() {

@@ -12,4 +12,4 @@ mod pipeline;
 mod serve;
 
 pub use pipeline::{Matching, MuxError, Pipeline};
-pub use serve::{Answer, Order, serve};
+pub use serve::{Answer, Ended, Order, serve};

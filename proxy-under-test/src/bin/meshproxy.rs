@@ -44,6 +44,9 @@ struct Args {
     /// negative control for per-request balancing.
     #[arg(long)]
     l4: bool,
+    /// Close downstream connections idle for this many seconds.
+    #[arg(long, default_value_t = 300)]
+    idle_timeout: u64,
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long = "for-seconds")]
     run_for: Option<u64>,
@@ -87,6 +90,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ip: args.listen_ip,
         seed: args.seed,
         mode: if args.l4 { Mode::L4 } else { Mode::L7 },
+        idle_timeout: Some(Duration::from_secs(args.idle_timeout)),
     };
     let proxy = Arc::new(Proxy::start(table, &options).await?);
     let admin_listener = admin::bind(args.admin)

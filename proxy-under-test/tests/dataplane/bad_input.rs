@@ -98,3 +98,52 @@ async fn malformed_frames_close_the_connection_and_release_it() {
         fleet.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_frame_trickled_byte_by_byte_is_cut_off_at_the_idle_timeout() {
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1"],
+    )
+    .await;
+    let all = table(
+        &fleet,
+        Protocol::Thrift,
+        vec![route(
+            "all",
+            vec![],
+            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
+        )],
+    );
+    let options = ProxyOptions {
+        idle_timeout: Some(std::time::Duration::from_millis(300)),
+        ..ProxyOptions::default()
+    };
+    let proxy = Proxy::start(all, &options).await.expect("proxy starts");
+    let mut stream = tokio::net::TcpStream::connect(proxy.listeners()[0].1)
+        .await
+        .expect("connects");
+    // A strict-binary call header, one byte every 50 ms, never finished.
+    let mut closed = false;
+    for byte in [0x80u8, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x08]
+        .iter()
+        .cycle()
+        .take(200)
+    {
+        if stream.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(closed, "the proxy closed the trickling connection");
+    assert_eq!(
+        proxy
+            .stats()
+            .total("meshproxy_downstream_idle_timeouts_total"),
+        1
+    );
+    proxy.stop().await;
+    fleet.stop().await;
+}

@@ -30,6 +30,7 @@ pub(crate) async fn serve_endpoint(
         stream,
         DubboCodec::new(),
         Order::Multiplexed,
+        None,
         cancel,
         |frame: Frame| answer(Arc::clone(&endpoint), connection, frame),
     )

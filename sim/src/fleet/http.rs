@@ -29,6 +29,7 @@ pub(crate) async fn serve_endpoint(
         stream,
         ServerCodec::default(),
         Order::Sequential,
+        None,
         cancel,
         |request: Request| answer(Arc::clone(&endpoint), connection, request),
     )

@@ -27,6 +27,7 @@ pub(crate) async fn serve_endpoint(
         stream,
         codec,
         Order::Multiplexed,
+        None,
         cancel,
         |call: Message| answer(Arc::clone(&endpoint), connection, call),
     )

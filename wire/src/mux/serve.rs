@@ -1,10 +1,12 @@
 //! The answering side of a connection.
 
 use std::future::Future;
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 use tokio_util::sync::CancellationToken;
 
@@ -33,21 +35,36 @@ pub enum Order {
     Multiplexed,
 }
 
+/// Why a served connection ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The peer closed, or a handler asked to close.
+    Closed,
+    /// The peer sent bytes that do not decode.
+    BadFrame(CodecError),
+    /// Nothing was in flight and no whole request arrived for the idle
+    /// timeout: a silent peer, or one trickling a frame byte by byte.
+    Idle,
+    /// The server is shutting down.
+    Cancelled,
+}
+
 /// Serves one connection with `codec`: decodes requests, runs `handle` on
 /// each and writes the answers, until the peer closes, a frame does not
-/// decode, a handler asks to close, or `cancel` fires. When the peer stops
-/// sending, the requests it already made are still answered.
+/// decode, a handler asks to close, the connection idles past `idle`, or
+/// `cancel` fires. When the peer stops sending, the requests it already made
+/// are still answered.
 ///
 /// # Returns
-/// The decode error that ended the connection, if one did, for the caller
-/// to count; the connection is closed either way.
+/// Why the connection ended, for the caller to count; it is closed either way.
 pub async fn serve<S, C, Req, Resp, H, Fut>(
     stream: S,
     codec: C,
     order: Order,
+    idle: Option<Duration>,
     cancel: CancellationToken,
     handle: H,
-) -> Option<CodecError>
+) -> Ended
 where
     S: AsyncRead + AsyncWrite + Unpin,
     C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError>,
@@ -57,14 +74,20 @@ where
 {
     let mut framed = Framed::new(stream, codec);
     let mut in_flight: JoinSet<Answer<Resp>> = JoinSet::new();
+    // Far enough away to mean "never" when there is no idle timeout.
+    let idle = idle.unwrap_or(Duration::from_secs(86_400 * 365));
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return None,
+            _ = cancel.cancelled() => return Ended::Cancelled,
+            _ = &mut idle_timer, if in_flight.is_empty() => return Ended::Idle,
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let Ok(answer) = done else { return None };
+                let Ok(answer) = done else { return Ended::Closed };
                 if !write(&mut framed, answer).await {
-                    return None;
+                    return Ended::Closed;
                 }
+                idle_timer.as_mut().reset(Instant::now() + idle);
             }
             frame = framed.next() => match frame {
                 Some(Ok(request)) => {
@@ -75,23 +98,24 @@ where
                         }
                         Order::Sequential => {
                             let answer = tokio::select! {
-                                _ = cancel.cancelled() => return None,
+                                _ = cancel.cancelled() => return Ended::Cancelled,
                                 answer = answer => answer,
                             };
                             if !write(&mut framed, answer).await {
-                                return None;
+                                return Ended::Closed;
                             }
                         }
                     }
+                    idle_timer.as_mut().reset(Instant::now() + idle);
                 }
-                Some(Err(error)) => return Some(error),
+                Some(Err(error)) => return Ended::BadFrame(error),
                 None => {
                     while let Some(Ok(answer)) = in_flight.join_next().await {
                         if !write(&mut framed, answer).await {
-                            return None;
+                            break;
                         }
                     }
-                    return None;
+                    return Ended::Closed;
                 }
             },
         }
