@@ -124,6 +124,40 @@ fn dubbo_id(frame: &Frame) -> Option<u64> {
 }
 
 impl Upstreams {
+    /// Sends a Thrift oneway call to `addr`; nothing comes back.
+    ///
+    /// # Errors
+    /// When the endpoint cannot be reached or the connection has ended.
+    pub async fn thrift_oneway(
+        &self,
+        addr: SocketAddr,
+        call: &Message,
+        connect_timeout: Duration,
+    ) -> Result<(), UpstreamError> {
+        let pipeline = self.thrift_connection(addr, call, connect_timeout).await?;
+        pipeline
+            .send(call.clone())
+            .await
+            .map_err(|reason| UpstreamError::Reset { addr, reason })
+    }
+
+    async fn thrift_connection(
+        &self,
+        addr: SocketAddr,
+        call: &Message,
+        connect_timeout: Duration,
+    ) -> Result<Arc<Pipeline<Message, Message>>, UpstreamError> {
+        let key = (addr, call.transport, call.header.encoding);
+        self.thrift
+            .get(&key, async || {
+                let stream = connect(addr, connect_timeout).await?;
+                let codec = ThriftCodec::new(TransportMode::Fixed(call.transport))
+                    .with_encoding_hint(call.header.encoding);
+                Ok(Pipeline::spawn(stream, codec, Matching::ById(thrift_id)))
+            })
+            .await
+    }
+
     /// Sends a Thrift call to `addr` under a fresh seqid; the reply comes
     /// back with the call's own seqid.
     ///
@@ -135,16 +169,7 @@ impl Upstreams {
         call: &Message,
         connect_timeout: Duration,
     ) -> Result<Message, UpstreamError> {
-        let key = (addr, call.transport, call.header.encoding);
-        let pipeline = self
-            .thrift
-            .get(&key, async || {
-                let stream = connect(addr, connect_timeout).await?;
-                let codec = ThriftCodec::new(TransportMode::Fixed(call.transport))
-                    .with_encoding_hint(call.header.encoding);
-                Ok(Pipeline::spawn(stream, codec, Matching::ById(thrift_id)))
-            })
-            .await?;
+        let pipeline = self.thrift_connection(addr, call, connect_timeout).await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u32;
         let reply = pipeline
             .call(u64::from(id), call.with_seqid(id as i32))

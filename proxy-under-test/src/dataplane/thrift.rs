@@ -21,14 +21,11 @@ fn exception(call: &Message, message: String) -> Answer<Message> {
 }
 
 pub(crate) async fn handle(context: Arc<ListenerContext>, call: Message) -> Answer<Message> {
-    if call.header.kind != MessageType::Call {
-        // Oneway calls expect no answer and replies are not requests: the
-        // multiplexed upstream matches answers by seqid, so neither is forwarded.
-        context.count(
-            "meshproxy_unforwarded_messages_total",
-            &[("kind", "thrift-non-call")],
-        );
-        return Answer::Nothing;
+    let oneway = call.header.kind == MessageType::Oneway;
+    if !oneway && call.header.kind != MessageType::Call {
+        // Replies and exceptions are not requests: close, as Aeraki does on a decode error.
+        context.count("meshproxy_downstream_decode_errors_total", &[]);
+        return Answer::Close;
     }
     let view = attributes::thrift(&call);
     let target = match context.decide(&view.attributes) {
@@ -71,6 +68,23 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, call: Message) -> Answ
             };
             context.count_mirror(&cluster, outcome);
         });
+    }
+    if oneway {
+        // No answer goes back, so no retry or timeout applies: send and forget.
+        let sent = context
+            .shared
+            .upstreams
+            .thrift_oneway(target.endpoint.addr, &call, target.connect_timeout)
+            .await;
+        context.count_forwarded(
+            &target,
+            if sent.is_ok() {
+                "oneway"
+            } else {
+                "upstream_error"
+            },
+        );
+        return Answer::Nothing;
     }
     let (upstreams, timeout, call_ref) = (&context.shared.upstreams, target.connect_timeout, &call);
     let outcome = policy::forward(&context, &target, health, move |addr| {

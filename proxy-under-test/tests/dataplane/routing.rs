@@ -473,3 +473,62 @@ async fn in_l4_mode_every_request_of_a_connection_reaches_one_endpoint() {
     proxy.stop().await;
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn thrift_oneway_calls_are_forwarded_and_answered_with_nothing() {
+    use meshbench_wire::thrift::hello::SayHello;
+    use meshbench_wire::thrift::{
+        Encoding, Message, MessageType, ThriftCodec, Transport, TransportMode,
+    };
+    use tokio::io::AsyncWriteExt;
+    use tokio_util::codec::Encoder;
+
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1"],
+    )
+    .await;
+    let all = forward(vec![(cluster_name(&fleet, "v1"), 1)]);
+    let (proxy, addr) = start(table(
+        &fleet,
+        Protocol::Thrift,
+        vec![route("all", vec![], all)],
+    ))
+    .await;
+    let call = SayHello {
+        name: "oneway".into(),
+        context: BTreeMap::new(),
+    }
+    .encode_call(Transport::Framed, Encoding::Binary, None, 5);
+    let oneway = Message::new(
+        Transport::Framed,
+        Encoding::Binary,
+        "sayHello",
+        MessageType::Oneway,
+        5,
+        call.body(),
+    );
+    let mut bytes = bytes::BytesMut::new();
+    ThriftCodec::new(TransportMode::Auto)
+        .encode(&oneway, &mut bytes)
+        .expect("encodes");
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    stream.write_all(&bytes).await.expect("writes");
+    for _ in 0..200 {
+        if fleet.collector().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        fleet.collector().len(),
+        1,
+        "the oneway call reached the backend"
+    );
+    assert_eq!(proxy.stats().total("meshproxy_requests_total"), 1);
+    proxy.stop().await;
+    fleet.stop().await;
+}

@@ -39,7 +39,8 @@ type Waiter<Resp> = oneshot::Sender<Result<Resp, MuxError>>;
 struct Outgoing<Req, Resp> {
     id: u64,
     frame: Req,
-    reply: Waiter<Resp>,
+    /// Who waits for the answer; `None` for a message that gets none (oneway).
+    reply: Option<Waiter<Resp>>,
 }
 
 /// The callers' side of a pipelined connection.
@@ -70,10 +71,29 @@ impl<Req: Send + 'static, Resp: Send + 'static> Pipeline<Req, Resp> {
     pub async fn call(&self, id: u64, frame: Req) -> Result<Resp, MuxError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Outgoing { id, frame, reply })
+            .send(Outgoing {
+                id,
+                frame,
+                reply: Some(reply),
+            })
             .await
             .map_err(|_| MuxError::Closed)?;
         answer.await.map_err(|_| MuxError::Closed)?
+    }
+
+    /// Queues a message that gets no answer (a Thrift oneway call).
+    ///
+    /// # Errors
+    /// [`MuxError::Closed`] when the connection has ended.
+    pub async fn send(&self, frame: Req) -> Result<(), MuxError> {
+        self.tx
+            .send(Outgoing {
+                id: 0,
+                frame,
+                reply: None,
+            })
+            .await
+            .map_err(|_| MuxError::Closed)
     }
 
     /// Whether the connection task has ended.
@@ -120,9 +140,12 @@ async fn run<S, C, Req, Resp>(
                 let Some(Outgoing { id, frame, reply }) = outgoing else {
                     break MuxError::Closed;
                 };
-                match matching {
-                    Matching::ById(_) => { waiting.by_id.insert(id, reply); }
-                    Matching::InOrder => waiting.in_order.push_back(reply),
+                match (&matching, reply) {
+                    (_, None) => {}
+                    (Matching::ById(_), Some(reply)) => {
+                        waiting.by_id.insert(id, reply);
+                    }
+                    (Matching::InOrder, Some(reply)) => waiting.in_order.push_back(reply),
                 }
                 if let Err(e) = sink.send(frame).await {
                     break MuxError::Io(e.to_string());
@@ -149,6 +172,8 @@ async fn run<S, C, Req, Resp>(
     // Callers that queue after the end learn it from the closed channel.
     rx.close();
     while let Some(late) = rx.recv().await {
-        let _ = late.reply.send(Err(error.clone()));
+        if let Some(reply) = late.reply {
+            let _ = reply.send(Err(error.clone()));
+        }
     }
 }
