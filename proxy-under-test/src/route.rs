@@ -26,6 +26,9 @@ pub struct RouteTable {
     pub listeners: Vec<Listener>,
     /// Every cluster a route or mirror names, by name.
     pub clusters: BTreeMap<ClusterName, Cluster>,
+    /// meshbench extensions the configuration relied on (e.g. a MetaRouter's
+    /// `meshbench.io/route-policies`), so reports can say so.
+    pub extensions: Vec<String>,
 }
 
 /// The routes of one service, as its per-VIP listener applies them.

@@ -81,6 +81,10 @@ pub fn compile(
         version,
         listeners,
         clusters: builder.clusters,
+        extensions: super::extensions_used(objects)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     })
 }
 

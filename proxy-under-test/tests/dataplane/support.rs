@@ -120,6 +120,7 @@ pub fn table(fleet: &Fleet, protocol: Protocol, routes: Vec<Route>) -> RouteTabl
             routes,
         }],
         clusters: clusters(fleet),
+        extensions: Vec::new(),
     }
 }
 
