@@ -532,3 +532,102 @@ async fn thrift_oneway_calls_are_forwarded_and_answered_with_nothing() {
     proxy.stop().await;
     fleet.stop().await;
 }
+
+/// ln P(X = k) for X ~ Binomial(n, p), for every k (log space: (1-p)^n
+/// underflows for the n used here).
+fn binomial_log_pmf(n: u64, p: f64) -> Vec<f64> {
+    let mut log_pmf = Vec::with_capacity(n as usize + 1);
+    let mut current = n as f64 * (1.0 - p).ln();
+    for k in 0..=n {
+        log_pmf.push(current);
+        current += ((n - k) as f64 / (k + 1) as f64).ln() + (p / (1.0 - p)).ln();
+    }
+    log_pmf
+}
+
+/// The narrowest-tailed acceptance band [lo, hi] whose two tails each hold
+/// at most alpha/2 under Binomial(n, p).
+fn acceptance_band(n: u64, p: f64, alpha: f64) -> (u64, u64) {
+    let pmf: Vec<f64> = binomial_log_pmf(n, p).into_iter().map(f64::exp).collect();
+    let (mut lo, mut below) = (0, 0.0);
+    while below + pmf[lo] <= alpha / 2.0 {
+        below += pmf[lo];
+        lo += 1;
+    }
+    let (mut hi, mut above) = (n as usize, 0.0);
+    while above + pmf[hi] <= alpha / 2.0 {
+        above += pmf[hi];
+        hi -= 1;
+    }
+    (lo as u64, hi as u64)
+}
+
+/// P(lo <= X <= hi) for X ~ Binomial(n, p): the chance a skewed proxy passes.
+fn probability_inside(n: u64, p: f64, (lo, hi): (u64, u64)) -> f64 {
+    binomial_log_pmf(n, p)[lo as usize..=hi as usize]
+        .iter()
+        .map(|l| l.exp())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_20_80_split_holds_its_weights_at_alpha_1e_6() {
+    // Design: alpha 1e-6 (false failure), and this n must detect a proxy that
+    // sends 25% instead of 20% (or 15%) with power >= 0.99; both checked here.
+    const N: u64 = 4000;
+    const ALPHA: f64 = 1e-6;
+    let band = acceptance_band(N, 0.20, ALPHA);
+    let miss = probability_inside(N, 0.25, band).max(probability_inside(N, 0.15, band));
+    assert!(
+        1.0 - miss >= 0.99,
+        "n = {N} has power {} against a 5-point skew",
+        1.0 - miss
+    );
+
+    let fleet = fleet(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        Protocol::Thrift,
+        &["v1", "v2"],
+    )
+    .await;
+    let split = forward(vec![
+        (cluster_name(&fleet, "v1"), 20),
+        (cluster_name(&fleet, "v2"), 80),
+    ]);
+    let (proxy, addr) = start(table(
+        &fleet,
+        Protocol::Thrift,
+        vec![route("split", vec![], split)],
+    ))
+    .await;
+    let client = Arc::new(
+        ThriftClient::connect(addr, ThriftOptions::default())
+            .await
+            .expect("connects"),
+    );
+    // 8 callers share the one connection, so calls are pipelined on it.
+    let callers = (0..8).map(|_| {
+        let client = Arc::clone(&client);
+        tokio::spawn(async move {
+            let mut v1 = 0u64;
+            for _ in 0..N / 8 {
+                let reply = client
+                    .say_hello("x", None, BTreeMap::new())
+                    .await
+                    .expect("answers");
+                v1 += u64::from(reply.echo.expect("echo").version == "v1");
+            }
+            v1
+        })
+    });
+    let mut v1 = 0;
+    for caller in callers {
+        v1 += caller.await.expect("caller");
+    }
+    assert!(
+        band.0 <= v1 && v1 <= band.1,
+        "v1 got {v1} of {N}; accepted band at alpha {ALPHA}: {band:?}"
+    );
+    proxy.stop().await;
+    fleet.stop().await;
+}

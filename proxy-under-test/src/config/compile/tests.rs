@@ -341,7 +341,10 @@ fn route_policies_extension() {
                 json!({"delay": [duration(0, 100_000_000), 100_000], "abort": [500, 50_000]}),
             ),
             (format!("{R1}/action/forward/timeout"), json!(null)),
-            ("/extensions".to_owned(), json!(["MetaRouter meta-thrift/route uses meshbench.io/route-policies"])),
+            (
+                "/extensions".to_owned(),
+                json!(["MetaRouter meta-thrift/route uses meshbench.io/route-policies"]),
+            ),
         ],
     )]);
     let objects = load_objects(&yaml).unwrap_or_default();
