@@ -228,6 +228,23 @@ pub struct Fault {
     pub abort: Option<(u16, u32)>,
 }
 
+impl Fault {
+    /// The delay of a request whose draw (in [0, 1 000 000)) falls in the
+    /// delayed fraction: `draw < per_million`.
+    pub fn delay_for(&self, draw: u32) -> Option<Duration> {
+        self.delay
+            .filter(|(_, per_million)| draw < *per_million)
+            .map(|(delay, _)| delay)
+    }
+
+    /// The abort status of a request whose draw falls in the aborted fraction.
+    pub fn abort_for(&self, draw: u32) -> Option<u16> {
+        self.abort
+            .filter(|(_, per_million)| draw < *per_million)
+            .map(|(status, _)| status)
+    }
+}
+
 /// An HTTP rewrite.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rewrite {

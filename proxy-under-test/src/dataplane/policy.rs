@@ -182,19 +182,15 @@ async fn inject_fault(context: &ListenerContext, target: &Target) -> Option<u16>
     let fault = target.forward.fault.as_ref()?;
     let (delay, abort) = {
         let mut rng = context.shared.rng();
-        let delay = fault
-            .delay
-            .filter(|(_, per_million)| rng.random_range(0..1_000_000) < *per_million);
-        let abort = fault
-            .abort
-            .filter(|(_, per_million)| rng.random_range(0..1_000_000) < *per_million);
+        let delay = fault.delay_for(rng.random_range(0..1_000_000));
+        let abort = fault.abort_for(rng.random_range(0..1_000_000));
         (delay, abort)
     };
-    if let Some((duration, _)) = delay {
+    if let Some(duration) = delay {
         context.count("meshproxy_fault_delays_total", &[("route", &target.route)]);
         tokio::time::sleep(duration).await;
     }
-    let (status, _) = abort?;
+    let status = abort?;
     context.count("meshproxy_fault_aborts_total", &[("route", &target.route)]);
     Some(status)
 }
