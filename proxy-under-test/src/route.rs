@@ -114,6 +114,7 @@ pub enum Action {
 #[derive(Debug, Clone, Serialize)]
 pub struct Forward {
     /// The destinations and their weights.
+    #[serde(rename = "weighted_clusters")]
     pub clusters: WeightedClusters,
     /// The whole request's deadline, retries included.
     pub timeout: Option<Duration>,
@@ -155,12 +156,26 @@ impl Forward {
 }
 
 /// Weighted destinations. A single destination ignores its weight.
+/// Serialised as Envoy's `weighted_clusters`: `{clusters: [{name, weight}], total_weight}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct WeightedClusters {
     /// Cluster and weight, in the order written.
+    #[serde(serialize_with = "named_weights")]
     pub clusters: Vec<(ClusterName, u32)>,
     /// The sum of the weights (Aeraki's `total_weight`); the draw is in [0, total).
     pub total_weight: u32,
+}
+
+fn named_weights<S: serde::Serializer>(
+    clusters: &[(ClusterName, u32)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(clusters.len()))?;
+    for (name, weight) in clusters {
+        seq.serialize_element(&serde_json::json!({ "name": name, "weight": weight }))?;
+    }
+    seq.end()
 }
 
 impl WeightedClusters {

@@ -210,19 +210,19 @@ fn metarouter_rules() {
         (
             "a single destination ignores its weight",
             mr("[{name: one, route: [{destination: {host: thrift-sample-server, subset: v1}, weight: 20}]}]"),
-            vec![(format!("{F0}/clusters"), json!({"clusters": [[T_V1, 1]], "total_weight": 1}))],
+            vec![(format!("{F0}/weighted_clusters"), json!({"clusters": [{"name": T_V1, "weight": 1}], "total_weight": 1}))],
         ),
         (
             "weights 1 and 3 give total_weight 4 (the sum, not 100)",
             mr("[{name: r, route: [{destination: {host: thrift-sample-server, subset: v1}, weight: 1},
                                    {destination: {host: thrift-sample-server, subset: v2}, weight: 3}]}]"),
-            vec![(format!("{F0}/clusters"), json!({"clusters": [[T_V1, 1], [T_V2, 3]], "total_weight": 4}))],
+            vec![(format!("{F0}/weighted_clusters"), json!({"clusters": [{"name": T_V1, "weight": 1}, {"name": T_V2, "weight": 3}], "total_weight": 4}))],
         ),
         (
             "a weight-0 destination stays listed (dark deploy)",
             mr("[{name: r, route: [{destination: {host: thrift-sample-server, subset: v1}, weight: 100},
                                    {destination: {host: thrift-sample-server, subset: v2}}]}]"),
-            vec![(format!("{F0}/clusters"), json!({"clusters": [[T_V1, 100], [T_V2, 0]], "total_weight": 100}))],
+            vec![(format!("{F0}/weighted_clusters"), json!({"clusters": [{"name": T_V1, "weight": 100}, {"name": T_V2, "weight": 0}], "total_weight": 100}))],
         ),
         (
             "mirrorPercentage absent: 100 %",
@@ -259,7 +259,7 @@ fn metarouter_rules() {
         (
             "destination port.number equal to the service port is accepted",
             mr("[{name: r, route: [{destination: {host: thrift-sample-server, subset: v1, port: {number: 9090}}}]}]"),
-            vec![(format!("{F0}/clusters/clusters/0/0"), json!(T_V1))],
+            vec![(format!("{F0}/weighted_clusters/clusters/0/name"), json!(T_V1))],
         ),
         (
             "exportTo is accepted with no effect; gateways including mesh apply to meshproxy",
@@ -308,7 +308,7 @@ fn dubbo_metarouter_with_serviceentry_host() {
                 ]),
             ),
             (
-                p("/listeners/1/routes/0/action/forward/clusters/clusters/0/0"),
+                p("/listeners/1/routes/0/action/forward/weighted_clusters/clusters/0/name"),
                 json!(D_V1),
             ),
             (p("/listeners/0/routes/0/name"), json!("default")),
@@ -387,7 +387,7 @@ fn host_and_cluster_rules() {
                 (
                     p(R0),
                     json!({"name": "default", "matches": [], "action": {"forward": {
-                        "clusters": {"clusters": [[T_ALL, 1]], "total_weight": 1},
+                        "weighted_clusters": {"clusters": [{"name": T_ALL, "weight": 1}], "total_weight": 1},
                         "timeout": null, "retries": null, "fault": null, "mirror": null,
                         "request_mutation": [], "response_mutation": [], "request_remove": [],
                         "rewrite": null, "hash_key": null}}}),
@@ -411,9 +411,9 @@ fn host_and_cluster_rules() {
                 (format!("/clusters/{}/lb", T_ALL), json!({"consistent_hash": "method"})),
             ],
         ),
-        ("short host '<short>' expands with the object's namespace", thrift_mr_in("meta-thrift", "thrift-sample-server"), vec![(format!("{F0}/clusters/clusters/0/0"), json!(T_ALL))]),
-        ("short host '<short>.<ns>' expands from any namespace", thrift_mr_in("default", "thrift-sample-server.meta-thrift"), vec![(format!("{F0}/clusters/clusters/0/0"), json!(T_ALL))]),
-        ("an FQDN host matches as is", thrift_mr_in("default", THRIFT), vec![(format!("{F0}/clusters/clusters/0/0"), json!(T_ALL))]),
+        ("short host '<short>' expands with the object's namespace", thrift_mr_in("meta-thrift", "thrift-sample-server"), vec![(format!("{F0}/weighted_clusters/clusters/0/name"), json!(T_ALL))]),
+        ("short host '<short>.<ns>' expands from any namespace", thrift_mr_in("default", "thrift-sample-server.meta-thrift"), vec![(format!("{F0}/weighted_clusters/clusters/0/name"), json!(T_ALL))]),
+        ("an FQDN host matches as is", thrift_mr_in("default", THRIFT), vec![(format!("{F0}/weighted_clusters/clusters/0/name"), json!(T_ALL))]),
         (
             "subset endpoints are those carrying all the subset's labels",
             mr("[{name: r, route: [{destination: {host: thrift-sample-server, subset: v2}}]}]"),
@@ -582,7 +582,7 @@ fn virtualservice_http_rules() {
                 (format!("{WF0}/request_mutation"), json!([["x-a", "1"], ["x-b", "2"], ["x-d", "4"]])),
                 (format!("{WF0}/request_remove"), json!(["x-c"])),
                 (format!("{WF0}/response_mutation"), json!([["x-r", "3"], ["x-e", "5"]])),
-                (format!("{WF0}/clusters"), json!({"clusters": [[W_V1, 50], [W_V2, 50]], "total_weight": 100})),
+                (format!("{WF0}/weighted_clusters"), json!({"clusters": [{"name": W_V1, "weight": 50}, {"name": W_V2, "weight": 50}], "total_weight": 100})),
             ],
         ),
         (
@@ -597,7 +597,7 @@ fn virtualservice_http_rules() {
             "first match wins: routes keep their order",
             vs("[{name: a, match: [{headers: {x-v: {exact: '2'}}}], route: [{destination: {host: web, subset: v2}}]},
                 {name: b, route: [{destination: {host: web}}]}]"),
-            vec![(format!("{W0}/name"), json!("a")), (p("/listeners/2/routes/1/name"), json!("b")), (p("/listeners/2/routes/1/action/forward/clusters/clusters/0/0"), json!(W_ALL))],
+            vec![(format!("{W0}/name"), json!("a")), (p("/listeners/2/routes/1/name"), json!("b")), (p("/listeners/2/routes/1/action/forward/weighted_clusters/clusters/0/name"), json!(W_ALL))],
         ),
     ]);
 }
@@ -628,10 +628,13 @@ spec:
             (p("/listeners/3/routes/0/name"), json!("tcp")),
             (p("/listeners/3/routes/0/matches"), json!([])),
             (
-                p("/listeners/3/routes/0/action/forward/clusters"),
-                json!({"clusters": [[DB_V1, 90], [DB_V2, 10]], "total_weight": 100}),
+                p("/listeners/3/routes/0/action/forward/weighted_clusters"),
+                json!({"clusters": [{"name": DB_V1, "weight": 90}, {"name": DB_V2, "weight": 10}], "total_weight": 100}),
             ),
-            (format!("{WF0}/clusters/clusters/0/0"), json!(W_ALL)),
+            (
+                format!("{WF0}/weighted_clusters/clusters/0/name"),
+                json!(W_ALL),
+            ),
         ],
     )]);
 }
@@ -1064,8 +1067,10 @@ spec:
         Some(&json!("traffic-split"))
     );
     assert_eq!(
-        json.pointer(&format!("{F0}/clusters")),
-        Some(&json!({"clusters": [[T_V1, 20], [T_V2, 80]], "total_weight": 100}))
+        json.pointer(&format!("{F0}/weighted_clusters")),
+        Some(
+            &json!({"clusters": [{"name": T_V1, "weight": 20}, {"name": T_V2, "weight": 80}], "total_weight": 100})
+        )
     );
     assert_eq!(
         json.pointer(&format!("{R0}/matches/0/conditions/0")),
