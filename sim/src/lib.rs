@@ -8,6 +8,8 @@
 //! - [`fleet`]: multi-version sample servers on their own loopback addresses,
 //!   their behaviour knobs, the echo contract and the received-request log.
 //! - [`client`]: long-lived, pipelining clients for Thrift, Dubbo and HTTP.
+//! - [`ledger`]: one outcome per request sent, conservation, and the join with endpoint records.
+//! - [`workload`]: closed- and open-loop clients on long-lived connections, bounded by budget or time.
 //! - [`duration`]: durations as written in scenarios (`2ms`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -15,3 +17,5 @@
 pub mod client;
 pub mod duration;
 pub mod fleet;
+pub mod ledger;
+pub mod workload;

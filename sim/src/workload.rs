@@ -1,0 +1,361 @@
+//! The workload: clients holding long-lived connections and sending requests
+//! on a schedule, closed loop (N in flight per connection) or open loop (a
+//! rate, constant or Poisson, with latency measured from each request's
+//! intended start so a slow proxy cannot hide behind coordinated omission).
+//!
+//! The plan is plain data; [`run`] executes it. Every loop is bounded by a
+//! request budget and/or a duration, and every request ends in exactly one
+//! [`Outcome`] in the returned [`Ledger`].
+
+mod connection;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::thrift::ThriftOptions;
+use crate::ledger::{Entry, Ledger, Outcome};
+use connection::Connection;
+
+/// What one request class sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// `HelloService.sayHello(name)`, with the meshbench context entries.
+    Thrift {
+        /// The name argument.
+        name: String,
+        /// Transport, encoding, multiplexing.
+        options: ThriftOptions,
+        /// Extra context entries (the request id is added).
+        context: BTreeMap<String, String>,
+    },
+    /// A Dubbo call with one String argument.
+    Dubbo {
+        /// The interface (service path).
+        interface: String,
+        /// The method.
+        method: String,
+        /// The argument.
+        name: String,
+        /// Attachments (the request id is added).
+        attachments: Vec<(String, String)>,
+    },
+    /// An HTTP/1.1 request.
+    Http {
+        /// The method.
+        method: String,
+        /// The request target.
+        path: String,
+        /// Headers (the request id is added as `x-request-id`).
+        headers: Vec<(String, String)>,
+    },
+    /// A TCP connection to the echo service: the unit is the connection.
+    Tcp {
+        /// Bytes sent (and expected back) once connected.
+        payload: Vec<u8>,
+    },
+}
+
+/// A named kind of request with its share of the mix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestClass {
+    /// Its name, as expectations refer to it.
+    pub name: String,
+    /// Its relative weight in the mix.
+    pub weight: u32,
+    /// What it sends.
+    pub call: Call,
+}
+
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Each of `in_flight` workers per connection sends its next request as
+    /// soon as the previous answer arrives.
+    Closed,
+    /// Requests start at `rate` per second, whatever the answers do.
+    Open {
+        /// Requests per second for this client.
+        rate: f64,
+        /// Exponential gaps (Poisson arrivals) rather than constant ones.
+        poisson: bool,
+    },
+}
+
+/// What bounds a client's run; at least one must be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Budget {
+    /// Stop after this many requests.
+    pub requests: Option<u64>,
+    /// Stop starting requests after this long.
+    pub duration: Option<Duration>,
+}
+
+/// One client of the workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientPlan {
+    /// Its name.
+    pub name: String,
+    /// Where it connects (the proxy's listener for the service).
+    pub target: SocketAddr,
+    /// Long-lived connections it holds.
+    pub connections: usize,
+    /// Requests in flight per connection (closed loop).
+    pub in_flight: usize,
+    /// Requests per connection before it is replaced (churn); `None` = never.
+    pub lifetime: Option<u64>,
+    /// Closed or open loop.
+    pub pace: Pace,
+    /// What bounds the run.
+    pub budget: Budget,
+    /// The request classes, drawn by weight for every request.
+    pub mix: Vec<RequestClass>,
+}
+
+/// The whole workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadPlan {
+    /// The clients, run concurrently.
+    pub clients: Vec<ClientPlan>,
+    /// A request without an answer after this long is recorded as a timeout.
+    pub request_timeout: Duration,
+}
+
+/// Why a plan cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A client has neither a request budget nor a duration.
+    #[error("client '{0}' is unbounded: give it a request budget or a duration")]
+    Unbounded(String),
+    /// A client has no request class with a positive weight.
+    #[error("client '{0}' has no request class with a positive weight")]
+    EmptyMix(String),
+    /// A client has no connection or no worker.
+    #[error("client '{0}' needs at least one connection and one request in flight")]
+    NoConnection(String),
+}
+
+/// Live counters the runner reads (progress bars, phases) and writes (phase).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Requests started so far, over all clients.
+    pub sent: AtomicU64,
+    /// Requests ended so far.
+    pub done: AtomicU64,
+    /// The routing phase in force; stamped on every request sent.
+    pub phase: AtomicUsize,
+}
+
+impl WorkloadPlan {
+    /// Checks that every client is bounded and can send.
+    ///
+    /// # Errors
+    /// The first client that cannot run.
+    pub fn check(&self) -> Result<(), PlanError> {
+        for client in &self.clients {
+            if client.budget.requests.is_none() && client.budget.duration.is_none() {
+                return Err(PlanError::Unbounded(client.name.clone()));
+            }
+            if client.mix.iter().all(|c| c.weight == 0) {
+                return Err(PlanError::EmptyMix(client.name.clone()));
+            }
+            if client.connections == 0 || client.in_flight == 0 {
+                return Err(PlanError::NoConnection(client.name.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// State one client's tasks share.
+struct ClientRun {
+    index: usize,
+    plan: ClientPlan,
+    started: Instant,
+    deadline: Option<Instant>,
+    slots: AtomicU64,
+    next_connection: Arc<AtomicU64>,
+    rng: Mutex<StdRng>,
+    entries: Arc<Mutex<Vec<Entry>>>,
+    progress: Arc<Progress>,
+    request_timeout: Duration,
+    cancel: CancellationToken,
+}
+
+impl ClientRun {
+    /// Takes the next request slot, or `None` when the budget or time is spent.
+    fn take_slot(&self) -> Option<u64> {
+        if self.cancel.is_cancelled() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        let n = self.slots.fetch_add(1, Ordering::Relaxed);
+        if self.plan.budget.requests.is_some_and(|max| n >= max) {
+            return None;
+        }
+        self.progress.sent.fetch_add(1, Ordering::Relaxed);
+        Some(n)
+    }
+
+    fn pick_class(&self) -> &RequestClass {
+        let total: u64 = self.plan.mix.iter().map(|c| u64::from(c.weight)).sum();
+        let mut point = self
+            .rng
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .random_range(0..total.max(1));
+        for class in &self.plan.mix {
+            if point < u64::from(class.weight) {
+                return class;
+            }
+            point -= u64::from(class.weight);
+        }
+        &self.plan.mix[0]
+    }
+
+    /// Sends one request on `connection` and records its outcome.
+    async fn request(&self, connection: &Connection, slot: u64, intended: Instant) {
+        let class = self.pick_class();
+        let id = format!("c{}-{}-{slot}", self.index, connection.id());
+        let phase = self.progress.phase.load(Ordering::Relaxed);
+        let sent_at = Instant::now();
+        let outcome = tokio::select! {
+            _ = self.cancel.cancelled() => Outcome::Unfinished,
+            answered = tokio::time::timeout(self.request_timeout, connection.send(&class.call, &id)) => {
+                answered.unwrap_or(Outcome::Timeout)
+            }
+        };
+        let now = Instant::now();
+        let entry = Entry {
+            id,
+            class: class.name.clone(),
+            client: self.index,
+            connection: connection.id(),
+            phase,
+            intended: intended.saturating_duration_since(self.started),
+            latency: now.saturating_duration_since(intended),
+            service_time: now.saturating_duration_since(sent_at),
+            outcome,
+        };
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
+        self.progress.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs the workload to its bounds (or until `cancel`) and returns the ledger.
+///
+/// # Errors
+/// [`PlanError`] when the plan is not runnable; nothing is sent then.
+pub async fn run(
+    plan: &WorkloadPlan,
+    seed: u64,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<Ledger, PlanError> {
+    plan.check()?;
+    let entries = Arc::new(Mutex::new(Vec::new()));
+    let next_connection = Arc::new(AtomicU64::new(1));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, client) in plan.clients.iter().enumerate() {
+        let run = Arc::new(ClientRun {
+            index,
+            plan: client.clone(),
+            started,
+            deadline: client.budget.duration.map(|d| started + d),
+            slots: AtomicU64::new(0),
+            next_connection: Arc::clone(&next_connection),
+            rng: Mutex::new(StdRng::seed_from_u64(
+                seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            )),
+            entries: Arc::clone(&entries),
+            progress: Arc::clone(&progress),
+            request_timeout: plan.request_timeout,
+            cancel: cancel.clone(),
+        });
+        match client.pace {
+            Pace::Closed => {
+                for _ in 0..client.connections {
+                    tasks.spawn(closed_loop(Arc::clone(&run)));
+                }
+            }
+            Pace::Open { rate, poisson } => {
+                tasks.spawn(open_loop(Arc::clone(&run), rate, poisson));
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let entries = std::mem::take(&mut *entries.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(Ledger {
+        sent: progress.sent.load(Ordering::Relaxed),
+        entries,
+    })
+}
+
+/// One connection with `in_flight` workers, replaced after `lifetime` requests.
+async fn closed_loop(run: Arc<ClientRun>) {
+    loop {
+        let connection =
+            Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await;
+        let used = AtomicU64::new(0);
+        let lifetime = run.plan.lifetime.unwrap_or(u64::MAX);
+        let worker = || async {
+            while used.fetch_add(1, Ordering::Relaxed) < lifetime {
+                let Some(slot) = run.take_slot() else {
+                    return true;
+                };
+                run.request(&connection, slot, Instant::now()).await;
+            }
+            false
+        };
+        let finished = futures::future::join_all((0..run.plan.in_flight).map(|_| worker())).await;
+        if finished.into_iter().any(|done| done) {
+            return;
+        }
+    }
+}
+
+/// Requests started on schedule, spread over the client's connections.
+async fn open_loop(run: Arc<ClientRun>, rate: f64, poisson: bool) {
+    let mut connections = Vec::with_capacity(run.plan.connections);
+    for _ in 0..run.plan.connections {
+        connections.push(Arc::new(
+            Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await,
+        ));
+    }
+    let mean_gap = 1.0 / rate.max(1e-9);
+    let mut intended = Instant::now();
+    let mut in_flight = tokio::task::JoinSet::new();
+    let mut turn = 0usize;
+    loop {
+        let gap = if poisson {
+            let u: f64 = run.rng.lock().unwrap_or_else(|p| p.into_inner()).random();
+            -mean_gap * (1.0 - u).ln()
+        } else {
+            mean_gap
+        };
+        intended += Duration::from_secs_f64(gap.min(3600.0));
+        tokio::select! {
+            _ = run.cancel.cancelled() => break,
+            _ = tokio::time::sleep_until(intended) => {}
+        }
+        let Some(slot) = run.take_slot() else { break };
+        let connection = Arc::clone(&connections[turn % connections.len()]);
+        turn += 1;
+        let run = Arc::clone(&run);
+        in_flight.spawn(async move { run.request(&connection, slot, intended).await });
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests;

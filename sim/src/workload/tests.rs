@@ -1,0 +1,228 @@
+//! The workload against the fleet directly (no proxy): budgets, pacing,
+//! mixes, one outcome per request.
+
+use std::collections::BTreeMap;
+
+use meshbench_wire::Protocol;
+
+use super::*;
+use crate::fleet::{Behaviour, Fleet, FleetOptions, Latency, ServiceSpec, VersionSpec};
+
+async fn fleet(protocol: Protocol, behaviour: Behaviour) -> Fleet {
+    let spec = ServiceSpec {
+        service: "svc.default.svc.cluster.local".into(),
+        protocol,
+        port: 9000,
+        versions: vec![VersionSpec {
+            name: "v1".into(),
+            replicas: 1,
+            labels: BTreeMap::new(),
+            behaviour,
+        }],
+    };
+    Fleet::start(&[spec], &FleetOptions::default())
+        .await
+        .expect("fleet starts")
+}
+
+fn thrift_call() -> Call {
+    Call::Thrift {
+        name: "Aeraki".into(),
+        options: ThriftOptions::default(),
+        context: BTreeMap::new(),
+    }
+}
+
+fn client(target: SocketAddr, pace: Pace, budget: Budget, mix: Vec<RequestClass>) -> ClientPlan {
+    ClientPlan {
+        name: "client".into(),
+        target,
+        connections: 2,
+        in_flight: 4,
+        lifetime: None,
+        pace,
+        budget,
+        mix,
+    }
+}
+
+fn class(name: &str, weight: u32, call: Call) -> RequestClass {
+    RequestClass {
+        name: name.into(),
+        weight,
+        call,
+    }
+}
+
+async fn run_plan(plan: &WorkloadPlan) -> Ledger {
+    run(
+        plan,
+        1,
+        Arc::new(Progress::default()),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("runs")
+}
+
+#[tokio::test]
+async fn a_closed_loop_sends_exactly_its_budget_with_one_outcome_each() {
+    let fleet = fleet(Protocol::Thrift, Behaviour::default()).await;
+    let target = fleet.endpoints()[0].identity.addr;
+    let mix = vec![
+        class("hello", 3, thrift_call()),
+        class("other", 1, thrift_call()),
+    ];
+    let plan = WorkloadPlan {
+        clients: vec![client(
+            target,
+            Pace::Closed,
+            Budget {
+                requests: Some(400),
+                duration: None,
+            },
+            mix,
+        )],
+        request_timeout: Duration::from_secs(10),
+    };
+    let ledger = run_plan(&plan).await;
+    assert_eq!(ledger.sent, 400);
+    ledger
+        .check_conservation()
+        .expect("one outcome per request");
+    assert_eq!(
+        ledger.outcome_counts(),
+        BTreeMap::from([("success".to_owned(), 400)])
+    );
+    let connections: std::collections::BTreeSet<u64> =
+        ledger.entries.iter().map(|e| e.connection).collect();
+    assert_eq!(connections.len(), 2, "two long-lived connections, no more");
+    assert!(ledger.entries.iter().any(|e| e.class == "other"));
+    assert_eq!(fleet.collector().len(), 400);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn lifetime_replaces_connections() {
+    let fleet = fleet(Protocol::Http, Behaviour::default()).await;
+    let target = fleet.endpoints()[0].identity.addr;
+    let http = Call::Http {
+        method: "GET".into(),
+        path: "/hello".into(),
+        headers: vec![],
+    };
+    let mut plan_client = client(
+        target,
+        Pace::Closed,
+        Budget {
+            requests: Some(40),
+            duration: None,
+        },
+        vec![class("get", 1, http)],
+    );
+    plan_client.connections = 1;
+    plan_client.in_flight = 1;
+    plan_client.lifetime = Some(10);
+    let plan = WorkloadPlan {
+        clients: vec![plan_client],
+        request_timeout: Duration::from_secs(10),
+    };
+    let ledger = run_plan(&plan).await;
+    ledger.check_conservation().expect("conserved");
+    let connections: std::collections::BTreeSet<u64> =
+        ledger.entries.iter().map(|e| e.connection).collect();
+    assert_eq!(connections.len(), 4, "40 requests, 10 per connection");
+    fleet.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_loop_keeps_its_schedule_and_counts_latency_from_the_intended_start() {
+    // 100/s against a backend that takes 50 ms on ONE HTTP connection (one
+    // request at a time): answers fall behind, but the schedule does not slip
+    // (no coordinated omission) and each latency includes the queueing.
+    let slow = Behaviour {
+        latency: Latency::Fixed(Duration::from_millis(50)),
+        ..Behaviour::default()
+    };
+    let fleet = fleet(Protocol::Http, slow).await;
+    let target = fleet.endpoints()[0].identity.addr;
+    let http = Call::Http {
+        method: "GET".into(),
+        path: "/hello".into(),
+        headers: vec![],
+    };
+    let mut plan_client = client(
+        target,
+        Pace::Open {
+            rate: 100.0,
+            poisson: false,
+        },
+        Budget {
+            requests: Some(20),
+            duration: None,
+        },
+        vec![class("get", 1, http)],
+    );
+    plan_client.connections = 1;
+    let plan = WorkloadPlan {
+        clients: vec![plan_client],
+        request_timeout: Duration::from_secs(30),
+    };
+    let ledger = run_plan(&plan).await;
+    ledger.check_conservation().expect("conserved");
+    let mut intended: Vec<Duration> = ledger.entries.iter().map(|e| e.intended).collect();
+    intended.sort();
+    let expected: Vec<Duration> = (1..=20).map(|i| Duration::from_millis(10 * i)).collect();
+    assert_eq!(
+        intended, expected,
+        "requests start on schedule, whatever the answers do"
+    );
+    let last = ledger
+        .entries
+        .iter()
+        .max_by_key(|e| e.intended)
+        .expect("entries");
+    // 20 answers x 50 ms one at a time end near 1 s; the last was due at 200 ms.
+    assert!(
+        last.latency >= Duration::from_millis(800),
+        "{:?}",
+        last.latency
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_target_records_connection_errors_not_nothing() {
+    let plan = WorkloadPlan {
+        clients: vec![client(
+            "127.0.0.1:9".parse().expect("addr"),
+            Pace::Closed,
+            Budget {
+                requests: Some(10),
+                duration: None,
+            },
+            vec![class("x", 1, thrift_call())],
+        )],
+        request_timeout: Duration::from_secs(1),
+    };
+    let ledger = run_plan(&plan).await;
+    ledger.check_conservation().expect("conserved");
+    assert_eq!(
+        ledger.outcome_counts(),
+        BTreeMap::from([("connection_error".to_owned(), 10)])
+    );
+}
+
+#[test]
+fn unbounded_plans_are_refused() {
+    let plan = WorkloadPlan {
+        clients: vec![client(
+            "127.0.0.1:9".parse().expect("addr"),
+            Pace::Closed,
+            Budget::default(),
+            vec![class("x", 1, thrift_call())],
+        )],
+        request_timeout: Duration::from_secs(1),
+    };
+    assert_eq!(plan.check(), Err(PlanError::Unbounded("client".into())));
+}
