@@ -1,0 +1,154 @@
+//! Proxy adapters: how the harness starts a proxy under test, hands it the
+//! routing objects, learns where to send traffic, and stops it. The harness
+//! treats every proxy as a black box behind this interface.
+//!
+//! Lifecycle, in order: [`ProxyAdapter::start`] once (endpoints + initial
+//! routing; returns only when the proxy is ready to route), then any number
+//! of [`ProxyAdapter::apply`] (a phase's new routing; returns once applied),
+//! then [`ProxyAdapter::stop`] (always called, also after an error).
+//!
+//! - `builtin`: the reference proxy in-process; `builtin-l4` is the same
+//!   proxy as a layer-4 tcp_proxy, the negative control for per-request
+//!   balancing.
+//! - `builtin-process`: the `meshproxy` binary as a child process, driven
+//!   through its admin API.
+//! - `address=HOST:PORT`: a proxy the user runs; meshbench prints the
+//!   endpoints it must route to and cannot change its routing.
+
+mod address;
+mod builtin;
+mod process;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use meshbench_sim::fleet::EndpointInfo;
+use meshbench_wire::Protocol;
+
+pub use address::AddressAdapter;
+pub use builtin::BuiltinAdapter;
+pub use process::ProcessAdapter;
+
+/// A boxed future, so adapters can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A service the proxy must serve, with the fleet's endpoints behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// The service FQDN.
+    pub name: String,
+    /// Its protocol.
+    pub protocol: Protocol,
+    /// Its port.
+    pub port: u16,
+    /// Its endpoints (address and pod labels).
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+/// Where the workload sends each service's traffic.
+pub type Listeners = BTreeMap<String, SocketAddr>;
+
+/// Why an adapter could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The routing objects were refused (the proxy's own message).
+    #[error("the proxy refused the routing: {0}")]
+    Refused(String),
+    /// The proxy could not be started or reached.
+    #[error("the proxy could not start: {0}")]
+    Start(String),
+    /// The adapter cannot do this at all (e.g. change a user-run proxy's routing).
+    #[error("the '{adapter}' adapter cannot {what}")]
+    Unsupported {
+        /// The adapter.
+        adapter: String,
+        /// What it cannot do.
+        what: String,
+    },
+}
+
+/// A proxy under test.
+pub trait ProxyAdapter: Send {
+    /// The adapter's name, as reports show it.
+    fn name(&self) -> &str;
+
+    /// Starts the proxy for `services` with `routing` (Kubernetes objects as
+    /// data). Must return only once the proxy routes, and must not route
+    /// traffic to anything but the given endpoints.
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<Listeners, AdapterError>>;
+
+    /// Replaces the routing; returns once the next request sees it.
+    fn apply<'a>(
+        &'a mut self,
+        routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<(), AdapterError>>;
+
+    /// The proxy's own counters (Prometheus text), when it offers them.
+    fn stats(&self) -> BoxFuture<'_, Option<String>>;
+
+    /// Whether the proxy implements what an expectation kind checks; an
+    /// unsupported kind is reported as unsupported, not failed.
+    fn supports(&self, expectation_kind: &str) -> bool;
+
+    /// Stops the proxy and releases everything it holds. Always called.
+    fn stop(&mut self) -> BoxFuture<'_, ()>;
+}
+
+/// Builds an adapter from its command-line name.
+///
+/// # Errors
+/// A sentence naming the unknown adapter and the known ones.
+pub fn from_name(name: &str) -> Result<Box<dyn ProxyAdapter>, String> {
+    match name {
+        "builtin" => Ok(Box::new(BuiltinAdapter::new(false))),
+        "builtin-l4" => Ok(Box::new(BuiltinAdapter::new(true))),
+        "builtin-process" => Ok(Box::new(ProcessAdapter::new())),
+        other => match other.strip_prefix("address=") {
+            Some(addr) => addr
+                .parse()
+                .map(|addr| Box::new(AddressAdapter::new(addr)) as Box<dyn ProxyAdapter>)
+                .map_err(|_| format!("'{addr}' is not HOST:PORT")),
+            None => Err(format!(
+                "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, address=HOST:PORT"
+            )),
+        },
+    }
+}
+
+/// The routing objects as one YAML stream (JSON documents are YAML).
+fn routing_yaml(routing: &[serde_json::Value]) -> String {
+    routing
+        .iter()
+        .map(|object| object.to_string())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// The endpoint list the reference proxy reads, from the fleet's services.
+fn endpoint_list(services: &[Service]) -> meshbench_proxy_under_test::config::EndpointList {
+    use meshbench_proxy_under_test::config::{Endpoint, EndpointList, ServiceEndpoints};
+    EndpointList {
+        services: services
+            .iter()
+            .map(|service| ServiceEndpoints {
+                name: service.name.clone(),
+                protocol: service.protocol,
+                port: service.port,
+                endpoints: service
+                    .endpoints
+                    .iter()
+                    .map(|e| Endpoint {
+                        address: e.identity.addr,
+                        labels: e.labels.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}

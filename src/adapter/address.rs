@@ -1,0 +1,77 @@
+//! A proxy the user runs: meshbench prints the endpoints it must route to
+//! and sends every service's traffic to the one address given.
+
+use std::net::SocketAddr;
+
+use super::{AdapterError, BoxFuture, Listeners, ProxyAdapter, Service};
+
+/// `address=HOST:PORT`.
+#[derive(Debug)]
+pub struct AddressAdapter {
+    addr: SocketAddr,
+}
+
+impl AddressAdapter {
+    /// A proxy listening at `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        AddressAdapter { addr }
+    }
+}
+
+impl ProxyAdapter for AddressAdapter {
+    fn name(&self) -> &str {
+        "address"
+    }
+
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        _routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
+        Box::pin(async move {
+            if !self.addr.ip().is_loopback() {
+                return Err(AdapterError::Start(format!(
+                    "{} is not a loopback address: meshbench sends traffic to 127.0.0.0/8 only",
+                    self.addr
+                )));
+            }
+            eprintln!("meshbench: route these endpoints behind {}:", self.addr);
+            for service in services {
+                for endpoint in &service.endpoints {
+                    eprintln!(
+                        "  {} {} {} {:?}",
+                        service.name, service.protocol, endpoint.identity.addr, endpoint.labels
+                    );
+                }
+            }
+            Ok(services
+                .iter()
+                .map(|s| (s.name.clone(), self.addr))
+                .collect())
+        })
+    }
+
+    fn apply<'a>(
+        &'a mut self,
+        _routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            Err(AdapterError::Unsupported {
+                adapter: "address".to_owned(),
+                what: "change the routing of a proxy it does not run (phases)".to_owned(),
+            })
+        })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async { None })
+    }
+
+    fn supports(&self, _expectation_kind: &str) -> bool {
+        true
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}

@@ -1,0 +1,103 @@
+//! The reference proxy, in-process.
+
+use std::sync::Arc;
+
+use meshbench_proxy_under_test::config::{self, EndpointList};
+use meshbench_proxy_under_test::dataplane::{Mode, Proxy, ProxyOptions};
+use meshbench_proxy_under_test::route::RouteTable;
+
+use super::{
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, Service, endpoint_list, routing_yaml,
+};
+
+/// `builtin` and `builtin-l4`.
+#[derive(Debug)]
+pub struct BuiltinAdapter {
+    l4: bool,
+    endpoints: Option<EndpointList>,
+    proxy: Option<Arc<Proxy>>,
+    version: u64,
+}
+
+impl BuiltinAdapter {
+    /// The reference proxy; `l4` makes every listener a tcp_proxy.
+    pub fn new(l4: bool) -> Self {
+        BuiltinAdapter {
+            l4,
+            endpoints: None,
+            proxy: None,
+            version: 0,
+        }
+    }
+
+    fn compile(&mut self, routing: &[serde_json::Value]) -> Result<RouteTable, AdapterError> {
+        let endpoints = self
+            .endpoints
+            .as_ref()
+            .ok_or_else(|| AdapterError::Start("apply before start".to_owned()))?;
+        let objects = config::load_objects(&routing_yaml(routing))
+            .map_err(|e| AdapterError::Refused(e.to_string()))?;
+        self.version += 1;
+        config::compile(&objects, endpoints, self.version)
+            .map_err(|e| AdapterError::Refused(e.to_string()))
+    }
+}
+
+impl ProxyAdapter for BuiltinAdapter {
+    fn name(&self) -> &str {
+        if self.l4 { "builtin-l4" } else { "builtin" }
+    }
+
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
+        Box::pin(async move {
+            self.endpoints = Some(endpoint_list(services));
+            let table = self.compile(routing)?;
+            let options = ProxyOptions {
+                mode: if self.l4 { Mode::L4 } else { Mode::L7 },
+                ..ProxyOptions::default()
+            };
+            let proxy = Proxy::start(table, &options)
+                .await
+                .map_err(|e| AdapterError::Start(e.to_string()))?;
+            let listeners = proxy.listeners().iter().cloned().collect();
+            self.proxy = Some(Arc::new(proxy));
+            Ok(listeners)
+        })
+    }
+
+    fn apply<'a>(
+        &'a mut self,
+        routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            let table = self.compile(routing)?;
+            let proxy = self
+                .proxy
+                .as_ref()
+                .ok_or_else(|| AdapterError::Start("apply before start".to_owned()))?;
+            proxy.apply(table).map_err(AdapterError::Refused)
+        })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move { self.proxy.as_ref().map(|p| p.stats().render()) })
+    }
+
+    fn supports(&self, _expectation_kind: &str) -> bool {
+        // The reference proxy implements every kind; in L4 mode it still
+        // "supports" them, and fails the per-request ones: that is the point.
+        true
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(proxy) = self.proxy.take() {
+                proxy.stop().await;
+            }
+        })
+    }
+}

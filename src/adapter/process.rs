@@ -1,0 +1,168 @@
+//! The `meshproxy` binary as a child process, driven through its admin API.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use meshbench_sim::client::http::HttpClient;
+use meshbench_wire::http1::Request;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::{
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, Service, endpoint_list, routing_yaml,
+};
+
+/// `builtin-process`.
+#[derive(Debug, Default)]
+pub struct ProcessAdapter {
+    child: Option<Child>,
+    admin: Option<std::net::SocketAddr>,
+    dir: Option<PathBuf>,
+}
+
+impl ProcessAdapter {
+    /// A not yet started `meshproxy`.
+    pub fn new() -> Self {
+        ProcessAdapter::default()
+    }
+}
+
+/// `meshproxy` next to the running `meshbench` (cargo builds both into one folder).
+fn meshproxy_path() -> Result<PathBuf, AdapterError> {
+    let exe = std::env::current_exe().map_err(|e| AdapterError::Start(e.to_string()))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| AdapterError::Start("no folder for the running binary".to_owned()))?;
+    // Test binaries live one level down, in deps/.
+    [dir.join("meshproxy"), dir.join("../meshproxy")]
+        .into_iter()
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            AdapterError::Start(format!(
+                "meshproxy not found next to {}\nbuild it with `cargo build -p meshbench-proxy-under-test`",
+                exe.display()
+            ))
+        })
+}
+
+fn parse_line(line: &str) -> Option<(String, std::net::SocketAddr)> {
+    let (name, addr) = line.split_once(' ')?;
+    Some((name.to_owned(), addr.parse().ok()?))
+}
+
+impl ProxyAdapter for ProcessAdapter {
+    fn name(&self) -> &str {
+        "builtin-process"
+    }
+
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
+        Box::pin(async move {
+            let start = |e: std::io::Error| AdapterError::Start(e.to_string());
+            let dir = std::env::temp_dir().join(format!(
+                "meshbench-proxy-{}-{}",
+                std::process::id(),
+                services.len()
+            ));
+            std::fs::create_dir_all(&dir).map_err(start)?;
+            let endpoints = serde_json::to_string(&endpoint_list(services))
+                .map_err(|e| AdapterError::Start(e.to_string()))?;
+            std::fs::write(dir.join("endpoints.yaml"), endpoints).map_err(start)?;
+            std::fs::write(dir.join("routing.yaml"), routing_yaml(routing)).map_err(start)?;
+            let mut child = Command::new(meshproxy_path()?)
+                .arg("--config")
+                .arg(dir.join("routing.yaml"))
+                .arg("--endpoints")
+                .arg(dir.join("endpoints.yaml"))
+                .args(["--admin", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(start)?;
+            self.dir = Some(dir);
+            let stdout = child
+                .stdout
+                .take()
+                .ok_or_else(|| AdapterError::Start("no stdout".to_owned()))?;
+            let mut stderr = child.stderr.take();
+            self.child = Some(child);
+            let mut lines = BufReader::new(stdout).lines();
+            let mut listeners = Listeners::new();
+            // The first line names the admin API, then one line per service.
+            while listeners.len() < services.len() {
+                let Some(line) = lines.next_line().await.map_err(start)? else {
+                    let mut message = String::new();
+                    if let Some(stderr) = stderr.as_mut() {
+                        let _ = tokio::io::AsyncReadExt::read_to_string(stderr, &mut message).await;
+                    }
+                    return Err(AdapterError::Refused(message.trim().to_owned()));
+                };
+                let Some((name, addr)) = parse_line(&line) else {
+                    continue;
+                };
+                if name == "admin" {
+                    self.admin = Some(addr);
+                } else {
+                    listeners.insert(name, addr);
+                }
+            }
+            Ok(listeners)
+        })
+    }
+
+    fn apply<'a>(
+        &'a mut self,
+        routing: &'a [serde_json::Value],
+    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            let admin = self
+                .admin
+                .ok_or_else(|| AdapterError::Start("apply before start".to_owned()))?;
+            let client = HttpClient::connect(admin)
+                .await
+                .map_err(|e| AdapterError::Start(e.to_string()))?;
+            let mut request = Request::new("PUT", "/config");
+            request.body = routing_yaml(routing).into();
+            let (response, _) = client
+                .send(request, None)
+                .await
+                .map_err(|e| AdapterError::Start(e.to_string()))?;
+            match response.status {
+                200 => Ok(()),
+                _ => Err(AdapterError::Refused(
+                    String::from_utf8_lossy(&response.body).trim().to_owned(),
+                )),
+            }
+        })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let client = HttpClient::connect(self.admin?).await.ok()?;
+            let (response, _) = client
+                .send(Request::new("GET", "/stats/prometheus"), None)
+                .await
+                .ok()?;
+            Some(String::from_utf8_lossy(&response.body).into_owned())
+        })
+    }
+
+    fn supports(&self, _expectation_kind: &str) -> bool {
+        true
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill().await;
+            }
+            if let Some(dir) = self.dir.take() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Every proxy adapter through real sockets: start with a fleet and routing,
+//! route, apply a phase, report stats, stop.
+
+use std::collections::BTreeMap;
+
+use meshbench::adapter::{self, Service};
+use meshbench_sim::client::thrift::{ThriftClient, ThriftOptions};
+use meshbench_sim::fleet::{Behaviour, Fleet, FleetOptions, ServiceSpec, VersionSpec};
+use meshbench_wire::Protocol;
+
+const SERVICE: &str = "thrift-sample-server.meta-thrift.svc.cluster.local";
+
+fn routing(subset: &str) -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({
+            "apiVersion": "metaprotocol.aeraki.io/v1alpha1",
+            "kind": "MetaRouter",
+            "metadata": {"name": "route", "namespace": "meta-thrift"},
+            "spec": {"hosts": [SERVICE], "routes": [{"name": "all", "route": [{"destination": {"host": SERVICE, "subset": subset}}]}]}
+        }),
+        serde_json::json!({
+            "apiVersion": "networking.istio.io/v1beta1",
+            "kind": "DestinationRule",
+            "metadata": {"name": "dr", "namespace": "meta-thrift"},
+            "spec": {"host": SERVICE, "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
+        }),
+    ]
+}
+
+async fn fleet() -> Fleet {
+    let versions = ["v1", "v2"].map(|v| VersionSpec {
+        name: v.into(),
+        replicas: 1,
+        labels: BTreeMap::new(),
+        behaviour: Behaviour::default(),
+    });
+    let spec = ServiceSpec {
+        service: SERVICE.into(),
+        protocol: Protocol::Thrift,
+        port: 9090,
+        versions: versions.to_vec(),
+    };
+    Fleet::start(&[spec], &FleetOptions::default())
+        .await
+        .expect("fleet starts")
+}
+
+fn services(fleet: &Fleet) -> Vec<Service> {
+    vec![Service {
+        name: SERVICE.into(),
+        protocol: Protocol::Thrift,
+        port: 9090,
+        endpoints: fleet.endpoints().to_vec(),
+    }]
+}
+
+async fn version(client: &ThriftClient) -> Option<String> {
+    client
+        .say_hello("x", None, BTreeMap::new())
+        .await
+        .expect("answers")
+        .echo
+        .map(|e| e.version)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_adapters_route_apply_report_and_stop() {
+    for name in ["builtin", "builtin-process"] {
+        let fleet = fleet().await;
+        let mut proxy = adapter::from_name(name).expect("known adapter");
+        let listeners = proxy
+            .start(&services(&fleet), &routing("v1"))
+            .await
+            .expect("starts");
+        let client = ThriftClient::connect(listeners[SERVICE], ThriftOptions::default())
+            .await
+            .expect("connects");
+        assert_eq!(version(&client).await.as_deref(), Some("v1"), "{name}");
+        proxy.apply(&routing("v2")).await.expect("applies");
+        assert_eq!(
+            version(&client).await.as_deref(),
+            Some("v2"),
+            "{name}: same connection, new routing"
+        );
+        let refused = proxy
+            .apply(&routing("v9"))
+            .await
+            .expect_err("unknown subset");
+        assert!(refused.to_string().contains("'v9'"), "{name}: {refused}");
+        let stats = proxy.stats().await.expect("stats");
+        assert!(stats.contains("meshproxy_requests_total"), "{name}");
+        proxy.stop().await;
+        fleet.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
+    let fleet = fleet().await;
+    let mut user_run = adapter::from_name("address=127.0.0.1:9999").expect("parses");
+    let listeners = user_run
+        .start(&services(&fleet), &routing("v1"))
+        .await
+        .expect("starts");
+    assert_eq!(listeners[SERVICE].to_string(), "127.0.0.1:9999");
+    let error = user_run.apply(&routing("v2")).await.expect_err("no phases");
+    assert_eq!(
+        error.to_string(),
+        "the 'address' adapter cannot change the routing of a proxy it does not run (phases)"
+    );
+    let mut remote = adapter::from_name("address=10.0.0.1:80").expect("parses");
+    assert!(
+        remote
+            .start(&services(&fleet), &routing("v1"))
+            .await
+            .is_err()
+    );
+    assert!(adapter::from_name("envoy").is_err());
+    fleet.stop().await;
+}
