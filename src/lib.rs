@@ -4,6 +4,8 @@
 //!
 //! # Layout
 //! - [`adapter`]: how a proxy under test is started, configured and stopped.
+//! - [`run`]: one run from fleet to collected oracles, stopping everything on every path.
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+pub mod run;

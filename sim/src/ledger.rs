@@ -71,6 +71,9 @@ pub struct Entry {
     pub connection: u64,
     /// The routing phase in force when it was sent.
     pub phase: usize,
+    /// Whether a routing change began while it was in flight, so either
+    /// phase's routing may have served it; phase verdicts leave it out.
+    pub switching: bool,
     /// When it was meant to start, from the start of the run.
     pub intended: Duration,
     /// From the intended start to the answer (corrected for coordinated omission).

@@ -149,8 +149,11 @@ pub struct Progress {
     pub sent: AtomicU64,
     /// Requests ended so far.
     pub done: AtomicU64,
-    /// The routing phase in force; stamped on every request sent.
+    /// The routing phase in force (changes applied); stamped on every request sent.
     pub phase: AtomicUsize,
+    /// Routing changes begun (set before a change is applied): a request
+    /// that sees this move past its phase while in flight overlapped a switch.
+    pub switches_begun: AtomicUsize,
 }
 
 impl WorkloadPlan {
@@ -223,7 +226,7 @@ impl ClientRun {
     async fn request(&self, connection: &Connection, slot: u64, intended: Instant) {
         let class = self.pick_class();
         let id = format!("c{}-{}-{slot}", self.index, connection.id());
-        let phase = self.progress.phase.load(Ordering::Relaxed);
+        let phase = self.progress.phase.load(Ordering::SeqCst);
         let sent_at = Instant::now();
         let outcome = tokio::select! {
             _ = self.cancel.cancelled() => Outcome::Unfinished,
@@ -232,12 +235,14 @@ impl ClientRun {
             }
         };
         let now = Instant::now();
+        let switching = self.progress.switches_begun.load(Ordering::SeqCst) > phase;
         let entry = Entry {
             id,
             class: class.name.clone(),
             client: self.index,
             connection: connection.id(),
             phase,
+            switching,
             intended: intended.saturating_duration_since(self.started),
             latency: now.saturating_duration_since(intended),
             service_time: now.saturating_duration_since(sent_at),

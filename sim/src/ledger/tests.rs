@@ -24,6 +24,7 @@ fn entry(id: &str, outcome: Outcome) -> Entry {
         client: 0,
         connection: 0,
         phase: 0,
+        switching: false,
         intended: Duration::ZERO,
         latency: Duration::from_millis(2),
         service_time: Duration::from_millis(1),

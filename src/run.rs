@@ -1,0 +1,243 @@
+//! One run, in order: start the fleet, start the proxy with the routing,
+//! wait until it routes (a convergence probe, not a sleep), run the workload
+//! while applying phases, drain until the endpoints go quiet, collect the
+//! three oracles (client ledger, endpoint records, proxy stats), and stop
+//! everything, whatever happened on the way.
+
+mod probe;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use meshbench_sim::fleet::{EndpointInfo, Fleet, FleetOptions, Record, ServiceSpec};
+use meshbench_sim::ledger::Ledger;
+use meshbench_sim::workload::{self, Progress, WorkloadPlan};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::adapter::{AdapterError, Listeners, ProxyAdapter, Service};
+
+/// The request ids of probes start with this, so verifiers can leave them out.
+pub const PROBE_PREFIX: &str = "probe-";
+
+/// When a phase's routing is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// This long after the workload starts.
+    After(Duration),
+    /// Once this many requests have been sent.
+    Requests(u64),
+}
+
+/// New routing applied during the run (live traffic shifting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// When.
+    pub trigger: Trigger,
+    /// The routing objects that replace the current ones.
+    pub routing: Vec<serde_json::Value>,
+}
+
+/// Everything a run needs, already resolved from the scenario.
+pub struct RunSpec<'a> {
+    /// The fleet's services.
+    pub services: Vec<ServiceSpec>,
+    /// The initial routing objects.
+    pub routing: Vec<serde_json::Value>,
+    /// Routing changes during the run, in order.
+    pub phases: Vec<Phase>,
+    /// Builds the workload once the proxy's listeners are known.
+    pub workload: Box<dyn FnOnce(&Listeners) -> Result<WorkloadPlan, String> + Send + 'a>,
+    /// Seed of the fleet's and the workload's random sources.
+    pub seed: u64,
+}
+
+/// What a run leaves for verification and reports.
+#[derive(Debug)]
+pub struct Collected {
+    /// The client side: one outcome per request.
+    pub ledger: Ledger,
+    /// The endpoint side: every arrival (probes included; their ids say so).
+    pub records: Vec<Record>,
+    /// The proxy's own counters, when it offers them.
+    pub stats: Option<String>,
+    /// The fleet's endpoints.
+    pub endpoints: Vec<EndpointInfo>,
+    /// Where each service's traffic went.
+    pub listeners: Listeners,
+    /// When each phase was applied, from the workload's start.
+    pub phases_applied: Vec<Duration>,
+    /// How long the workload ran.
+    pub duration: Duration,
+}
+
+/// Why a run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The fleet could not start.
+    #[error("the fleet could not start: {0}")]
+    Fleet(String),
+    /// The proxy could not start or refused a phase.
+    #[error(transparent)]
+    Proxy(#[from] AdapterError),
+    /// The proxy never answered the probe.
+    #[error("the proxy did not route {service} within {waited:?}: {last}")]
+    NotReady {
+        /// The service probed.
+        service: String,
+        /// How long the probe tried.
+        waited: Duration,
+        /// The last probe's failure.
+        last: String,
+    },
+    /// The workload could not be built or run.
+    #[error("the workload cannot run: {0}")]
+    Workload(String),
+    /// The ledger lost or doubled a request (a harness bug, never a proxy's).
+    #[error("the ledger is inconsistent: {0}")]
+    Ledger(String),
+    /// The run was interrupted.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// How long the endpoints must stay quiet before the run is drained.
+const QUIET: Duration = Duration::from_millis(200);
+/// The longest a drain waits (for mirrored copies, late retries).
+const MAX_DRAIN: Duration = Duration::from_secs(5);
+
+/// Runs `spec` against `proxy`. The fleet and the proxy are stopped on every
+/// path out, errors and interruption included.
+///
+/// # Errors
+/// [`RunError`] naming the step that failed.
+pub async fn execute(
+    spec: RunSpec<'_>,
+    proxy: &mut dyn ProxyAdapter,
+    cancel: CancellationToken,
+) -> Result<Collected, RunError> {
+    let fleet = Fleet::start(
+        &spec.services,
+        &FleetOptions {
+            seed: spec.seed,
+            first_ip: None,
+        },
+    )
+    .await
+    .map_err(|e| RunError::Fleet(e.to_string()))?;
+    let result = with_fleet(spec, &fleet, proxy, cancel).await;
+    proxy.stop().await;
+    let endpoints = fleet.endpoints().to_vec();
+    let records = fleet.collector().records();
+    fleet.stop().await;
+    result.map(|partial| Collected {
+        records,
+        endpoints,
+        ..partial
+    })
+}
+
+async fn with_fleet(
+    spec: RunSpec<'_>,
+    fleet: &Fleet,
+    proxy: &mut dyn ProxyAdapter,
+    cancel: CancellationToken,
+) -> Result<Collected, RunError> {
+    let services = services(&spec.services, fleet.endpoints());
+    let listeners = proxy.start(&services, &spec.routing).await?;
+    for service in &services {
+        if let Some(addr) = listeners.get(&service.name) {
+            probe::until_routed(service, *addr, &cancel).await?;
+        }
+    }
+    let plan = (spec.workload)(&listeners).map_err(RunError::Workload)?;
+    let progress = Arc::new(Progress::default());
+    let started = Instant::now();
+    let workload = workload::run(&plan, spec.seed, Arc::clone(&progress), cancel.clone());
+    let phases = apply_phases(&spec.phases, proxy, &progress, started, &cancel);
+    let (ledger, phases_applied) = tokio::join!(workload, phases);
+    let ledger = ledger.map_err(|e| RunError::Workload(e.to_string()))?;
+    let phases_applied = phases_applied?;
+    let duration = started.elapsed();
+    if cancel.is_cancelled() {
+        return Err(RunError::Interrupted);
+    }
+    ledger
+        .check_conservation()
+        .map_err(|e| RunError::Ledger(e.to_string()))?;
+    drain(fleet).await;
+    Ok(Collected {
+        ledger,
+        records: Vec::new(),
+        stats: proxy.stats().await,
+        endpoints: Vec::new(),
+        listeners,
+        phases_applied,
+        duration,
+    })
+}
+
+/// Groups the fleet's endpoints by service for the adapter.
+fn services(specs: &[ServiceSpec], endpoints: &[EndpointInfo]) -> Vec<Service> {
+    specs
+        .iter()
+        .map(|spec| Service {
+            name: spec.service.clone(),
+            protocol: spec.protocol,
+            port: spec.port,
+            endpoints: endpoints
+                .iter()
+                .filter(|e| e.identity.service == spec.service)
+                .cloned()
+                .collect(),
+        })
+        .collect()
+}
+
+/// Applies each phase when its trigger comes; the phase index every request
+/// carries moves with it.
+async fn apply_phases(
+    phases: &[Phase],
+    proxy: &mut dyn ProxyAdapter,
+    progress: &Progress,
+    started: Instant,
+    cancel: &CancellationToken,
+) -> Result<Vec<Duration>, RunError> {
+    let mut applied = Vec::with_capacity(phases.len());
+    for (index, phase) in phases.iter().enumerate() {
+        loop {
+            let due = match phase.trigger {
+                Trigger::After(at) => started.elapsed() >= at,
+                Trigger::Requests(n) => progress.sent.load(Ordering::Relaxed) >= n,
+            };
+            if due {
+                break;
+            }
+            if cancel.is_cancelled() {
+                return Ok(applied);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        progress.switches_begun.store(index + 1, Ordering::SeqCst);
+        proxy.apply(&phase.routing).await?;
+        progress.phase.store(index + 1, Ordering::SeqCst);
+        applied.push(started.elapsed());
+    }
+    Ok(applied)
+}
+
+/// Waits until no endpoint has received anything for [`QUIET`] (mirrored
+/// copies and late retries land), at most [`MAX_DRAIN`].
+async fn drain(fleet: &Fleet) {
+    let deadline = Instant::now() + MAX_DRAIN;
+    let mut last = fleet.collector().len();
+    while Instant::now() < deadline {
+        tokio::time::sleep(QUIET).await;
+        let now = fleet.collector().len();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}

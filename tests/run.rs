@@ -1,0 +1,183 @@
+//! A whole run (fleet, proxy, probe, workload, phases, drain, collection)
+//! against the builtin proxy in L7 and L4 mode.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use meshbench::adapter;
+use meshbench::run::{self, PROBE_PREFIX, Phase, RunSpec, Trigger};
+use meshbench_sim::client::thrift::ThriftOptions;
+use meshbench_sim::fleet::{Behaviour, ServiceSpec, VersionSpec};
+use meshbench_sim::workload::{Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
+use meshbench_wire::Protocol;
+use tokio_util::sync::CancellationToken;
+
+const SERVICE: &str = "thrift-sample-server.meta-thrift.svc.cluster.local";
+
+fn destination_rule() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
+        "metadata": {"name": "dr", "namespace": "meta-thrift"},
+        "spec": {"host": SERVICE, "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
+    })
+}
+
+fn to(subset: &str) -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({
+            "apiVersion": "metaprotocol.aeraki.io/v1alpha1", "kind": "MetaRouter",
+            "metadata": {"name": "route", "namespace": "meta-thrift"},
+            "spec": {"hosts": [SERVICE], "routes": [{"name": "all", "route": [{"destination": {"host": SERVICE, "subset": subset}}]}]}
+        }),
+        destination_rule(),
+    ]
+}
+
+fn spec(routing: Vec<serde_json::Value>, phases: Vec<Phase>, requests: u64) -> RunSpec<'static> {
+    let versions = ["v1", "v2"].map(|v| VersionSpec {
+        name: v.into(),
+        replicas: 1,
+        labels: BTreeMap::new(),
+        behaviour: Behaviour::default(),
+    });
+    RunSpec {
+        services: vec![ServiceSpec {
+            service: SERVICE.into(),
+            protocol: Protocol::Thrift,
+            port: 9090,
+            versions: versions.to_vec(),
+        }],
+        routing,
+        phases,
+        workload: Box::new(move |listeners| {
+            let call = Call::Thrift {
+                name: "Aeraki".into(),
+                options: ThriftOptions::default(),
+                context: BTreeMap::new(),
+            };
+            Ok(WorkloadPlan {
+                clients: vec![ClientPlan {
+                    name: "client".into(),
+                    target: *listeners.get(SERVICE).ok_or("no listener")?,
+                    connections: 4,
+                    in_flight: 2,
+                    lifetime: None,
+                    pace: Pace::Closed,
+                    budget: Budget {
+                        requests: Some(requests),
+                        duration: Some(Duration::from_secs(60)),
+                    },
+                    mix: vec![RequestClass {
+                        name: "hello".into(),
+                        weight: 1,
+                        call,
+                    }],
+                }],
+                request_timeout: Duration::from_secs(10),
+            })
+        }),
+        seed: 3,
+    }
+}
+
+/// Pods seen by each client connection.
+fn pods_per_connection(collected: &run::Collected) -> BTreeMap<u64, BTreeSet<String>> {
+    let mut pods: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for entry in &collected.ledger.entries {
+        if let Some(echo) = entry.outcome.served_by() {
+            pods.entry(entry.connection)
+                .or_default()
+                .insert(echo.pod.clone());
+        }
+    }
+    pods
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l7_balances_within_each_connection_and_l4_pins_each_connection() {
+    for (name, pods_each) in [("builtin", 2), ("builtin-l4", 1)] {
+        let mut proxy = adapter::from_name(name).expect("adapter");
+        // No MetaRouter: the default route to every endpoint, round robin.
+        let collected = run::execute(
+            spec(vec![destination_rule()], vec![], 400),
+            proxy.as_mut(),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("runs");
+        assert_eq!(collected.ledger.sent, 400);
+        let per_connection = pods_per_connection(&collected);
+        assert_eq!(
+            per_connection.len(),
+            4,
+            "{name}: four long-lived connections"
+        );
+        // Deterministic either way: round robin per request (L7) alternates
+        // the two endpoints; per connection (L4) each connection gets one.
+        for (connection, pods) in &per_connection {
+            assert_eq!(
+                pods.len(),
+                pods_each,
+                "{name}: connection {connection} saw {pods:?}"
+            );
+        }
+        let probes = collected
+            .records
+            .iter()
+            .filter(|r| {
+                r.request_id
+                    .as_deref()
+                    .is_some_and(|id| id.starts_with(PROBE_PREFIX))
+            })
+            .count();
+        assert!(probes >= 1, "the readiness probe reached the fleet");
+        assert!(collected.stats.is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phase_shifts_traffic_on_open_connections() {
+    let phases = vec![Phase {
+        trigger: Trigger::Requests(200),
+        routing: to("v2"),
+    }];
+    let mut proxy = adapter::from_name("builtin").expect("adapter");
+    let collected = run::execute(
+        spec(to("v1"), phases, 600),
+        proxy.as_mut(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("runs");
+    assert_eq!(collected.phases_applied.len(), 1);
+    // Requests in flight while the routing changed may be served by either
+    // table: they are marked and left out; every other one is exact.
+    for phase in [0, 1] {
+        assert!(
+            collected
+                .ledger
+                .entries
+                .iter()
+                .any(|e| e.phase == phase && !e.switching),
+            "phase {phase} has unambiguous requests"
+        );
+    }
+    for entry in collected.ledger.entries.iter().filter(|e| !e.switching) {
+        let version = entry.outcome.served_by().map(|e| e.version.as_str());
+        let expected = if entry.phase == 0 { "v1" } else { "v2" };
+        assert_eq!(
+            version,
+            Some(expected),
+            "request {} in phase {}",
+            entry.id,
+            entry.phase
+        );
+    }
+    let connections: BTreeSet<u64> = collected
+        .ledger
+        .entries
+        .iter()
+        .map(|e| e.connection)
+        .collect();
+    assert_eq!(connections.len(), 4, "no reconnect across the phase");
+}
