@@ -2,6 +2,9 @@
 
 pub mod call;
 pub mod fleet;
+pub mod plan;
+pub mod schema;
+pub mod validate;
 
 use meshbench_wire::Protocol;
 

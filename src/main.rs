@@ -1,6 +1,6 @@
 //! `meshbench`: the command line. Each command lives in its own file under
 //! `cmd/`; this file parses flags, dispatches and turns errors into exit codes
-//! (0 success, 1 a call failed, 2 could not run).
+//! (0 success, 1 a call failed or a scenario is invalid, 2 could not run).
 
 mod cmd;
 
@@ -23,6 +23,12 @@ enum Command {
     Fleet(cmd::fleet::Args),
     /// Call a service once or several times and print the answers.
     Call(cmd::call::Args),
+    /// Check scenario files (or directories of them); errors show file:line:column.
+    Validate(cmd::validate::Args),
+    /// Print each assertion's planned sample size, duration and detectable deviation.
+    Plan(cmd::plan::Args),
+    /// Print the JSON Schema of scenario files.
+    Schema(cmd::schema::Args),
 }
 
 #[tokio::main]
@@ -35,6 +41,9 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Fleet(args) => cmd::fleet::run(args).await,
         Command::Call(args) => cmd::call::run(args).await,
+        Command::Validate(args) => cmd::validate::run(&args),
+        Command::Plan(args) => cmd::plan::run(&args),
+        Command::Schema(args) => cmd::schema::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -39,6 +39,10 @@ pub struct Phase {
     pub routing: Vec<serde_json::Value>,
 }
 
+/// Builds the workload from the listeners the proxy opened.
+pub type WorkloadBuilder<'a> =
+    Box<dyn FnOnce(&Listeners) -> Result<WorkloadPlan, String> + Send + 'a>;
+
 /// Everything a run needs, already resolved from the scenario.
 pub struct RunSpec<'a> {
     /// The fleet's services.
@@ -48,7 +52,7 @@ pub struct RunSpec<'a> {
     /// Routing changes during the run, in order.
     pub phases: Vec<Phase>,
     /// Builds the workload once the proxy's listeners are known.
-    pub workload: Box<dyn FnOnce(&Listeners) -> Result<WorkloadPlan, String> + Send + 'a>,
+    pub workload: WorkloadBuilder<'a>,
     /// Seed of the fleet's and the workload's random sources.
     pub seed: u64,
 }

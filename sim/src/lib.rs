@@ -11,6 +11,10 @@
 //! - [`ledger`]: one outcome per request sent, conservation, and the join with endpoint records.
 //! - [`workload`]: closed- and open-loop clients on long-lived connections, bounded by budget or time.
 //! - [`duration`]: durations as written in scenarios (`2ms`).
+//! - [`scenario`]: scenario files: the model, the loader with `file:line:column`
+//!   errors, the semantic checks, planned sample sizes and the JSON Schema.
+//! - [`stats`]: exact tests, intervals, sample-size plans, sequential tests and verdict evidence.
+//! - [`verify`]: one verifier per expectation kind, oracles in, verdict and evidence out.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -18,4 +22,7 @@ pub mod client;
 pub mod duration;
 pub mod fleet;
 pub mod ledger;
+pub mod scenario;
+pub mod stats;
+pub mod verify;
 pub mod workload;

@@ -1,0 +1,550 @@
+//! Planned sample sizes: how many requests (or connections) each assertion
+//! needs for its alpha, power and detectable deviation, and how many the
+//! workload supplies.
+//!
+//! The formulas are deliberately simple and stated here, normal
+//! approximations of the tests the verifier runs:
+//!
+//! - one proportion `p0` tested two-sided at level `a` against `p0 ± d`:
+//!   `n = ((z(1 - a/2)·√(p0(1-p0)) + z(power)·√(p1(1-p1))) / d)²`, with
+//!   `p1` the worse of `p0 - d` and `p0 + d` inside (0, 1);
+//! - `k` shares (`split`, `balanced`, `connections`): each share tested at
+//!   `a/k` (Bonferroni; one test when k = 2), n the largest of the k;
+//!   `per: connection` also divides `a` by the number of connections and
+//!   needs that n on every connection;
+//! - quantile bounds (`latency`): the share of requests beyond the bound,
+//!   `p0 = 1 - q` (or `q` for a lower bound), one-sided against `p0 + d`;
+//! - zero tolerance (`routed`, `timeout`, `retried`, `ejected`, a 0% or
+//!   100% mirror): any violation fails, so alpha is 0 and the sample must
+//!   show a violation rate of `d` with probability `power`:
+//!   `n = ln(1 - power) / ln(1 - d)`.
+//!
+//! [`planned_requests`] is the one entry point: when `sim::stats` provides
+//! the real planner (exact binomial bounds, sequential tests), it is the one
+//! function to switch over to `sim::stats::plan`.
+
+use std::time::Duration;
+
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use super::model::{Expectation, Levels, Lifetime, Over, Per, Scenario};
+use super::values::{Ordered, Position};
+use super::{Located, PhaseStart, Weight};
+
+/// What an assertion counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Requests.
+    Requests,
+    /// Connections (TCP shifting decides per connection).
+    Connections,
+}
+
+impl Unit {
+    /// `requests` or `connections`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Requests => "requests",
+            Unit::Connections => "connections",
+        }
+    }
+}
+
+/// The test behind a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    /// `k` shares, each within `detect` of its expected value.
+    Shares {
+        /// How many shares.
+        categories: usize,
+    },
+    /// One or more proportions, each within `detect` of its expected value.
+    Proportions {
+        /// How many proportions (alpha is divided among them).
+        count: usize,
+    },
+    /// Quantile bounds: the share beyond each bound, one-sided.
+    Quantiles {
+        /// How many bounds (alpha is divided among them).
+        bounds: usize,
+    },
+    /// Any violation fails.
+    ZeroTolerance,
+    /// A minimum count of events.
+    Count,
+}
+
+/// The sample an assertion needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    /// What is counted.
+    pub unit: Unit,
+    /// How many, in total.
+    pub n: u64,
+    /// For `per: connection`: how many on every connection.
+    pub per_connection: Option<u64>,
+    /// The levels planned for.
+    pub levels: Levels,
+    /// The test.
+    pub test: Test,
+}
+
+impl Plan {
+    /// What the plan detects, in words: `±2 points (alpha 1e-6, power 0.99)`.
+    pub fn detects(&self) -> String {
+        let points = (self.levels.detect * 100.0 * 1e6).round() / 1e6;
+        match self.test {
+            Test::ZeroTolerance => format!(
+                "a {points}% violation rate with power {} (any violation fails)",
+                self.levels.power
+            ),
+            Test::Count => "the count itself".into(),
+            Test::Quantiles { .. } => format!(
+                "{points} points beyond a bound (alpha {:e}, power {})",
+                self.levels.alpha, self.levels.power
+            ),
+            Test::Shares { .. } | Test::Proportions { .. } => format!(
+                "±{points} points (alpha {:e}, power {})",
+                self.levels.alpha, self.levels.power
+            ),
+        }
+    }
+}
+
+/// The shape of the population an assertion samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    /// How many endpoints (or versions, for `balanced over: versions`) share
+    /// the requests.
+    pub categories: usize,
+    /// How many connections carry them (for `per: connection`).
+    pub connections: u64,
+}
+
+fn z(p: f64) -> f64 {
+    Normal::standard().inverse_cdf(p.clamp(1e-300, 1.0 - 1e-16))
+}
+
+/// Requests to test one proportion `p0` two-sided (or one-sided) at level
+/// `alpha` against a deviation `d` with `power`.
+fn proportion(p0: f64, levels: Levels, alpha: f64, two_sided: bool) -> f64 {
+    let d = levels.detect;
+    if p0 <= 0.0 || p0 >= 1.0 {
+        return zero_tolerance(levels);
+    }
+    let z_alpha = z(if two_sided {
+        1.0 - alpha / 2.0
+    } else {
+        1.0 - alpha
+    });
+    let z_power = z(levels.power);
+    let candidates: &[f64] = if two_sided {
+        &[p0 - d, p0 + d]
+    } else {
+        &[p0 + d]
+    };
+    candidates
+        .iter()
+        .map(|p1| p1.clamp(1e-9, 1.0 - 1e-9))
+        .map(|p1| {
+            let root = z_alpha * (p0 * (1.0 - p0)).sqrt() + z_power * (p1 * (1.0 - p1)).sqrt();
+            (root / d).powi(2)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Requests to see a violation rate of `detect` with probability `power`.
+fn zero_tolerance(levels: Levels) -> f64 {
+    let d = levels.detect.clamp(1e-12, 1.0 - 1e-12);
+    ((1.0 - levels.power).ln() / (1.0 - d).ln()).max(1.0)
+}
+
+fn shares(weights: &[f64], levels: Levels, alpha: f64) -> f64 {
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let tests = if weights.len() == 2 {
+        1
+    } else {
+        weights.len().max(1)
+    };
+    weights
+        .iter()
+        .map(|w| proportion(w / total, levels, alpha / tests as f64, true))
+        .fold(0.0, f64::max)
+}
+
+fn weights_of(to: &Ordered<Located<Weight>>) -> Vec<f64> {
+    to.iter().map(|(_, w)| f64::from(w.value.0)).collect()
+}
+
+fn count(n: f64) -> u64 {
+    if n.is_finite() {
+        n.ceil().max(1.0) as u64
+    } else {
+        u64::MAX
+    }
+}
+
+/// Parses a quantile key: `p50` is 0.5, `p99.9` is 0.999.
+pub fn quantile(key: &str) -> Option<f64> {
+    let value: f64 = key.strip_prefix('p')?.parse().ok()?;
+    (value > 0.0 && value < 100.0).then_some(value / 100.0)
+}
+
+/// The sample `expectation` needs at its levels (`confidence` gives the
+/// defaults) over a population of `shape`. See the module docs for the
+/// formulas; this is the function to switch to `sim::stats::plan`.
+pub fn planned_requests(
+    expectation: &Expectation,
+    confidence: &super::Confidence,
+    shape: &Shape,
+) -> Plan {
+    let levels = expectation.levels(confidence);
+    let alpha = levels.alpha;
+    let plan = |unit, n: f64, test| Plan {
+        unit,
+        n: count(n),
+        per_connection: None,
+        levels,
+        test,
+    };
+    let per_connection = |weights: Vec<f64>, per: Per, unit| {
+        let categories = weights.len();
+        match per {
+            Per::Run => plan(
+                unit,
+                shares(&weights, levels, alpha),
+                Test::Shares { categories },
+            ),
+            Per::Connection => {
+                let connections = shape.connections.max(1);
+                let each = count(shares(&weights, levels, alpha / connections as f64));
+                Plan {
+                    unit,
+                    n: each.saturating_mul(connections),
+                    per_connection: Some(each),
+                    levels,
+                    test: Test::Shares { categories },
+                }
+            }
+        }
+    };
+    match expectation {
+        Expectation::Balanced(e) => {
+            per_connection(vec![1.0; shape.categories.max(2)], e.per, Unit::Requests)
+        }
+        Expectation::Split(e) => per_connection(weights_of(&e.to), e.per, Unit::Requests),
+        Expectation::Connections(e) => {
+            let weights = weights_of(&e.to);
+            let categories = weights.len();
+            plan(
+                Unit::Connections,
+                shares(&weights, levels, alpha),
+                Test::Shares { categories },
+            )
+        }
+        Expectation::Latency(e) => {
+            let bounds: Vec<f64> = e
+                .below
+                .keys()
+                .filter_map(quantile)
+                .map(|q| 1.0 - q)
+                .chain(e.above.keys().filter_map(quantile))
+                .collect();
+            let each = alpha / bounds.len().max(1) as f64;
+            let n = bounds
+                .iter()
+                .map(|p0| proportion(*p0, levels, each, false))
+                .fold(0.0, f64::max);
+            plan(
+                Unit::Requests,
+                n,
+                Test::Quantiles {
+                    bounds: bounds.len(),
+                },
+            )
+        }
+        Expectation::Fault(e) => {
+            let fractions: Vec<f64> = e
+                .delay
+                .iter()
+                .map(|d| d.fraction.value.fraction())
+                .chain(e.abort.iter().map(|a| a.fraction.value.fraction()))
+                .collect();
+            let each = alpha / fractions.len().max(1) as f64;
+            let n = fractions
+                .iter()
+                .map(|p0| proportion(*p0, levels, each, true))
+                .fold(0.0, f64::max);
+            plan(
+                Unit::Requests,
+                n,
+                Test::Proportions {
+                    count: fractions.len(),
+                },
+            )
+        }
+        Expectation::Mirrored(e) => {
+            let p0 = e.fraction.value.fraction();
+            if p0 <= 0.0 || p0 >= 1.0 {
+                plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
+            } else {
+                plan(
+                    Unit::Requests,
+                    proportion(p0, levels, alpha, true),
+                    Test::Proportions { count: 1 },
+                )
+            }
+        }
+        Expectation::Rejected(e) => match (&e.fraction, &e.at_least) {
+            (Some(f), at_least) => {
+                let n = proportion(f.value.fraction(), levels, alpha, true);
+                let n = at_least.as_ref().map_or(n, |m| n.max(m.value as f64));
+                plan(Unit::Requests, n, Test::Proportions { count: 1 })
+            }
+            (None, Some(m)) => plan(Unit::Requests, m.value as f64, Test::Count),
+            (None, None) => plan(Unit::Requests, 1.0, Test::Count),
+        },
+        Expectation::Routed(_)
+        | Expectation::Timeout(_)
+        | Expectation::Ejected(_)
+        | Expectation::Retried(_) => {
+            plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
+        }
+    }
+}
+
+/// What the workload supplies to one assertion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Supply {
+    /// Expected selected requests (or connections) over the run; `None`
+    /// when a closed loop bounded only by time makes it depend on latency.
+    pub samples: Option<f64>,
+    /// Selected requests per second, when every contributing client runs
+    /// an open loop.
+    pub rate: Option<f64>,
+    /// Whether a contributing client runs a closed loop.
+    pub closed_loop: bool,
+    /// The contributing clients, by index.
+    pub clients: Vec<usize>,
+}
+
+/// One assertion with its plan and what the workload supplies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assertion {
+    /// Its place in `expect`, from 0.
+    pub index: usize,
+    /// Its name (given, or `<kind>-<n>`).
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// What it states, in a line.
+    pub summary: String,
+    /// The service it is about.
+    pub service: String,
+    /// The sample it needs.
+    pub plan: Plan,
+    /// What the workload supplies.
+    pub supply: Supply,
+    /// Where the assertion is written.
+    pub at: Position,
+}
+
+impl Assertion {
+    /// How long the workload takes to supply the planned sample, when
+    /// every contributing client runs an open loop.
+    pub fn expected_duration(&self) -> Option<Duration> {
+        let rate = self.supply.rate?;
+        if self.supply.closed_loop || rate <= 0.0 {
+            return None;
+        }
+        Duration::try_from_secs_f64(self.plan.n as f64 / rate).ok()
+    }
+
+    /// Whether the workload supplies fewer samples than planned.
+    pub fn short_of_samples(&self) -> bool {
+        self.supply
+            .samples
+            .is_some_and(|supplied| supplied + 1e-9 < self.plan.n as f64)
+    }
+}
+
+impl Scenario {
+    /// Every assertion whose service resolves, with its plan and supply.
+    pub fn plan(&self) -> Vec<Assertion> {
+        self.expect
+            .iter()
+            .enumerate()
+            .filter_map(|(index, e)| self.assertion(index, e))
+            .collect()
+    }
+
+    fn assertion(&self, index: usize, expectation: &Located<Expectation>) -> Option<Assertion> {
+        let service = self.service_of(expectation)?;
+        let common = expectation.common();
+        let clients: Vec<(usize, f64)> = self
+            .clients()
+            .enumerate()
+            .filter(|(_, (name, client))| {
+                self.service(&client.service)
+                    .is_some_and(|s| s.service.value == service.service.value)
+                    && common.of.client.as_ref().is_none_or(|c| &c.value == name)
+            })
+            .map(|(i, (name, client))| (i, self.selected_share(client, &name, expectation)))
+            .filter(|(_, share)| *share > 0.0)
+            .collect();
+        let phase_share = self.phase_share(common.of.phase.as_ref().map(|p| p.value.as_str()));
+        let unit_is_connections = matches!(expectation.value, Expectation::Connections(_));
+        let mut samples = Some(0.0);
+        let mut rate = Some(0.0);
+        let mut closed_loop = false;
+        let mut connections = 0;
+        for (i, share) in &clients {
+            let Some(client) = self.workload.clients.get(*i) else {
+                continue;
+            };
+            connections += client.connections.value.max(1);
+            closed_loop |= !client.is_open();
+            let supplied = if unit_is_connections {
+                client.expected_connections()
+            } else {
+                client.expected_requests().map(|r| r * share)
+            };
+            samples = match (samples, supplied, phase_share) {
+                (Some(sum), Some(s), Some(p)) => Some(sum + s * p),
+                _ => None,
+            };
+            rate = match (rate, client.rate()) {
+                (Some(sum), Some(r)) if !unit_is_connections => Some(sum + r.per_second() * share),
+                _ => None,
+            };
+        }
+        let categories = match &expectation.value {
+            Expectation::Balanced(e) => {
+                let versions: Vec<&str> = match &e.versions {
+                    Some(named) => named.iter().map(|v| v.value.as_str()).collect(),
+                    None => service.versions.keys().collect(),
+                };
+                match e.over {
+                    Over::Versions => versions.len(),
+                    Over::Endpoints => versions
+                        .iter()
+                        .filter_map(|v| service.versions.get(v))
+                        .map(|v| v.replicas)
+                        .sum(),
+                }
+            }
+            _ => 0,
+        };
+        let shape = Shape {
+            categories,
+            connections: connections.max(1),
+        };
+        let plan = planned_requests(expectation, &self.confidence, &shape);
+        Some(Assertion {
+            index,
+            name: common.name.map_or_else(
+                || format!("{}-{}", expectation.kind(), index + 1),
+                str::to_owned,
+            ),
+            kind: expectation.kind(),
+            summary: expectation.summary(),
+            service: service.service.value.clone(),
+            plan,
+            supply: Supply {
+                samples: if clients.is_empty() {
+                    Some(0.0)
+                } else {
+                    samples
+                },
+                rate: if clients.is_empty() { None } else { rate },
+                closed_loop,
+                clients: clients.iter().map(|(i, _)| *i).collect(),
+            },
+            at: expectation.at,
+        })
+    }
+
+    /// The share of `client`'s requests that `expectation`'s class and
+    /// attribute filters select. Attributes the call does not determine
+    /// (added by the client or the proxy) are assumed to match.
+    pub(crate) fn selected_share(
+        &self,
+        client: &super::Client,
+        name: &str,
+        expectation: &Expectation,
+    ) -> f64 {
+        let of = expectation.common().of;
+        let Some(service) = self.service(&client.service) else {
+            return 0.0;
+        };
+        client
+            .classes(name)
+            .iter()
+            .filter(|class| of.class.as_ref().is_none_or(|c| c.value == class.name))
+            .filter(|class| {
+                let attributes = class.call.spec(service.protocol.value).attributes();
+                of.attributes.iter().all(|(key, want)| {
+                    attributes
+                        .get(&key.value.to_ascii_lowercase())
+                        .is_none_or(|have| have == want)
+                })
+            })
+            .map(|class| class.share)
+            .sum()
+    }
+
+    /// The share of the run a phase covers (1 without a phase), when the
+    /// numbers tell: request-count phases against the workload's expected
+    /// requests, time phases against its expected duration.
+    pub(crate) fn phase_share(&self, phase: Option<&str>) -> Option<f64> {
+        let Some(phase) = phase else {
+            return Some(1.0);
+        };
+        let names = self.phase_names();
+        let index = names.iter().position(|n| n == phase)?;
+        let total_requests: Option<f64> = self
+            .workload
+            .clients
+            .iter()
+            .map(|c| c.expected_requests())
+            .sum();
+        let total_time = self
+            .workload
+            .clients
+            .iter()
+            .map(|c| c.expected_duration())
+            .collect::<Option<Vec<_>>>()
+            .and_then(|d| d.into_iter().max());
+        let position = |i: usize| -> Option<f64> {
+            if i == 0 {
+                return Some(0.0);
+            }
+            match self.phases.get(i - 1).map(|p| p.start)? {
+                PhaseStart::Requests(n) => Some((n as f64 / total_requests?).min(1.0)),
+                PhaseStart::Time(t) => {
+                    Some((t.get().as_secs_f64() / total_time?.as_secs_f64()).min(1.0))
+                }
+            }
+        };
+        let start = position(index)?;
+        let end = if index < self.phases.len() {
+            position(index + 1)?
+        } else {
+            1.0
+        };
+        Some((end - start).max(0.0))
+    }
+
+    /// Whether a client's connection lifetime is shorter than the requests
+    /// each connection needs for `plan`.
+    pub(crate) fn lifetime_too_short(client: &super::Client, plan: &Plan) -> Option<(u64, u64)> {
+        let need = plan.per_connection?;
+        match client.lifetime.as_ref().map(|l| l.value) {
+            Some(Lifetime::Requests(per)) if per < need => Some((per, need)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Verifiers: each expectation kind turns the run's oracles into a verdict
+//! with evidence. A verifier states its null hypothesis, what one sample is,
+//! its alpha, the deviation it detects with its power, and when it answers
+//! Inconclusive (too few samples for the plan) instead of Pass.
+//!
+//! - [`split`]: weighted shares of versions (exact binomial per share, Holm).
+//! - [`balanced`]: uniform over endpoints within every connection
+//!   (per-connection homogeneity, naming the pinned connections).
+//! - [`routed`]: every selected request reaches the named version (zero tolerance).
+
+mod balanced;
+mod routed;
+mod split;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use balanced::{BalancedCheck, Over, balanced};
+pub use routed::{RoutedCheck, routed};
+pub use split::{SplitCheck, split};
+
+use crate::fleet::Echo;
+use crate::ledger::Entry;
+use crate::stats::{Alpha, Deviation, Evidence, Power, Verdict};
+
+/// The statistical defaults of a scenario (and each expectation's overrides).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Confidence {
+    /// False-failure probability per assertion.
+    pub alpha: Alpha,
+    /// Power against `detect`.
+    pub power: Power,
+    /// The smallest deviation that must be caught.
+    pub detect: Deviation,
+}
+
+/// Which requests an expectation is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    /// Request classes (empty: every class).
+    pub classes: Vec<String>,
+    /// Only requests sent in this routing phase (and not overlapping a switch).
+    pub phase: Option<usize>,
+}
+
+impl Selection {
+    /// Whether `entry` is one of the selected requests.
+    pub fn keeps(&self, entry: &Entry) -> bool {
+        let class = self.classes.is_empty() || self.classes.contains(&entry.class);
+        let phase = self
+            .phase
+            .is_none_or(|p| entry.phase == p && !entry.switching);
+        class && phase
+    }
+}
+
+/// One expectation's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assertion {
+    /// The expectation's name (kind and what it is about).
+    pub name: String,
+    /// The expectation kind (`split`, `balanced`, …).
+    pub kind: String,
+    /// Pass, fail, inconclusive, unsupported or error.
+    pub verdict: Verdict,
+    /// One sentence saying why.
+    pub summary: String,
+    /// The numbers behind the verdict.
+    pub evidence: Evidence,
+    /// Specific findings (the pinned connections, the leaked requests…).
+    pub findings: Vec<String>,
+}
+
+/// Served requests of the selection: (entry, who served it). Requests
+/// without an endpoint answer are counted apart as `unserved`.
+struct Served<'a> {
+    served: Vec<(&'a Entry, &'a Echo)>,
+    unserved: BTreeMap<String, u64>,
+}
+
+fn served<'a>(entries: &'a [Entry], selection: &Selection) -> Served<'a> {
+    let mut result = Served {
+        served: Vec::new(),
+        unserved: BTreeMap::new(),
+    };
+    for entry in entries.iter().filter(|e| selection.keeps(e)) {
+        match entry.outcome.served_by() {
+            Some(echo) => result.served.push((entry, echo)),
+            None => *result.unserved.entry(entry.outcome.label()).or_insert(0) += 1,
+        }
+    }
+    result
+}
+
+/// A finding line for requests that got no answer from an endpoint.
+fn unserved_finding(unserved: &BTreeMap<String, u64>) -> Option<String> {
+    if unserved.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = unserved
+        .iter()
+        .map(|(label, n)| format!("{n} {label}"))
+        .collect();
+    Some(format!(
+        "requests without an endpoint answer: {}",
+        parts.join(", ")
+    ))
+}
+
+/// Percent with at most two decimals, for summaries.
+fn percent(share: f64) -> String {
+    let text = format!("{:.2}", share * 100.0);
+    format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+#[cfg(test)]
+mod tests;

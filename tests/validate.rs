@@ -1,0 +1,227 @@
+//! `meshbench validate`, `plan` and `schema` end to end: the real binary on
+//! the shipped scenarios and on broken fixtures, checking exit codes (0 ok,
+//! 1 invalid, 2 could not run) and that every error names `file:line:col`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_meshbench");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn meshbench(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("meshbench runs")
+}
+
+fn code(output: &Output) -> Option<i32> {
+    output.status.code()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A directory of its own under the system temp dir, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("meshbench-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creates a scratch dir");
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("writes a fixture");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn traffic_split() -> String {
+    std::fs::read_to_string(repo().join("scenarios/thrift/traffic-split.yaml")).expect("reads")
+}
+
+/// The 1-based line of `traffic-split.yaml` that contains `needle`.
+fn line_of(source: &str, needle: &str) -> usize {
+    source
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("no line with {needle:?}"))
+}
+
+#[test]
+fn the_shipped_scenarios_are_valid() {
+    let output = meshbench(&["validate", "scenarios"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(code(&output), Some(0), "{stdout}{}", text(&output.stderr));
+    assert!(
+        stdout
+            .contains("ok scenarios/thrift/traffic-split.yaml (thrift-traffic-split, 1 assertion)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok scenarios/thrift/request-level-lb.yaml"),
+        "{stdout}"
+    );
+    let one = meshbench(&["validate", "sim/tests/scenarios/everything.yaml"]);
+    assert_eq!(code(&one), Some(0), "{}", text(&one.stderr));
+}
+
+#[test]
+fn broken_scenarios_exit_1_and_name_file_line_and_column() {
+    let scratch = Scratch::new("validate-broken");
+    let good = traffic_split();
+    let cases = [
+        (
+            "unknown-version.yaml",
+            good.replacen("to: { v1: 20, v2: 80 }", "to: { v1: 20, v3: 80 }", 1),
+            "to: { v1: 20, v3: 80 }",
+            "unknown version 'v3' of service 'thrift-sample-server.meta-thrift.svc.cluster.local'",
+        ),
+        (
+            "unknown-field.yaml",
+            good.replacen("in_flight: 1", "inflight: 1", 1),
+            "inflight: 1",
+            "unknown field 'inflight'",
+        ),
+        (
+            "budget.yaml",
+            good.replacen("requests: 30000", "requests: 3000", 1),
+            "requests: 3000",
+            "budget too small: 'sayhello-20-80' needs 21321 requests, the workload sends about 3000 of them",
+        ),
+        (
+            "weight.yaml",
+            good.replacen("weight: 80", "weight: 80%", 1),
+            "weight: 80%",
+            "weight '80%' is not a whole number",
+        ),
+    ];
+    for (name, contents, marked, message) in &cases {
+        let path = scratch.write(name, contents);
+        let output = meshbench(&["validate", "--plain", path.to_str().expect("utf-8 path")]);
+        let stderr = text(&output.stderr);
+        assert_eq!(code(&output), Some(1), "{name}: {stderr}");
+        let line = line_of(contents, marked);
+        let expected = format!("{}:{line}:", path.display());
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with(&expected),
+            "{name}: expected {expected}…, got {first}"
+        );
+        assert!(
+            first.ends_with(message),
+            "{name}: expected …{message}, got {first}"
+        );
+        let column: usize = first[expected.len()..]
+            .split(':')
+            .next()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: no column in {first}"));
+        let caret = stderr.lines().nth(3).unwrap_or_default();
+        assert!(caret.ends_with('^'), "{name}: a caret line: {stderr}");
+        assert!(column >= 1, "{name}");
+    }
+    // A directory with good and bad files: every file checked, exit 1.
+    let output = meshbench(&[
+        "validate",
+        "--plain",
+        scratch.0.to_str().expect("utf-8"),
+        "scenarios",
+    ]);
+    assert_eq!(code(&output), Some(1));
+    assert!(
+        text(&output.stdout).contains("6 scenarios, 4 invalid"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn unreadable_paths_exit_2() {
+    let output = meshbench(&["validate", "scenarios/does-not-exist.yaml"]);
+    assert_eq!(code(&output), Some(2));
+    assert!(
+        text(&output.stderr).contains("does-not-exist.yaml"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = meshbench(&["plan", "scenarios/does-not-exist.yaml"]);
+    assert_eq!(code(&output), Some(2));
+}
+
+#[test]
+fn plan_prints_each_assertions_sample_duration_and_deviation() {
+    let output = meshbench(&["plan", "scenarios/thrift/traffic-split.yaml"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(code(&output), Some(0), "{}", text(&output.stderr));
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("sayhello-20-80"))
+        .unwrap_or_else(|| panic!("no row: {stdout}"));
+    for cell in [
+        "split",
+        "21321 requests",
+        "~30000",
+        "closed loop: depends on latency",
+        "±2 points (alpha 1e-6, power 0.99)",
+    ] {
+        assert!(row.contains(cell), "{cell} missing from {row}");
+    }
+    let open = meshbench(&["plan", "sim/tests/scenarios/everything.yaml"]);
+    let stdout = text(&open.stdout);
+    assert!(stdout.contains("open loop at 2000/s"), "{stdout}");
+    assert!(stdout.contains("152 requests"), "zero tolerance: {stdout}");
+
+    let scratch = Scratch::new("plan-broken");
+    let path = scratch.write(
+        "bad.yaml",
+        &traffic_split().replacen("requests: 30000", "requests: 3000", 1),
+    );
+    let output = meshbench(&["plan", path.to_str().expect("utf-8")]);
+    assert_eq!(code(&output), Some(1));
+    assert!(text(&output.stderr).starts_with(&format!("{}:", path.display())));
+}
+
+#[test]
+fn the_committed_schema_is_the_generated_one() {
+    let output = meshbench(&["schema"]);
+    assert_eq!(code(&output), Some(0));
+    let generated = text(&output.stdout);
+    let schema: serde_json::Value = serde_json::from_str(&generated).expect("valid JSON");
+    for field in [
+        "name",
+        "fleet",
+        "routing",
+        "workload",
+        "phases",
+        "expect",
+        "confidence",
+    ] {
+        assert!(
+            schema["properties"].get(field).is_some(),
+            "the schema lacks {field}"
+        );
+    }
+    let committed = std::fs::read_to_string(Path::new(&repo()).join("scenarios/schema.json"))
+        .expect("scenarios/schema.json is committed");
+    assert!(
+        committed == generated,
+        "scenarios/schema.json is stale: run `cargo run -- schema > scenarios/schema.json`"
+    );
+}
