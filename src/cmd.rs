@@ -3,6 +3,7 @@
 pub mod call;
 pub mod fleet;
 pub mod plan;
+pub mod run;
 pub mod schema;
 pub mod validate;
 

@@ -5,7 +5,11 @@
 //! # Layout
 //! - [`adapter`]: how a proxy under test is started, configured and stopped.
 //! - [`run`]: one run from fleet to collected oracles, stopping everything on every path.
+//! - [`resolve`]: a scenario becomes a run spec and one check per expectation.
+//! - [`report`]: checks applied to the collected oracles; terminal summary and JSON.
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+pub mod report;
+pub mod resolve;
 pub mod run;

@@ -29,6 +29,8 @@ enum Command {
     Plan(cmd::plan::Args),
     /// Print the JSON Schema of scenario files.
     Schema(cmd::schema::Args),
+    /// Run scenarios against a proxy: a verdict and a report folder each.
+    Run(cmd::run::Args),
 }
 
 #[tokio::main]
@@ -44,6 +46,7 @@ async fn main() -> std::process::ExitCode {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Schema(args) => cmd::schema::run(&args),
+        Command::Run(args) => cmd::run::run(&args).await,
     };
     match result {
         Ok(code) => code,

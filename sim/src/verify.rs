@@ -38,6 +38,8 @@ pub struct Confidence {
 /// Which requests an expectation is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Selection {
+    /// Workload clients, by index (empty: every client).
+    pub clients: Vec<usize>,
     /// Request classes (empty: every class).
     pub classes: Vec<String>,
     /// Only requests sent in this routing phase (and not overlapping a switch).
@@ -47,7 +49,8 @@ pub struct Selection {
 impl Selection {
     /// Whether `entry` is one of the selected requests.
     pub fn keeps(&self, entry: &Entry) -> bool {
-        let class = self.classes.is_empty() || self.classes.contains(&entry.class);
+        let client = self.clients.is_empty() || self.clients.contains(&entry.client);
+        let class = client && (self.classes.is_empty() || self.classes.contains(&entry.class));
         let phase = self
             .phase
             .is_none_or(|p| entry.phase == p && !entry.switching);

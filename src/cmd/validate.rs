@@ -71,7 +71,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 /// `path` itself, or the scenario files under it, sorted.
-fn scenario_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn scenario_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     if !path.is_dir() {
         // A named file is read even without a YAML extension; a missing one
         // fails when loaded.

@@ -1,0 +1,172 @@
+//! Verdicts and reports: the checks applied to what a run collected, a
+//! terminal summary, and a JSON report with a versioned schema.
+//!
+//! JSON schema version 1: `{schema, scenario, description, proxy, seed,
+//! verdict, duration_seconds, sent, outcomes, latency_us{p50,p90,p99,p999,max},
+//! assertions: [{name, kind, verdict, summary, evidence, findings}], proxy_stats}`.
+
+use std::collections::BTreeMap;
+
+use meshbench_sim::stats::{Evidence, Verdict};
+use meshbench_sim::verify::{self, Assertion, Over};
+use serde::Serialize;
+
+use crate::resolve::Check;
+use crate::run::Collected;
+
+/// The JSON report's schema version; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Applies every check to the collected oracles, in order.
+pub fn verify(checks: &[Check], collected: &Collected) -> Vec<Assertion> {
+    checks.iter().map(|check| apply(check, collected)).collect()
+}
+
+fn apply(check: &Check, collected: &Collected) -> Assertion {
+    match check {
+        Check::Split(check) => verify::split(&collected.ledger, check),
+        Check::Routed(check) => verify::routed(&collected.ledger, check),
+        Check::Balanced { check, service } => {
+            let mut check = check.clone();
+            if check.over == Over::Endpoints {
+                check.labels = collected
+                    .endpoints
+                    .iter()
+                    .filter(|e| &e.identity.service == service)
+                    .map(|e| e.identity.pod.clone())
+                    .collect();
+            }
+            verify::balanced(&collected.ledger, &check)
+        }
+        Check::NotYet { kind, name } => Assertion {
+            name: name.clone(),
+            kind: (*kind).to_owned(),
+            verdict: Verdict::Inconclusive,
+            summary: format!("meshbench does not verify '{kind}' expectations yet"),
+            evidence: Evidence::new(
+                "none",
+                Default::default(),
+                Default::default(),
+                Default::default(),
+            ),
+            findings: Vec::new(),
+        },
+    }
+}
+
+/// Latency quantiles of the run, in microseconds (corrected for
+/// coordinated omission).
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// The largest.
+    pub max: u64,
+}
+
+/// One scenario's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema: u32,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Its description.
+    pub description: String,
+    /// The proxy adapter.
+    pub proxy: String,
+    /// The seed of the run.
+    pub seed: u64,
+    /// The merged verdict (fail over error over inconclusive over unsupported over pass).
+    pub verdict: Verdict,
+    /// How long the workload ran.
+    pub duration_seconds: f64,
+    /// Requests sent.
+    pub sent: u64,
+    /// Requests per outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Latency of all requests.
+    pub latency_us: LatencySummary,
+    /// One per expectation.
+    pub assertions: Vec<Assertion>,
+    /// The proxy's own counters, when offered.
+    pub proxy_stats: Option<String>,
+}
+
+impl Report {
+    /// Builds the report of a finished run.
+    pub fn new(
+        scenario: (&str, &str),
+        proxy: &str,
+        seed: u64,
+        collected: &Collected,
+        assertions: Vec<Assertion>,
+    ) -> Report {
+        let latencies = collected.ledger.latencies(|_| true).corrected;
+        Report {
+            schema: SCHEMA_VERSION,
+            scenario: scenario.0.to_owned(),
+            description: scenario.1.to_owned(),
+            proxy: proxy.to_owned(),
+            seed,
+            verdict: Verdict::merge_all(assertions.iter().map(|a| a.verdict)),
+            duration_seconds: collected.duration.as_secs_f64(),
+            sent: collected.ledger.sent,
+            outcomes: collected.ledger.outcome_counts(),
+            latency_us: LatencySummary {
+                p50: latencies.value_at_quantile(0.5),
+                p90: latencies.value_at_quantile(0.9),
+                p99: latencies.value_at_quantile(0.99),
+                p999: latencies.value_at_quantile(0.999),
+                max: latencies.max(),
+            },
+            assertions,
+            proxy_stats: collected.stats.clone(),
+        }
+    }
+
+    /// The terminal summary: one line for the scenario, one per assertion,
+    /// findings indented under failures.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "{} {} ({} requests in {:.1}s through {}; p50 {}us, p99 {}us)\n",
+            label(self.verdict),
+            self.scenario,
+            self.sent,
+            self.duration_seconds,
+            self.proxy,
+            self.latency_us.p50,
+            self.latency_us.p99
+        );
+        for assertion in &self.assertions {
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                label(assertion.verdict),
+                assertion.name,
+                assertion.summary
+            ));
+            if assertion.verdict != Verdict::Pass {
+                for finding in assertion.findings.iter().take(8) {
+                    out.push_str(&format!("      {finding}\n"));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Inconclusive => "INCONCLUSIVE",
+        Verdict::Unsupported => "UNSUPPORTED",
+        Verdict::Error => "ERROR",
+    }
+}

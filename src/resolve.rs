@@ -1,0 +1,323 @@
+//! From a scenario to what a run needs: the fleet, the routing per phase,
+//! the workload (once listeners are known) and one check per expectation.
+//! The scenario model stays free of run-time types; this is the one place
+//! that joins the two.
+
+use std::collections::BTreeMap;
+
+use meshbench_sim::client::thrift::ThriftOptions;
+use meshbench_sim::scenario::model::{
+    Arrival, CallSpec, Expectation, Lifetime, Over as ScenarioOver, PhaseStart, Selector,
+};
+use meshbench_sim::scenario::{INITIAL_PHASE, Scenario};
+use meshbench_sim::stats::{Alpha, Deviation, Power};
+use meshbench_sim::verify::{BalancedCheck, Confidence, Over, RoutedCheck, Selection, SplitCheck};
+use meshbench_sim::workload::{Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
+
+use crate::run::{Phase, RunSpec, Trigger};
+
+/// How long a request may go unanswered before it counts as a timeout.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What one expectation becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// Weighted shares.
+    Split(SplitCheck),
+    /// Uniform within every connection; the labels are filled in from the
+    /// fleet once it runs (endpoints are only known then).
+    Balanced {
+        /// The check, labels empty when they are the service's endpoints.
+        check: BalancedCheck,
+        /// The service whose endpoints are the labels.
+        service: String,
+    },
+    /// Zero-tolerance routing.
+    Routed(RoutedCheck),
+    /// A kind meshbench does not verify yet.
+    NotYet {
+        /// The kind.
+        kind: &'static str,
+        /// The expectation's name.
+        name: String,
+    },
+}
+
+/// A scenario resolved for running.
+pub struct Resolved<'a> {
+    /// The run.
+    pub spec: RunSpec<'a>,
+    /// One check per expectation, in order.
+    pub checks: Vec<Check>,
+}
+
+/// Resolves `scenario` (already validated).
+///
+/// # Errors
+/// A sentence when the scenario holds something the runner cannot do.
+pub fn resolve(scenario: &Scenario, seed: u64) -> Result<Resolved<'_>, String> {
+    let phase_names = scenario.phase_names();
+    let routing = |index: usize| {
+        scenario
+            .routing_in_phase(index)
+            .iter()
+            .map(|o| o.to_json())
+            .collect::<Vec<_>>()
+    };
+    let phases = scenario
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, phase)| Phase {
+            trigger: match phase.value.start {
+                PhaseStart::Time(at) => Trigger::After(at.get()),
+                PhaseStart::Requests(n) => Trigger::Requests(n),
+            },
+            routing: routing(i + 1),
+        })
+        .collect();
+    let checks = scenario
+        .expect
+        .iter()
+        .enumerate()
+        .map(|(i, e)| check(scenario, &e.value, i, &phase_names))
+        .collect::<Result<Vec<_>, String>>()?;
+    let spec = RunSpec {
+        services: scenario.fleet_specs(),
+        routing: routing(0),
+        phases,
+        workload: Box::new(move |listeners| workload(scenario, listeners)),
+        seed,
+    };
+    Ok(Resolved { spec, checks })
+}
+
+fn workload(
+    scenario: &Scenario,
+    listeners: &crate::adapter::Listeners,
+) -> Result<WorkloadPlan, String> {
+    let mut clients = Vec::new();
+    for (name, client) in scenario.clients() {
+        let service = scenario
+            .service(&client.service)
+            .ok_or_else(|| format!("client '{name}' calls an unknown service"))?;
+        let fqdn = &service.service.value;
+        let target = *listeners
+            .get(fqdn)
+            .ok_or_else(|| format!("the proxy opened no listener for {fqdn}"))?;
+        let protocol = service.protocol.value;
+        let mix = client
+            .classes(&name)
+            .into_iter()
+            .map(|class| RequestClass {
+                name: class.name.to_owned(),
+                weight: (class.share * 1_000_000.0).round() as u32,
+                call: call(class.call.spec(protocol)),
+            })
+            .collect();
+        let pace = match &client.open {
+            Some(open) => Pace::Open {
+                rate: open.value.rate.per_second(),
+                poisson: open.value.arrival == Arrival::Poisson,
+            },
+            None => Pace::Closed,
+        };
+        let lifetime = match client.lifetime.as_ref().map(|l| l.value) {
+            Some(Lifetime::Requests(n)) => Some(n),
+            Some(Lifetime::Duration(_)) => {
+                return Err(format!(
+                    "client '{name}': a lifetime in time is not supported yet; give it in requests"
+                ));
+            }
+            None => None,
+        };
+        clients.push(ClientPlan {
+            name,
+            target,
+            connections: client.connections.value as usize,
+            in_flight: client.in_flight.value as usize,
+            lifetime,
+            pace,
+            budget: Budget {
+                requests: client.requests.as_ref().map(|r| r.value),
+                duration: client.duration.as_ref().map(|d| d.value.get()),
+            },
+            mix,
+        });
+    }
+    Ok(WorkloadPlan {
+        clients,
+        request_timeout: REQUEST_TIMEOUT,
+    })
+}
+
+fn call(spec: CallSpec) -> Call {
+    match spec {
+        CallSpec::Thrift {
+            name,
+            transport,
+            encoding,
+            service,
+            context,
+            ..
+        } => Call::Thrift {
+            name,
+            options: ThriftOptions {
+                transport,
+                encoding,
+                service,
+            },
+            context,
+        },
+        CallSpec::Dubbo {
+            interface,
+            method,
+            name,
+            attachments,
+        } => Call::Dubbo {
+            interface,
+            method,
+            name,
+            attachments: attachments.into_iter().collect(),
+        },
+        CallSpec::Http {
+            method,
+            path,
+            headers,
+            ..
+        } => Call::Http {
+            method,
+            path,
+            headers: headers.into_iter().collect(),
+        },
+        CallSpec::Tcp { payload } => Call::Tcp {
+            payload: payload.into_bytes(),
+        },
+    }
+}
+
+fn check(
+    scenario: &Scenario,
+    expectation: &Expectation,
+    index: usize,
+    phases: &[String],
+) -> Result<Check, String> {
+    let common = expectation.common();
+    let name = common
+        .name
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}-{}", expectation.kind(), index + 1));
+    let service = scenario
+        .service_of(expectation)
+        .ok_or_else(|| format!("expectation '{name}' names no service of the fleet"))?;
+    let fqdn = service.service.value.clone();
+    let selection = selection(scenario, common.of, &fqdn, phases);
+    let levels = expectation.levels(&scenario.confidence);
+    let confidence = Confidence {
+        alpha: Alpha::new(levels.alpha).map_err(|e| e.to_string())?,
+        power: Power::new(levels.power).map_err(|e| e.to_string())?,
+        detect: Deviation::new(levels.detect).map_err(|e| e.to_string())?,
+    };
+    let version = |name: &str| {
+        scenario
+            .versions_of(&fqdn, name)
+            .and_then(|v| v.into_iter().next())
+            .unwrap_or_else(|| name.to_owned())
+    };
+    Ok(match expectation {
+        Expectation::Split(split) => Check::Split(SplitCheck {
+            selection,
+            weights: split
+                .to
+                .0
+                .iter()
+                .map(|(v, w)| (version(&v.value), f64::from(w.value.0)))
+                .collect(),
+            confidence,
+        }),
+        Expectation::Routed(routed) => Check::Routed(RoutedCheck {
+            selection,
+            to: version(&routed.to.value),
+            confidence,
+        }),
+        Expectation::Balanced(balanced) => {
+            let (over, labels) = match (balanced.over, &balanced.versions) {
+                (ScenarioOver::Versions, Some(versions)) => (
+                    Over::Versions,
+                    versions.iter().map(|v| version(&v.value)).collect(),
+                ),
+                (ScenarioOver::Versions, None) => (
+                    Over::Versions,
+                    service
+                        .versions
+                        .0
+                        .iter()
+                        .map(|(v, _)| v.value.clone())
+                        .collect(),
+                ),
+                (ScenarioOver::Endpoints, _) => (Over::Endpoints, Vec::new()),
+            };
+            Check::Balanced {
+                check: BalancedCheck {
+                    selection,
+                    over,
+                    labels,
+                    confidence,
+                },
+                service: fqdn,
+            }
+        }
+        other => Check::NotYet {
+            kind: other.kind(),
+            name,
+        },
+    })
+}
+
+/// The requests an expectation is about: those of the clients calling its
+/// service, narrowed by client, class, attributes and phase.
+fn selection(scenario: &Scenario, of: &Selector, fqdn: &str, phases: &[String]) -> Selection {
+    let mut clients = Vec::new();
+    let mut classes = Vec::new();
+    for (index, (name, client)) in scenario.clients().enumerate() {
+        let calls_service = scenario
+            .service(&client.service)
+            .is_some_and(|s| s.service.value == fqdn);
+        let chosen = of.client.as_ref().is_none_or(|c| c.value == name);
+        if !calls_service || !chosen {
+            continue;
+        }
+        clients.push(index);
+        let protocol = scenario.service(&client.service).map(|s| s.protocol.value);
+        for class in client.classes(&name) {
+            let by_name = of.class.as_ref().is_none_or(|c| c.value == class.name);
+            let attributes: BTreeMap<String, String> = protocol
+                .map(|p| class.call.spec(p).attributes())
+                .unwrap_or_default();
+            let by_attributes = of.attributes.0.iter().all(|(k, v)| {
+                attributes
+                    .get(&k.value.to_ascii_lowercase())
+                    .is_none_or(|a| a == v)
+            });
+            if by_name && by_attributes {
+                classes.push(class.name.to_owned());
+            }
+        }
+    }
+    let phase = of
+        .phase
+        .as_ref()
+        .and_then(|p| phases.iter().position(|n| *n == p.value));
+    // The initial phase is phase 0 whatever it is called.
+    let phase = phase.or_else(|| {
+        of.phase
+            .as_ref()
+            .filter(|p| p.value == INITIAL_PHASE)
+            .map(|_| 0)
+    });
+    Selection {
+        clients,
+        classes,
+        phase,
+    }
+}
