@@ -7,6 +7,8 @@ pub mod run;
 pub mod schema;
 pub mod validate;
 
+use std::io::Write;
+
 use meshbench_wire::Protocol;
 
 /// Parses a protocol name as the command line writes it.
@@ -27,4 +29,14 @@ pub fn parse_pair(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("'{text}' is not key=value"))
+}
+
+/// Prints to stdout; a reader that went away (`| head`) ends the program
+/// quietly with success, as ripgrep does, instead of a panic.
+pub fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        std::process::exit(0);
+    }
 }

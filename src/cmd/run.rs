@@ -16,6 +16,7 @@ use meshbench_sim::scenario::Scenario;
 use meshbench_sim::stats::Verdict;
 use tokio_util::sync::CancellationToken;
 
+use super::say;
 use super::validate::{report as report_error, scenario_files};
 
 #[derive(Debug, clap::Args)]
@@ -61,9 +62,12 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let report = run_one(&scenario, args, cancel.clone())
             .await
             .with_context(|| format!("running {}", file.display()))?;
-        print!("{}", report.summary());
         let folder = write(&report, args.out.as_deref())?;
-        println!("  report: {}", folder.display());
+        say(&format!(
+            "{}  report: {}\n",
+            report.summary(),
+            folder.display()
+        ));
         verdicts.push(report.verdict);
     }
     let all = Verdict::merge_all(verdicts);
