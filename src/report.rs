@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use meshbench_sim::ledger::{Entry, Outcome};
 use meshbench_sim::stats::{Evidence, Verdict};
-use meshbench_sim::verify::{self, Assertion, Over};
+use meshbench_sim::verify::{self, Assertion, Over, Selection};
 use serde::Serialize;
 
-use crate::resolve::Check;
+use crate::resolve::{Check, FractionCheck, Property};
 use crate::run::Collected;
 
 /// The JSON report's schema version; bumped on any incompatible change.
@@ -38,6 +39,17 @@ fn apply(check: &Check, collected: &Collected) -> Assertion {
             }
             verify::balanced(&collected.ledger, &check)
         }
+        Check::Mirrored(check) => verify::mirrored(&collected.ledger, &collected.records, check),
+        Check::Retried(check) => verify::retried(&collected.ledger, check),
+        Check::Timeout(check) => verify::timeout(&collected.ledger, check),
+        Check::Latency(check) => verify::latency(&collected.ledger, check),
+        Check::Fraction(check) => fraction(check, collected),
+        Check::AtLeast {
+            selection,
+            status,
+            count,
+            name,
+        } => at_least(selection, status, *count, name, collected),
         Check::NotYet { kind, name } => Assertion {
             name: name.clone(),
             kind: (*kind).to_owned(),
@@ -51,6 +63,81 @@ fn apply(check: &Check, collected: &Collected) -> Assertion {
             ),
             findings: Vec::new(),
         },
+    }
+}
+
+fn has(entry: &Entry, property: &Property) -> bool {
+    match (property, &entry.outcome) {
+        (Property::Status(status), Outcome::Response { code, .. }) => code == status,
+        (Property::Status(_), _) => false,
+        (Property::Delayed(by), _) => entry.service_time >= *by,
+    }
+}
+
+fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
+    let selected: Vec<&Entry> = collected
+        .ledger
+        .entries
+        .iter()
+        .filter(|e| check.selection.keeps(e))
+        .collect();
+    let k = selected.iter().filter(|e| has(e, &check.property)).count() as u64;
+    let property = match &check.property {
+        Property::Status(status) => format!("answered {status}"),
+        Property::Delayed(by) => format!("delayed by {by:?} or more"),
+    };
+    let counted = verify::Counted {
+        name: check.name.clone(),
+        kind: check.kind,
+        property,
+        k,
+        n: selected.len() as u64,
+        expected: check.fraction,
+    };
+    verify::fraction(counted, check.confidence, Vec::new())
+}
+
+fn at_least(
+    selection: &Selection,
+    status: &str,
+    count: u64,
+    name: &str,
+    collected: &Collected,
+) -> Assertion {
+    let property = Property::Status(status.to_owned());
+    let selected: Vec<&Entry> = collected
+        .ledger
+        .entries
+        .iter()
+        .filter(|e| selection.keeps(e))
+        .collect();
+    let k = selected.iter().filter(|e| has(e, &property)).count() as u64;
+    let n = selected.len() as u64;
+    let evidence = Evidence::new(
+        "deterministic count",
+        Default::default(),
+        Default::default(),
+        Default::default(),
+    )
+    .with_counts([("rejected", k), ("other", n - k)], [("rejected", 1.0)]);
+    let (verdict, summary) = if k >= count {
+        (
+            Verdict::Pass,
+            format!("{k} of {n} requests answered {status} (at least {count} expected)"),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!("only {k} of {n} requests answered {status}, at least {count} expected"),
+        )
+    };
+    Assertion {
+        name: name.to_owned(),
+        kind: "rejected".to_owned(),
+        verdict,
+        summary,
+        evidence,
+        findings: Vec::new(),
     }
 }
 

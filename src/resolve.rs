@@ -9,9 +9,13 @@ use meshbench_sim::client::thrift::ThriftOptions;
 use meshbench_sim::scenario::model::{
     Arrival, CallSpec, Expectation, Lifetime, Over as ScenarioOver, PhaseStart, Selector,
 };
+use meshbench_sim::scenario::plan::quantile;
 use meshbench_sim::scenario::{INITIAL_PHASE, Scenario};
 use meshbench_sim::stats::{Alpha, Deviation, Power};
-use meshbench_sim::verify::{BalancedCheck, Confidence, Over, RoutedCheck, Selection, SplitCheck};
+use meshbench_sim::verify::{
+    BalancedCheck, Confidence, LatencyCheck, MirroredCheck, Over, RetriedCheck, RoutedCheck,
+    Selection, SplitCheck, TimeoutCheck,
+};
 use meshbench_sim::workload::{Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
 
 use crate::run::{Phase, RunSpec, Trigger};
@@ -34,6 +38,27 @@ pub enum Check {
     },
     /// Zero-tolerance routing.
     Routed(RoutedCheck),
+    /// The mirrored fraction (needs the endpoint records).
+    Mirrored(MirroredCheck),
+    /// Success on a given attempt.
+    Retried(RetriedCheck),
+    /// Failure within a window.
+    Timeout(TimeoutCheck),
+    /// Quantile bounds.
+    Latency(LatencyCheck),
+    /// A share of requests with a status or a delay: faults and rejections.
+    Fraction(FractionCheck),
+    /// At least this many requests answered with a status (rejections).
+    AtLeast {
+        /// Which requests.
+        selection: Selection,
+        /// The status counted.
+        status: String,
+        /// The minimum count.
+        count: u64,
+        /// The expectation's name.
+        name: String,
+    },
     /// A kind meshbench does not verify yet.
     NotYet {
         /// The kind.
@@ -41,6 +66,33 @@ pub enum Check {
         /// The expectation's name.
         name: String,
     },
+}
+
+/// A share of requests with a property: answered with a status, or slower
+/// than a delay (faults, rejections).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FractionCheck {
+    /// The expectation's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Which requests.
+    pub selection: Selection,
+    /// The property.
+    pub property: Property,
+    /// The configured share.
+    pub fraction: f64,
+    /// Alpha, power, detect.
+    pub confidence: Confidence,
+}
+
+/// What a [`FractionCheck`] counts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Property {
+    /// Answered with this status (HTTP status, Dubbo status, Thrift exception kind).
+    Status(String),
+    /// Took at least this long.
+    Delayed(std::time::Duration),
 }
 
 /// A scenario resolved for running.
@@ -265,6 +317,99 @@ fn check(
                     confidence,
                 },
                 service: fqdn,
+            }
+        }
+        Expectation::Connections(connections) => Check::Split(SplitCheck {
+            selection,
+            weights: connections
+                .to
+                .0
+                .iter()
+                .map(|(v, w)| (version(&v.value), f64::from(w.value.0)))
+                .collect(),
+            confidence,
+        }),
+        Expectation::Mirrored(mirrored) => Check::Mirrored(MirroredCheck {
+            selection,
+            to: version(&mirrored.to.value),
+            fraction: mirrored.fraction.value.fraction(),
+            confidence,
+        }),
+        Expectation::Retried(retried) => Check::Retried(RetriedCheck {
+            selection,
+            attempts: retried.attempts.value,
+            confidence,
+        }),
+        Expectation::Timeout(timeout) => Check::Timeout(TimeoutCheck {
+            selection,
+            after: timeout.after.value.get(),
+            slack: timeout.slack.value.get(),
+            confidence,
+        }),
+        Expectation::Latency(latency) => Check::Latency(LatencyCheck {
+            selection,
+            version: latency.version.as_ref().map(|v| version(&v.value)),
+            below: latency
+                .below
+                .0
+                .iter()
+                .filter_map(|(q, d)| Some((quantile(&q.value)?, d.value.get())))
+                .collect(),
+            above: latency
+                .above
+                .0
+                .iter()
+                .filter_map(|(q, d)| Some((quantile(&q.value)?, d.value.get())))
+                .collect(),
+            confidence,
+        }),
+        Expectation::Fault(fault) => {
+            let (property, fraction) = match (&fault.abort, &fault.delay) {
+                (Some(abort), _) => (
+                    Property::Status(abort.value.status.value.to_string()),
+                    abort.value.fraction.value.fraction(),
+                ),
+                (None, Some(delay)) => (
+                    Property::Delayed(delay.value.by.value.get()),
+                    delay.value.fraction.value.fraction(),
+                ),
+                (None, None) => {
+                    return Err(format!(
+                        "fault expectation '{name}' needs 'delay' or 'abort'"
+                    ));
+                }
+            };
+            Check::Fraction(FractionCheck {
+                name,
+                kind: "fault",
+                selection,
+                property,
+                fraction,
+                confidence,
+            })
+        }
+        Expectation::Rejected(rejected) => {
+            let status = rejected.status.unwrap_or(503).to_string();
+            match (&rejected.fraction, &rejected.at_least) {
+                (Some(fraction), _) => Check::Fraction(FractionCheck {
+                    name,
+                    kind: "rejected",
+                    selection,
+                    property: Property::Status(status),
+                    fraction: fraction.value.fraction(),
+                    confidence,
+                }),
+                (None, Some(count)) => Check::AtLeast {
+                    selection,
+                    status,
+                    count: count.value,
+                    name,
+                },
+                (None, None) => {
+                    return Err(format!(
+                        "rejected expectation '{name}' needs 'fraction' or 'at_least'"
+                    ));
+                }
             }
         }
         other => Check::NotYet {

@@ -7,18 +7,33 @@
 //! - [`balanced`]: uniform over endpoints within every connection
 //!   (per-connection homogeneity, naming the pinned connections).
 //! - [`routed`]: every selected request reaches the named version (zero tolerance).
+//! - [`mirrored`]: the mirrored fraction, and no mirror answer reaching a client.
+//! - [`fraction`]: a property's share (used for faults, rejections, mirrors).
+//! - [`retried`]: every request succeeds on the given attempt (zero tolerance).
+//! - [`timeout`]: every request fails within the scenario's window (zero tolerance).
+//! - [`latency`]: quantile bounds (exact one-sided binomial per bound).
 
 mod balanced;
+mod fraction;
+mod latency;
+mod mirrored;
+mod retried;
 mod routed;
 mod split;
+mod timeout;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 pub use balanced::{BalancedCheck, Over, balanced};
+pub use fraction::{Counted, fraction};
+pub use latency::{LatencyCheck, latency};
+pub use mirrored::{MirroredCheck, mirrored};
+pub use retried::{RetriedCheck, retried};
 pub use routed::{RoutedCheck, routed};
 pub use split::{SplitCheck, split};
+pub use timeout::{TimeoutCheck, timeout};
 
 use crate::fleet::Echo;
 use crate::ledger::Entry;

@@ -155,3 +155,142 @@ fn routed_has_zero_tolerance() {
     let few = routed(&ledger(&[(1, "v2", "b", 10)]), &check);
     assert_eq!(few.verdict, Verdict::Inconclusive, "{}", few.summary);
 }
+
+fn failed(id: &str, code: &str, took: Duration) -> Entry {
+    Entry {
+        id: id.into(),
+        class: "hello".into(),
+        client: 0,
+        connection: 1,
+        phase: 0,
+        switching: false,
+        intended: Duration::ZERO,
+        latency: took,
+        service_time: took,
+        outcome: Outcome::Response {
+            success: false,
+            code: code.into(),
+            served_by: None,
+        },
+    }
+}
+
+#[test]
+fn fractions_are_tested_exactly_and_zero_or_one_is_deterministic() {
+    let confidence = Confidence::default();
+    let counted = |k, n, expected| Counted {
+        name: "m".into(),
+        kind: "mirrored",
+        property: "mirrored".into(),
+        k,
+        n,
+        expected,
+    };
+    // 16 000 samples: above the 14 476 the plan needs for 50% at 3 points.
+    assert_eq!(
+        fraction(counted(8000, 16_000, 0.5), confidence, vec![]).verdict,
+        Verdict::Pass
+    );
+    let skewed = fraction(counted(3000, 10_000, 0.5), confidence, vec![]);
+    assert_eq!(skewed.verdict, Verdict::Fail);
+    assert_eq!(
+        skewed.summary,
+        "30% of requests mirrored (3000 of 10000), expected 50%"
+    );
+    assert_eq!(
+        fraction(counted(1, 10_000, 0.0), confidence, vec![]).verdict,
+        Verdict::Fail
+    );
+    assert_eq!(
+        fraction(counted(9_999, 10_000, 1.0), confidence, vec![]).verdict,
+        Verdict::Fail
+    );
+    assert_eq!(
+        fraction(counted(5, 10, 0.5), confidence, vec![]).verdict,
+        Verdict::Inconclusive
+    );
+}
+
+#[test]
+fn retried_and_timeout_are_zero_tolerance() {
+    let mut ok = ledger(&[(1, "v1", "a", 3)]);
+    for entry in &mut ok.entries {
+        if let Outcome::Response {
+            served_by: Some(echo),
+            ..
+        } = &mut entry.outcome
+        {
+            echo.attempt = 3;
+        }
+    }
+    let check = RetriedCheck {
+        selection: Selection::default(),
+        attempts: 3,
+        confidence: Confidence::default(),
+    };
+    assert_eq!(retried(&ok, &check).verdict, Verdict::Pass);
+    let once = RetriedCheck {
+        attempts: 1,
+        ..check
+    };
+    assert_eq!(
+        retried(&ok, &once).summary,
+        "3 of 3 requests did not succeed on attempt 1"
+    );
+
+    let window = TimeoutCheck {
+        selection: Selection::default(),
+        after: Duration::from_secs(2),
+        slack: Duration::from_millis(500),
+        confidence: Confidence::default(),
+    };
+    let in_window = Ledger {
+        sent: 1,
+        entries: vec![failed("a", "504", Duration::from_millis(2100))],
+    };
+    assert_eq!(timeout(&in_window, &window).verdict, Verdict::Pass);
+    let early = Ledger {
+        sent: 1,
+        entries: vec![failed("a", "504", Duration::from_millis(1900))],
+    };
+    assert_eq!(timeout(&early, &window).verdict, Verdict::Fail);
+    let late = Ledger {
+        sent: 1,
+        entries: vec![failed("a", "504", Duration::from_secs(5))],
+    };
+    assert_eq!(timeout(&late, &window).verdict, Verdict::Fail);
+}
+
+#[test]
+fn latency_bounds_are_quantile_tests() {
+    let mut fast = ledger(&[(1, "v1", "a", 1000)]);
+    for (i, entry) in fast.entries.iter_mut().enumerate() {
+        entry.latency = Duration::from_millis(if i < 5 { 50 } else { 2 });
+    }
+    let check = |bound_ms| LatencyCheck {
+        selection: Selection::default(),
+        version: None,
+        below: vec![(0.99, Duration::from_millis(bound_ms))],
+        above: vec![],
+        confidence: Confidence::default(),
+    };
+    // 5 of 1000 above 10 ms: consistent with a p99 at or below 10 ms.
+    assert_eq!(latency(&fast, &check(10)).verdict, Verdict::Pass);
+    // 1000 of 1000 above 1 ms: the p99 is certainly not below 1 ms.
+    assert_eq!(latency(&fast, &check(1)).verdict, Verdict::Fail);
+}
+
+#[test]
+fn mirror_answers_reaching_clients_fail() {
+    let check = MirroredCheck {
+        selection: Selection::default(),
+        to: "v3".into(),
+        fraction: 0.5,
+        confidence: Confidence::default(),
+    };
+    let leaked = mirrored(&ledger(&[(1, "v3", "m", 1)]), &[], &check);
+    assert_eq!(
+        (leaked.verdict, leaked.summary.as_str()),
+        (Verdict::Fail, "1 mirror answers reached clients")
+    );
+}

@@ -1,0 +1,78 @@
+//! `timeout`: every selected request fails within [T, T + slack] of being
+//! sent: never before the configured timeout, never after the window the
+//! scenario grants. The window is the scenario's, with its slack; this is
+//! not a speed target. Zero tolerance.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::ledger::{Ledger, Outcome};
+use crate::stats::{Evidence, Verdict};
+
+use super::{Assertion, Confidence, Selection};
+
+/// A `timeout` expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeoutCheck {
+    /// Which requests.
+    pub selection: Selection,
+    /// The configured timeout.
+    pub after: Duration,
+    /// How late it may fire.
+    pub slack: Duration,
+    /// For the evidence only: the check is deterministic.
+    pub confidence: Confidence,
+}
+
+/// Runs the check.
+pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut findings = Vec::new();
+    let deadline = check.after + check.slack;
+    for entry in ledger.entries.iter().filter(|e| check.selection.keeps(e)) {
+        let failed = !matches!(entry.outcome, Outcome::Response { success: true, .. });
+        let took = entry.service_time;
+        let class = match (failed, took < check.after, took > deadline) {
+            (false, ..) => "answered",
+            (true, true, _) => "failed early",
+            (true, _, true) => "failed late",
+            (true, false, false) => "in window",
+        };
+        if class != "in window" && findings.len() < 10 {
+            findings.push(format!(
+                "request {}: {class} after {took:?} ({})",
+                entry.id,
+                entry.outcome.label()
+            ));
+        }
+        *counts.entry(class).or_insert(0) += 1;
+    }
+    let n: u64 = counts.values().sum();
+    let good = counts.get("in window").copied().unwrap_or(0);
+    let c = check.confidence;
+    let evidence = Evidence::new("zero tolerance on a window", c.alpha, c.power, c.detect)
+        .with_counts(counts.iter().map(|(l, k)| (*l, *k)), [("in window", 1.0)]);
+    let window = format!("[{:?}, {:?}]", check.after, deadline);
+    let (verdict, summary) = match (n, good == n) {
+        (0, _) => (
+            Verdict::Inconclusive,
+            "no selected request was sent".to_owned(),
+        ),
+        (_, true) => (
+            Verdict::Pass,
+            format!("all {n} requests failed within {window}"),
+        ),
+        (_, false) => (
+            Verdict::Fail,
+            format!("{} of {n} requests did not fail within {window}", n - good),
+        ),
+    };
+    Assertion {
+        name: format!("timeout after {:?}", check.after),
+        kind: "timeout".to_owned(),
+        verdict,
+        summary,
+        evidence,
+        findings,
+    }
+}
