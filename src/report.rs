@@ -248,6 +248,93 @@ impl Report {
     }
 }
 
+impl Report {
+    /// JUnit XML: one test suite per scenario, one test case per assertion;
+    /// fail is a failure, error an error, inconclusive and unsupported are
+    /// skipped with their reason (CI systems render all three).
+    pub fn junit(&self) -> String {
+        let count = |v: Verdict| self.assertions.iter().filter(|a| a.verdict == v).count();
+        let skipped = count(Verdict::Inconclusive) + count(Verdict::Unsupported);
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
+            escape(&self.scenario),
+            self.assertions.len(),
+            count(Verdict::Fail),
+            count(Verdict::Error),
+            skipped,
+            self.duration_seconds
+        );
+        for assertion in &self.assertions {
+            let name = escape(&assertion.name);
+            let summary = escape(&assertion.summary);
+            let details = escape(&assertion.findings.join("\n"));
+            let body = match assertion.verdict {
+                Verdict::Pass => String::new(),
+                Verdict::Fail => format!("<failure message=\"{summary}\">{details}</failure>"),
+                Verdict::Error => format!("<error message=\"{summary}\">{details}</error>"),
+                Verdict::Inconclusive | Verdict::Unsupported => {
+                    format!("<skipped message=\"{summary}\"/>")
+                }
+            };
+            xml.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{name}\">{body}</testcase>\n",
+                escape(&assertion.kind)
+            ));
+        }
+        xml.push_str("  </testsuite>\n</testsuites>\n");
+        xml
+    }
+
+    /// Markdown: a heading with the verdict, the run's numbers, a table of
+    /// assertions, and the findings of those that did not pass.
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "# {} — {}\n\n{}\n\n- proxy: `{}`, seed {}\n- {} requests in {:.1} s; latency p50 {} µs, p99 {} µs, max {} µs\n- outcomes: {}\n\n| verdict | assertion | summary |\n|---|---|---|\n",
+            self.scenario,
+            label(self.verdict),
+            self.description,
+            self.proxy,
+            self.seed,
+            self.sent,
+            self.duration_seconds,
+            self.latency_us.p50,
+            self.latency_us.p99,
+            self.latency_us.max,
+            self.outcomes
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for assertion in &self.assertions {
+            md.push_str(&format!(
+                "| {} | {} | {} |\n",
+                label(assertion.verdict),
+                assertion.name,
+                assertion.summary.replace('|', "\\|")
+            ));
+        }
+        for assertion in self
+            .assertions
+            .iter()
+            .filter(|a| a.verdict != Verdict::Pass && !a.findings.is_empty())
+        {
+            md.push_str(&format!("\n## {}\n\n", assertion.name));
+            for finding in &assertion.findings {
+                md.push_str(&format!("- {finding}\n"));
+            }
+        }
+        md
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn label(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Pass => "PASS",

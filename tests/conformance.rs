@@ -81,4 +81,15 @@ async fn request_level_balancing_fails_through_a_layer_4_proxy_naming_the_pinned
         "{}",
         balanced.summary
     );
+    // The CI-facing forms say the same.
+    let junit = report.junit();
+    assert!(
+        junit.contains(r#"failures="1" errors="0" skipped="0""#),
+        "{junit}"
+    );
+    let failure = r#"<testcase classname="balanced" name="balanced over 2 endpoints"><failure message="1 of 1 connections"#;
+    assert!(junit.contains(failure), "{junit}");
+    let markdown = report.markdown();
+    let row = "| FAIL | balanced over 2 endpoints | 1 of 1 connections are not balanced";
+    assert!(markdown.contains(row), "{markdown}");
 }

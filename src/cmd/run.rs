@@ -114,7 +114,14 @@ fn write(report: &Report, out: Option<&Path>) -> anyhow::Result<PathBuf> {
     };
     std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
     let json = serde_json::to_string_pretty(report)?;
-    std::fs::write(folder.join("report.json"), json)
-        .with_context(|| format!("writing {}", folder.display()))?;
+    let files = [
+        ("report.json", json),
+        ("junit.xml", report.junit()),
+        ("report.md", report.markdown()),
+    ];
+    for (name, contents) in files {
+        let path = folder.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(folder)
 }
