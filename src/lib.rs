@@ -13,3 +13,49 @@ pub mod adapter;
 pub mod report;
 pub mod resolve;
 pub mod run;
+
+use meshbench_sim::scenario::Scenario;
+use meshbench_sim::stats::Verdict;
+use tokio_util::sync::CancellationToken;
+
+/// Why a scenario could not be run to a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The proxy adapter name or the scenario could not be turned into a run.
+    #[error("{0}")]
+    Setup(String),
+    /// The run itself failed.
+    #[error(transparent)]
+    Run(#[from] run::RunError),
+}
+
+/// One scenario against the proxy named `proxy`, from resolution to report:
+/// resolve, run, verify, mark the kinds the proxy does not support, report.
+/// The command line and the conformance suite both go through here.
+///
+/// # Errors
+/// [`ScenarioError`] when the scenario cannot be run at all.
+pub async fn run_scenario(
+    scenario: &Scenario,
+    proxy: &str,
+    seed: u64,
+    cancel: CancellationToken,
+) -> Result<report::Report, ScenarioError> {
+    let mut adapter = adapter::from_name(proxy).map_err(ScenarioError::Setup)?;
+    let resolved = resolve::resolve(scenario, seed).map_err(ScenarioError::Setup)?;
+    let collected = run::execute(resolved.spec, adapter.as_mut(), cancel).await?;
+    let mut assertions = report::verify(&resolved.checks, &collected);
+    for assertion in &mut assertions {
+        if !adapter.supports(&assertion.kind) {
+            assertion.verdict = Verdict::Unsupported;
+        }
+    }
+    let names = (scenario.name.as_str(), scenario.description.as_str());
+    Ok(report::Report::new(
+        names,
+        adapter.name(),
+        seed,
+        &collected,
+        assertions,
+    ))
+}

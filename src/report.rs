@@ -74,14 +74,18 @@ fn has(entry: &Entry, property: &Property) -> bool {
     }
 }
 
-fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
-    let selected: Vec<&Entry> = collected
+/// How many selected requests have `property`, and how many were selected.
+fn count_with(selection: &Selection, property: &Property, collected: &Collected) -> (u64, u64) {
+    let selected = collected
         .ledger
         .entries
         .iter()
-        .filter(|e| check.selection.keeps(e))
-        .collect();
-    let k = selected.iter().filter(|e| has(e, &check.property)).count() as u64;
+        .filter(|e| selection.keeps(e));
+    selected.fold((0, 0), |(k, n), e| (k + u64::from(has(e, property)), n + 1))
+}
+
+fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
+    let (k, n) = count_with(&check.selection, &check.property, collected);
     let property = match &check.property {
         Property::Status(status) => format!("answered {status}"),
         Property::Delayed(by) => format!("delayed by {by:?} or more"),
@@ -91,7 +95,7 @@ fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
         kind: check.kind,
         property,
         k,
-        n: selected.len() as u64,
+        n,
         expected: check.fraction,
     };
     verify::fraction(counted, check.confidence, Vec::new())
@@ -105,14 +109,7 @@ fn at_least(
     collected: &Collected,
 ) -> Assertion {
     let property = Property::Status(status.to_owned());
-    let selected: Vec<&Entry> = collected
-        .ledger
-        .entries
-        .iter()
-        .filter(|e| selection.keeps(e))
-        .collect();
-    let k = selected.iter().filter(|e| has(e, &property)).count() as u64;
-    let n = selected.len() as u64;
+    let (k, n) = count_with(selection, &property, collected);
     let evidence = Evidence::new(
         "deterministic count",
         Default::default(),

@@ -4,10 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use meshbench::adapter;
-use meshbench::report::{self, Report};
-use meshbench::resolve::resolve;
-use meshbench::run::execute;
+use meshbench::report::Report;
 use meshbench_sim::scenario::Scenario;
 use meshbench_sim::stats::Verdict;
 use tokio_util::sync::CancellationToken;
@@ -31,19 +28,9 @@ fn scenario_files(dir: &Path) -> Vec<PathBuf> {
 
 async fn run(file: &Path, proxy: &str) -> Report {
     let scenario = Scenario::load(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let mut adapter = adapter::from_name(proxy).expect("adapter");
-    let resolved = resolve(&scenario, 1).expect("resolves");
-    let collected = execute(resolved.spec, adapter.as_mut(), CancellationToken::new())
+    meshbench::run_scenario(&scenario, proxy, 1, CancellationToken::new())
         .await
-        .expect("runs");
-    let assertions = report::verify(&resolved.checks, &collected);
-    Report::new(
-        (&scenario.name, &scenario.description),
-        proxy,
-        1,
-        &collected,
-        assertions,
-    )
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

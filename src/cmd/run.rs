@@ -8,10 +8,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use meshbench::adapter;
-use meshbench::report::{self, Report};
-use meshbench::resolve::resolve;
-use meshbench::run::execute;
+use meshbench::report::Report;
 use meshbench_sim::scenario::Scenario;
 use meshbench_sim::stats::Verdict;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +56,7 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-        let report = run_one(&scenario, args, cancel.clone())
+        let report = meshbench::run_scenario(&scenario, &args.proxy, args.seed, cancel.clone())
             .await
             .with_context(|| format!("running {}", file.display()))?;
         let folder = write(&report, args.out.as_deref())?;
@@ -76,29 +73,6 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-async fn run_one(
-    scenario: &Scenario,
-    args: &Args,
-    cancel: CancellationToken,
-) -> anyhow::Result<Report> {
-    let mut proxy = adapter::from_name(&args.proxy).map_err(anyhow::Error::msg)?;
-    let resolved = resolve(scenario, args.seed).map_err(anyhow::Error::msg)?;
-    let collected = execute(resolved.spec, proxy.as_mut(), cancel).await?;
-    let mut assertions = report::verify(&resolved.checks, &collected);
-    for assertion in &mut assertions {
-        if !proxy.supports(&assertion.kind) {
-            assertion.verdict = Verdict::Unsupported;
-        }
-    }
-    Ok(Report::new(
-        (&scenario.name, &scenario.description),
-        proxy.name(),
-        args.seed,
-        &collected,
-        assertions,
-    ))
 }
 
 fn write(report: &Report, out: Option<&Path>) -> anyhow::Result<PathBuf> {

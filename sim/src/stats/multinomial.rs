@@ -192,14 +192,7 @@ pub fn goodness_of_fit(
     kind: GofStatistic,
     mc: &MonteCarlo,
 ) -> Result<Gof, StatsError> {
-    if observed.len() != expected.len() {
-        return Err(StatsError::Shape(format!(
-            "{} observed counts but {} expected shares",
-            observed.len(),
-            expected.len()
-        )));
-    }
-    let shares = normalise(expected)?;
+    let shares = checked_shares(observed, expected)?;
     let n: u64 = observed.iter().sum();
     let nf = n as f64;
     let exp_counts: Vec<f64> = shares.iter().map(|p| p * nf).collect();
@@ -369,6 +362,18 @@ impl SplitTest {
         self.tests.iter().map(|t| t.adjusted).fold(1.0, f64::min)
     }
 }
+/// The expected weights normalised to shares, after checking there is one
+/// per observed count.
+fn checked_shares(observed: &[u64], expected: &[f64]) -> Result<Vec<f64>, StatsError> {
+    if observed.len() != expected.len() {
+        return Err(StatsError::Shape(format!(
+            "{} observed counts but {} expected shares",
+            observed.len(),
+            expected.len()
+        )));
+    }
+    normalise(expected)
+}
 
 /// Per-category exact binomial tests of a k-way split with Holm's correction
 /// at `alpha` over the family. See the module docs.
@@ -380,14 +385,7 @@ pub fn share_tests(
     expected: &[f64],
     alpha: Alpha,
 ) -> Result<SplitTest, StatsError> {
-    if observed.len() != expected.len() {
-        return Err(StatsError::Shape(format!(
-            "{} observed counts but {} expected shares",
-            observed.len(),
-            expected.len()
-        )));
-    }
-    let shares = normalise(expected)?;
+    let shares = checked_shares(observed, expected)?;
     let n: u64 = observed.iter().sum();
     let random = shares.iter().filter(|&&p| p > 0.0 && p < 1.0).count();
     let family = if random == 2 { 1 } else { random.max(1) };
