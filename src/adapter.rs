@@ -109,15 +109,21 @@ pub fn from_name(name: &str) -> Result<Box<dyn ProxyAdapter>, String> {
         "builtin" => Ok(Box::new(BuiltinAdapter::new(false))),
         "builtin-l4" => Ok(Box::new(BuiltinAdapter::new(true))),
         "builtin-process" => Ok(Box::new(ProcessAdapter::new())),
-        other => match other.strip_prefix("address=") {
-            Some(addr) => addr
-                .parse()
-                .map(|addr| Box::new(AddressAdapter::new(addr)) as Box<dyn ProxyAdapter>)
-                .map_err(|_| format!("'{addr}' is not HOST:PORT")),
-            None => Err(format!(
-                "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, address=HOST:PORT"
-            )),
-        },
+        other => {
+            if let Some(fault) = other.strip_prefix("builtin-fault=") {
+                return BuiltinAdapter::faulty(fault)
+                    .map(|adapter| Box::new(adapter) as Box<dyn ProxyAdapter>);
+            }
+            match other.strip_prefix("address=") {
+                Some(addr) => addr
+                    .parse()
+                    .map(|addr| Box::new(AddressAdapter::new(addr)) as Box<dyn ProxyAdapter>)
+                    .map_err(|_| format!("'{addr}' is not HOST:PORT")),
+                None => Err(format!(
+                    "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, address=HOST:PORT, builtin-fault=mirror-leak (a negative control)"
+                )),
+            }
+        }
     }
 }
 

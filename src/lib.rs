@@ -7,15 +7,21 @@
 //! - [`run`]: one run from fleet to collected oracles, stopping everything on every path.
 //! - [`resolve`]: a scenario becomes a run spec and one check per expectation.
 //! - [`report`]: checks applied to the collected oracles; terminal summary and JSON.
+//! - [`suite`]: many scenarios' reports as one conformance summary (features
+//!   supported, unsupported, failed).
 #![forbid(unsafe_code)]
 
 pub mod adapter;
 pub mod report;
 pub mod resolve;
 pub mod run;
+pub mod suite;
+
+use std::sync::Arc;
 
 use meshbench_sim::scenario::Scenario;
 use meshbench_sim::stats::Verdict;
+use meshbench_sim::workload::Progress;
 use tokio_util::sync::CancellationToken;
 
 /// Why a scenario could not be run to a report.
@@ -41,9 +47,25 @@ pub async fn run_scenario(
     seed: u64,
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
+    let progress = Arc::new(Progress::default());
+    run_scenario_watched(scenario, proxy, seed, progress, cancel).await
+}
+
+/// [`run_scenario`], with the measured workload's live counters in
+/// `progress` for a progress display.
+///
+/// # Errors
+/// [`ScenarioError`] when the scenario cannot be run at all.
+pub async fn run_scenario_watched(
+    scenario: &Scenario,
+    proxy: &str,
+    seed: u64,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<report::Report, ScenarioError> {
     let mut adapter = adapter::from_name(proxy).map_err(ScenarioError::Setup)?;
     let resolved = resolve::resolve(scenario, seed).map_err(ScenarioError::Setup)?;
-    let collected = run::execute(resolved.spec, adapter.as_mut(), cancel).await?;
+    let collected = run::execute(resolved.spec, adapter.as_mut(), progress, cancel).await?;
     let mut assertions = report::verify(&resolved.checks, &collected);
     for assertion in &mut assertions {
         if !adapter.supports(&assertion.kind) {

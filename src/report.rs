@@ -3,16 +3,27 @@
 //!
 //! JSON schema version 1: `{schema, scenario, description, proxy, seed,
 //! verdict, duration_seconds, sent, outcomes, latency_us{p50,p90,p99,p999,max},
-//! assertions: [{name, kind, verdict, summary, evidence, findings}], proxy_stats}`.
+//! assertions: [{name, kind, verdict, summary, evidence, findings}], proxy_stats,
+//! figures{shares: [{assertion, verdict, alpha, n, shares: [{label, count,
+//! observed, expected, interval}]}], connections{versions, endpoints, rows:
+//! [{client, connection, requests, unserved, versions, endpoints}], total,
+//! omitted}, latency{corrected, uncorrected: [{percentile, micros}]},
+//! timeline{bucket_seconds, versions, buckets: [{start_seconds, unserved,
+//! counts}], phases_seconds}}}` (`figures` was added without a version bump:
+//! readers of the earlier fields are unaffected). The same report renders as
+//! JUnit XML, Markdown and a self-contained HTML page ([`html`]).
+
+pub mod figures;
+pub mod html;
 
 use std::collections::BTreeMap;
 
-use meshbench_sim::ledger::{Entry, Outcome};
-use meshbench_sim::stats::{Evidence, Verdict};
-use meshbench_sim::verify::{self, Assertion, Over, Selection};
+use meshbench_sim::stats::{Decision, Evidence, Verdict};
+use meshbench_sim::verify::{self, Assertion, Mode, Monitor, Over, Selection};
 use serde::Serialize;
 
-use crate::resolve::{Check, FractionCheck, Property};
+use self::figures::Figures;
+use crate::resolve::{Check, FractionCheck, FractionMonitor, Property};
 use crate::run::Collected;
 
 /// The JSON report's schema version; bumped on any incompatible change.
@@ -39,6 +50,23 @@ fn apply(check: &Check, collected: &Collected) -> Assertion {
             }
             verify::balanced(&collected.ledger, &check)
         }
+        Check::Ejected {
+            check,
+            replica,
+            service,
+        } => {
+            let mut check = check.clone();
+            let pods = collected
+                .endpoints
+                .iter()
+                .filter(|e| &e.identity.service == service && e.identity.version == check.version)
+                .map(|e| e.identity.pod.clone());
+            check.pods = match replica {
+                Some(index) => pods.skip(*index).take(1).collect(),
+                None => Vec::new(),
+            };
+            verify::ejected(&collected.ledger, &check)
+        }
         Check::Mirrored(check) => verify::mirrored(&collected.ledger, &collected.records, check),
         Check::Retried(check) => verify::retried(&collected.ledger, check),
         Check::Timeout(check) => verify::timeout(&collected.ledger, check),
@@ -50,27 +78,6 @@ fn apply(check: &Check, collected: &Collected) -> Assertion {
             count,
             name,
         } => at_least(selection, status, *count, name, collected),
-        Check::NotYet { kind, name } => Assertion {
-            name: name.clone(),
-            kind: (*kind).to_owned(),
-            verdict: Verdict::Inconclusive,
-            summary: format!("meshbench does not verify '{kind}' expectations yet"),
-            evidence: Evidence::new(
-                "none",
-                Default::default(),
-                Default::default(),
-                Default::default(),
-            ),
-            findings: Vec::new(),
-        },
-    }
-}
-
-fn has(entry: &Entry, property: &Property) -> bool {
-    match (property, &entry.outcome) {
-        (Property::Status(status), Outcome::Response { code, .. }) => code == status,
-        (Property::Status(_), _) => false,
-        (Property::Delayed(by), _) => entry.service_time >= *by,
     }
 }
 
@@ -81,15 +88,17 @@ fn count_with(selection: &Selection, property: &Property, collected: &Collected)
         .entries
         .iter()
         .filter(|e| selection.keeps(e));
-    selected.fold((0, 0), |(k, n), e| (k + u64::from(has(e, property)), n + 1))
+    selected.fold((0, 0), |(k, n), e| {
+        (k + u64::from(property.holds(e)), n + 1)
+    })
 }
 
 fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
+    if check.confidence.mode == Mode::Sequential {
+        return sequential_fraction(check, collected);
+    }
     let (k, n) = count_with(&check.selection, &check.property, collected);
-    let property = match &check.property {
-        Property::Status(status) => format!("answered {status}"),
-        Property::Delayed(by) => format!("delayed by {by:?} or more"),
-    };
+    let property = check.property.describe();
     let counted = verify::Counted {
         name: check.name.clone(),
         kind: check.kind,
@@ -99,6 +108,27 @@ fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
         expected: check.fraction,
     };
     verify::fraction(counted, check.confidence, Vec::new())
+}
+
+/// A fraction in sequential mode: the ledger replayed in the order the
+/// requests were sent (see `verify::sequential` for why not as they ended).
+fn sequential_fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
+    let mut monitor = match FractionMonitor::new(check) {
+        Ok(monitor) => monitor,
+        Err(e) => {
+            let summary = format!("the sequential test could not run: {e}");
+            return Assertion::error(check.name.clone(), check.kind, summary);
+        }
+    };
+    for entry in verify::sequential::in_sent_order(&collected.ledger.entries) {
+        monitor.observe(entry);
+        if monitor.decision() != Decision::Continue {
+            break;
+        }
+    }
+    monitor
+        .shares()
+        .assertion(check.name.clone(), check.kind, check.confidence)
 }
 
 fn at_least(
@@ -181,6 +211,8 @@ pub struct Report {
     pub assertions: Vec<Assertion>,
     /// The proxy's own counters, when offered.
     pub proxy_stats: Option<String>,
+    /// The numbers the HTML report plots.
+    pub figures: Figures,
 }
 
 impl Report {
@@ -193,6 +225,7 @@ impl Report {
         assertions: Vec<Assertion>,
     ) -> Report {
         let latencies = collected.ledger.latencies(|_| true).corrected;
+        let figures = Figures::new(collected, &assertions);
         Report {
             schema: SCHEMA_VERSION,
             scenario: scenario.0.to_owned(),
@@ -212,6 +245,7 @@ impl Report {
             },
             assertions,
             proxy_stats: collected.stats.clone(),
+            figures,
         }
     }
 

@@ -6,17 +6,19 @@
 use std::collections::BTreeMap;
 
 use meshbench_sim::client::thrift::ThriftOptions;
+use meshbench_sim::ledger::{Entry, Outcome};
 use meshbench_sim::scenario::model::{
-    Arrival, CallSpec, Expectation, Lifetime, Over as ScenarioOver, PhaseStart, Selector,
+    Arrival, CallSpec, Expectation, Lifetime, Mode, Over as ScenarioOver, PhaseStart, Selector,
 };
 use meshbench_sim::scenario::plan::quantile;
 use meshbench_sim::scenario::{INITIAL_PHASE, Scenario};
 use meshbench_sim::stats::{Alpha, Deviation, Power};
+use meshbench_sim::stats::{Decision, StatsError};
 use meshbench_sim::verify::{
-    BalancedCheck, Confidence, LatencyCheck, MirroredCheck, Over, RetriedCheck, RoutedCheck,
-    Selection, SplitCheck, TimeoutCheck,
+    self, BalancedCheck, Confidence, EjectedCheck, LatencyCheck, MirroredCheck, Monitor, Over,
+    RetriedCheck, RoutedCheck, Selection, SequentialShares, SplitCheck, SplitMonitor, TimeoutCheck,
 };
-use meshbench_sim::workload::{Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
+use meshbench_sim::workload::{self, Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
 
 use crate::run::{Phase, RunSpec, Trigger};
 
@@ -59,12 +61,15 @@ pub enum Check {
         /// The expectation's name.
         name: String,
     },
-    /// A kind meshbench does not verify yet.
-    NotYet {
-        /// The kind.
-        kind: &'static str,
-        /// The expectation's name.
-        name: String,
+    /// A failing endpoint taken out of the pool; the pod is filled in from
+    /// the fleet once it runs.
+    Ejected {
+        /// The check, pods empty.
+        check: EjectedCheck,
+        /// Which replica of the version fails (`None`: all of them).
+        replica: Option<usize>,
+        /// The service of the version.
+        service: String,
     },
 }
 
@@ -93,6 +98,93 @@ pub enum Property {
     Status(String),
     /// Took at least this long.
     Delayed(std::time::Duration),
+}
+
+impl Property {
+    /// Whether `entry` has it.
+    pub fn holds(&self, entry: &Entry) -> bool {
+        match (self, &entry.outcome) {
+            (Property::Status(status), Outcome::Response { code, .. }) => code == status,
+            (Property::Status(_), _) => false,
+            (Property::Delayed(by), _) => entry.service_time >= *by,
+        }
+    }
+
+    /// It, in words: "answered 503".
+    pub fn describe(&self) -> String {
+        match self {
+            Property::Status(status) => format!("answered {status}"),
+            Property::Delayed(by) => format!("delayed by {by:?} or more"),
+        }
+    }
+}
+
+/// The live monitor of a [`FractionCheck`]: each selected request either
+/// has the property or not.
+#[derive(Debug, Clone)]
+pub struct FractionMonitor {
+    selection: Selection,
+    property: Property,
+    shares: SequentialShares,
+}
+
+impl FractionMonitor {
+    /// The labels of the two shares.
+    const LABELS: [&'static str; 2] = ["with", "without"];
+
+    /// The monitor of `check`.
+    ///
+    /// # Errors
+    /// When the fraction or the levels cannot make a test.
+    pub fn new(check: &FractionCheck) -> Result<Self, StatsError> {
+        let [with, without] = Self::LABELS.map(str::to_owned);
+        let weights = [(with, check.fraction), (without, 1.0 - check.fraction)];
+        Ok(FractionMonitor {
+            selection: check.selection.clone(),
+            property: check.property.clone(),
+            shares: SequentialShares::new(&weights, check.confidence)?,
+        })
+    }
+
+    /// The shares test, once fed.
+    pub fn shares(&self) -> &SequentialShares {
+        &self.shares
+    }
+}
+
+impl Monitor for FractionMonitor {
+    fn observe(&mut self, entry: &Entry) {
+        if self.selection.keeps(entry) {
+            let label = Self::LABELS[usize::from(!self.property.holds(entry))];
+            self.shares
+                .observe(label, verify::sequential::ended_at(entry));
+        }
+    }
+
+    fn decision(&self) -> Decision {
+        self.shares.decision()
+    }
+}
+
+impl Check {
+    /// The live monitor of a check that can be decided request by request in
+    /// sequential mode; `None` for fixed-mode checks and kinds that need the
+    /// whole run (balance per connection, mirrors, latency quantiles).
+    pub fn monitor(&self) -> Option<Box<dyn Monitor>> {
+        match self {
+            Check::Split(check) if check.confidence.mode == verify::Mode::Sequential => {
+                SplitMonitor::new(check)
+                    .ok()
+                    .map(|m| Box::new(m) as Box<dyn Monitor>)
+            }
+            Check::Fraction(check) if check.confidence.mode == verify::Mode::Sequential => {
+                FractionMonitor::new(check)
+                    .ok()
+                    .map(|m| Box::new(m) as Box<dyn Monitor>)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A scenario resolved for running.
@@ -134,11 +226,15 @@ pub fn resolve(scenario: &Scenario, seed: u64) -> Result<Resolved<'_>, String> {
         .enumerate()
         .map(|(i, e)| check(scenario, &e.value, i, &phase_names))
         .collect::<Result<Vec<_>, String>>()?;
+    // The run stops early only when every check can say it has seen enough.
+    let monitors: Option<Vec<Box<dyn Monitor>>> = checks.iter().map(Check::monitor).collect();
     let spec = RunSpec {
+        monitors: monitors.unwrap_or_default(),
         services: scenario.fleet_specs(),
         routing: routing(0),
         phases,
         workload: Box::new(move |listeners| workload(scenario, listeners)),
+        warmup: scenario.workload.warmup.as_ref().map(|w| w.value),
         seed,
     };
     Ok(Resolved { spec, checks })
@@ -174,15 +270,10 @@ fn workload(
             },
             None => Pace::Closed,
         };
-        let lifetime = match client.lifetime.as_ref().map(|l| l.value) {
-            Some(Lifetime::Requests(n)) => Some(n),
-            Some(Lifetime::Duration(_)) => {
-                return Err(format!(
-                    "client '{name}': a lifetime in time is not supported yet; give it in requests"
-                ));
-            }
-            None => None,
-        };
+        let lifetime = client.lifetime.as_ref().map(|l| match l.value {
+            Lifetime::Requests(n) => workload::Lifetime::Requests(n),
+            Lifetime::Duration(d) => workload::Lifetime::Duration(d.get()),
+        });
         clients.push(ClientPlan {
             name,
             target,
@@ -200,6 +291,7 @@ fn workload(
     Ok(WorkloadPlan {
         clients,
         request_timeout: REQUEST_TIMEOUT,
+        id_prefix: String::new(),
     })
 }
 
@@ -269,6 +361,10 @@ fn check(
         alpha: Alpha::new(levels.alpha).map_err(|e| e.to_string())?,
         power: Power::new(levels.power).map_err(|e| e.to_string())?,
         detect: Deviation::new(levels.detect).map_err(|e| e.to_string())?,
+        mode: match scenario.confidence.mode {
+            Mode::Fixed => verify::Mode::Fixed,
+            Mode::Sequential => verify::Mode::Sequential,
+        },
     };
     let version = |name: &str| {
         scenario
@@ -412,9 +508,16 @@ fn check(
                 }
             }
         }
-        other => Check::NotYet {
-            kind: other.kind(),
-            name,
+        Expectation::Ejected(ejected) => Check::Ejected {
+            check: EjectedCheck {
+                selection,
+                version: version(&ejected.version.value),
+                pods: Vec::new(),
+                within: ejected.within.value.get(),
+                confidence,
+            },
+            replica: ejected.replica.as_ref().map(|r| r.value),
+            service: fqdn,
         },
     })
 }

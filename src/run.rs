@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use meshbench_sim::fleet::{EndpointInfo, Fleet, FleetOptions, Record, ServiceSpec};
 use meshbench_sim::ledger::Ledger;
+use meshbench_sim::stats::Decision;
+use meshbench_sim::verify::Monitor;
 use meshbench_sim::workload::{self, Progress, WorkloadPlan};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +22,8 @@ use crate::adapter::{AdapterError, Listeners, ProxyAdapter, Service};
 
 /// The request ids of probes start with this, so verifiers can leave them out.
 pub const PROBE_PREFIX: &str = "probe-";
+/// The request ids of the warm-up start with this.
+pub const WARMUP_PREFIX: &str = "warmup-";
 
 /// When a phase's routing is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +57,11 @@ pub struct RunSpec<'a> {
     pub phases: Vec<Phase>,
     /// Builds the workload once the proxy's listeners are known.
     pub workload: WorkloadBuilder<'a>,
+    /// Requests each client sends before the measured workload (not verified).
+    pub warmup: Option<u64>,
+    /// Sequential tests fed as requests end; once all have decided, no new
+    /// request starts. Empty: the workload runs to its budget.
+    pub monitors: Vec<Box<dyn Monitor>>,
     /// Seed of the fleet's and the workload's random sources.
     pub seed: u64,
 }
@@ -119,6 +128,7 @@ const MAX_DRAIN: Duration = Duration::from_secs(5);
 pub async fn execute(
     spec: RunSpec<'_>,
     proxy: &mut dyn ProxyAdapter,
+    progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
     let fleet = Fleet::start(
@@ -130,7 +140,7 @@ pub async fn execute(
     )
     .await
     .map_err(|e| RunError::Fleet(e.to_string()))?;
-    let result = with_fleet(spec, &fleet, proxy, cancel).await;
+    let result = with_fleet(spec, &fleet, proxy, progress, cancel).await;
     proxy.stop().await;
     let endpoints = fleet.endpoints().to_vec();
     let records = fleet.collector().records();
@@ -146,6 +156,7 @@ async fn with_fleet(
     spec: RunSpec<'_>,
     fleet: &Fleet,
     proxy: &mut dyn ProxyAdapter,
+    progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
     let services = services(&spec.services, fleet.endpoints());
@@ -156,11 +167,19 @@ async fn with_fleet(
         }
     }
     let plan = (spec.workload)(&listeners).map_err(RunError::Workload)?;
-    let progress = Arc::new(Progress::default());
+    if let Some(requests) = spec.warmup {
+        warm_up(&plan, requests, spec.seed, &cancel).await?;
+    }
     let started = Instant::now();
-    let workload = workload::run(&plan, spec.seed, Arc::clone(&progress), cancel.clone());
+    let finished = CancellationToken::new();
+    let workload = async {
+        let ledger = workload::run(&plan, spec.seed, Arc::clone(&progress), cancel.clone()).await;
+        finished.cancel();
+        ledger
+    };
     let phases = apply_phases(&spec.phases, proxy, &progress, started, &cancel);
-    let (ledger, phases_applied) = tokio::join!(workload, phases);
+    let watch = stop_when_decided(spec.monitors, &progress, &finished);
+    let (ledger, phases_applied, ()) = tokio::join!(workload, phases, watch);
     let ledger = ledger.map_err(|e| RunError::Workload(e.to_string()))?;
     let phases_applied = phases_applied?;
     let duration = started.elapsed();
@@ -180,6 +199,60 @@ async fn with_fleet(
         phases_applied,
         duration,
     })
+}
+
+/// Runs `requests` of every client's mix on connections of their own and
+/// forgets them, but for a lost request (a harness bug).
+async fn warm_up(
+    plan: &WorkloadPlan,
+    requests: u64,
+    seed: u64,
+    cancel: &CancellationToken,
+) -> Result<(), RunError> {
+    let mut warmup = plan.clone();
+    warmup.id_prefix = WARMUP_PREFIX.to_owned();
+    for client in &mut warmup.clients {
+        client.budget = workload::Budget {
+            requests: Some(requests),
+            duration: None,
+        };
+    }
+    let progress = Arc::new(Progress::default());
+    let ledger = workload::run(&warmup, seed.wrapping_add(1), progress, cancel.clone())
+        .await
+        .map_err(|e| RunError::Workload(e.to_string()))?;
+    ledger
+        .check_conservation()
+        .map_err(|e| RunError::Ledger(format!("warm-up: {e}")))
+}
+
+/// Feeds every ended request to the monitors, in the order they ended, and
+/// stops the workload once all of them have decided.
+async fn stop_when_decided(
+    mut monitors: Vec<Box<dyn Monitor>>,
+    progress: &Progress,
+    finished: &CancellationToken,
+) {
+    if monitors.is_empty() {
+        return;
+    }
+    let mut seen = 0;
+    loop {
+        let done = tokio::select! {
+            () = finished.cancelled() => true,
+            () = tokio::time::sleep(Duration::from_millis(10)) => false,
+        };
+        seen = progress.ended_since(seen, |entry| {
+            monitors.iter_mut().for_each(|m| m.observe(entry));
+        });
+        if monitors.iter().all(|m| m.decision() != Decision::Continue) {
+            progress.stop.store(true, Ordering::Relaxed);
+            return;
+        }
+        if done {
+            return;
+        }
+    }
 }
 
 /// Groups the fleet's endpoints by service for the adapter.

@@ -171,3 +171,51 @@ fn call_to_a_closed_port_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// `meshbench run DIR --out OUT`: a report folder per scenario, an index over
+/// them, and the exit code of the worst verdict.
+#[test]
+fn run_writes_a_report_per_scenario_and_a_conformance_index() {
+    let work = std::env::temp_dir().join(format!("meshbench-cli-run-{}", std::process::id()));
+    let scenarios = work.join("scenarios/thrift");
+    std::fs::create_dir_all(&scenarios).expect("temp dir");
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/thrift/method-route.yaml"),
+    )
+    .expect("the method-route scenario");
+    std::fs::write(scenarios.join("route.yaml"), &source).expect("write");
+    // The same routing, expected to reach v2: the proxy is right, the
+    // expectation fails, and the index must say the feature failed.
+    let wrong = source
+        .replace(
+            "name: thrift-method-route",
+            "name: thrift-method-route-wrong",
+        )
+        .replace("      to: v1", "      to: v2");
+    std::fs::write(scenarios.join("wrong.yaml"), wrong).expect("write");
+    let out = work.join("out");
+    let status = Command::new(BIN)
+        .args(["run", "--out"])
+        .arg(&out)
+        .arg(work.join("scenarios"))
+        .stdout(Stdio::null())
+        .status()
+        .expect("meshbench run runs");
+    assert_eq!(status.code(), Some(1), "a failed assertion exits 1");
+    for scenario in ["thrift-method-route", "thrift-method-route-wrong"] {
+        for file in ["report.json", "report.html", "report.md", "junit.xml"] {
+            assert!(out.join(scenario).join(file).is_file(), "{scenario}/{file}");
+        }
+    }
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("conformance.json")).expect("conformance.json"),
+    )
+    .expect("json");
+    assert_eq!(index["verdict"], "fail");
+    assert_eq!(index["scenarios_by_verdict"]["pass"], 1);
+    assert_eq!(index["scenarios_by_verdict"]["fail"], 1);
+    assert_eq!(index["features"]["thrift/routed"]["verdict"], "fail");
+    let html = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    assert!(html.contains(r#"href="thrift-method-route-wrong/report.html""#));
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -1,13 +1,29 @@
-//! The conformance suite: every scenario file against the builtin proxy, and
-//! the negative control that shows the bench catches a broken proxy. Adding
-//! a scenario file under scenarios/ adds it to `every_scenario_passes_*`.
+//! The conformance suite: one trial per scenario file against the builtin
+//! proxy, and the negative controls that show the bench catches a broken
+//! proxy. Trials are discovered from `scenarios/`: adding a file adds a
+//! trial, and every scenario with a per-connection `balanced` expectation
+//! becomes a layer-4 negative control too.
+//!
+//! Negative controls break the builtin proxy for real, never the verdicts:
+//! its L4 mode, a routing change (25/75 for 20/80, 30% for a 50% mirror, no
+//! timeout, a wrong header match type), or a deliberate defect switched on
+//! by the `builtin-fault=` adapter. Each must FAIL, and the failing
+//! assertion must be the one that names the defect.
+//!
+//! Trials run one at a time (`--test-threads` overrides): scenarios with a
+//! latency window should not share two cores with another run.
 
 use std::path::{Path, PathBuf};
 
+use libtest_mimic::{Arguments, Failed, Trial};
 use meshbench::report::Report;
 use meshbench_sim::scenario::Scenario;
 use meshbench_sim::stats::Verdict;
 use tokio_util::sync::CancellationToken;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
 
 fn scenario_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -26,57 +42,202 @@ fn scenario_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-async fn run(file: &Path, proxy: &str) -> Report {
-    let scenario = Scenario::load(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    meshbench::run_scenario(&scenario, proxy, 1, CancellationToken::new())
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+/// `thrift/mirror.yaml` for a file under scenarios/.
+fn relative(file: &Path) -> String {
+    file.strip_prefix(root())
+        .unwrap_or(file)
+        .display()
+        .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_scenario_passes_against_the_builtin_proxy() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let files = scenario_files(&dir);
-    assert!(
-        !files.is_empty(),
-        "no scenario files under {}",
-        dir.display()
-    );
-    for file in files {
-        let report = run(&file, "builtin").await;
-        assert_eq!(
-            report.verdict,
-            Verdict::Pass,
-            "{}\n{}",
-            file.display(),
-            report.summary()
-        );
+/// Runs a scenario, given as its text, against `proxy`.
+fn run(name: &str, text: &str, proxy: &str) -> Result<Report, Failed> {
+    let scenario = Scenario::parse(text, name).map_err(|e| format!("{name}: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime
+        .block_on(meshbench::run_scenario(
+            &scenario,
+            proxy,
+            1,
+            CancellationToken::new(),
+        ))
+        .map_err(|e| format!("{name}: {e}").into())
+}
+
+fn read(file: &Path) -> Result<String, Failed> {
+    std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()).into())
+}
+
+fn passes(file: &Path) -> Result<(), Failed> {
+    let report = run(&relative(file), &read(file)?, "builtin")?;
+    if report.verdict == Verdict::Pass {
+        Ok(())
+    } else {
+        Err(report.summary().into())
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn request_level_balancing_fails_through_a_layer_4_proxy_naming_the_pinned_connection() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/thrift/request-level-lb.yaml");
-    let report = run(&file, "builtin-l4").await;
-    assert_eq!(report.verdict, Verdict::Fail, "{}", report.summary());
-    let balanced = &report.assertions[0];
-    assert_eq!(balanced.kind, "balanced");
-    assert!(
-        balanced
-            .summary
-            .starts_with("1 of 1 connections are not balanced: connection 1: 0/"),
-        "{}",
-        balanced.summary
-    );
-    // The CI-facing forms say the same.
-    let junit = report.junit();
-    assert!(
-        junit.contains(r#"failures="1" errors="0" skipped="0""#),
-        "{junit}"
-    );
-    let failure = r#"<testcase classname="balanced" name="balanced over 2 endpoints"><failure message="1 of 1 connections"#;
-    assert!(junit.contains(failure), "{junit}");
-    let markdown = report.markdown();
-    let row = "| FAIL | balanced over 2 endpoints | 1 of 1 connections are not balanced";
-    assert!(markdown.contains(row), "{markdown}");
+/// A routing change or a defect that a scenario must catch.
+struct Control {
+    /// Its trial name.
+    name: &'static str,
+    /// The scenario, under scenarios/.
+    scenario: &'static str,
+    /// Text replacements that break the routing (each must occur).
+    edits: &'static [(&'static str, &'static str)],
+    /// The proxy adapter.
+    proxy: &'static str,
+    /// The kind of the assertion that must fail.
+    kind: &'static str,
+    /// Words its summary or findings must contain.
+    naming: &'static str,
+}
+
+const CONTROLS: &[Control] = &[
+    Control {
+        name: "split-25-75-for-20-80",
+        scenario: "thrift/traffic-split.yaml",
+        edits: &[
+            ("weight: 20\n", "weight: 25\n"),
+            ("weight: 80\n", "weight: 75\n"),
+        ],
+        proxy: "builtin",
+        kind: "split",
+        naming: "v1 got",
+    },
+    Control {
+        name: "split-25-75-for-20-80-sequential",
+        scenario: "thrift/traffic-split-sequential.yaml",
+        edits: &[
+            ("weight: 20\n", "weight: 25\n"),
+            ("weight: 80\n", "weight: 75\n"),
+        ],
+        proxy: "builtin",
+        kind: "split",
+        naming: "rejected early",
+    },
+    Control {
+        name: "mirror-30-for-50",
+        scenario: "thrift/mirror.yaml",
+        edits: &[(
+            "mirrorPercentage: { value: 50 }",
+            "mirrorPercentage: { value: 30 }",
+        )],
+        proxy: "builtin",
+        kind: "mirrored",
+        naming: "expected 50%",
+    },
+    Control {
+        name: "mirror-answers-leak-to-clients",
+        scenario: "thrift/mirror.yaml",
+        edits: &[],
+        proxy: "builtin-fault=mirror-leak",
+        kind: "mirrored",
+        naming: "mirror answers reached clients",
+    },
+    Control {
+        name: "timeout-not-enforced",
+        scenario: "http/request-timeout.yaml",
+        edits: &[("          timeout: 2s\n", "")],
+        proxy: "builtin",
+        kind: "timeout",
+        naming: "did not fail within [2s",
+    },
+    Control {
+        name: "header-match-exact-for-regex",
+        scenario: "http/greeter-user-agent.yaml",
+        edits: &[("regex: '.*Firefox.*'", "exact: '.*Firefox.*'")],
+        proxy: "builtin",
+        kind: "routed",
+        naming: "did not reach v2",
+    },
+];
+
+fn control(control: &Control) -> Result<(), Failed> {
+    let mut text = read(&root().join(control.scenario))?;
+    for (from, to) in control.edits {
+        if !text.contains(from) {
+            return Err(format!("{}: '{from}' no longer occurs", control.scenario).into());
+        }
+        text = text.replace(from, to);
+    }
+    let report = run(control.scenario, &text, control.proxy)?;
+    fails_naming(&report, control.kind, control.naming)
+}
+
+/// The report fails, and an assertion of `kind` fails saying `naming`.
+fn fails_naming(report: &Report, kind: &str, naming: &str) -> Result<(), Failed> {
+    if report.verdict != Verdict::Fail {
+        return Err(format!("the control did not fail:\n{}", report.summary()).into());
+    }
+    let named = report.assertions.iter().any(|a| {
+        a.kind == kind
+            && a.verdict == Verdict::Fail
+            && (a.summary.contains(naming) || a.findings.iter().any(|f| f.contains(naming)))
+    });
+    if named {
+        Ok(())
+    } else {
+        Err(format!(
+            "no failing '{kind}' assertion says '{naming}':\n{}",
+            report.summary()
+        )
+        .into())
+    }
+}
+
+/// Whether the scenario expects balance within every connection.
+fn balances_per_connection(text: &str) -> bool {
+    Scenario::parse(text, "scenario").is_ok_and(|s| {
+        s.expect.iter().any(|e| {
+            matches!(
+                &e.value,
+                meshbench_sim::scenario::model::Expectation::Balanced(b)
+                    if b.per == meshbench_sim::scenario::model::Per::Connection
+            )
+        })
+    })
+}
+
+/// Through a layer-4 proxy a connection sticks to one endpoint: the
+/// balancing assertion must fail and name a pinned connection.
+fn pinned_by_layer_4(file: &Path) -> Result<(), Failed> {
+    let report = run(&relative(file), &read(file)?, "builtin-l4")?;
+    fails_naming(&report, "balanced", "connection")
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads.get_or_insert(1);
+    let files = scenario_files(&root());
+    let mut trials = Vec::new();
+    for file in &files {
+        let name = format!("scenario::{}", relative(file));
+        let path = file.clone();
+        trials.push(Trial::test(name, move || passes(&path)));
+    }
+    for file in &files {
+        if std::fs::read_to_string(file).is_ok_and(|t| balances_per_connection(&t)) {
+            let name = format!("negative::layer-4::{}", relative(file));
+            let path = file.clone();
+            trials.push(Trial::test(name, move || pinned_by_layer_4(&path)));
+        }
+    }
+    for c in CONTROLS {
+        trials.push(Trial::test(format!("negative::{}", c.name), move || {
+            control(c)
+        }));
+    }
+    trials.push(Trial::test("scenarios-exist", move || {
+        if files.is_empty() {
+            Err(format!("no scenario files under {}", root().display()).into())
+        } else {
+            Ok(())
+        }
+    }));
+    libtest_mimic::run(&args, trials).exit();
 }

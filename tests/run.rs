@@ -74,8 +74,11 @@ fn spec(routing: Vec<serde_json::Value>, phases: Vec<Phase>, requests: u64) -> R
                     }],
                 }],
                 request_timeout: Duration::from_secs(10),
+                id_prefix: String::new(),
             })
         }),
+        warmup: None,
+        monitors: Vec::new(),
         seed: 3,
     }
 }
@@ -101,6 +104,7 @@ async fn l7_balances_within_each_connection_and_l4_pins_each_connection() {
         let collected = run::execute(
             spec(vec![destination_rule()], vec![], 400),
             proxy.as_mut(),
+            Default::default(),
             CancellationToken::new(),
         )
         .await
@@ -145,6 +149,7 @@ async fn a_phase_shifts_traffic_on_open_connections() {
     let collected = run::execute(
         spec(to("v1"), phases, 600),
         proxy.as_mut(),
+        Default::default(),
         CancellationToken::new(),
     )
     .await

@@ -103,7 +103,7 @@ fn broken_scenarios_exit_1_and_name_file_line_and_column() {
             "budget.yaml",
             good.replacen("requests: 30000", "requests: 3000", 1),
             "requests: 3000",
-            "budget too small: 'sayhello-20-80' needs 21321 requests, the workload sends about 3000 of them",
+            "budget too small: 'sayhello-20-80' needs 21516 requests, the workload sends about 3000 of them",
         ),
         (
             "weight.yaml",
@@ -179,7 +179,7 @@ fn plan_prints_each_assertions_sample_duration_and_deviation() {
         .unwrap_or_else(|| panic!("no row: {stdout}"));
     for cell in [
         "split",
-        "21321 requests",
+        "21516 requests",
         "~30000",
         "closed loop: depends on latency",
         "±2 points (alpha 1e-6, power 0.99)",

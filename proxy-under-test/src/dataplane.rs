@@ -96,6 +96,17 @@ pub struct ProxyOptions {
     /// for this long are closed (Aeraki's `idle_timeout`); this is also what
     /// ends a peer trickling a frame byte by byte.
     pub idle_timeout: Option<std::time::Duration>,
+    /// Deliberate defects, for the bench's negative controls only.
+    pub faults: Faults,
+}
+
+/// Deliberate defects a negative control switches on, to show that the
+/// bench catches a proxy that has them. All off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Faults {
+    /// Answer a mirrored request's client with the mirror's answer (the
+    /// primary is still forwarded): shadow traffic leaking to users.
+    pub leak_mirror_answers: bool,
 }
 
 impl Default for ProxyOptions {
@@ -105,6 +116,7 @@ impl Default for ProxyOptions {
             seed: 1,
             mode: Mode::L7,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            faults: Faults::default(),
         }
     }
 }
@@ -138,6 +150,7 @@ impl Proxy {
             stats: Stats::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             idle_timeout: options.idle_timeout,
+            faults: options.faults,
         });
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -236,6 +249,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     rng: Mutex<StdRng>,
     idle_timeout: Option<std::time::Duration>,
+    pub(crate) faults: Faults,
 }
 
 impl Shared {

@@ -45,6 +45,11 @@ impl Outcome {
         }
     }
 
+    /// Whether the protocol says the request succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Response { success: true, .. })
+    }
+
     /// A short label for summaries: `success`, `error:<code>`, `timeout`, …
     pub fn label(&self) -> String {
         match self {

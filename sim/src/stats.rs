@@ -61,5 +61,5 @@ pub use multinomial::{
 };
 pub use multiple::{Holm, holm};
 pub use plan::{Detect, Plan, Unit};
-pub use sequential::{Decision, MixtureEProcess, Sprt};
+pub use sequential::{Decision, MixtureEProcess, Sprt, Stop};
 pub use types::{Alpha, Deviation, Power, Share, StatsError};

@@ -9,16 +9,21 @@
 //! - [`routed`]: every selected request reaches the named version (zero tolerance).
 //! - [`mirrored`]: the mirrored fraction, and no mirror answer reaching a client.
 //! - [`fraction`]: a property's share (used for faults, rejections, mirrors).
+//! - [`ejected`]: no new request reaches a failing endpoint once ejection is due.
 //! - [`retried`]: every request succeeds on the given attempt (zero tolerance).
 //! - [`timeout`]: every request fails within the scenario's window (zero tolerance).
 //! - [`latency`]: quantile bounds (exact one-sided binomial per bound).
+//! - [`sequential`]: `split` and fractions tested request by request, stopping
+//!   the run early when decisive (`confidence.mode: sequential`).
 
 mod balanced;
+mod ejected;
 mod fraction;
 mod latency;
 mod mirrored;
 mod retried;
 mod routed;
+pub mod sequential;
 mod split;
 mod timeout;
 
@@ -27,11 +32,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use balanced::{BalancedCheck, Over, balanced};
+pub use ejected::{EjectedCheck, ejected};
 pub use fraction::{Counted, fraction};
 pub use latency::{LatencyCheck, latency};
 pub use mirrored::{MirroredCheck, mirrored};
 pub use retried::{RetriedCheck, retried};
 pub use routed::{RoutedCheck, routed};
+pub use sequential::{Mode, Monitor, SequentialShares, SplitMonitor};
 pub use split::{SplitCheck, split};
 pub use timeout::{TimeoutCheck, timeout};
 
@@ -48,6 +55,8 @@ pub struct Confidence {
     pub power: Power,
     /// The smallest deviation that must be caught.
     pub detect: Deviation,
+    /// Fixed-n or sequential.
+    pub mode: Mode,
 }
 
 /// Which requests an expectation is about.
@@ -88,6 +97,20 @@ pub struct Assertion {
     pub evidence: Evidence,
     /// Specific findings (the pinned connections, the leaked requests…).
     pub findings: Vec<String>,
+}
+
+impl Assertion {
+    /// An assertion whose test could not run.
+    pub fn error(name: String, kind: &str, summary: String) -> Assertion {
+        Assertion {
+            name,
+            kind: kind.to_owned(),
+            verdict: Verdict::Error,
+            summary,
+            evidence: Evidence::new("none", Alpha::DEFAULT, Power::DEFAULT, Deviation::DEFAULT),
+            findings: Vec::new(),
+        }
+    }
 }
 
 /// Served requests of the selection: (entry, who served it). Requests

@@ -11,7 +11,7 @@ mod connection;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -98,6 +98,15 @@ pub struct Budget {
     pub duration: Option<Duration>,
 }
 
+/// How long a connection lives before the client replaces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// This many requests started on it.
+    Requests(u64),
+    /// This long after it was opened: no request starts on it later.
+    Duration(Duration),
+}
+
 /// One client of the workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientPlan {
@@ -109,8 +118,8 @@ pub struct ClientPlan {
     pub connections: usize,
     /// Requests in flight per connection (closed loop).
     pub in_flight: usize,
-    /// Requests per connection before it is replaced (churn); `None` = never.
-    pub lifetime: Option<u64>,
+    /// When a connection is replaced by a new one (churn); `None` = never.
+    pub lifetime: Option<Lifetime>,
     /// Closed or open loop.
     pub pace: Pace,
     /// What bounds the run.
@@ -126,6 +135,9 @@ pub struct WorkloadPlan {
     pub clients: Vec<ClientPlan>,
     /// A request without an answer after this long is recorded as a timeout.
     pub request_timeout: Duration,
+    /// Put before every request id, so that the requests of two runs against
+    /// the same fleet (a warm-up and the measured run) never share an id.
+    pub id_prefix: String,
 }
 
 /// Why a plan cannot run.
@@ -142,7 +154,8 @@ pub enum PlanError {
     NoConnection(String),
 }
 
-/// Live counters the runner reads (progress bars, phases) and writes (phase).
+/// Live state the runner reads (progress bars, phases, sequential tests) and
+/// writes (phase, stop).
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Requests started so far, over all clients.
@@ -154,6 +167,35 @@ pub struct Progress {
     /// Routing changes begun (set before a change is applied): a request
     /// that sees this move past its phase while in flight overlapped a switch.
     pub switches_begun: AtomicUsize,
+    /// Set when the evidence is already decisive: no request starts after
+    /// it, the ones in flight finish and are recorded.
+    pub stop: AtomicBool,
+    /// The requests ended so far, in the order they ended; the ledger is
+    /// made of them when the run is over.
+    finished: Mutex<Vec<Entry>>,
+}
+
+impl Progress {
+    /// Calls `look` on every request that ended since the first `seen`, in
+    /// the order they ended, and returns how many have ended in all. A
+    /// sequential test calls it again with what it returned.
+    pub fn ended_since(&self, seen: usize, mut look: impl FnMut(&Entry)) -> usize {
+        let finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        finished.iter().skip(seen).for_each(&mut look);
+        finished.len()
+    }
+
+    fn record(&self, entry: Entry) {
+        self.finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn take_finished(&self) -> Vec<Entry> {
+        std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 impl WorkloadPlan {
@@ -186,7 +228,7 @@ struct ClientRun {
     slots: AtomicU64,
     next_connection: Arc<AtomicU64>,
     rng: Mutex<StdRng>,
-    entries: Arc<Mutex<Vec<Entry>>>,
+    id_prefix: String,
     progress: Arc<Progress>,
     request_timeout: Duration,
     cancel: CancellationToken,
@@ -195,7 +237,10 @@ struct ClientRun {
 impl ClientRun {
     /// Takes the next request slot, or `None` when the budget or time is spent.
     fn take_slot(&self) -> Option<u64> {
-        if self.cancel.is_cancelled() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if self.cancel.is_cancelled()
+            || self.progress.stop.load(Ordering::Relaxed)
+            || self.deadline.is_some_and(|d| Instant::now() >= d)
+        {
             return None;
         }
         let n = self.slots.fetch_add(1, Ordering::Relaxed);
@@ -225,7 +270,12 @@ impl ClientRun {
     /// Sends one request on `connection` and records its outcome.
     async fn request(&self, connection: &Connection, slot: u64, intended: Instant) {
         let class = self.pick_class();
-        let id = format!("c{}-{}-{slot}", self.index, connection.id());
+        let id = format!(
+            "{}c{}-{}-{slot}",
+            self.id_prefix,
+            self.index,
+            connection.id()
+        );
         let phase = self.progress.phase.load(Ordering::SeqCst);
         let sent_at = Instant::now();
         let outcome = tokio::select! {
@@ -248,11 +298,7 @@ impl ClientRun {
             service_time: now.saturating_duration_since(sent_at),
             outcome,
         };
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(entry);
-        self.progress.done.fetch_add(1, Ordering::Relaxed);
+        self.progress.record(entry);
     }
 }
 
@@ -267,7 +313,6 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<Ledger, PlanError> {
     plan.check()?;
-    let entries = Arc::new(Mutex::new(Vec::new()));
     let next_connection = Arc::new(AtomicU64::new(1));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -282,7 +327,7 @@ pub async fn run(
             rng: Mutex::new(StdRng::seed_from_u64(
                 seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             )),
-            entries: Arc::clone(&entries),
+            id_prefix: plan.id_prefix.clone(),
             progress: Arc::clone(&progress),
             request_timeout: plan.request_timeout,
             cancel: cancel.clone(),
@@ -299,22 +344,20 @@ pub async fn run(
         }
     }
     while tasks.join_next().await.is_some() {}
-    let entries = std::mem::take(&mut *entries.lock().unwrap_or_else(|p| p.into_inner()));
     Ok(Ledger {
         sent: progress.sent.load(Ordering::Relaxed),
-        entries,
+        entries: progress.take_finished(),
     })
 }
 
-/// One connection with `in_flight` workers, replaced after `lifetime` requests.
+/// One connection with `in_flight` workers, replaced when its lifetime is up.
 async fn closed_loop(run: Arc<ClientRun>) {
     loop {
         let connection =
             Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await;
-        let used = AtomicU64::new(0);
-        let lifetime = run.plan.lifetime.unwrap_or(u64::MAX);
+        let life = Life::new(run.plan.lifetime);
         let worker = || async {
-            while used.fetch_add(1, Ordering::Relaxed) < lifetime {
+            while life.admits_one() {
                 let Some(slot) = run.take_slot() else {
                     return true;
                 };
@@ -329,13 +372,55 @@ async fn closed_loop(run: Arc<ClientRun>) {
     }
 }
 
-/// Requests started on schedule, spread over the client's connections.
+/// How much of a connection's lifetime is used.
+struct Life {
+    lifetime: Option<Lifetime>,
+    opened: Instant,
+    started: AtomicU64,
+}
+
+impl Life {
+    fn new(lifetime: Option<Lifetime>) -> Life {
+        Life {
+            lifetime,
+            opened: Instant::now(),
+            started: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one more request on the connection if its life allows it.
+    fn admits_one(&self) -> bool {
+        match self.lifetime {
+            None => true,
+            Some(Lifetime::Requests(max)) => self.started.fetch_add(1, Ordering::Relaxed) < max,
+            Some(Lifetime::Duration(max)) => self.opened.elapsed() < max,
+        }
+    }
+}
+
+/// An open-loop connection and its life so far.
+struct Lived {
+    connection: Arc<Connection>,
+    life: Life,
+}
+
+impl Lived {
+    async fn open(run: &ClientRun) -> Lived {
+        Lived {
+            connection: Arc::new(
+                Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await,
+            ),
+            life: Life::new(run.plan.lifetime),
+        }
+    }
+}
+
+/// Requests started on schedule, spread over the client's connections; a
+/// connection whose life is up is replaced before its next request.
 async fn open_loop(run: Arc<ClientRun>, rate: f64, poisson: bool) {
     let mut connections = Vec::with_capacity(run.plan.connections);
     for _ in 0..run.plan.connections {
-        connections.push(Arc::new(
-            Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await,
-        ));
+        connections.push(Lived::open(&run).await);
     }
     let mean_gap = 1.0 / rate.max(1e-9);
     let mut intended = Instant::now();
@@ -354,8 +439,13 @@ async fn open_loop(run: Arc<ClientRun>, rate: f64, poisson: bool) {
             _ = tokio::time::sleep_until(intended) => {}
         }
         let Some(slot) = run.take_slot() else { break };
-        let connection = Arc::clone(&connections[turn % connections.len()]);
+        let index = turn % connections.len();
         turn += 1;
+        if !connections[index].life.admits_one() {
+            connections[index] = Lived::open(&run).await;
+            connections[index].life.admits_one();
+        }
+        let connection = Arc::clone(&connections[index].connection);
         let run = Arc::clone(&run);
         in_flight.spawn(async move { run.request(&connection, slot, intended).await });
     }

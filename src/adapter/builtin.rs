@@ -3,17 +3,19 @@
 use std::sync::Arc;
 
 use meshbench_proxy_under_test::config::{self, EndpointList};
-use meshbench_proxy_under_test::dataplane::{Mode, Proxy, ProxyOptions};
+use meshbench_proxy_under_test::dataplane::{Faults, Mode, Proxy, ProxyOptions};
 use meshbench_proxy_under_test::route::RouteTable;
 
 use super::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, Service, endpoint_list, routing_yaml,
 };
 
-/// `builtin` and `builtin-l4`.
+/// `builtin`, `builtin-l4` and the negative controls `builtin-fault=…`.
 #[derive(Debug)]
 pub struct BuiltinAdapter {
+    name: String,
     l4: bool,
+    faults: Faults,
     endpoints: Option<EndpointList>,
     proxy: Option<Arc<Proxy>>,
     version: u64,
@@ -23,11 +25,32 @@ impl BuiltinAdapter {
     /// The reference proxy; `l4` makes every listener a tcp_proxy.
     pub fn new(l4: bool) -> Self {
         BuiltinAdapter {
+            name: if l4 { "builtin-l4" } else { "builtin" }.to_owned(),
             l4,
+            faults: Faults::default(),
             endpoints: None,
             proxy: None,
             version: 0,
         }
+    }
+
+    /// The reference proxy with a deliberate defect, named as on the
+    /// command line (`builtin-fault=mirror-leak`), for negative controls.
+    ///
+    /// # Errors
+    /// A sentence naming the unknown fault and the known ones.
+    pub fn faulty(fault: &str) -> Result<Self, String> {
+        let faults = match fault {
+            "mirror-leak" => Faults {
+                leak_mirror_answers: true,
+            },
+            other => return Err(format!("unknown fault '{other}'\nknown: mirror-leak")),
+        };
+        Ok(BuiltinAdapter {
+            name: format!("builtin-fault={fault}"),
+            faults,
+            ..BuiltinAdapter::new(false)
+        })
     }
 
     fn compile(&mut self, routing: &[serde_json::Value]) -> Result<RouteTable, AdapterError> {
@@ -45,7 +68,7 @@ impl BuiltinAdapter {
 
 impl ProxyAdapter for BuiltinAdapter {
     fn name(&self) -> &str {
-        if self.l4 { "builtin-l4" } else { "builtin" }
+        &self.name
     }
 
     fn start<'a>(
@@ -58,6 +81,7 @@ impl ProxyAdapter for BuiltinAdapter {
             let table = self.compile(routing)?;
             let options = ProxyOptions {
                 mode: if self.l4 { Mode::L4 } else { Mode::L7 },
+                faults: self.faults,
                 ..ProxyOptions::default()
             };
             let proxy = Proxy::start(table, &options)

@@ -1,16 +1,23 @@
 //! `meshbench run FILE|DIR [--proxy NAME] [--seed N] [--out DIR]`: every
-//! scenario against the proxy, a verdict each, a report folder each.
+//! scenario against the proxy, a verdict each, a report folder each inside
+//! one run folder, and a conformance index over them all.
 //! Exit 0 when every assertion passed (or is unsupported), 1 otherwise,
 //! 2 when a scenario could not be run at all.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use meshbench::report::Report;
+use meshbench::suite::Suite;
 use meshbench_sim::scenario::Scenario;
 use meshbench_sim::stats::Verdict;
+use meshbench_sim::workload::Progress;
 use tokio_util::sync::CancellationToken;
 
 use super::say;
@@ -47,7 +54,9 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
             interrupt.cancel();
         }
     });
-    let mut verdicts = Vec::new();
+    let suite_folder = suite_folder(args.out.as_deref(), &files, &args.paths);
+    let mut suite = Suite::new(&args.proxy, args.seed);
+    let mut could_not_run = false;
     for file in files {
         let scenario = match Scenario::load(&file) {
             Ok(scenario) => scenario,
@@ -56,46 +65,149 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-        let report = meshbench::run_scenario(&scenario, &args.proxy, args.seed, cancel.clone())
-            .await
-            .with_context(|| format!("running {}", file.display()))?;
-        let folder = write(&report, args.out.as_deref())?;
+        let progress = Arc::new(Progress::default());
+        let bar = ProgressDisplay::start(&scenario, Arc::clone(&progress));
+        let report = meshbench::run_scenario_watched(
+            &scenario,
+            &args.proxy,
+            args.seed,
+            progress,
+            cancel.clone(),
+        )
+        .await;
+        bar.finish().await;
+        let report = match report {
+            Ok(report) => report,
+            Err(error) => {
+                say(&format!("ERROR {}: {error}\n", file.display()));
+                could_not_run = true;
+                if cancel.is_cancelled() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let folder = write(&report, &suite_folder.join(&report.scenario))?;
         say(&format!(
             "{}  report: {}\n",
             report.summary(),
-            folder.display()
+            folder.join("report.html").display()
         ));
-        verdicts.push(report.verdict);
+        suite.add(&report, &group(&file), &report.scenario);
     }
-    let all = Verdict::merge_all(verdicts);
-    Ok(if matches!(all, Verdict::Pass | Verdict::Unsupported) {
+    write_index(&suite, &suite_folder)?;
+    say(&format!(
+        "{}: {} scenarios; index: {}\n",
+        suite.verdict.to_string().to_uppercase(),
+        suite.scenarios.len(),
+        suite_folder.join("index.html").display()
+    ));
+    Ok(if could_not_run {
+        ExitCode::from(2)
+    } else if matches!(suite.verdict, Verdict::Pass | Verdict::Unsupported) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-fn write(report: &Report, out: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let folder = match out {
-        Some(out) => out.join(&report.scenario),
-        None => {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            PathBuf::from("reports/runs").join(format!("{now}-{}", report.scenario))
-        }
+/// `--out`, or `reports/runs/<unix time>-<name>/` named after the one
+/// scenario file or the one directory given (`suite` for several).
+fn suite_folder(out: Option<&Path>, files: &[PathBuf], paths: &[PathBuf]) -> PathBuf {
+    if let Some(out) = out {
+        return out.to_owned();
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let stem = |path: &Path| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     };
-    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
-    let json = serde_json::to_string_pretty(report)?;
+    let name = match (files, paths) {
+        ([file], _) => stem(file),
+        (_, [path]) => stem(path),
+        _ => "suite".to_owned(),
+    };
+    PathBuf::from("reports/runs").join(format!("{now}-{name}"))
+}
+
+/// A scenario's protocol group: the folder it lives in (`thrift`, `http`…).
+fn group(file: &Path) -> String {
+    file.parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn write_index(suite: &Suite, folder: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     let files = [
-        ("report.json", json),
-        ("junit.xml", report.junit()),
-        ("report.md", report.markdown()),
+        ("conformance.json", serde_json::to_string_pretty(suite)?),
+        ("index.md", suite.markdown()),
+        ("index.html", suite.html()?),
     ];
     for (name, contents) in files {
         let path = folder.join(name);
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(folder)
+    Ok(())
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal): requests
+/// ended against the clients' budgets, and the routing phase in force.
+struct ProgressDisplay {
+    bar: ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl ProgressDisplay {
+    fn start(scenario: &Scenario, progress: Arc<Progress>) -> ProgressDisplay {
+        let budget: Option<u64> = scenario
+            .clients()
+            .map(|(_, client)| client.requests.as_ref().map(|r| r.value))
+            .sum();
+        let bar = ProgressBar::with_draw_target(budget, ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template(
+            "{prefix:.bold} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(scenario.name.clone());
+        let ticking = bar.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                ticking.set_position(progress.done.load(Ordering::Relaxed));
+                let phase = progress.phase.load(Ordering::Relaxed);
+                let sent = progress.sent.load(Ordering::Relaxed);
+                ticking.set_message(format!("sent {sent}, phase {phase}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        ProgressDisplay { bar, ticker }
+    }
+
+    async fn finish(self) {
+        self.ticker.abort();
+        let _ = self.ticker.await;
+        self.bar.finish_and_clear();
+    }
+}
+
+fn write(report: &Report, folder: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+    let json = serde_json::to_string_pretty(report)?;
+    let files = [
+        ("report.json", json),
+        ("junit.xml", report.junit()),
+        ("report.md", report.markdown()),
+        ("report.html", report.html()),
+    ];
+    for (name, contents) in files {
+        let path = folder.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(folder.to_owned())
 }

@@ -91,6 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         mode: if args.l4 { Mode::L4 } else { Mode::L7 },
         idle_timeout: Some(Duration::from_secs(args.idle_timeout)),
+        ..ProxyOptions::default()
     };
     let proxy = Arc::new(Proxy::start(table, &options).await?);
     let admin_listener = admin::bind(args.admin)

@@ -40,7 +40,17 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
         Decision::Redirect(redirect) => return redirect_answer(&request, &redirect, keep_alive),
     };
     let upstream_request = prepared(request, &target);
-    if let Some((cluster, addr)) = target.mirror.clone() {
+    let leaked = match (&target.mirror, context.shared.faults.leak_mirror_answers) {
+        (Some((_, addr)), true) => {
+            let (upstreams, copy) = (&context.shared.upstreams, upstream_request.clone());
+            upstreams
+                .http(*addr, copy, target.connect_timeout, None)
+                .await
+                .ok()
+        }
+        _ => None,
+    };
+    if let Some((cluster, addr)) = target.mirror.clone().filter(|_| leaked.is_none()) {
         let mut copy = upstream_request.clone();
         let shadow = format!("{}-shadow", copy.headers.get("host").unwrap_or_default());
         copy.headers.set("host", shadow);
@@ -69,8 +79,9 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
     })
     .await;
     match outcome {
-        Outcome::Answer(mut response) => {
+        Outcome::Answer(response) => {
             context.count_forwarded(&target, &response.status.to_string());
+            let mut response = leaked.unwrap_or(response);
             for (name, value) in &target.forward.response_mutation {
                 response.headers.set(name, value.as_str());
             }

@@ -58,7 +58,17 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, call: Message) -> Answ
             &[("route", &target.route)],
         );
     }
-    if let Some((cluster, addr)) = target.mirror.clone() {
+    let leaked = match (&target.mirror, context.shared.faults.leak_mirror_answers) {
+        (Some((_, addr)), true) => {
+            let upstreams = &context.shared.upstreams;
+            upstreams
+                .thrift(*addr, &call, target.connect_timeout)
+                .await
+                .ok()
+        }
+        _ => None,
+    };
+    if let Some((cluster, addr)) = target.mirror.clone().filter(|_| leaked.is_none()) {
         let (copy, context) = (call.clone(), Arc::clone(&context));
         let timeout = target.connect_timeout;
         tokio::spawn(async move {
@@ -99,7 +109,7 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, call: Message) -> Answ
                 "success"
             };
             context.count_forwarded(&target, kind);
-            Answer::Reply(reply)
+            Answer::Reply(leaked.unwrap_or(reply))
         }
         Outcome::Aborted(status) => {
             exception(&call, format!("meshproxy: fault filter abort ({status})"))

@@ -335,6 +335,10 @@ pub enum PhaseStart {
 pub struct Workload {
     /// The clients, each with its connections and what it sends.
     pub clients: Located<Vec<Located<Client>>>,
+    /// Requests each client sends first, on connections of their own, to
+    /// warm the proxy and the fleet up; they are not verified.
+    #[serde(default)]
+    pub warmup: Option<Located<u64>>,
 }
 
 /// One client: its connections, its load loop, its bound and its calls.
@@ -1281,6 +1285,22 @@ pub struct Confidence {
     /// The smallest deviation to detect, in percentage points (default `3%`).
     #[serde(default = "default_detect")]
     pub detect: Located<Percent>,
+    /// `fixed` (default): every planned sample, then one test. `sequential`:
+    /// `split` and `fault` shares are tested as requests end and the run
+    /// stops once every assertion is decided.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// How the assertions consume the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A fixed-n test on every sample.
+    #[default]
+    Fixed,
+    /// Tests that stop early when decisive (truncated SPRT).
+    Sequential,
 }
 
 impl Default for Confidence {
@@ -1289,6 +1309,7 @@ impl Default for Confidence {
             alpha: default_alpha(),
             power: default_power(),
             detect: default_detect(),
+            mode: Mode::Fixed,
         }
     }
 }

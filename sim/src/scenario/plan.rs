@@ -19,9 +19,11 @@
 //!   show a violation rate of `d` with probability `power`:
 //!   `n = ln(1 - power) / ln(1 - d)`.
 //!
-//! [`planned_requests`] is the one entry point: when `sim::stats` provides
-//! the real planner (exact binomial bounds, sequential tests), it is the one
-//! function to switch over to `sim::stats::plan`.
+//! Where the verifier holds the run to an exact plan, [`planned_requests`]
+//! uses that plan from `sim::stats::plan` instead of the approximation, so
+//! `meshbench plan` and the verdict agree: a run split or a single fault
+//! fraction (exact binomial), a mirror fraction, and `routed` (0 leaks in n
+//! bound the leak rate below `d` at alpha: `(1 - d)^n <= alpha`).
 
 use std::time::Duration;
 
@@ -30,6 +32,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use super::model::{Expectation, Levels, Lifetime, Over, Per, Scenario};
 use super::values::{Ordered, Position};
 use super::{Located, PhaseStart, Weight};
+use crate::stats::{Alpha, Deviation, Power, Share, StatsError};
 
 /// What an assertion counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +157,18 @@ fn proportion(p0: f64, levels: Levels, alpha: f64, two_sided: bool) -> f64 {
 }
 
 /// Requests to see a violation rate of `detect` with probability `power`.
+/// The exact planner's n (the one the verifier holds the run to), when the
+/// levels make one; `None` falls back to the normal approximation.
+fn exact(
+    levels: Levels,
+    planner: impl FnOnce(Alpha, Power, Deviation) -> Result<crate::stats::Plan, StatsError>,
+) -> Option<f64> {
+    let alpha = Alpha::new(levels.alpha).ok()?;
+    let power = Power::new(levels.power).ok()?;
+    let detect = Deviation::new(levels.detect).ok()?;
+    planner(alpha, power, detect).ok().map(|p| p.n as f64)
+}
+
 fn zero_tolerance(levels: Levels) -> f64 {
     let d = levels.detect.clamp(1e-12, 1.0 - 1e-12);
     ((1.0 - levels.power).ln() / (1.0 - d).ln()).max(1.0)
@@ -195,7 +210,7 @@ pub fn quantile(key: &str) -> Option<f64> {
 
 /// The sample `expectation` needs at its levels (`confidence` gives the
 /// defaults) over a population of `shape`. See the module docs for the
-/// formulas; this is the function to switch to `sim::stats::plan`.
+/// formulas and for which assertions the exact `sim::stats::plan` is used.
 pub fn planned_requests(
     expectation: &Expectation,
     confidence: &super::Confidence,
@@ -234,6 +249,15 @@ pub fn planned_requests(
     match expectation {
         Expectation::Balanced(e) => {
             per_connection(vec![1.0; shape.categories.max(2)], e.per, Unit::Requests)
+        }
+        Expectation::Split(e) if e.per == Per::Run => {
+            let weights = weights_of(&e.to);
+            let categories = weights.len();
+            let n = exact(levels, |a, p, d| {
+                crate::stats::plan::split(&weights, a, p, d)
+            })
+            .unwrap_or_else(|| shares(&weights, levels, alpha));
+            plan(Unit::Requests, n, Test::Shares { categories })
         }
         Expectation::Split(e) => per_connection(weights_of(&e.to), e.per, Unit::Requests),
         Expectation::Connections(e) => {
@@ -274,10 +298,18 @@ pub fn planned_requests(
                 .chain(e.abort.iter().map(|a| a.fraction.value.fraction()))
                 .collect();
             let each = alpha / fractions.len().max(1) as f64;
-            let n = fractions
-                .iter()
-                .map(|p0| proportion(*p0, levels, each, true))
-                .fold(0.0, f64::max);
+            let n = match fractions.as_slice() {
+                [p0] if *p0 > 0.0 && *p0 < 1.0 => exact(levels, |a, p, d| {
+                    crate::stats::plan::share(Share::new(*p0)?, a, p, d)
+                }),
+                _ => None,
+            };
+            let n = n.unwrap_or_else(|| {
+                fractions
+                    .iter()
+                    .map(|p0| proportion(*p0, levels, each, true))
+                    .fold(0.0, f64::max)
+            });
             plan(
                 Unit::Requests,
                 n,
@@ -291,12 +323,21 @@ pub fn planned_requests(
             if p0 <= 0.0 || p0 >= 1.0 {
                 plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
             } else {
-                plan(
-                    Unit::Requests,
-                    proportion(p0, levels, alpha, true),
-                    Test::Proportions { count: 1 },
-                )
+                let n = exact(levels, |a, p, d| {
+                    crate::stats::plan::mirror(Share::new(p0)?, a, p, d)
+                })
+                .unwrap_or_else(|| proportion(p0, levels, alpha, true));
+                plan(Unit::Requests, n, Test::Proportions { count: 1 })
             }
+        }
+        Expectation::Routed(_) => {
+            // The verifier passes only once 0 leaks in n bound the leak rate
+            // below `detect` at alpha: (1 - d)^n <= alpha.
+            let n = exact(levels, |a, _, d| {
+                crate::stats::plan::zero_leak(Share::new(d.get())?, a)
+            })
+            .unwrap_or_else(|| zero_tolerance(levels));
+            plan(Unit::Requests, n, Test::ZeroTolerance)
         }
         Expectation::Rejected(e) => match (&e.fraction, &e.at_least) {
             (Some(f), at_least) => {
@@ -307,10 +348,7 @@ pub fn planned_requests(
             (None, Some(m)) => plan(Unit::Requests, m.value as f64, Test::Count),
             (None, None) => plan(Unit::Requests, 1.0, Test::Count),
         },
-        Expectation::Routed(_)
-        | Expectation::Timeout(_)
-        | Expectation::Ejected(_)
-        | Expectation::Retried(_) => {
+        Expectation::Timeout(_) | Expectation::Ejected(_) | Expectation::Retried(_) => {
             plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
         }
     }

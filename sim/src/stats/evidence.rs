@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::sequential::Stop;
 use super::types::{Alpha, Deviation, Power};
 
 /// The outcome of one assertion, or of a merge of several.
@@ -100,6 +101,9 @@ pub struct Evidence {
     pub detectable: Deviation,
     /// The test, in words ("exact binomial test per share, Holm over 3").
     pub method: String,
+    /// Where a sequential test stopped (absent for fixed-n tests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
 }
 
 impl Evidence {
@@ -122,6 +126,7 @@ impl Evidence {
             power,
             detectable,
             method: method.into(),
+            stop: None,
         }
     }
 

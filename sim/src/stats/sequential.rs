@@ -33,6 +33,19 @@ pub enum Decision {
     RejectH0,
 }
 
+/// Where and when a sequential test stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Stop {
+    /// Samples seen when it decided (or when the run ended).
+    pub n: u64,
+    /// The most it would have needed (the truncation point).
+    pub cap: u64,
+    /// When the deciding request ended, in seconds from the run's start.
+    pub at_seconds: f64,
+    /// The decision.
+    pub decision: Decision,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 enum SideState {
     Open,

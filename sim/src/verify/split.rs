@@ -14,7 +14,9 @@
 use crate::ledger::Ledger;
 use crate::stats::{self, Evidence, Verdict};
 
-use super::{Assertion, Confidence, Selection, percent, served, unserved_finding};
+use super::{
+    Assertion, Confidence, Mode, Selection, percent, sequential, served, unserved_finding,
+};
 
 /// A `split` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,9 @@ pub fn split(ledger: &Ledger, check: &SplitCheck) -> Assertion {
     let versions: Vec<&str> = check.weights.iter().map(|(v, _)| v.as_str()).collect();
     let weights: Vec<f64> = check.weights.iter().map(|(_, w)| *w).collect();
     let name = format!("split {}", describe_weights(&check.weights));
+    if check.confidence.mode == Mode::Sequential {
+        return sequential::split(ledger, check, name);
+    }
     let c = check.confidence;
     let plan = stats::plan::split(&weights, c.alpha, c.power, c.detect);
     let sample = served(&ledger.entries, &check.selection);

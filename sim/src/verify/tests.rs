@@ -294,3 +294,107 @@ fn mirror_answers_reaching_clients_fail() {
         (Verdict::Fail, "1 mirror answers reached clients")
     );
 }
+
+/// A ledger whose versions come in the order `cycle` repeats, `n` requests.
+fn interleaved(cycle: &[&str], n: usize) -> Ledger {
+    let groups: Vec<(u64, &str, &str, u64)> = (0..n)
+        .map(|i| (1, cycle[i % cycle.len()], "pod", 1))
+        .collect();
+    let mut ledger = ledger(&groups);
+    for (i, entry) in ledger.entries.iter_mut().enumerate() {
+        entry.intended = Duration::from_millis(i as u64);
+    }
+    ledger
+}
+
+fn sequential_check(weights: &[(&str, f64)]) -> SplitCheck {
+    let mut check = split_check(weights);
+    check.confidence.mode = Mode::Sequential;
+    check
+}
+
+#[test]
+fn sequential_split_stops_early_on_exact_shares_and_on_a_five_point_skew() {
+    let check = sequential_check(&[("v1", 20.0), ("v2", 80.0)]);
+    let fixed_plan = 9_707; // the fixed-n plan for 20/80 at 3 points
+    let exact = split(
+        &interleaved(&["v1", "v2", "v2", "v2", "v2"], 30_000),
+        &check,
+    );
+    assert_eq!(exact.verdict, Verdict::Pass, "{}", exact.summary);
+    let stop = exact.evidence.stop.expect("a sequential stop");
+    assert!(stop.n < fixed_plan / 2, "{stop:?}");
+    assert_eq!(exact.evidence.n, stop.n);
+    assert!(stop.cap >= fixed_plan, "{stop:?}");
+
+    let skewed = split(&interleaved(&["v1", "v2", "v2", "v2"], 30_000), &check);
+    assert_eq!(skewed.verdict, Verdict::Fail, "{}", skewed.summary);
+    assert!(skewed.evidence.stop.expect("stop").n < 5_000);
+
+    let short = split(&interleaved(&["v1", "v2", "v2", "v2", "v2"], 50), &check);
+    assert_eq!(short.verdict, Verdict::Inconclusive, "{}", short.summary);
+}
+
+#[test]
+fn sequential_split_fails_at_the_first_request_outside_the_shares() {
+    let check = sequential_check(&[("v1", 50.0), ("v2", 50.0)]);
+    let stray = split(&interleaved(&["v1", "v2", "v3"], 3_000), &check);
+    assert_eq!(stray.verdict, Verdict::Fail, "{}", stray.summary);
+    assert_eq!(stray.evidence.stop.expect("stop").n, 3);
+    assert!(stray.summary.contains("'v3'"), "{}", stray.summary);
+
+    // With nothing strictly between 0 and 1, acceptance waits for the
+    // zero-leak plan at `detect`: (1 - 0.03)^n <= 1e-6 from n = 454.
+    let all = sequential_check(&[("v1", 100.0)]);
+    let routed = split(&interleaved(&["v1"], 1_000), &all);
+    assert_eq!(routed.verdict, Verdict::Pass, "{}", routed.summary);
+    assert_eq!(routed.evidence.stop.expect("stop").n, 454);
+}
+
+#[test]
+fn ejection_passes_when_the_failing_endpoint_gets_no_new_request_after_the_window() {
+    // Requests 1 ms apart alternating a/b; b answers an error at request 10.
+    let mut run = interleaved(&["v1", "v2"], 200);
+    let fail = |e: &mut Entry| {
+        e.outcome = Outcome::Response {
+            success: false,
+            code: "503".into(),
+            served_by: e.outcome.served_by().cloned(),
+        }
+    };
+    fail(&mut run.entries[9]);
+    let check = EjectedCheck {
+        selection: Selection::default(),
+        version: "v2".into(),
+        pods: Vec::new(),
+        within: Duration::from_millis(20),
+        confidence: Confidence::default(),
+    };
+    let never = ejected(&run, &check);
+    assert_eq!(never.verdict, Verdict::Fail, "{}", never.summary);
+    assert!(never.summary.starts_with("85 of 170"), "{}", never.summary);
+
+    // Served by v1 from request 30 on: ejected in time.
+    for entry in run.entries.iter_mut().skip(30) {
+        entry.outcome = Outcome::Response {
+            success: true,
+            code: "200".into(),
+            served_by: Some(echo("v1", "a")),
+        };
+    }
+    let ejected_in_time = ejected(&run, &check);
+    assert_eq!(
+        ejected_in_time.verdict,
+        Verdict::Pass,
+        "{}",
+        ejected_in_time.summary
+    );
+
+    let healthy = ejected(&interleaved(&["v1", "v2"], 200), &check);
+    assert_eq!(
+        healthy.verdict,
+        Verdict::Inconclusive,
+        "{}",
+        healthy.summary
+    );
+}

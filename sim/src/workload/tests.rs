@@ -84,6 +84,7 @@ async fn a_closed_loop_sends_exactly_its_budget_with_one_outcome_each() {
             mix,
         )],
         request_timeout: Duration::from_secs(10),
+        id_prefix: String::new(),
     };
     let ledger = run_plan(&plan).await;
     assert_eq!(ledger.sent, 400);
@@ -122,16 +123,70 @@ async fn lifetime_replaces_connections() {
     );
     plan_client.connections = 1;
     plan_client.in_flight = 1;
-    plan_client.lifetime = Some(10);
+    plan_client.lifetime = Some(Lifetime::Requests(10));
     let plan = WorkloadPlan {
         clients: vec![plan_client],
         request_timeout: Duration::from_secs(10),
+        id_prefix: String::new(),
     };
     let ledger = run_plan(&plan).await;
     ledger.check_conservation().expect("conserved");
     let connections: std::collections::BTreeSet<u64> =
         ledger.entries.iter().map(|e| e.connection).collect();
     assert_eq!(connections.len(), 4, "40 requests, 10 per connection");
+    fleet.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lifetime_in_time_replaces_connections_when_it_is_up() {
+    let slow = Behaviour {
+        latency: Latency::Fixed(Duration::from_millis(10)),
+        ..Behaviour::default()
+    };
+    let fleet = fleet(Protocol::Http, slow).await;
+    let target = fleet.endpoints()[0].identity.addr;
+    let http = Call::Http {
+        method: "GET".into(),
+        path: "/hello".into(),
+        headers: vec![],
+    };
+    let mut plan_client = client(
+        target,
+        Pace::Closed,
+        Budget {
+            requests: Some(60),
+            duration: None,
+        },
+        vec![class("get", 1, http)],
+    );
+    plan_client.connections = 1;
+    plan_client.in_flight = 1;
+    let life = Duration::from_millis(100);
+    plan_client.lifetime = Some(Lifetime::Duration(life));
+    let plan = WorkloadPlan {
+        clients: vec![plan_client],
+        request_timeout: Duration::from_secs(10),
+        id_prefix: String::new(),
+    };
+    let ledger = run_plan(&plan).await;
+    ledger.check_conservation().expect("conserved");
+    let mut spans: BTreeMap<u64, (Duration, Duration)> = BTreeMap::new();
+    for entry in &ledger.entries {
+        let span = spans
+            .entry(entry.connection)
+            .or_insert((entry.intended, entry.intended));
+        span.0 = span.0.min(entry.intended);
+        span.1 = span.1.max(entry.intended);
+    }
+    // 60 requests of 10 ms each take 600 ms: several connections, and none
+    // started a request after its 100 ms were up.
+    assert!(spans.len() >= 4, "{} connections", spans.len());
+    for (connection, (first, last)) in spans {
+        assert!(
+            last - first < life,
+            "connection {connection}: {first:?}..{last:?}"
+        );
+    }
     fleet.stop().await;
 }
 
@@ -167,6 +222,7 @@ async fn an_open_loop_keeps_its_schedule_and_counts_latency_from_the_intended_st
     let plan = WorkloadPlan {
         clients: vec![plan_client],
         request_timeout: Duration::from_secs(30),
+        id_prefix: String::new(),
     };
     let ledger = run_plan(&plan).await;
     ledger.check_conservation().expect("conserved");
@@ -204,6 +260,7 @@ async fn an_unreachable_target_records_connection_errors_not_nothing() {
             vec![class("x", 1, thrift_call())],
         )],
         request_timeout: Duration::from_secs(1),
+        id_prefix: String::new(),
     };
     let ledger = run_plan(&plan).await;
     ledger.check_conservation().expect("conserved");
@@ -223,6 +280,7 @@ fn unbounded_plans_are_refused() {
             vec![class("x", 1, thrift_call())],
         )],
         request_timeout: Duration::from_secs(1),
+        id_prefix: String::new(),
     };
     assert_eq!(plan.check(), Err(PlanError::Unbounded("client".into())));
 }
