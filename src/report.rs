@@ -19,7 +19,7 @@ pub mod html;
 use std::collections::BTreeMap;
 
 use meshbench_sim::stats::{Decision, Evidence, Verdict};
-use meshbench_sim::verify::{self, Assertion, Mode, Monitor, Over, Selection};
+use meshbench_sim::verify::{self, Assertion, Monitor, Over, Selection};
 use serde::Serialize;
 
 use self::figures::Figures;
@@ -94,7 +94,7 @@ fn count_with(selection: &Selection, property: &Property, collected: &Collected)
 }
 
 fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
-    if check.confidence.mode == Mode::Sequential {
+    if check.is_sequential() {
         return sequential_fraction(check, collected);
     }
     let (k, n) = count_with(&check.selection, &check.property, collected);
@@ -110,8 +110,8 @@ fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
     verify::fraction(counted, check.confidence, Vec::new())
 }
 
-/// A fraction in sequential mode: the ledger replayed in the order the
-/// requests were sent (see `verify::sequential` for why not as they ended).
+/// A fraction in sequential mode: the ledger replayed in send order, as the
+/// live monitor saw it.
 fn sequential_fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
     let mut monitor = match FractionMonitor::new(check) {
         Ok(monitor) => monitor,
@@ -120,7 +120,7 @@ fn sequential_fraction(check: &FractionCheck, collected: &Collected) -> Assertio
             return Assertion::error(check.name.clone(), check.kind, summary);
         }
     };
-    for entry in verify::sequential::in_sent_order(&collected.ledger.entries) {
+    for entry in verify::sequential::in_send_order(&collected.ledger.entries) {
         monitor.observe(entry);
         if monitor.decision() != Decision::Continue {
             break;

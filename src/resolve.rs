@@ -91,6 +91,13 @@ pub struct FractionCheck {
     pub confidence: Confidence,
 }
 
+impl FractionCheck {
+    /// Whether it is tested request by request (sequential mode).
+    pub fn is_sequential(&self) -> bool {
+        self.confidence.mode == verify::Mode::Sequential
+    }
+}
+
 /// What a [`FractionCheck`] counts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Property {
@@ -177,11 +184,9 @@ impl Check {
                     .ok()
                     .map(|m| Box::new(m) as Box<dyn Monitor>)
             }
-            Check::Fraction(check) if check.confidence.mode == verify::Mode::Sequential => {
-                FractionMonitor::new(check)
-                    .ok()
-                    .map(|m| Box::new(m) as Box<dyn Monitor>)
-            }
+            Check::Fraction(check) if check.is_sequential() => FractionMonitor::new(check)
+                .ok()
+                .map(|m| Box::new(m) as Box<dyn Monitor>),
             _ => None,
         }
     }

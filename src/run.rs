@@ -14,6 +14,7 @@ use meshbench_sim::fleet::{EndpointInfo, Fleet, FleetOptions, Record, ServiceSpe
 use meshbench_sim::ledger::Ledger;
 use meshbench_sim::stats::Decision;
 use meshbench_sim::verify::Monitor;
+use meshbench_sim::verify::sequential::SendOrder;
 use meshbench_sim::workload::{self, Progress, WorkloadPlan};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -226,8 +227,8 @@ async fn warm_up(
         .map_err(|e| RunError::Ledger(format!("warm-up: {e}")))
 }
 
-/// Feeds every ended request to the monitors, in the order they ended, and
-/// stops the workload once all of them have decided.
+/// Feeds every ended request to the monitors, in send order, and stops the
+/// workload once all of them have decided.
 async fn stop_when_decided(
     mut monitors: Vec<Box<dyn Monitor>>,
     progress: &Progress,
@@ -237,13 +238,16 @@ async fn stop_when_decided(
         return;
     }
     let mut seen = 0;
+    let mut in_order = SendOrder::default();
     loop {
         let done = tokio::select! {
             () = finished.cancelled() => true,
             () = tokio::time::sleep(Duration::from_millis(10)) => false,
         };
         seen = progress.ended_since(seen, |entry| {
-            monitors.iter_mut().for_each(|m| m.observe(entry));
+            in_order.push(entry.clone(), |entry| {
+                monitors.iter_mut().for_each(|m| m.observe(entry));
+            });
         });
         if monitors.iter().all(|m| m.decision() != Decision::Continue) {
             progress.stop.store(true, Ordering::Relaxed);

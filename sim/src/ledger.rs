@@ -68,6 +68,9 @@ impl Outcome {
 pub struct Entry {
     /// The unique request id carried in-band.
     pub id: String,
+    /// Its place in the run's send order (0 first, over every client): the
+    /// order sequential tests read the run in, whatever order answers came.
+    pub order: u64,
     /// The request class (from the workload mix).
     pub class: String,
     /// Which workload client sent it.

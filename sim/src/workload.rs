@@ -219,6 +219,13 @@ impl WorkloadPlan {
     }
 }
 
+/// One request's place: its number within its client, and within the run.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    n: u64,
+    order: u64,
+}
+
 /// State one client's tasks share.
 struct ClientRun {
     index: usize,
@@ -235,8 +242,9 @@ struct ClientRun {
 }
 
 impl ClientRun {
-    /// Takes the next request slot, or `None` when the budget or time is spent.
-    fn take_slot(&self) -> Option<u64> {
+    /// Takes the next request slot and its place in the run's send order,
+    /// or `None` when the budget or time is spent.
+    fn take_slot(&self) -> Option<Slot> {
         if self.cancel.is_cancelled()
             || self.progress.stop.load(Ordering::Relaxed)
             || self.deadline.is_some_and(|d| Instant::now() >= d)
@@ -247,8 +255,8 @@ impl ClientRun {
         if self.plan.budget.requests.is_some_and(|max| n >= max) {
             return None;
         }
-        self.progress.sent.fetch_add(1, Ordering::Relaxed);
-        Some(n)
+        let order = self.progress.sent.fetch_add(1, Ordering::Relaxed);
+        Some(Slot { n, order })
     }
 
     fn pick_class(&self) -> &RequestClass {
@@ -268,13 +276,14 @@ impl ClientRun {
     }
 
     /// Sends one request on `connection` and records its outcome.
-    async fn request(&self, connection: &Connection, slot: u64, intended: Instant) {
+    async fn request(&self, connection: &Connection, slot: Slot, intended: Instant) {
         let class = self.pick_class();
         let id = format!(
-            "{}c{}-{}-{slot}",
+            "{}c{}-{}-{}",
             self.id_prefix,
             self.index,
-            connection.id()
+            connection.id(),
+            slot.n
         );
         let phase = self.progress.phase.load(Ordering::SeqCst);
         let sent_at = Instant::now();
@@ -288,6 +297,7 @@ impl ClientRun {
         let switching = self.progress.switches_begun.load(Ordering::SeqCst) > phase;
         let entry = Entry {
             id,
+            order: slot.order,
             class: class.name.clone(),
             client: self.index,
             connection: connection.id(),

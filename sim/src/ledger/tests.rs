@@ -20,6 +20,7 @@ fn echo(pod: &str, attempt: u32) -> Echo {
 fn entry(id: &str, outcome: Outcome) -> Entry {
     Entry {
         id: id.into(),
+        order: 0,
         class: "c".into(),
         client: 0,
         connection: 0,

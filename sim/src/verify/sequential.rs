@@ -13,13 +13,13 @@
 //! - Why it is valid to stop early: each SPRT's boundaries hold at every n
 //!   (Ville's inequality), so looking after every request, and stopping the
 //!   run whenever, does not inflate alpha.
-//! - The verdict replays the ledger in the order the requests were *sent*
-//!   ([`in_sent_order`]): the order they ended depends on their outcome (a
-//!   delayed request ends last, a slow version's answers trail a fast one's),
-//!   so it is not a sequence of independent draws. The live monitor only
-//!   decides when to stop sending, from the order requests end; when that
-//!   order was biased, the replay may still be undecided (Inconclusive), never
-//!   wrongly decided. Delay faults are therefore best verified in fixed mode.
+//! - Samples are read in the order the requests were *sent* (`Entry::order`),
+//!   never in the order they ended: that order depends on the outcome (a
+//!   delayed request ends last, a slow version's answers trail a fast
+//!   one's), so it is not a sequence of independent draws. The live monitor
+//!   gets requests through [`SendOrder`], which holds an ended request back
+//!   until every request sent before it has ended; the verdict replays the
+//!   ledger sorted the same way, so both stop at the same sample.
 //! - Inconclusive when the run ended before every test decided.
 
 use std::time::Duration;
@@ -258,11 +258,32 @@ fn share(k: u64, n: u64) -> f64 {
     if n == 0 { 0.0 } else { k as f64 / n as f64 }
 }
 
-/// The entries in the order their requests were meant to start (ties by id).
-pub fn in_sent_order(entries: &[Entry]) -> Vec<&Entry> {
+/// The entries in the order their requests were sent.
+pub fn in_send_order(entries: &[Entry]) -> Vec<&Entry> {
     let mut ordered: Vec<&Entry> = entries.iter().collect();
-    ordered.sort_by(|a, b| a.intended.cmp(&b.intended).then_with(|| a.id.cmp(&b.id)));
+    ordered.sort_by_key(|e| e.order);
     ordered
+}
+
+/// Ended requests put back in send order: each is released once every
+/// request sent before it has ended (every request sent ends exactly once,
+/// so nothing waits forever).
+#[derive(Debug, Default)]
+pub struct SendOrder {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, Entry>,
+}
+
+impl SendOrder {
+    /// Takes one ended request and calls `release` on every request that is
+    /// now next in send order.
+    pub fn push(&mut self, entry: Entry, mut release: impl FnMut(&Entry)) {
+        self.waiting.insert(entry.order, entry);
+        while let Some(entry) = self.waiting.remove(&self.next) {
+            release(&entry);
+            self.next += 1;
+        }
+    }
 }
 
 /// When an ended request ended, from the run's start.
@@ -310,7 +331,7 @@ pub fn split(ledger: &Ledger, check: &SplitCheck, name: String) -> Assertion {
     match SplitMonitor::new(check) {
         Err(e) => Assertion::error(name, "split", format!("the test could not run: {e}")),
         Ok(mut monitor) => {
-            for entry in in_sent_order(&ledger.entries) {
+            for entry in in_send_order(&ledger.entries) {
                 monitor.observe(entry);
                 if monitor.decision() != Decision::Continue {
                     break;

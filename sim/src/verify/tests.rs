@@ -27,6 +27,7 @@ fn ledger(groups: &[(u64, &str, &str, u64)]) -> Ledger {
         for i in 0..*count {
             entries.push(Entry {
                 id: format!("{connection}-{version}-{pod}-{i}"),
+                order: entries.len() as u64,
                 class: "hello".into(),
                 client: 0,
                 connection: *connection,
@@ -159,6 +160,7 @@ fn routed_has_zero_tolerance() {
 fn failed(id: &str, code: &str, took: Duration) -> Entry {
     Entry {
         id: id.into(),
+        order: 0,
         class: "hello".into(),
         client: 0,
         connection: 1,
@@ -396,5 +398,25 @@ fn ejection_passes_when_the_failing_endpoint_gets_no_new_request_after_the_windo
         Verdict::Inconclusive,
         "{}",
         healthy.summary
+    );
+}
+
+#[test]
+fn send_order_releases_each_request_once_all_sent_before_it_have_ended() {
+    let mut run = interleaved(&["v1", "v2"], 5);
+    let mut ended: Vec<Entry> = run.entries.drain(..).collect();
+    ended.swap(0, 3); // requests 3, 1, 2, 0, 4 end in that order
+    let mut order = sequential::SendOrder::default();
+    let mut released = Vec::new();
+    let mut after_each = Vec::new();
+    for entry in ended {
+        order.push(entry, |e| released.push(e.order));
+        after_each.push(released.len());
+    }
+    assert_eq!(released, vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        after_each,
+        vec![0, 0, 0, 4, 5],
+        "held back until request 0 ended"
     );
 }
