@@ -72,12 +72,13 @@ fn apply(check: &Check, collected: &Collected) -> Assertion {
         Check::Timeout(check) => verify::timeout(&collected.ledger, check),
         Check::Latency(check) => verify::latency(&collected.ledger, check),
         Check::Fraction(check) => fraction(check, collected),
-        Check::AtLeast {
+        Check::Count {
             selection,
             status,
             count,
+            or_more,
             name,
-        } => at_least(selection, status, *count, name, collected),
+        } => counted(selection, status, (*count, *or_more), name, collected),
     }
 }
 
@@ -131,13 +132,15 @@ fn sequential_fraction(check: &FractionCheck, collected: &Collected) -> Assertio
         .assertion(check.name.clone(), check.kind, check.confidence)
 }
 
-fn at_least(
+/// A deterministic count of rejections: `expected` is (count, or more).
+fn counted(
     selection: &Selection,
     status: &str,
-    count: u64,
+    expected: (u64, bool),
     name: &str,
     collected: &Collected,
 ) -> Assertion {
+    let (count, or_more) = expected;
     let property = Property::Status(status.to_owned());
     let (k, n) = count_with(selection, &property, collected);
     let evidence = Evidence::new(
@@ -147,17 +150,14 @@ fn at_least(
         Default::default(),
     )
     .with_counts([("rejected", k), ("other", n - k)], [("rejected", 1.0)]);
-    let (verdict, summary) = if k >= count {
-        (
-            Verdict::Pass,
-            format!("{k} of {n} requests answered {status} (at least {count} expected)"),
-        )
+    let wanted = if or_more {
+        format!("at least {count}")
     } else {
-        (
-            Verdict::Fail,
-            format!("only {k} of {n} requests answered {status}, at least {count} expected"),
-        )
+        format!("exactly {count}")
     };
+    let holds = k == count || (or_more && k > count);
+    let verdict = if holds { Verdict::Pass } else { Verdict::Fail };
+    let summary = format!("{k} of {n} requests answered {status}, {wanted} expected");
     Assertion {
         name: name.to_owned(),
         kind: "rejected".to_owned(),

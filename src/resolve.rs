@@ -50,14 +50,17 @@ pub enum Check {
     Latency(LatencyCheck),
     /// A share of requests with a status or a delay: faults and rejections.
     Fraction(FractionCheck),
-    /// At least this many requests answered with a status (rejections).
-    AtLeast {
+    /// A count of requests answered with a status (rejections): at least,
+    /// or exactly, this many.
+    Count {
         /// Which requests.
         selection: Selection,
         /// The status counted.
         status: String,
-        /// The minimum count.
+        /// The count.
         count: u64,
+        /// Whether more than `count` is also right.
+        or_more: bool,
         /// The expectation's name.
         name: String,
     },
@@ -491,8 +494,8 @@ fn check(
         }
         Expectation::Rejected(rejected) => {
             let status = rejected.status.unwrap_or(503).to_string();
-            match (&rejected.fraction, &rejected.at_least) {
-                (Some(fraction), _) => Check::Fraction(FractionCheck {
+            match (&rejected.fraction, &rejected.at_least, &rejected.exactly) {
+                (Some(fraction), None, None) => Check::Fraction(FractionCheck {
                     name,
                     kind: "rejected",
                     selection,
@@ -500,15 +503,23 @@ fn check(
                     fraction: fraction.value.fraction(),
                     confidence,
                 }),
-                (None, Some(count)) => Check::AtLeast {
+                (None, Some(count), None) => Check::Count {
                     selection,
                     status,
                     count: count.value,
+                    or_more: true,
                     name,
                 },
-                (None, None) => {
+                (None, None, Some(count)) => Check::Count {
+                    selection,
+                    status,
+                    count: count.value,
+                    or_more: false,
+                    name,
+                },
+                _ => {
                     return Err(format!(
-                        "rejected expectation '{name}' needs 'fraction' or 'at_least'"
+                        "rejected expectation '{name}' needs one of 'fraction', 'at_least', 'exactly'"
                     ));
                 }
             }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use meshbench_sim::fleet::{EndpointInfo, Fleet, FleetOptions, Record, ServiceSpec};
+use meshbench_sim::fleet::{EndpointInfo, Fleet, FleetOptions, Hold, Record, ServiceSpec};
 use meshbench_sim::ledger::Ledger;
 use meshbench_sim::stats::Decision;
 use meshbench_sim::verify::Monitor;
@@ -171,6 +171,13 @@ async fn with_fleet(
     if let Some(requests) = spec.warmup {
         warm_up(&plan, requests, spec.seed, &cancel).await?;
     }
+    let holding = spec
+        .services
+        .iter()
+        .any(|s| s.versions.iter().any(|v| v.behaviour.hold));
+    if holding {
+        fleet.hold().arm();
+    }
     let started = Instant::now();
     let finished = CancellationToken::new();
     let workload = async {
@@ -180,7 +187,9 @@ async fn with_fleet(
     };
     let phases = apply_phases(&spec.phases, proxy, &progress, started, &cancel);
     let watch = stop_when_decided(spec.monitors, &progress, &finished);
-    let (ledger, phases_applied, ()) = tokio::join!(workload, phases, watch);
+    let hold = holding.then(|| fleet.hold());
+    let release = release_when_still(hold, &progress, &finished);
+    let (ledger, phases_applied, (), ()) = tokio::join!(workload, phases, watch, release);
     let ledger = ledger.map_err(|e| RunError::Workload(e.to_string()))?;
     let phases_applied = phases_applied?;
     let duration = started.elapsed();
@@ -254,6 +263,40 @@ async fn stop_when_decided(
             return;
         }
         if done {
+            return;
+        }
+    }
+}
+
+/// How long nothing may move (no request sent, ended or newly held) before
+/// held requests are released: every request that can get through the proxy
+/// has then reached its endpoint, and every other one was rejected.
+const STILL: Duration = Duration::from_secs(1);
+
+/// Releases the fleet's held requests once the run stands still with some
+/// held, or when the workload ends.
+async fn release_when_still(hold: Option<&Hold>, progress: &Progress, finished: &CancellationToken) {
+    let Some(hold) = hold else {
+        return;
+    };
+    let mut last = None;
+    let mut still_since = Instant::now();
+    loop {
+        let done = tokio::select! {
+            () = finished.cancelled() => true,
+            () = tokio::time::sleep(Duration::from_millis(20)) => false,
+        };
+        let now = (
+            progress.sent.load(Ordering::SeqCst),
+            progress.done.load(Ordering::SeqCst),
+            hold.held(),
+        );
+        if last != Some(now) {
+            last = Some(now);
+            still_since = Instant::now();
+        }
+        if done || (now.2 > 0 && still_since.elapsed() >= STILL) {
+            hold.release();
             return;
         }
     }

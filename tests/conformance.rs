@@ -155,6 +155,14 @@ const CONTROLS: &[Control] = &[
         kind: "routed",
         naming: "did not reach v2",
     },
+    Control {
+        name: "circuit-breaker-admits-two",
+        scenario: "http/circuit-breaking.yaml",
+        edits: &[("tcp: { maxConnections: 1 }", "tcp: { maxConnections: 2 }")],
+        proxy: "builtin",
+        kind: "rejected",
+        naming: "exactly 44 expected",
+    },
 ];
 
 fn control(control: &Control) -> Result<(), Failed> {

@@ -11,6 +11,7 @@ pub mod behaviour;
 mod dubbo;
 pub mod echo;
 mod endpoint;
+pub mod hold;
 mod http;
 pub mod identity;
 pub mod record;
@@ -29,6 +30,7 @@ use tokio_util::task::TaskTracker;
 
 pub use behaviour::{Behaviour, Latency, Probability};
 pub use echo::Echo;
+pub use hold::Hold;
 pub use identity::Identity;
 pub use record::{Collector, Record};
 
@@ -108,6 +110,7 @@ pub enum FleetError {
 pub struct Fleet {
     endpoints: Vec<EndpointInfo>,
     collector: Collector,
+    hold: Hold,
     cancel: CancellationToken,
     /// Cancels every endpoint when the fleet is dropped without `stop`.
     _stop_on_drop: DropGuard,
@@ -128,6 +131,7 @@ impl Fleet {
         let mut fleet = Fleet {
             endpoints: Vec::new(),
             collector: Collector::new(),
+            hold: Hold::default(),
             cancel: cancel.clone(),
             _stop_on_drop: cancel.drop_guard(),
             tracker: TaskTracker::new(),
@@ -182,6 +186,7 @@ impl Fleet {
             identity.clone(),
             version.behaviour.clone(),
             self.collector.clone(),
+            self.hold.clone(),
             seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         ));
         let (tracker, shutdown) = (self.tracker.clone(), self.cancel.clone());
@@ -235,9 +240,15 @@ impl Fleet {
         &self.collector
     }
 
+    /// The barrier of the `hold` versions.
+    pub fn hold(&self) -> &Hold {
+        &self.hold
+    }
+
     /// Stops every endpoint and waits (up to a grace period) for their
     /// connections to close.
     pub async fn stop(self) {
+        self.hold.release();
         self.cancel.cancel();
         self.tracker.close();
         if tokio::time::timeout(GRACE, self.tracker.wait())

@@ -104,6 +104,10 @@ pub struct Behaviour {
     /// Bytes of padding added to each successful answer.
     #[serde(default)]
     pub response_size: usize,
+    /// Keep every request until the run releases the fleet's [`super::Hold`]
+    /// (a barrier for circuit-breaking runs).
+    #[serde(default)]
+    pub hold: bool,
 }
 
 /// What happens to one request.

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use super::behaviour::{Behaviour, Fate};
 use super::echo::Echo;
+use super::hold::Hold;
 use super::identity::Identity;
 use super::record::Collector;
 
@@ -24,6 +25,7 @@ pub(crate) struct Endpoint {
     pub(crate) identity: Arc<Identity>,
     behaviour: Behaviour,
     collector: Collector,
+    hold: Hold,
     rng: Mutex<StdRng>,
     next_connection: AtomicU64,
 }
@@ -43,12 +45,14 @@ impl Endpoint {
         identity: Identity,
         behaviour: Behaviour,
         collector: Collector,
+        hold: Hold,
         seed: u64,
     ) -> Self {
         Endpoint {
             identity: Arc::new(identity),
             behaviour,
             collector,
+            hold,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             next_connection: AtomicU64::new(1),
         }
@@ -88,6 +92,9 @@ impl Endpoint {
 
     /// Waits out the drawn latency, then says how the request was served.
     pub(crate) async fn process(&self, admission: &Admission) -> Echo {
+        if self.behaviour.hold {
+            self.hold.wait().await;
+        }
         if !admission.fate.delay.is_zero() {
             tokio::time::sleep(admission.fate.delay).await;
         }

@@ -891,10 +891,11 @@ impl<'a> Checker<'a> {
                 }
             }
             Expectation::Rejected(e) => {
-                if e.fraction.is_none() && e.at_least.is_none() {
+                let given = [e.fraction.is_some(), e.at_least.is_some(), e.exactly.is_some()];
+                if given.iter().filter(|g| **g).count() != 1 {
                     self.push(
                         expectation.at,
-                        "a rejected expectation needs 'fraction' or 'at_least'",
+                        "a rejected expectation needs exactly one of 'fraction', 'at_least', 'exactly'",
                         None,
                     );
                 }

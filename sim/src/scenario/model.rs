@@ -148,6 +148,11 @@ pub struct Version {
     /// Bytes of padding added to each successful answer.
     #[serde(default)]
     pub response_size: usize,
+    /// Hold every measured request until nothing has moved for a second,
+    /// then release them all: a barrier for circuit breaking, so how many
+    /// requests the proxy admits does not depend on backend speed.
+    #[serde(default)]
+    pub hold: bool,
 }
 
 fn one_usize() -> usize {
@@ -167,6 +172,7 @@ impl Version {
                 succeed_after: self.succeed_after,
                 close_rate: Probability::new(self.close_rate.fraction()).unwrap_or_default(),
                 response_size: self.response_size,
+                hold: self.hold,
             },
         }
     }
@@ -1016,7 +1022,8 @@ expectation! {
 
 expectation! {
     /// Circuit breaking: requests beyond the connection-pool limits are
-    /// rejected, at about this share and/or at least this many.
+    /// rejected, at about this share, at least this many, or exactly this
+    /// many (one of the three).
     Rejected {
         /// The expected share of rejected requests.
         #[serde(default)]
@@ -1024,6 +1031,10 @@ expectation! {
         /// At least this many rejected requests.
         #[serde(default)]
         at_least: Option<Located<u64>>,
+        /// Exactly this many rejected requests (a deterministic overflow,
+        /// with the backends on `hold`).
+        #[serde(default)]
+        exactly: Option<Located<u64>>,
         /// The status a rejected request gets (HTTP 503 by default).
         #[serde(default)]
         status: Option<u32>,
@@ -1258,11 +1269,11 @@ impl Expectation {
                 parts.join(", ")
             }
             Expectation::Mirrored(e) => format!("{} mirrored to {}", e.fraction.value, e.to.value),
-            Expectation::Rejected(e) => match (&e.fraction, &e.at_least) {
-                (Some(f), Some(n)) => format!("{} rejected, at least {}", f.value, n.value),
-                (Some(f), None) => format!("{} rejected", f.value),
-                (None, Some(n)) => format!("at least {} rejected", n.value),
-                (None, None) => "rejected".into(),
+            Expectation::Rejected(e) => match (&e.fraction, &e.at_least, &e.exactly) {
+                (Some(f), _, _) => format!("{} rejected", f.value),
+                (_, Some(n), _) => format!("at least {} rejected", n.value),
+                (_, _, Some(n)) => format!("exactly {} rejected", n.value),
+                (None, None, None) => "rejected".into(),
             },
             Expectation::Ejected(e) => {
                 format!("{} ejected within {}", e.version.value, e.within.value)

@@ -339,10 +339,9 @@ pub fn planned_requests(
             .unwrap_or_else(|| zero_tolerance(levels));
             plan(Unit::Requests, n, Test::ZeroTolerance)
         }
-        Expectation::Rejected(e) => match (&e.fraction, &e.at_least) {
-            (Some(f), at_least) => {
+        Expectation::Rejected(e) => match (&e.fraction, e.at_least.as_ref().or(e.exactly.as_ref())) {
+            (Some(f), _) => {
                 let n = proportion(f.value.fraction(), levels, alpha, true);
-                let n = at_least.as_ref().map_or(n, |m| n.max(m.value as f64));
                 plan(Unit::Requests, n, Test::Proportions { count: 1 })
             }
             (None, Some(m)) => plan(Unit::Requests, m.value as f64, Test::Count),
