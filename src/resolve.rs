@@ -16,7 +16,8 @@ use meshbench_sim::stats::{Alpha, Deviation, Power};
 use meshbench_sim::stats::{Decision, StatsError};
 use meshbench_sim::verify::{
     self, BalancedCheck, Confidence, EjectedCheck, LatencyCheck, MirroredCheck, Monitor, Over,
-    RetriedCheck, RoutedCheck, Selection, SequentialShares, SplitCheck, SplitMonitor, TimeoutCheck,
+    ReceivedCheck, RetriedCheck, RoutedCheck, Selection, SequentialShares, SplitCheck,
+    SplitMonitor, TimeoutCheck,
 };
 use meshbench_sim::workload::{self, Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
 
@@ -44,6 +45,8 @@ pub enum Check {
     Mirrored(MirroredCheck),
     /// Success on a given attempt.
     Retried(RetriedCheck),
+    /// What the endpoints received (needs the endpoint records).
+    Received(ReceivedCheck),
     /// Failure within a window.
     Timeout(TimeoutCheck),
     /// Quantile bounds.
@@ -437,6 +440,15 @@ fn check(
             selection,
             to: version(&mirrored.to.value),
             fraction: mirrored.fraction.value.fraction(),
+            confidence,
+        }),
+        Expectation::Received(received) => Check::Received(ReceivedCheck {
+            selection,
+            attributes: received
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.value.to_ascii_lowercase(), v.clone()))
+                .collect(),
             confidence,
         }),
         Expectation::Retried(retried) => Check::Retried(RetriedCheck {

@@ -275,7 +275,11 @@ const STILL: Duration = Duration::from_secs(1);
 
 /// Releases the fleet's held requests once the run stands still with some
 /// held, or when the workload ends.
-async fn release_when_still(hold: Option<&Hold>, progress: &Progress, finished: &CancellationToken) {
+async fn release_when_still(
+    hold: Option<&Hold>,
+    progress: &Progress,
+    finished: &CancellationToken,
+) {
     let Some(hold) = hold else {
         return;
     };

@@ -156,6 +156,14 @@ const CONTROLS: &[Control] = &[
         naming: "did not reach v2",
     },
     Control {
+        name: "rewrite-not-applied",
+        scenario: "http/greeter-rewrite.yaml",
+        edits: &[("          rewrite:\n            uri: /hello\n", "")],
+        proxy: "builtin",
+        kind: "received",
+        naming: "did not arrive with :path=/hello?name=Aeraki",
+    },
+    Control {
         name: "circuit-breaker-admits-two",
         scenario: "http/circuit-breaking.yaml",
         edits: &[("tcp: { maxConnections: 1 }", "tcp: { maxConnections: 2 }")],

@@ -10,6 +10,7 @@
 //! - [`mirrored`]: the mirrored fraction, and no mirror answer reaching a client.
 //! - [`fraction`]: a property's share (used for faults, rejections, mirrors).
 //! - [`ejected`]: no new request reaches a failing endpoint once ejection is due.
+//! - [`received`]: every request arrived with the given attributes (rewrites; zero tolerance).
 //! - [`retried`]: every request succeeds on the given attempt (zero tolerance).
 //! - [`timeout`]: every request fails within the scenario's window (zero tolerance).
 //! - [`latency`]: quantile bounds (exact one-sided binomial per bound).
@@ -21,6 +22,7 @@ mod ejected;
 mod fraction;
 mod latency;
 mod mirrored;
+mod received;
 mod retried;
 mod routed;
 pub mod sequential;
@@ -36,6 +38,7 @@ pub use ejected::{EjectedCheck, ejected};
 pub use fraction::{Counted, fraction};
 pub use latency::{LatencyCheck, latency};
 pub use mirrored::{MirroredCheck, mirrored};
+pub use received::{ReceivedCheck, received};
 pub use retried::{RetriedCheck, retried};
 pub use routed::{RoutedCheck, routed};
 pub use sequential::{Mode, Monitor, SequentialShares, SplitMonitor};

@@ -891,7 +891,11 @@ impl<'a> Checker<'a> {
                 }
             }
             Expectation::Rejected(e) => {
-                let given = [e.fraction.is_some(), e.at_least.is_some(), e.exactly.is_some()];
+                let given = [
+                    e.fraction.is_some(),
+                    e.at_least.is_some(),
+                    e.exactly.is_some(),
+                ];
                 if given.iter().filter(|g| **g).count() != 1 {
                     self.push(
                         expectation.at,
@@ -903,6 +907,15 @@ impl<'a> Checker<'a> {
             Expectation::Retried(e) => {
                 if e.attempts.value == 0 {
                     self.push(e.attempts.at, "'attempts' must be at least 1", None);
+                }
+            }
+            Expectation::Received(e) => {
+                if e.attributes.iter().next().is_none() {
+                    self.push(
+                        expectation.at,
+                        "a received expectation needs at least one attribute",
+                        None,
+                    );
                 }
             }
             Expectation::Ejected(e) => {

@@ -1065,6 +1065,17 @@ expectation! {
 }
 
 expectation! {
+    /// What the endpoints received: every selected request arrived with
+    /// these attributes, after the proxy's rewrites and header changes.
+    /// Zero tolerance.
+    Received {
+        /// Attribute → exact value, named as `of.attributes` names them
+        /// (http `:path` with its query, `:authority`, headers in lower case).
+        attributes: Ordered<String>,
+    }
+}
+
+expectation! {
     /// Retries: each selected request reaches the backends exactly
     /// `attempts` times (the echo reports the attempt number); zero tolerance.
     Retried {
@@ -1160,6 +1171,8 @@ pub enum Expectation {
     Connections(Connections),
     /// Attempt counts.
     Retried(Retried),
+    /// What the endpoints received (rewrites, header mutation).
+    Received(Received),
 }
 
 impl Expectation {
@@ -1177,6 +1190,7 @@ impl Expectation {
             Expectation::Ejected(_) => "ejected",
             Expectation::Connections(_) => "connections",
             Expectation::Retried(_) => "retried",
+            Expectation::Received(_) => "received",
         }
     }
 
@@ -1194,6 +1208,7 @@ impl Expectation {
             Expectation::Ejected(e) => e.common(),
             Expectation::Connections(e) => e.common(),
             Expectation::Retried(e) => e.common(),
+            Expectation::Received(e) => e.common(),
         }
     }
 
@@ -1211,7 +1226,8 @@ impl Expectation {
             | Expectation::Timeout(_)
             | Expectation::Fault(_)
             | Expectation::Rejected(_)
-            | Expectation::Retried(_) => Vec::new(),
+            | Expectation::Retried(_)
+            | Expectation::Received(_) => Vec::new(),
         }
     }
 
@@ -1279,6 +1295,14 @@ impl Expectation {
                 format!("{} ejected within {}", e.version.value, e.within.value)
             }
             Expectation::Retried(e) => format!("{} attempts each", e.attempts.value),
+            Expectation::Received(e) => {
+                let parts: Vec<String> = e
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| format!("{}: {v}", k.value))
+                    .collect();
+                format!("arrived with {}", parts.join(", "))
+            }
         }
     }
 }

@@ -339,7 +339,8 @@ pub fn planned_requests(
             .unwrap_or_else(|| zero_tolerance(levels));
             plan(Unit::Requests, n, Test::ZeroTolerance)
         }
-        Expectation::Rejected(e) => match (&e.fraction, e.at_least.as_ref().or(e.exactly.as_ref())) {
+        Expectation::Rejected(e) => match (&e.fraction, e.at_least.as_ref().or(e.exactly.as_ref()))
+        {
             (Some(f), _) => {
                 let n = proportion(f.value.fraction(), levels, alpha, true);
                 plan(Unit::Requests, n, Test::Proportions { count: 1 })
@@ -347,7 +348,10 @@ pub fn planned_requests(
             (None, Some(m)) => plan(Unit::Requests, m.value as f64, Test::Count),
             (None, None) => plan(Unit::Requests, 1.0, Test::Count),
         },
-        Expectation::Timeout(_) | Expectation::Ejected(_) | Expectation::Retried(_) => {
+        Expectation::Timeout(_)
+        | Expectation::Ejected(_)
+        | Expectation::Retried(_)
+        | Expectation::Received(_) => {
             plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
         }
     }
