@@ -31,6 +31,8 @@ enum Command {
     Schema(cmd::schema::Args),
     /// Run scenarios against a proxy: a verdict and a report folder each.
     Run(cmd::run::Args),
+    /// Measure every verifier's false-failure rate and power on synthetic runs; write the report.
+    Calibrate(cmd::calibrate::Args),
 }
 
 #[tokio::main]
@@ -46,6 +48,7 @@ async fn main() -> std::process::ExitCode {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Schema(args) => cmd::schema::run(&args),
+        Command::Calibrate(args) => cmd::calibrate::run(&args),
         Command::Run(args) => cmd::run::run(&args).await,
     };
     match result {

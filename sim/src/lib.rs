@@ -15,9 +15,11 @@
 //!   errors, the semantic checks, planned sample sizes and the JSON Schema.
 //! - [`stats`]: exact tests, intervals, sample-size plans, sequential tests and verdict evidence.
 //! - [`verify`]: one verifier per expectation kind, oracles in, verdict and evidence out.
+//! - [`calibration`]: the verifiers' false-failure rates and powers, measured on synthetic runs.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod calibration;
 pub mod client;
 pub mod duration;
 pub mod fleet;

@@ -20,12 +20,14 @@
 //! fails the 20 000-run checks) while keeping the whole module at a few
 //! seconds in a debug build. The measured numbers are printed (run with
 //! `--nocapture`) and recorded in each test's doc comment.
+//!
+//! The bounds and the binomial draw are shared with [`crate::calibration`],
+//! which measures the verifiers built on these procedures.
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use rand_distr::{Binomial as BinomialDist, Distribution};
 
-use super::binomial::{Tail, acceptance_region, binomial_test, lower_tail_raw, upper_tail_raw};
+use super::binomial::{Tail, acceptance_region, binomial_test};
 use super::homogeneity::{ContingencyTable, homogeneity, row_fits};
 use super::multinomial::{
     GofStatistic, MonteCarlo, PValueMethod, draw_multinomial, goodness_of_fit, share_tests,
@@ -34,28 +36,7 @@ use super::multiple::holm;
 use super::plan;
 use super::sequential::{Decision, MixtureEProcess, Sprt};
 use super::types::{Alpha, Deviation, Power, Share};
-
-/// The per-assertion false-failure probability of these calibration tests.
-const CALIBRATION_RISK: f64 = 1e-9;
-
-/// The largest count c such that P(Bin(r, rate) > c) ≤ 1e-9: a correct
-/// procedure with rate ≤ `rate` exceeds it with probability below 1e-9.
-fn max_allowed(r: u64, rate: f64) -> u64 {
-    let mut c = (r as f64 * rate).floor() as u64;
-    while c < r && upper_tail_raw(c + 1, r, rate) > CALIBRATION_RISK {
-        c += 1;
-    }
-    c
-}
-
-/// The smallest count c such that P(Bin(r, rate) < c) ≤ 1e-9.
-fn min_allowed(r: u64, rate: f64) -> u64 {
-    let mut c = (r as f64 * rate).ceil() as u64;
-    while c > 0 && lower_tail_raw(c - 1, r, rate) > CALIBRATION_RISK {
-        c -= 1;
-    }
-    c
-}
+use crate::calibration::{binomial, max_allowed, min_allowed};
 
 fn alpha(a: f64) -> Alpha {
     Alpha::new(a).expect("test input")
@@ -63,21 +44,6 @@ fn alpha(a: f64) -> Alpha {
 
 fn share(p: f64) -> Share {
     Share::new(p).expect("test input")
-}
-
-fn binomial(rng: &mut StdRng, n: u64, p: f64) -> u64 {
-    BinomialDist::new(n, p).expect("test input").sample(rng)
-}
-
-#[test]
-fn bounds_are_what_they_say() {
-    // Under Bin(20 000, 0.05) (mean 1 000, sd 30.8) the 1e-9 bound is about 6 sd up.
-    let c = max_allowed(20_000, 0.05);
-    assert!((1_170..1_200).contains(&c), "{c}");
-    assert!(upper_tail_raw(c + 1, 20_000, 0.05) <= 1e-9);
-    assert!(upper_tail_raw(c, 20_000, 0.05) > 1e-9);
-    let c = min_allowed(20_000, 0.05);
-    assert!((800..830).contains(&c), "{c}");
 }
 
 /// The exact binomial test under its null, R = 20 000 per configuration.

@@ -136,7 +136,8 @@ pub fn balanced(ledger: &Ledger, check: &BalancedCheck) -> Assertion {
         .map(|r| r.iter().sum::<u64>())
         .min()
         .unwrap_or(0);
-    let planned = stats::plan::pinning(&uniform, rows.len().max(1), c.alpha)
+    // The homogeneity test was run at `half`: plan at the level it used.
+    let planned = stats::plan::pinning(&uniform, rows.len().max(1), half)
         .map(|p| p.n)
         .unwrap_or(0);
     (assertion.verdict, assertion.summary) = if !pinned.is_empty() {
