@@ -39,13 +39,6 @@ fn consistency_reads_the_interval_from_the_right_side() {
     assert!(!Row::consistent(Check::Power, (0.97, 0.995), 0.99, 1));
 }
 
-/// Rows whose claim the verifier is known not to meet; the table reports
-/// them as inconsistent (see `reports/calibration.md`). The power checks of
-/// this test skip them; every other row must pass. Remove a row from here
-/// when its verifier is fixed.
-const KNOWN_SHORT_OF_POWER: &[&str] = &[
-];
-
 /// Small R: the structure of the table, no error verdict anywhere, no
 /// failure at all on zero-tolerance nulls, and fail counts within the 1e-9
 /// binomial bounds of their claims (so a correct verifier fails this test
@@ -98,7 +91,6 @@ fn the_table_at_a_small_r_keeps_its_claims() {
                     row.fails
                 );
             }
-            Check::Power if KNOWN_SHORT_OF_POWER.contains(&name.as_str()) => {}
             Check::Power => {
                 let missed = r - row.fails;
                 assert!(
