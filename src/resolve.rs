@@ -16,8 +16,8 @@ use meshbench_sim::stats::{Alpha, Deviation, Power};
 use meshbench_sim::stats::{Decision, StatsError};
 use meshbench_sim::verify::{
     self, BalancedCheck, Confidence, EjectedCheck, LatencyCheck, MirroredCheck, Monitor, Over,
-    ReceivedCheck, RetriedCheck, RoutedCheck, Selection, SequentialShares, SplitCheck,
-    SplitMonitor, TimeoutCheck,
+    ReceivedCheck, RedirectedCheck, RetriedCheck, RoutedCheck, Selection, SequentialShares,
+    SplitCheck, SplitMonitor, TimeoutCheck,
 };
 use meshbench_sim::workload::{self, Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
 
@@ -47,6 +47,8 @@ pub enum Check {
     Retried(RetriedCheck),
     /// What the endpoints received (needs the endpoint records).
     Received(ReceivedCheck),
+    /// Redirects answered by the proxy.
+    Redirected(RedirectedCheck),
     /// Failure within a window.
     Timeout(TimeoutCheck),
     /// Quantile bounds.
@@ -440,6 +442,12 @@ fn check(
             selection,
             to: version(&mirrored.to.value),
             fraction: mirrored.fraction.value.fraction(),
+            confidence,
+        }),
+        Expectation::Redirected(redirected) => Check::Redirected(RedirectedCheck {
+            selection,
+            status: redirected.status.unwrap_or(301).to_string(),
+            location: redirected.location.value.clone(),
             confidence,
         }),
         Expectation::Received(received) => Check::Received(ReceivedCheck {

@@ -164,6 +164,17 @@ const CONTROLS: &[Control] = &[
         naming: "did not arrive with :path=/hello?name=Aeraki",
     },
     Control {
+        name: "redirect-to-the-wrong-authority",
+        scenario: "http/greeter-redirect.yaml",
+        edits: &[(
+            "authority: greeter-service.default.svc.cluster.local:3000",
+            "authority: greeter-service.default.svc.cluster.local:8080",
+        )],
+        proxy: "builtin",
+        kind: "redirected",
+        naming: "were not redirected 301",
+    },
+    Control {
         name: "circuit-breaker-admits-two",
         scenario: "http/circuit-breaking.yaml",
         edits: &[("tcp: { maxConnections: 1 }", "tcp: { maxConnections: 2 }")],

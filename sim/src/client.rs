@@ -25,6 +25,8 @@ pub struct Reply {
     /// How the serving endpoint says it served the request, when it is one
     /// of ours.
     pub echo: Option<Echo>,
+    /// Where the answer redirects to (an HTTP 3xx `location`).
+    pub location: Option<String>,
 }
 
 /// Why a call got no answer.

@@ -25,6 +25,8 @@ pub enum Outcome {
         /// Who served it, from the echo contract; `None` when the answer
         /// carries no echo (a local answer from the proxy, a third-party server).
         served_by: Option<Echo>,
+        /// Where the answer redirects to (an HTTP 3xx `location`).
+        location: Option<String>,
     },
     /// The peer's bytes did not decode.
     ProtocolError(String),

@@ -11,6 +11,7 @@
 //! - [`fraction`]: a property's share (used for faults, rejections, mirrors).
 //! - [`ejected`]: no new request reaches a failing endpoint once ejection is due.
 //! - [`received`]: every request arrived with the given attributes (rewrites; zero tolerance).
+//! - [`redirected`]: the proxy answers with a redirect to the expected location (zero tolerance).
 //! - [`retried`]: every request succeeds on the given attempt (zero tolerance).
 //! - [`timeout`]: every request fails within the scenario's window (zero tolerance).
 //! - [`latency`]: quantile bounds (exact one-sided binomial per bound).
@@ -23,6 +24,7 @@ mod fraction;
 mod latency;
 mod mirrored;
 mod received;
+mod redirected;
 mod retried;
 mod routed;
 pub mod sequential;
@@ -39,6 +41,7 @@ pub use fraction::{Counted, fraction};
 pub use latency::{LatencyCheck, latency};
 pub use mirrored::{MirroredCheck, mirrored};
 pub use received::{ReceivedCheck, received};
+pub use redirected::{RedirectedCheck, redirected};
 pub use retried::{RetriedCheck, retried};
 pub use routed::{RoutedCheck, routed};
 pub use sequential::{Mode, Monitor, SequentialShares, SplitMonitor};

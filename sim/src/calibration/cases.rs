@@ -862,6 +862,7 @@ fn ejected_cases(cases: &mut Vec<Case>) {
                 success: false,
                 code: "503".to_owned(),
                 served_by: endpoints.get(1).cloned(),
+                location: None,
             };
             traffic.ledger.entries.insert(0, failure);
             traffic.ledger.sent += 1;

@@ -38,6 +38,7 @@ pub(super) fn served(by: &Echo) -> Outcome {
         success: true,
         code: "ok".to_owned(),
         served_by: Some(by.clone()),
+        location: None,
     }
 }
 
@@ -47,6 +48,7 @@ pub(super) fn gateway_timeout() -> Outcome {
         success: false,
         code: "504".to_owned(),
         served_by: None,
+        location: None,
     }
 }
 

@@ -104,6 +104,7 @@ fn to_reply(reply: DubboReply) -> Reply {
                 code: format!("{status:?}"),
                 text: text.to_owned(),
                 echo,
+                location: None,
             }
         }
         DubboReply::Response(response) => {
@@ -124,6 +125,7 @@ fn to_reply(reply: DubboReply) -> Reply {
                     code: code.to_owned(),
                     text,
                     echo: Some(echo),
+                    location: None,
                 },
                 None => {
                     let (text, echo) = Echo::split_text(&text);
@@ -132,6 +134,7 @@ fn to_reply(reply: DubboReply) -> Reply {
                         code: code.to_owned(),
                         text: text.to_owned(),
                         echo,
+                        location: None,
                     }
                 }
             }

@@ -55,6 +55,10 @@ impl HttpClient {
             code: response.status.to_string(),
             text: String::from_utf8_lossy(&response.body).into_owned(),
             echo,
+            location: (300..400)
+                .contains(&response.status)
+                .then(|| response.headers.get("location").map(str::to_owned))
+                .flatten(),
         };
         Ok((response, reply))
     }

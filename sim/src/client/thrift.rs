@@ -98,6 +98,7 @@ impl ThriftClient {
                     code: "ok".to_owned(),
                     text: text.to_owned(),
                     echo,
+                    location: None,
                 }
             }
             Err(exception) => {
@@ -107,6 +108,7 @@ impl ThriftClient {
                     code: format!("{:?}", exception.kind),
                     text: text.to_owned(),
                     echo,
+                    location: None,
                 }
             }
         })

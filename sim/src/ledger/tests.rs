@@ -38,6 +38,7 @@ fn served(pod: &str, attempt: u32) -> Outcome {
         success: true,
         code: "ok".into(),
         served_by: Some(echo(pod, attempt)),
+        location: None,
     }
 }
 

@@ -909,6 +909,11 @@ impl<'a> Checker<'a> {
                     self.push(e.attempts.at, "'attempts' must be at least 1", None);
                 }
             }
+            Expectation::Redirected(e) => {
+                if e.status.is_some_and(|s| !(300..400).contains(&s)) {
+                    self.push(expectation.at, "a redirect's 'status' must be a 3xx", None);
+                }
+            }
             Expectation::Received(e) => {
                 if e.attributes.iter().next().is_none() {
                     self.push(

@@ -1065,6 +1065,19 @@ expectation! {
 }
 
 expectation! {
+    /// Redirects: every selected request is answered by the proxy itself
+    /// with `status` and exactly this `location`, reaching no endpoint.
+    /// Zero tolerance.
+    Redirected {
+        /// The expected `location`, e.g. `http://greeter:3000/hello`.
+        location: Located<String>,
+        /// The status (default 301, Istio's default `redirectCode`).
+        #[serde(default)]
+        status: Option<u32>,
+    }
+}
+
+expectation! {
     /// What the endpoints received: every selected request arrived with
     /// these attributes, after the proxy's rewrites and header changes.
     /// Zero tolerance.
@@ -1173,6 +1186,8 @@ pub enum Expectation {
     Retried(Retried),
     /// What the endpoints received (rewrites, header mutation).
     Received(Received),
+    /// Redirects answered by the proxy.
+    Redirected(Redirected),
 }
 
 impl Expectation {
@@ -1191,6 +1206,7 @@ impl Expectation {
             Expectation::Connections(_) => "connections",
             Expectation::Retried(_) => "retried",
             Expectation::Received(_) => "received",
+            Expectation::Redirected(_) => "redirected",
         }
     }
 
@@ -1209,6 +1225,7 @@ impl Expectation {
             Expectation::Connections(e) => e.common(),
             Expectation::Retried(e) => e.common(),
             Expectation::Received(e) => e.common(),
+            Expectation::Redirected(e) => e.common(),
         }
     }
 
@@ -1227,7 +1244,8 @@ impl Expectation {
             | Expectation::Fault(_)
             | Expectation::Rejected(_)
             | Expectation::Retried(_)
-            | Expectation::Received(_) => Vec::new(),
+            | Expectation::Received(_)
+            | Expectation::Redirected(_) => Vec::new(),
         }
     }
 
@@ -1295,6 +1313,11 @@ impl Expectation {
                 format!("{} ejected within {}", e.version.value, e.within.value)
             }
             Expectation::Retried(e) => format!("{} attempts each", e.attempts.value),
+            Expectation::Redirected(e) => format!(
+                "redirected {} to {}",
+                e.status.unwrap_or(301),
+                e.location.value
+            ),
             Expectation::Received(e) => {
                 let parts: Vec<String> = e
                     .attributes

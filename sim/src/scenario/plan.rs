@@ -381,7 +381,8 @@ pub fn planned_requests(
         Expectation::Timeout(_)
         | Expectation::Ejected(_)
         | Expectation::Retried(_)
-        | Expectation::Received(_) => {
+        | Expectation::Received(_)
+        | Expectation::Redirected(_) => {
             plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
         }
     }

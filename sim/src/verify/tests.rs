@@ -40,6 +40,7 @@ fn ledger(groups: &[(u64, &str, &str, u64)]) -> Ledger {
                     success: true,
                     code: "ok".into(),
                     served_by: Some(echo(version, pod)),
+                    location: None,
                 },
             });
         }
@@ -173,6 +174,7 @@ fn failed(id: &str, code: &str, took: Duration) -> Entry {
             success: false,
             code: code.into(),
             served_by: None,
+            location: None,
         },
     }
 }
@@ -362,6 +364,7 @@ fn ejection_passes_when_the_failing_endpoint_gets_no_new_request_after_the_windo
             success: false,
             code: "503".into(),
             served_by: e.outcome.served_by().cloned(),
+            location: None,
         }
     };
     fail(&mut run.entries[9]);
@@ -382,6 +385,7 @@ fn ejection_passes_when_the_failing_endpoint_gets_no_new_request_after_the_windo
             success: true,
             code: "200".into(),
             served_by: Some(echo("v1", "a")),
+            location: None,
         };
     }
     let ejected_in_time = ejected(&run, &check);

@@ -114,6 +114,7 @@ async fn tcp(target: SocketAddr, payload: &[u8]) -> Result<Reply, ClientError> {
         code: if back == payload { "echoed" } else { "garbled" }.to_owned(),
         text: String::new(),
         echo: Some(client.echo),
+        location: None,
     })
 }
 
@@ -123,6 +124,7 @@ fn outcome(answer: Result<Reply, ClientError>) -> Outcome {
             success: reply.success,
             code: reply.code,
             served_by: reply.echo,
+            location: reply.location,
         },
         Err(ClientError::Protocol(reason)) => Outcome::ProtocolError(reason),
         Err(other) => Outcome::ConnectionError(other.to_string()),
