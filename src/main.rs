@@ -2,6 +2,7 @@
 //! `cmd/`; this file parses flags, dispatches and turns errors into exit codes
 //! (0 success, 1 a call failed or a scenario is invalid, 2 could not run).
 
+mod bench;
 mod cmd;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Measure every verifier's false-failure rate and power on synthetic runs; write the report.
     Calibrate(cmd::calibrate::Args),
+    /// Measure meshproxy, the load generator and the fleet beside nginx, HAProxy and wrk; write reports/bench/<date>/.
+    Bench(cmd::bench::Args),
 }
 
 #[tokio::main]
@@ -48,8 +51,9 @@ async fn main() -> std::process::ExitCode {
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Schema(args) => cmd::schema::run(&args),
-        Command::Calibrate(args) => cmd::calibrate::run(&args),
         Command::Run(args) => cmd::run::run(&args).await,
+        Command::Calibrate(args) => cmd::calibrate::run(&args),
+        Command::Bench(args) => cmd::bench::run(&args).await,
     };
     match result {
         Ok(code) => code,
