@@ -119,6 +119,37 @@ impl Assertion {
     }
 }
 
+/// The verdict of a zero-tolerance check: `counts` per label, of which
+/// `expected` is the only right one. `wanted` finishes "all n requests …"
+/// and `missed` finishes "k of n requests …".
+fn every_one(
+    counts: impl IntoIterator<Item = (String, u64)>,
+    expected: &str,
+    confidence: Confidence,
+    (wanted, missed): (&str, &str),
+) -> (Verdict, String, Evidence) {
+    let counts: BTreeMap<String, u64> = counts.into_iter().collect();
+    let n: u64 = counts.values().sum();
+    let good = counts.get(expected).copied().unwrap_or(0);
+    let c = confidence;
+    let evidence = Evidence::new("zero tolerance", c.alpha, c.power, c.detect).with_counts(
+        counts.iter().map(|(l, k)| (l.as_str(), *k)),
+        [(expected, 1.0)],
+    );
+    let (verdict, summary) = match (n, good == n) {
+        (0, _) => (
+            Verdict::Inconclusive,
+            "no selected request was sent".to_owned(),
+        ),
+        (_, true) => (Verdict::Pass, format!("all {n} requests {wanted}")),
+        (_, false) => (
+            Verdict::Fail,
+            format!("{} of {n} requests {missed}", n - good),
+        ),
+    };
+    (verdict, summary, evidence)
+}
+
 /// Served requests of the selection: (entry, who served it). Requests
 /// without an endpoint answer are counted apart as `unserved`.
 struct Served<'a> {

@@ -11,9 +11,8 @@ use std::collections::BTreeMap;
 
 use crate::fleet::Record;
 use crate::ledger::Ledger;
-use crate::stats::{Evidence, Verdict};
 
-use super::{Assertion, Confidence, Selection};
+use super::{Assertion, Confidence, Selection, every_one};
 
 /// A `received` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,28 +70,16 @@ pub fn received(ledger: &Ledger, records: &[Record], check: &ReceivedCheck) -> A
         };
         *counts.entry(label).or_insert(0) += 1;
     }
-    let n: u64 = counts.values().sum();
-    let good = counts.get("arrived as expected").copied().unwrap_or(0);
-    let c = check.confidence;
-    let evidence = Evidence::new("zero tolerance", c.alpha, c.power, c.detect).with_counts(
-        counts.iter().map(|(l, k)| (*l, *k)),
-        [("arrived as expected", 1.0)],
-    );
     let wanted = describe(&check.attributes);
-    let (verdict, summary) = match (n, good == n) {
-        (0, _) => (
-            Verdict::Inconclusive,
-            "no selected request was sent".to_owned(),
+    let (verdict, summary, evidence) = every_one(
+        counts.into_iter().map(|(l, k)| (l.to_owned(), k)),
+        "arrived as expected",
+        check.confidence,
+        (
+            &format!("arrived with {wanted}"),
+            &format!("did not arrive with {wanted}"),
         ),
-        (_, true) => (
-            Verdict::Pass,
-            format!("all {n} requests arrived with {wanted}"),
-        ),
-        (_, false) => (
-            Verdict::Fail,
-            format!("{} of {n} requests did not arrive with {wanted}", n - good),
-        ),
-    };
+    );
     Assertion {
         name: format!("received {wanted}"),
         kind: "received".to_owned(),

@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::ledger::{Entry, Ledger, Outcome};
-use crate::stats::{Evidence, Verdict};
 
-use super::{Assertion, Confidence, Selection};
+use super::{Assertion, Confidence, Selection, every_one};
 
 /// A `redirected` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,28 +57,16 @@ pub fn redirected(ledger: &Ledger, check: &RedirectedCheck) -> Assertion {
         }
         *counts.entry(label).or_insert(0) += 1;
     }
-    let n: u64 = counts.values().sum();
-    let good = counts.get(EXPECTED).copied().unwrap_or(0);
-    let c = check.confidence;
-    let evidence = Evidence::new("zero tolerance", c.alpha, c.power, c.detect).with_counts(
-        counts.iter().map(|(l, k)| (l.as_str(), *k)),
-        [(EXPECTED, 1.0)],
-    );
     let target = format!("{} to {}", check.status, check.location);
-    let (verdict, summary) = match (n, good == n) {
-        (0, _) => (
-            Verdict::Inconclusive,
-            "no selected request was sent".to_owned(),
+    let (verdict, summary, evidence) = every_one(
+        counts,
+        EXPECTED,
+        check.confidence,
+        (
+            &format!("were redirected {target}"),
+            &format!("were not redirected {target}"),
         ),
-        (_, true) => (
-            Verdict::Pass,
-            format!("all {n} requests were redirected {target}"),
-        ),
-        (_, false) => (
-            Verdict::Fail,
-            format!("{} of {n} requests were not redirected {target}", n - good),
-        ),
-    };
+    );
     Assertion {
         name: format!("redirected {target}"),
         kind: "redirected".to_owned(),
