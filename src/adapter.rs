@@ -2,8 +2,9 @@
 //! routing objects, learns where to send traffic, and stops it. The harness
 //! treats every proxy as a black box behind this interface.
 //!
-//! Lifecycle, in order: [`ProxyAdapter::start`] once (endpoints + initial
-//! routing; returns only when the proxy is ready to route), then any number
+//! Lifecycle, in order: [`ProxyAdapter::start`] once (endpoints, initial
+//! routing and [`ProxySettings`]; returns only when the proxy is ready to
+//! route), then any number
 //! of [`ProxyAdapter::apply`] (a phase's new routing; returns once applied),
 //! then [`ProxyAdapter::stop`] (always called, also after an error).
 //!
@@ -13,7 +14,8 @@
 //! - `builtin-process`: the `meshproxy` binary as a child process, driven
 //!   through its admin API.
 //! - `address=HOST:PORT`: a proxy the user runs; meshbench prints the
-//!   endpoints it must route to and cannot change its routing.
+//!   endpoints it must route to and can change neither its routing nor its
+//!   settings (the idle timeout), so it refuses scenarios that need either.
 
 mod address;
 mod builtin;
@@ -23,6 +25,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::time::Duration;
 
 use meshbench_sim::fleet::EndpointInfo;
 use meshbench_wire::Protocol;
@@ -50,6 +53,15 @@ pub struct Service {
 /// Where the workload sends each service's traffic.
 pub type Listeners = BTreeMap<String, SocketAddr>;
 
+/// Proxy settings that no routing object carries (a scenario's `proxy:`
+/// block). `None` leaves the proxy's own default; an adapter that cannot
+/// apply a given setting refuses to start rather than run with its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProxySettings {
+    /// The downstream idle timeout (MetaProtocolProxy's `idle_timeout`).
+    pub idle_timeout: Option<Duration>,
+}
+
 /// Why an adapter could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum AdapterError {
@@ -75,12 +87,14 @@ pub trait ProxyAdapter: Send {
     fn name(&self) -> &str;
 
     /// Starts the proxy for `services` with `routing` (Kubernetes objects as
-    /// data). Must return only once the proxy routes, and must not route
-    /// traffic to anything but the given endpoints.
+    /// data) and `settings`. Must return only once the proxy routes, must
+    /// not route traffic to anything but the given endpoints, and must
+    /// return [`AdapterError::Unsupported`] for a setting it cannot apply.
     fn start<'a>(
         &'a mut self,
         services: &'a [Service],
         routing: &'a [serde_json::Value],
+        settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>>;
 
     /// Replaces the routing; returns once the next request sees it.

@@ -70,6 +70,7 @@ fn apply(check: &Check, collected: &Collected) -> Assertion {
         Check::Mirrored(check) => verify::mirrored(&collected.ledger, &collected.records, check),
         Check::Retried(check) => verify::retried(&collected.ledger, check),
         Check::Redirected(check) => verify::redirected(&collected.ledger, check),
+        Check::Heartbeats(check) => verify::heartbeats(&collected.ledger, check),
         Check::Received(check) => verify::received(&collected.ledger, &collected.records, check),
         Check::Timeout(check) => verify::timeout(&collected.ledger, check),
         Check::Latency(check) => verify::latency(&collected.ledger, check),

@@ -15,12 +15,15 @@ use meshbench_sim::scenario::{INITIAL_PHASE, Scenario};
 use meshbench_sim::stats::{Alpha, Deviation, Power};
 use meshbench_sim::stats::{Decision, StatsError};
 use meshbench_sim::verify::{
-    self, BalancedCheck, Confidence, EjectedCheck, LatencyCheck, MirroredCheck, Monitor, Over,
-    ReceivedCheck, RedirectedCheck, RetriedCheck, RoutedCheck, Selection, SequentialShares,
-    SplitCheck, SplitMonitor, TimeoutCheck,
+    self, BalancedCheck, Confidence, EjectedCheck, HeartbeatsCheck, LatencyCheck, MirroredCheck,
+    Monitor, Over, ReceivedCheck, RedirectedCheck, RetriedCheck, RoutedCheck, Selection,
+    SequentialShares, SplitCheck, SplitMonitor, TimeoutCheck,
 };
-use meshbench_sim::workload::{self, Budget, Call, ClientPlan, Pace, RequestClass, WorkloadPlan};
+use meshbench_sim::workload::{
+    self, Budget, Call, ClientPlan, Pace, Pause, RequestClass, WorkloadPlan,
+};
 
+use crate::adapter::ProxySettings;
 use crate::run::{Phase, RunSpec, Trigger};
 
 /// How long a request may go unanswered before it counts as a timeout.
@@ -49,6 +52,8 @@ pub enum Check {
     Received(ReceivedCheck),
     /// Redirects answered by the proxy.
     Redirected(RedirectedCheck),
+    /// Heartbeats answered on paused connections.
+    Heartbeats(HeartbeatsCheck),
     /// Failure within a window.
     Timeout(TimeoutCheck),
     /// Quantile bounds.
@@ -245,6 +250,9 @@ pub fn resolve(scenario: &Scenario, seed: u64) -> Result<Resolved<'_>, String> {
         monitors: monitors.unwrap_or_default(),
         services: scenario.fleet_specs(),
         routing: routing(0),
+        proxy: ProxySettings {
+            idle_timeout: scenario.proxy.idle_timeout.map(|d| d.value.get()),
+        },
         phases,
         workload: Box::new(move |listeners| workload(scenario, listeners)),
         warmup: scenario.workload.warmup.as_ref().map(|w| w.value),
@@ -287,12 +295,18 @@ fn workload(
             Lifetime::Requests(n) => workload::Lifetime::Requests(n),
             Lifetime::Duration(d) => workload::Lifetime::Duration(d.get()),
         });
+        let pause = client.pause.as_ref().map(|p| Pause {
+            every: p.every.value,
+            idle: p.idle.value.get(),
+            heartbeat: p.heartbeat.map(|h| h.value.get()),
+        });
         clients.push(ClientPlan {
             name,
             target,
             connections: client.connections.value as usize,
             in_flight: client.in_flight.value as usize,
             lifetime,
+            pause,
             pace,
             budget: Budget {
                 requests: client.requests.as_ref().map(|r| r.value),
@@ -457,6 +471,10 @@ fn check(
                 .iter()
                 .map(|(k, v)| (k.value.to_ascii_lowercase(), v.clone()))
                 .collect(),
+            confidence,
+        }),
+        Expectation::Heartbeats(_) => Check::Heartbeats(HeartbeatsCheck {
+            selection,
             confidence,
         }),
         Expectation::Retried(retried) => Check::Retried(RetriedCheck {

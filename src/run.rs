@@ -19,7 +19,7 @@ use meshbench_sim::workload::{self, Progress, WorkloadPlan};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapter::{AdapterError, Listeners, ProxyAdapter, Service};
+use crate::adapter::{AdapterError, Listeners, ProxyAdapter, ProxySettings, Service};
 
 /// The request ids of probes start with this, so verifiers can leave them out.
 pub const PROBE_PREFIX: &str = "probe-";
@@ -54,6 +54,8 @@ pub struct RunSpec<'a> {
     pub services: Vec<ServiceSpec>,
     /// The initial routing objects.
     pub routing: Vec<serde_json::Value>,
+    /// Proxy settings no routing object carries (the idle timeout).
+    pub proxy: ProxySettings,
     /// Routing changes during the run, in order.
     pub phases: Vec<Phase>,
     /// Builds the workload once the proxy's listeners are known.
@@ -161,7 +163,7 @@ async fn with_fleet(
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
     let services = services(&spec.services, fleet.endpoints());
-    let listeners = proxy.start(&services, &spec.routing).await?;
+    let listeners = proxy.start(&services, &spec.routing, spec.proxy).await?;
     for service in &services {
         if let Some(addr) = listeners.get(&service.name) {
             probe::until_routed(service, *addr, &cancel).await?;
@@ -212,7 +214,8 @@ async fn with_fleet(
 }
 
 /// Runs `requests` of every client's mix on connections of their own and
-/// forgets them, but for a lost request (a harness bug).
+/// forgets them, but for a lost request (a harness bug). Warm-up clients do
+/// not pause: idling warms nothing up.
 async fn warm_up(
     plan: &WorkloadPlan,
     requests: u64,
@@ -226,6 +229,7 @@ async fn warm_up(
             requests: Some(requests),
             duration: None,
         };
+        client.pause = None;
     }
     let progress = Arc::new(Progress::default());
     let ledger = workload::run(&warmup, seed.wrapping_add(1), progress, cancel.clone())

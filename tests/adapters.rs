@@ -1,9 +1,10 @@
-//! Every proxy adapter through real sockets: start with a fleet and routing,
-//! route, apply a phase, report stats, stop.
+//! Every proxy adapter through real sockets: start with a fleet, routing and
+//! settings, route, apply a phase, report stats, stop.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use meshbench::adapter::{self, Service};
+use meshbench::adapter::{self, ProxySettings, Service};
 use meshbench_sim::client::thrift::{ThriftClient, ThriftOptions};
 use meshbench_sim::fleet::{Behaviour, Fleet, FleetOptions, ServiceSpec, VersionSpec};
 use meshbench_wire::Protocol;
@@ -69,7 +70,7 @@ async fn builtin_adapters_route_apply_report_and_stop() {
         let fleet = fleet().await;
         let mut proxy = adapter::from_name(name).expect("known adapter");
         let listeners = proxy
-            .start(&services(&fleet), &routing("v1"))
+            .start(&services(&fleet), &routing("v1"), ProxySettings::default())
             .await
             .expect("starts");
         let client = ThriftClient::connect(listeners[SERVICE], ThriftOptions::default())
@@ -94,12 +95,39 @@ async fn builtin_adapters_route_apply_report_and_stop() {
     }
 }
 
+/// The idle timeout of a scenario's `proxy:` block reaches the proxy: a
+/// connection left silent well past it is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_adapters_apply_the_idle_timeout() {
+    let idle = Duration::from_millis(300);
+    let settings = ProxySettings {
+        idle_timeout: Some(idle),
+    };
+    for name in ["builtin", "builtin-process"] {
+        let fleet = fleet().await;
+        let mut proxy = adapter::from_name(name).expect("known adapter");
+        let listeners = proxy
+            .start(&services(&fleet), &routing("v1"), settings)
+            .await
+            .expect("starts");
+        let client = ThriftClient::connect(listeners[SERVICE], ThriftOptions::default())
+            .await
+            .expect("connects");
+        assert_eq!(version(&client).await.as_deref(), Some("v1"), "{name}");
+        tokio::time::sleep(idle * 4).await;
+        let closed = client.say_hello("x", None, BTreeMap::new()).await;
+        assert!(closed.is_err(), "{name}: still open after {:?}", idle * 4);
+        proxy.stop().await;
+        fleet.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
     let fleet = fleet().await;
     let mut user_run = adapter::from_name("address=127.0.0.1:9999").expect("parses");
     let listeners = user_run
-        .start(&services(&fleet), &routing("v1"))
+        .start(&services(&fleet), &routing("v1"), ProxySettings::default())
         .await
         .expect("starts");
     assert_eq!(listeners[SERVICE].to_string(), "127.0.0.1:9999");
@@ -108,10 +136,22 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
         error.to_string(),
         "the 'address' adapter cannot change the routing of a proxy it does not run (phases)"
     );
+    let mut timed = adapter::from_name("address=127.0.0.1:9999").expect("parses");
+    let settings = ProxySettings {
+        idle_timeout: Some(Duration::from_secs(2)),
+    };
+    let error = timed
+        .start(&services(&fleet), &routing("v1"), settings)
+        .await
+        .expect_err("cannot set a user-run proxy's idle timeout");
+    assert_eq!(
+        error.to_string(),
+        "the 'address' adapter cannot set the idle timeout (2s) of a proxy it does not run (proxy.idle_timeout)"
+    );
     let mut remote = adapter::from_name("address=10.0.0.1:80").expect("parses");
     assert!(
         remote
-            .start(&services(&fleet), &routing("v1"))
+            .start(&services(&fleet), &routing("v1"), ProxySettings::default())
             .await
             .is_err()
     );

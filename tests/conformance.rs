@@ -6,9 +6,10 @@
 //!
 //! Negative controls break the builtin proxy for real, never the verdicts:
 //! its L4 mode, a routing change (25/75 for 20/80, 30% for a 50% mirror, no
-//! timeout, a wrong header match type), or a deliberate defect switched on
-//! by the `builtin-fault=` adapter. Each must FAIL, and the failing
-//! assertion must be the one that names the defect.
+//! timeout, a wrong header match type), a workload the proxy must punish
+//! (pauses without heartbeats, closed by its idle timer), or a deliberate
+//! defect switched on by the `builtin-fault=` adapter. Each must FAIL, and
+//! the failing assertion must be the one that names the defect.
 //!
 //! Trials run one at a time (`--test-threads` overrides): scenarios with a
 //! latency window should not share two cores with another run.
@@ -173,6 +174,37 @@ const CONTROLS: &[Control] = &[
         proxy: "builtin",
         kind: "redirected",
         naming: "were not redirected 301",
+    },
+    Control {
+        // Istio's way to switch retries off: the refused connections to the
+        // gone pod reach the clients as 503s.
+        name: "default-retries-switched-off",
+        scenario: "http/default-retries.yaml",
+        edits: &[(
+            "            - destination: { host: reviews }\n",
+            "            - destination: { host: reviews }\n          retries: { attempts: 0 }\n",
+        )],
+        proxy: "builtin",
+        kind: "retried",
+        naming: "error:503",
+    },
+    Control {
+        // Silent pauses: the proxy's 2s idle timer closes both connections
+        // during their 5s pause, and the workload never reconnects. (The
+        // `heartbeats` assertion goes too: with no heartbeat to check, the
+        // loader refuses it.)
+        name: "heartbeats-removed-idle-timer-closes-connections",
+        scenario: "dubbo/heartbeat-idle.yaml",
+        edits: &[
+            (
+                "pause: { every: 1500, for: 5s, heartbeat: 1s }",
+                "pause: { every: 1500, for: 5s }",
+            ),
+            ("  - heartbeats: {}\n", ""),
+        ],
+        proxy: "builtin",
+        kind: "retried",
+        naming: "connection closed before the answer",
     },
     Control {
         name: "circuit-breaker-admits-two",

@@ -48,6 +48,7 @@ fn spec(routing: Vec<serde_json::Value>, phases: Vec<Phase>, requests: u64) -> R
             versions: versions.to_vec(),
         }],
         routing,
+        proxy: Default::default(),
         phases,
         workload: Box::new(move |listeners| {
             let call = Call::Thrift {
@@ -62,6 +63,7 @@ fn spec(routing: Vec<serde_json::Value>, phases: Vec<Phase>, requests: u64) -> R
                     connections: 4,
                     in_flight: 2,
                     lifetime: None,
+                    pause: None,
                     pace: Pace::Closed,
                     budget: Budget {
                         requests: Some(requests),

@@ -211,6 +211,7 @@ fn the_committed_schema_is_the_generated_one() {
         "name",
         "fleet",
         "routing",
+        "proxy",
         "workload",
         "phases",
         "expect",

@@ -125,9 +125,9 @@ pub fn listener(kind: MatchKind, routes: usize) -> Listener {
                         invert: false,
                     }],
                 }],
-                action: Action::Forward(Forward::to(WeightedClusters::single(format!(
-                    "outbound|3000|v{i}|http-sample"
-                )))),
+                action: Action::Forward(std::sync::Arc::new(Forward::to(
+                    WeightedClusters::single(format!("outbound|3000|v{i}|http-sample")),
+                ))),
             }
         })
         .collect();
@@ -225,5 +225,9 @@ pub fn ledger(n: u64) -> Ledger {
             entry(i, version, pod, i % 8)
         })
         .collect();
-    Ledger { sent: n, entries }
+    Ledger {
+        sent: n,
+        entries,
+        heartbeats: Vec::new(),
+    }
 }

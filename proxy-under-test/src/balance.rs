@@ -2,6 +2,7 @@
 //! balancer: round robin, random, least request (the less loaded of two
 //! random endpoints, as Envoy's LEAST_REQUEST), or a hash of an attribute.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -20,7 +21,16 @@ pub struct Balancers {
 #[derive(Debug, Default)]
 struct ClusterState {
     next: AtomicUsize,
-    active: Mutex<HashMap<SocketAddr, Arc<AtomicU32>>>,
+    endpoints: Mutex<HashMap<SocketAddr, Arc<EndpointState>>>,
+}
+
+/// What the balancer keeps of one endpoint.
+#[derive(Debug)]
+struct EndpointState {
+    /// Requests picked for it and not yet done.
+    active: AtomicU32,
+    /// Its address as text, written once for the counters of every request.
+    label: Box<str>,
 }
 
 /// An endpoint picked for one request; holds its slot in the active-request
@@ -29,12 +39,19 @@ struct ClusterState {
 pub struct Pick {
     /// The endpoint.
     pub addr: SocketAddr,
-    active: Arc<AtomicU32>,
+    state: Arc<EndpointState>,
+}
+
+impl Pick {
+    /// The endpoint's address as text (`127.0.1.1:9090`).
+    pub fn label(&self) -> &str {
+        &self.state.label
+    }
 }
 
 impl Drop for Pick {
     fn drop(&mut self) {
-        self.active.fetch_sub(1, Ordering::Relaxed);
+        self.state.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -49,17 +66,23 @@ impl Balancers {
         hash: Option<&str>,
         rng: &mut impl rand::Rng,
     ) -> Option<Pick> {
-        let candidates: Vec<SocketAddr> = cluster
-            .endpoints
-            .iter()
-            .copied()
-            .filter(|e| !excluded.contains(e))
-            .collect();
+        let candidates: Cow<'_, [SocketAddr]> = if excluded.is_empty() {
+            Cow::Borrowed(&cluster.endpoints)
+        } else {
+            Cow::Owned(
+                cluster
+                    .endpoints
+                    .iter()
+                    .copied()
+                    .filter(|e| !excluded.contains(e))
+                    .collect(),
+            )
+        };
         if candidates.is_empty() {
             return None;
         }
         let state = self.state(&cluster.name);
-        let count = |addr: &SocketAddr| state.counter(*addr).load(Ordering::Relaxed);
+        let count = |addr: &SocketAddr| state.endpoint(*addr).active.load(Ordering::Relaxed);
         let n = candidates.len();
         let index = match (&cluster.lb, hash) {
             (LbPolicy::RoundRobin, _) => state.next.fetch_add(1, Ordering::Relaxed) % n,
@@ -79,21 +102,33 @@ impl Balancers {
             }
         };
         let addr = candidates[index];
-        let active = state.counter(addr);
-        active.fetch_add(1, Ordering::Relaxed);
-        Some(Pick { addr, active })
+        let endpoint = state.endpoint(addr);
+        endpoint.active.fetch_add(1, Ordering::Relaxed);
+        Some(Pick {
+            addr,
+            state: endpoint,
+        })
     }
 
     fn state(&self, cluster: &str) -> Arc<ClusterState> {
         let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = clusters.get(cluster) {
+            return Arc::clone(state);
+        }
         Arc::clone(clusters.entry(cluster.to_owned()).or_default())
     }
 }
 
 impl ClusterState {
-    fn counter(&self, addr: SocketAddr) -> Arc<AtomicU32> {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(active.entry(addr).or_default())
+    fn endpoint(&self, addr: SocketAddr) -> Arc<EndpointState> {
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+        let state = endpoints.entry(addr).or_insert_with(|| {
+            Arc::new(EndpointState {
+                active: AtomicU32::new(0),
+                label: addr.to_string().into_boxed_str(),
+            })
+        });
+        Arc::clone(state)
     }
 }
 

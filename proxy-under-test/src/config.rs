@@ -22,6 +22,7 @@ mod error;
 pub mod objects;
 
 pub use compile::{ExtensionUse, ROUTE_POLICIES_ANNOTATION, compile, extensions_used};
+pub use duration::parse as parse_go_duration;
 pub use endpoints::{Endpoint, EndpointList, ServiceEndpoints, load_endpoints};
 pub use error::{CompileError, ConfigError, Reason};
 pub use objects::{Object, load_objects};

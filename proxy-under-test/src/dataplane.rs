@@ -287,7 +287,7 @@ pub(crate) struct Target {
     pub(crate) route: String,
     pub(crate) cluster: String,
     pub(crate) endpoint: Pick,
-    pub(crate) forward: Forward,
+    pub(crate) forward: Arc<Forward>,
     pub(crate) connect_timeout: std::time::Duration,
     /// The cluster's circuit-breaker limits.
     pub(crate) pool: PoolLimits,
@@ -297,6 +297,8 @@ pub(crate) struct Target {
     pub(crate) cluster_size: usize,
     /// The mirror endpoint, when this request is mirrored.
     pub(crate) mirror: Option<(String, SocketAddr)>,
+    /// The consistent-hash value the endpoint was picked by, if any.
+    pub(crate) hash: Option<String>,
     /// The `@path` prefix the matching block required, which an HTTP
     /// rewrite replaces (Istio rewrites the matched prefix).
     pub(crate) path_prefix: Option<String>,
@@ -360,12 +362,13 @@ impl ListenerContext {
             route: route.name.clone(),
             cluster: cluster_name,
             endpoint,
-            forward: forward.clone(),
+            forward: Arc::clone(forward),
             connect_timeout: connect_timeout(cluster),
             pool: cluster.pool.clone(),
             outlier: cluster.outlier.clone(),
             cluster_size: cluster.endpoints.len(),
             mirror,
+            hash: hash.map(str::to_owned),
             path_prefix: matched_path_prefix(route, attributes),
         }))
     }
@@ -410,7 +413,7 @@ impl ListenerContext {
         };
         Decision::Forward(Box::new(Target {
             route: "tcp_proxy".to_owned(),
-            forward: Forward::to(WeightedClusters::single(name.clone())),
+            forward: Arc::new(Forward::to(WeightedClusters::single(name.clone()))),
             cluster: name,
             endpoint,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -418,39 +421,49 @@ impl ListenerContext {
             outlier: None,
             cluster_size: cluster.endpoints.len(),
             mirror: None,
+            hash: None,
             path_prefix: None,
         }))
     }
 
-    /// Another endpoint of the target's cluster for a retry (the balancer
-    /// runs again; ejected endpoints are skipped).
-    pub(crate) fn repick(&self, target: &Target) -> Option<SocketAddr> {
+    /// The endpoint of a retry: the balancer runs again and skips ejected
+    /// endpoints. Without a hash it prefers one not `tried` yet, as Istio's
+    /// `previous_hosts` predicate does, and takes a tried one only when no
+    /// other is left; with a hash it picks the same endpoint again, as Istio
+    /// drops the predicate under consistent hashing.
+    pub(crate) fn repick(&self, target: &Target, tried: &[SocketAddr]) -> Option<SocketAddr> {
         let table = self.shared.table.borrow().clone();
         let cluster = table.clusters.get(&target.cluster)?;
         let ejected = self.shared.outliers.ejected(&cluster.name);
+        let hash = target.hash.as_deref();
         let mut rng = self.shared.rng();
-        self.shared
-            .balancers
-            .pick(cluster, &ejected, None, &mut *rng)
+        let balancers = &self.shared.balancers;
+        let fresh = match hash {
+            Some(_) => None,
+            None => {
+                let avoided: Vec<SocketAddr> = ejected.iter().chain(tried).copied().collect();
+                balancers.pick(cluster, &avoided, None, &mut *rng)
+            }
+        };
+        fresh
+            .or_else(|| balancers.pick(cluster, &ejected, hash, &mut *rng))
             .map(|p| p.addr)
     }
 
     /// Counts `name` for this listener plus `labels`.
     pub(crate) fn count(&self, name: &str, labels: &[(&str, &str)]) {
-        let mut all = vec![("listener", self.service.as_str())];
-        all.extend_from_slice(labels);
-        self.shared.stats.inc(name, &all);
+        let listener = [("listener", self.service.as_str())];
+        self.shared.stats.add_parts(name, &[&listener, labels], 1);
     }
 
     /// Counts a forwarded request's outcome under its route, cluster and endpoint.
     pub(crate) fn count_forwarded(&self, target: &Target, outcome: &str) {
-        let endpoint = target.endpoint.addr.to_string();
         self.count(
             "meshproxy_requests_total",
             &[
                 ("route", &target.route),
                 ("cluster", &target.cluster),
-                ("endpoint", &endpoint),
+                ("endpoint", target.endpoint.label()),
                 ("outcome", outcome),
             ],
         );

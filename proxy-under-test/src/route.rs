@@ -7,6 +7,7 @@ mod select;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use meshbench_wire::Protocol;
@@ -104,8 +105,9 @@ fn regex_source<S: serde::Serializer>(regex: &regex::Regex, s: S) -> Result<S::O
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Send the request upstream.
-    Forward(Forward),
+    /// Send the request upstream. Shared, so that a routed request holds
+    /// its route's policies without copying them.
+    Forward(Arc<Forward>),
     /// Answer with an HTTP redirect (HTTP only).
     Redirect(Redirect),
 }
@@ -232,6 +234,32 @@ pub struct RetryPolicy {
     pub per_try_timeout: Option<Duration>,
     /// Conditions that allow a retry (`5xx`, `gateway-error`, `connect-failure`, …).
     pub retry_on: Vec<String>,
+    /// The statuses `retriable-status-codes` retries (Istio moves the
+    /// numbers written in `retryOn` here).
+    pub retriable_status_codes: Vec<u16>,
+}
+
+/// What Istio's sidecars retry on when `retryOn` is not written
+/// (`pilot/pkg/networking/core/route/retry/retry.go`, `defaultRetryOn`).
+pub const ISTIO_DEFAULT_RETRY_ON: &str =
+    "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+
+impl RetryPolicy {
+    /// The policy Istio gives an HTTP route whose VirtualService writes no
+    /// `retries` (and every HTTP service without a VirtualService): 2
+    /// retries on [`ISTIO_DEFAULT_RETRY_ON`]. Since Istio 1.24 (istio#52111)
+    /// no status code is retriable by default; before, 503 was.
+    pub fn istio_default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 2,
+            per_try_timeout: None,
+            retry_on: ISTIO_DEFAULT_RETRY_ON
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+            retriable_status_codes: Vec::new(),
+        }
+    }
 }
 
 /// Injected faults.

@@ -2,11 +2,24 @@
 //! second oracle next to the client's ledger and the endpoints' records.
 //! A metric whose name ends in `_active` is a gauge; every other a counter.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::fmt::Write;
 use std::sync::{Mutex, MutexGuard};
 
-type Key = (String, Vec<(String, String)>);
+/// A series as `name`, a NUL, then its rendered labels (`k="v",…`). A
+/// lookup borrows a reused buffer, so counting a series seen before
+/// allocates nothing; the NUL sorts below every name character, so once
+/// sorted for rendering all series of one name stay together.
+type Key = String;
+
+/// Series by key, hashed with a fast non-cryptographic hash (the keys are
+/// the proxy's own label values, not chosen by a peer to collide).
+type Series<V> = HashMap<Key, V, RandomState>;
+
+const SEPARATOR: char = '\0';
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 14] = [
@@ -16,8 +29,8 @@ const BUCKETS: [f64; 14] = [
 /// Labelled counters, gauges and latency histograms.
 #[derive(Debug, Default)]
 pub struct Stats {
-    values: Mutex<BTreeMap<Key, i64>>,
-    histograms: Mutex<BTreeMap<Key, Histogram>>,
+    values: Mutex<Series<i64>>,
+    histograms: Mutex<Series<Histogram>>,
 }
 
 #[derive(Debug, Default)]
@@ -27,20 +40,61 @@ struct Histogram {
     sum: f64,
 }
 
-fn render_labels(labels: &[(String, String)]) -> String {
-    let labels: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
-        .collect();
-    labels.join(",")
+thread_local! {
+    static KEY: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-fn key(name: &str, labels: &[(&str, &str)]) -> Key {
-    let labels = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    (name.to_owned(), labels)
+/// The labels of a series, given as slices that follow each other (a
+/// listener's own label, then the caller's), so no caller builds a vector.
+type Labels<'a> = &'a [&'a [(&'a str, &'a str)]];
+
+/// Calls `with` on the key of `name{labels}`, built in a per-thread buffer.
+fn with_key<T>(name: &str, labels: Labels<'_>, with: impl FnOnce(&str) -> T) -> T {
+    KEY.with(|buffer| {
+        let mut key = buffer.borrow_mut();
+        key.clear();
+        key.push_str(name);
+        key.push(SEPARATOR);
+        for (i, (label, value)) in labels.iter().copied().flatten().enumerate() {
+            if i > 0 {
+                key.push(',');
+            }
+            key.push_str(label);
+            key.push_str("=\"");
+            if value.contains(['\\', '"']) {
+                for c in value.chars() {
+                    if matches!(c, '\\' | '"') {
+                        key.push('\\');
+                    }
+                    key.push(c);
+                }
+            } else {
+                key.push_str(value);
+            }
+            key.push('"');
+        }
+        with(&key)
+    })
+}
+
+/// The name and the rendered labels of a key.
+fn split(key: &str) -> (&str, &str) {
+    key.split_once(SEPARATOR).unwrap_or((key, ""))
+}
+
+/// The entry of `key` in `map`, inserted with a default when new.
+fn entry<'m, V: Default>(map: &'m mut Series<V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("present: inserted above")
+}
+
+/// The series of `map` in key order (by name, then labels).
+fn sorted<V>(map: &Series<V>) -> Vec<(&str, &V)> {
+    let mut series: Vec<(&str, &V)> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    series.sort_unstable_by_key(|(k, _)| *k);
+    series
 }
 
 impl Stats {
@@ -51,33 +105,42 @@ impl Stats {
 
     /// Adds `delta` to `name{labels}` (a gauge goes down with a negative delta).
     pub fn add(&self, name: &str, labels: &[(&str, &str)], delta: i64) {
-        *self.lock().entry(key(name, labels)).or_insert(0) += delta;
+        self.add_parts(name, &[labels], delta);
+    }
+
+    /// Adds `delta` to the series whose labels are `parts`, one after the other.
+    pub fn add_parts(&self, name: &str, parts: Labels<'_>, delta: i64) {
+        with_key(name, parts, |key| *entry(&mut self.lock(), key) += delta);
     }
 
     /// The value of `name{labels}` (0 if never counted).
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> i64 {
-        self.lock().get(&key(name, labels)).copied().unwrap_or(0)
+        with_key(name, &[labels], |key| {
+            self.lock().get(key).copied().unwrap_or(0)
+        })
     }
 
     /// The sum of `name` over every label set.
     pub fn total(&self, name: &str) -> i64 {
         self.lock()
             .iter()
-            .filter(|((n, _), _)| n == name)
+            .filter(|(key, _)| split(key).0 == name)
             .map(|(_, v)| v)
             .sum()
     }
 
     /// Records one duration in the histogram `name{labels}`.
     pub fn observe(&self, name: &str, labels: &[(&str, &str)], seconds: f64) {
-        let mut histograms = self.histograms.lock().unwrap_or_else(|p| p.into_inner());
-        let histogram = histograms.entry(key(name, labels)).or_default();
         let bucket = BUCKETS
             .iter()
             .position(|bound| seconds <= *bound)
             .unwrap_or(BUCKETS.len());
-        histogram.counts[bucket] += 1;
-        histogram.sum += seconds;
+        with_key(name, &[labels], |key| {
+            let mut histograms = self.histograms.lock().unwrap_or_else(|p| p.into_inner());
+            let histogram = entry(&mut histograms, key);
+            histogram.counts[bucket] += 1;
+            histogram.sum += seconds;
+        });
     }
 
     /// How many durations the histogram `name` holds, over every label set.
@@ -85,7 +148,7 @@ impl Stats {
         let histograms = self.histograms.lock().unwrap_or_else(|p| p.into_inner());
         histograms
             .iter()
-            .filter(|((n, _), _)| n == name)
+            .filter(|(key, _)| split(key).0 == name)
             .map(|(_, h)| h.counts.iter().sum::<u64>())
             .sum()
     }
@@ -100,12 +163,12 @@ impl Stats {
     fn render_histograms(&self, out: &mut String) {
         let histograms = self.histograms.lock().unwrap_or_else(|p| p.into_inner());
         let mut last = "";
-        for ((name, labels), histogram) in histograms.iter() {
+        for (key, histogram) in sorted(&histograms) {
+            let (name, labels) = split(key);
             if name != last {
                 let _ = writeln!(out, "# TYPE {name} histogram");
                 last = name;
             }
-            let labels = render_labels(labels);
             let separator = if labels.is_empty() { "" } else { "," };
             let mut cumulative = 0;
             for (bound, count) in BUCKETS
@@ -129,7 +192,8 @@ impl Stats {
         let mut out = String::new();
         let mut last = "";
         let values = self.lock();
-        for ((name, labels), value) in values.iter() {
+        for (key, value) in sorted(&values) {
+            let (name, labels) = split(key);
             if name != last {
                 let kind = if name.ends_with("_active") {
                     "gauge"
@@ -139,12 +203,12 @@ impl Stats {
                 let _ = writeln!(out, "# TYPE {name} {kind}");
                 last = name;
             }
-            let _ = writeln!(out, "{name}{{{}}} {value}", render_labels(labels));
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
         out
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, i64>> {
+    fn lock(&self) -> MutexGuard<'_, Series<i64>> {
         self.values.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -194,6 +258,21 @@ mod tests {
             "{text}"
         );
         assert_eq!(stats.observed("meshproxy_request_duration_seconds"), 2);
+    }
+
+    #[test]
+    fn a_name_that_prefixes_another_keeps_its_series_together() {
+        let stats = Stats::default();
+        stats.inc("m", &[("a", "1")]);
+        stats.inc("m_x", &[]);
+        stats.inc("m", &[("a", "2")]);
+        stats.inc("m", &[]);
+        assert_eq!(
+            stats.render(),
+            "# TYPE m counter\nm{} 1\nm{a=\"1\"} 1\nm{a=\"2\"} 1\n\
+             # TYPE m_x counter\nm_x{} 1\n"
+        );
+        assert_eq!((stats.total("m"), stats.total("m_x")), (3, 1));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! connection per endpoint across every downstream connection, rewriting the
 //! seqid / request id on the way up and back (as Aeraki's multiplexing mode
 //! does). HTTP/1.1 keeps a pool of keep-alive connections per endpoint, each
-//! carrying one request at a time.
+//! carrying one request at a time: the request's own task writes it and
+//! reads the answer, with no task or channel in between (as an event-loop
+//! proxy does), so a request costs no wakeup besides its socket's.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use meshbench_wire::dubbo::{DubboCodec, Frame};
 use meshbench_wire::http1::{ClientCodec, Request, Response};
-use meshbench_wire::mux::{Matching, MuxError, Pipeline};
+use meshbench_wire::mux::{Lockstep, Matching, MuxError, Pipeline};
 use meshbench_wire::thrift::{Encoding, Message, ThriftCodec, Transport, TransportMode};
 use tokio::net::TcpStream;
 
@@ -91,8 +93,11 @@ impl<K: std::hash::Hash + Eq + Clone, Req: Send + 'static, Resp: Send + 'static>
     }
 }
 
+/// A keep-alive connection to an HTTP endpoint.
+type HttpConnection = Lockstep<TcpStream, ClientCodec>;
+
 /// An idle keep-alive connection and how many requests it has carried.
-type IdleHttp = (Pipeline<Request, Response>, u32);
+type IdleHttp = (HttpConnection, u32);
 
 /// Every upstream connection of the proxy.
 #[derive(Debug)]
@@ -218,29 +223,20 @@ impl Upstreams {
     pub async fn http(
         &self,
         addr: SocketAddr,
-        request: Request,
+        request: &Request,
         connect_timeout: Duration,
         max_requests_per_connection: Option<u32>,
     ) -> Result<Response, UpstreamError> {
-        let idle = {
-            let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
-            let pool = pools.entry(addr).or_default();
-            pool.retain(|(p, _)| !p.is_closed());
-            pool.pop()
-        };
-        let (connection, used) = match idle {
+        let (mut connection, used) = match self.idle_http(addr) {
             Some(idle) => idle,
             None => {
                 let stream = connect(addr, connect_timeout).await?;
-                (
-                    Pipeline::spawn(stream, ClientCodec::default(), Matching::InOrder),
-                    0,
-                )
+                (Lockstep::new(stream, ClientCodec::default()), 0)
             }
         };
         let keep = request.keep_alive();
         let response = connection
-            .call(0, request)
+            .call(request)
             .await
             .map_err(|reason| UpstreamError::Reset { addr, reason })?;
         let used = used + 1;
@@ -251,5 +247,18 @@ impl Upstreams {
             pools.entry(addr).or_default().push((connection, used));
         }
         Ok(response)
+    }
+
+    /// An idle connection to `addr` still fit to carry a request; the ones
+    /// the endpoint has closed meanwhile are dropped.
+    fn idle_http(&self, addr: SocketAddr) -> Option<IdleHttp> {
+        let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        let pool = pools.get_mut(&addr)?;
+        while let Some(idle) = pool.pop() {
+            if idle.0.is_reusable() {
+                return Some(idle);
+            }
+        }
+        None
     }
 }

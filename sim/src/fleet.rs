@@ -181,9 +181,21 @@ impl Fleet {
         let app = labels.entry("app".into()).or_insert(default_app).clone();
         labels.insert("version".into(), version.name.clone());
         let identity = Identity::new(&service.service, &app, &version.name, replica, local);
+        let info = EndpointInfo {
+            identity,
+            protocol: service.protocol,
+            labels,
+        };
+        if version.behaviour.down {
+            // The address stays reserved for it (its own loopback IP), and
+            // with the listener closed every connection is refused.
+            drop(listener);
+            self.endpoints.push(info);
+            return;
+        }
         let index = self.endpoints.len() as u64;
         let endpoint = Arc::new(Endpoint::new(
-            identity.clone(),
+            info.identity.clone(),
             version.behaviour.clone(),
             self.collector.clone(),
             self.hold.clone(),
@@ -223,11 +235,7 @@ impl Fleet {
         self.tracker.spawn(async move {
             let _ = task.await;
         });
-        self.endpoints.push(EndpointInfo {
-            identity,
-            protocol: service.protocol,
-            labels,
-        });
+        self.endpoints.push(info);
     }
 
     /// Every endpoint, in start order (service, version, replica).

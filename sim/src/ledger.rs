@@ -3,6 +3,11 @@
 //! accounting. The ledger checks its own conservation and joins the
 //! endpoints' records to see what clients cannot: mirrored copies, retries,
 //! and requests that reached an endpoint but never came back.
+//!
+//! Heartbeats (Dubbo keep-alives sent while a connection pauses) are no
+//! requests: verifiers count request entries, so the ledger keeps them
+//! apart, as one [`Heartbeats`] tally per connection in which every
+//! heartbeat sent ends answered or failed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -94,6 +99,48 @@ pub struct Entry {
     pub outcome: Outcome,
 }
 
+/// The heartbeats one connection sent while it paused, and how they ended:
+/// every heartbeat sent is answered (by a heartbeat response) or failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Heartbeats {
+    /// Which workload client holds the connection.
+    pub client: usize,
+    /// The connection (the run-wide id its requests carry).
+    pub connection: u64,
+    /// Heartbeats sent.
+    pub sent: u64,
+    /// Heartbeats answered by a heartbeat response.
+    pub answered: u64,
+    /// Heartbeats without one: no answer in time, another answer, or the
+    /// connection closed.
+    pub failed: u64,
+    /// Why the first failed one failed.
+    pub first_failure: Option<String>,
+}
+
+impl Heartbeats {
+    /// An empty tally for `connection` of `client`.
+    pub fn new(client: usize, connection: u64) -> Heartbeats {
+        Heartbeats {
+            client,
+            connection,
+            ..Heartbeats::default()
+        }
+    }
+
+    /// Counts one heartbeat sent and how it ended.
+    pub fn record(&mut self, answer: Result<(), String>) {
+        self.sent += 1;
+        match answer {
+            Ok(()) => self.answered += 1,
+            Err(reason) => {
+                self.failed += 1;
+                self.first_failure.get_or_insert(reason);
+            }
+        }
+    }
+}
+
 /// Latency distributions of a set of requests, in microseconds.
 #[derive(Debug, Clone)]
 pub struct Latencies {
@@ -110,6 +157,8 @@ pub struct Ledger {
     pub sent: u64,
     /// One entry per request.
     pub entries: Vec<Entry>,
+    /// One tally per connection that sent heartbeats, by connection id.
+    pub heartbeats: Vec<Heartbeats>,
 }
 
 /// A broken accounting invariant.
@@ -126,6 +175,16 @@ pub enum ConservationError {
     /// One request id has more than one outcome.
     #[error("request id '{0}' has more than one outcome")]
     Duplicate(String),
+    /// A connection's heartbeats sent and ended differ.
+    #[error("connection {connection} sent {sent} heartbeats but {ended} ended")]
+    Heartbeats {
+        /// The connection.
+        connection: u64,
+        /// Heartbeats sent.
+        sent: u64,
+        /// Heartbeats answered or failed.
+        ended: u64,
+    },
 }
 
 /// What the endpoints' records add to the ledger.
@@ -144,11 +203,23 @@ pub struct Joined {
 }
 
 impl Ledger {
-    /// Checks that every request sent has exactly one outcome.
+    /// Checks that every request sent has exactly one outcome, and every
+    /// heartbeat sent ended answered or failed.
     ///
     /// # Errors
     /// The first broken invariant.
     pub fn check_conservation(&self) -> Result<(), ConservationError> {
+        if let Some(tally) = self
+            .heartbeats
+            .iter()
+            .find(|t| t.sent != t.answered + t.failed)
+        {
+            return Err(ConservationError::Heartbeats {
+                connection: tally.connection,
+                sent: tally.sent,
+                ended: tally.answered + tally.failed,
+            });
+        }
         if self.sent != self.entries.len() as u64 {
             return Err(ConservationError::Count {
                 sent: self.sent,

@@ -8,8 +8,10 @@
 //! - [`fleet`]: multi-version sample servers on their own loopback addresses,
 //!   their behaviour knobs, the echo contract and the received-request log.
 //! - [`client`]: long-lived, pipelining clients for Thrift, Dubbo and HTTP.
-//! - [`ledger`]: one outcome per request sent, conservation, and the join with endpoint records.
-//! - [`workload`]: closed- and open-loop clients on long-lived connections, bounded by budget or time.
+//! - [`ledger`]: one outcome per request sent, conservation, the join with endpoint records,
+//!   and per-connection heartbeat tallies.
+//! - [`workload`]: closed- and open-loop clients on long-lived connections, bounded by budget or
+//!   time; closed loops may pause, idle or with Dubbo heartbeats, on the same connection.
 //! - [`duration`]: durations as written in scenarios (`2ms`).
 //! - [`scenario`]: scenario files: the model, the loader with `file:line:column`
 //!   errors, the semantic checks, planned sample sizes and the JSON Schema.

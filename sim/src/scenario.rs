@@ -3,7 +3,8 @@
 //!
 //! A scenario is YAML with `name`, `description`, `fleet`, `routing` (the
 //! Kubernetes objects a user applies, kept as raw data: `sim` never depends
-//! on the proxy crate), `workload`, `phases`, `expect` and `confidence`; the
+//! on the proxy crate), `proxy` (settings no routing object carries, such as
+//! the idle timeout), `workload`, `phases`, `expect` and `confidence`; the
 //! format is documented in `scenarios/README.md` and its contract is the
 //! generated JSON Schema ([`schema`]).
 //!
@@ -34,10 +35,10 @@ use std::path::Path;
 pub use load::{LoadError, ScenarioError};
 pub use model::{
     Arrival, Balanced, Call, CallSpec, Client, Common, Confidence, Connections, Ejected,
-    Expectation, Fault, FaultAbort, FaultDelay, FleetService, Latency, LatencyModel, Levels,
-    Lifetime, LoopKind, Mirrored, MixEntry, OpenLoop, Over, Per, Phase, PhaseStart, Rejected,
-    RequestClass, Retried, Routed, RoutingObject, Scenario, Selector, Split, ThriftProtocol,
-    ThriftTransport, Timeout, Version, Workload, default_port,
+    Expectation, Fault, FaultAbort, FaultDelay, FleetService, Heartbeats, Latency, LatencyModel,
+    Levels, Lifetime, LoopKind, Mirrored, MixEntry, OpenLoop, Over, Pause, Per, Phase, PhaseStart,
+    Proxy, Rejected, RequestClass, Retried, Routed, RoutingObject, Scenario, Selector, Split,
+    ThriftProtocol, ThriftTransport, Timeout, Version, Workload, default_port,
 };
 pub use plan::{Assertion, Plan, Supply, Test, Unit, planned_requests};
 pub use values::{

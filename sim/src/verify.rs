@@ -13,6 +13,8 @@
 //! - [`received`]: every request arrived with the given attributes (rewrites; zero tolerance).
 //! - [`redirected`]: the proxy answers with a redirect to the expected location (zero tolerance).
 //! - [`retried`]: every request succeeds on the given attempt (zero tolerance).
+//! - [`heartbeats`]: every heartbeat sent while a connection paused was
+//!   answered by a heartbeat (zero tolerance; the unit is the heartbeat).
 //! - [`timeout`]: every request fails within the scenario's window (zero tolerance).
 //! - [`latency`]: quantile bounds (exact one-sided binomial per bound).
 //! - [`sequential`]: `split` and fractions tested request by request, stopping
@@ -21,6 +23,7 @@
 mod balanced;
 mod ejected;
 mod fraction;
+mod heartbeats;
 mod latency;
 mod mirrored;
 mod received;
@@ -38,6 +41,7 @@ use serde::Serialize;
 pub use balanced::{BalancedCheck, Over, balanced};
 pub use ejected::{EjectedCheck, ejected};
 pub use fraction::{Counted, fraction};
+pub use heartbeats::{HeartbeatsCheck, heartbeats};
 pub use latency::{LatencyCheck, latency};
 pub use mirrored::{MirroredCheck, mirrored};
 pub use received::{ReceivedCheck, received};
@@ -126,6 +130,24 @@ fn every_one(
     counts: impl IntoIterator<Item = (String, u64)>,
     expected: &str,
     confidence: Confidence,
+    phrases: (&str, &str),
+) -> (Verdict, String, Evidence) {
+    every_one_of(
+        ("request", "requests"),
+        counts,
+        expected,
+        confidence,
+        phrases,
+    )
+}
+
+/// [`every_one`], counting another unit than requests, named in the
+/// singular and the plural (`("heartbeat", "heartbeats")`).
+fn every_one_of(
+    (one, unit): (&str, &str),
+    counts: impl IntoIterator<Item = (String, u64)>,
+    expected: &str,
+    confidence: Confidence,
     (wanted, missed): (&str, &str),
 ) -> (Verdict, String, Evidence) {
     let counts: BTreeMap<String, u64> = counts.into_iter().collect();
@@ -137,14 +159,11 @@ fn every_one(
         [(expected, 1.0)],
     );
     let (verdict, summary) = match (n, good == n) {
-        (0, _) => (
-            Verdict::Inconclusive,
-            "no selected request was sent".to_owned(),
-        ),
-        (_, true) => (Verdict::Pass, format!("all {n} requests {wanted}")),
+        (0, _) => (Verdict::Inconclusive, format!("no selected {one} was sent")),
+        (_, true) => (Verdict::Pass, format!("all {n} {unit} {wanted}")),
         (_, false) => (
             Verdict::Fail,
-            format!("{} of {n} requests {missed}", n - good),
+            format!("{} of {n} {unit} {missed}", n - good),
         ),
     };
     (verdict, summary, evidence)

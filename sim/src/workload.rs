@@ -6,6 +6,11 @@
 //! The plan is plain data; [`run`] executes it. Every loop is bounded by a
 //! request budget and/or a duration, and every request ends in exactly one
 //! [`Outcome`] in the returned [`Ledger`].
+//!
+//! A closed loop may [`Pause`]: its connections go quiet between rounds of
+//! requests, optionally sending Dubbo heartbeats, and then carry on over the
+//! same connection. This is how a proxy's downstream idle timer is probed:
+//! a heartbeat must keep an idle connection open.
 
 mod connection;
 
@@ -21,7 +26,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::thrift::ThriftOptions;
-use crate::ledger::{Entry, Ledger, Outcome};
+use crate::ledger::{Entry, Heartbeats, Ledger, Outcome};
 use connection::Connection;
 
 /// What one request class sends.
@@ -107,6 +112,22 @@ pub enum Lifetime {
     Duration(Duration),
 }
 
+/// Idle stretches of a closed-loop connection: after every `every` requests
+/// started on a connection, its workers stop starting requests, wait for
+/// every answer, keep the connection idle for `idle` (sending a Dubbo
+/// heartbeat every `heartbeat`), then carry on over the same connection.
+/// No pause follows a connection's last request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    /// Requests started on a connection between two pauses.
+    pub every: u64,
+    /// How long the connection stays idle.
+    pub idle: Duration,
+    /// A heartbeat this often while idle (the first one `heartbeat` into the
+    /// pause); `None`: a silent pause.
+    pub heartbeat: Option<Duration>,
+}
+
 /// One client of the workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientPlan {
@@ -120,6 +141,8 @@ pub struct ClientPlan {
     pub in_flight: usize,
     /// When a connection is replaced by a new one (churn); `None` = never.
     pub lifetime: Option<Lifetime>,
+    /// Idle stretches of each connection (closed loop only); `None` = never.
+    pub pause: Option<Pause>,
     /// Closed or open loop.
     pub pace: Pace,
     /// What bounds the run.
@@ -152,6 +175,14 @@ pub enum PlanError {
     /// A client has no connection or no worker.
     #[error("client '{0}' needs at least one connection and one request in flight")]
     NoConnection(String),
+    /// A client's pause cannot run as planned.
+    #[error("client '{client}' cannot pause: {reason}")]
+    Pause {
+        /// The client.
+        client: String,
+        /// Why.
+        reason: &'static str,
+    },
 }
 
 /// Live state the runner reads (progress bars, phases, sequential tests) and
@@ -173,6 +204,8 @@ pub struct Progress {
     /// The requests ended so far, in the order they ended; the ledger is
     /// made of them when the run is over.
     finished: Mutex<Vec<Entry>>,
+    /// The heartbeat tallies of the connections that sent heartbeats.
+    heartbeats: Mutex<Vec<Heartbeats>>,
 }
 
 impl Progress {
@@ -196,6 +229,23 @@ impl Progress {
     fn take_finished(&self) -> Vec<Entry> {
         std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()))
     }
+
+    /// Keeps a connection's heartbeat tally, when it sent any.
+    fn record_heartbeats(&self, tally: Heartbeats) {
+        if tally.sent > 0 {
+            self.heartbeats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(tally);
+        }
+    }
+
+    fn take_heartbeats(&self) -> Vec<Heartbeats> {
+        let mut tallies =
+            std::mem::take(&mut *self.heartbeats.lock().unwrap_or_else(|p| p.into_inner()));
+        tallies.sort_by_key(|t| t.connection);
+        tallies
+    }
 }
 
 impl WorkloadPlan {
@@ -214,6 +264,43 @@ impl WorkloadPlan {
             if client.connections == 0 || client.in_flight == 0 {
                 return Err(PlanError::NoConnection(client.name.clone()));
             }
+            if let Some(pause) = client.pause {
+                client
+                    .check_pause(pause)
+                    .map_err(|reason| PlanError::Pause {
+                        client: client.name.clone(),
+                        reason,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClientPlan {
+    /// Why `pause` cannot run on this client, if it cannot.
+    fn check_pause(&self, pause: Pause) -> Result<(), &'static str> {
+        if pause.every == 0 {
+            return Err("it must send at least 1 request between pauses");
+        }
+        if self.pace != Pace::Closed {
+            return Err("an open loop starts requests whatever its connections do");
+        }
+        if self.lifetime.is_some() {
+            return Err("a lifetime replaces the connection a pause keeps");
+        }
+        let Some(heartbeat) = pause.heartbeat else {
+            return Ok(());
+        };
+        if heartbeat.is_zero() || heartbeat >= pause.idle {
+            return Err("the heartbeat interval must be above 0 and below the pause");
+        }
+        let dubbo = self
+            .mix
+            .iter()
+            .all(|class| matches!(class.call, Call::Dubbo { .. }));
+        if !dubbo {
+            return Err("heartbeats are Dubbo's, and it sends another protocol");
         }
         Ok(())
     }
@@ -245,18 +332,76 @@ impl ClientRun {
     /// Takes the next request slot and its place in the run's send order,
     /// or `None` when the budget or time is spent.
     fn take_slot(&self) -> Option<Slot> {
-        if self.cancel.is_cancelled()
-            || self.progress.stop.load(Ordering::Relaxed)
-            || self.deadline.is_some_and(|d| Instant::now() >= d)
-        {
+        let n = self.reserve()?;
+        self.commit(n)
+    }
+
+    /// Whether the run goes on: not cancelled, not stopped by a decided test.
+    fn running(&self) -> bool {
+        !self.cancel.is_cancelled() && !self.progress.stop.load(Ordering::Relaxed)
+    }
+
+    /// Takes the next request number from the budget, or `None` when the
+    /// budget or time is spent. The request is not sent (nor counted in
+    /// `sent`) until [`ClientRun::commit`].
+    fn reserve(&self) -> Option<u64> {
+        if !self.running() || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
         let n = self.slots.fetch_add(1, Ordering::Relaxed);
         if self.plan.budget.requests.is_some_and(|max| n >= max) {
             return None;
         }
+        Some(n)
+    }
+
+    /// Gives reserved request `n` its place in the run's send order, unless
+    /// the run has ended meanwhile.
+    fn commit(&self, n: u64) -> Option<Slot> {
+        if !self.running() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
         let order = self.progress.sent.fetch_add(1, Ordering::Relaxed);
         Some(Slot { n, order })
+    }
+
+    /// Reserves the first request after a pause of `idle`, so that a pause
+    /// is only taken when a request follows it; `None` when none could
+    /// (budget spent, or the time bound falls within the pause).
+    fn reserve_after(&self, idle: Duration) -> Option<u64> {
+        if self.deadline.is_some_and(|d| Instant::now() + idle >= d) {
+            return None;
+        }
+        self.reserve()
+    }
+
+    /// Sleeps until `at`; false when the run stopped first. `stop` is a
+    /// flag, not a signal, so it is looked at every [`STOP_POLL`].
+    async fn wait_until(&self, at: Instant) -> bool {
+        while Instant::now() < at {
+            if !self.running() {
+                return false;
+            }
+            let next = at.min(Instant::now() + STOP_POLL);
+            tokio::select! {
+                _ = self.cancel.cancelled() => return false,
+                _ = tokio::time::sleep_until(next) => {}
+            }
+        }
+        self.running()
+    }
+
+    /// Sends one heartbeat on `connection` and waits for its answer, at most
+    /// three intervals (a Dubbo consumer gives up on a channel after three
+    /// heartbeat intervals without a read) and never beyond the request timeout.
+    async fn heartbeat(&self, connection: &Connection, interval: Duration) -> Result<(), String> {
+        let limit = (interval * 3).min(self.request_timeout);
+        tokio::select! {
+            _ = self.cancel.cancelled() => Err("still in flight when the run was interrupted".to_owned()),
+            answered = tokio::time::timeout(limit, connection.heartbeat()) => {
+                answered.unwrap_or_else(|_| Err(format!("no answer within {limit:?}")))
+            }
+        }
     }
 
     fn pick_class(&self) -> &RequestClass {
@@ -357,29 +502,139 @@ pub async fn run(
     Ok(Ledger {
         sent: progress.sent.load(Ordering::Relaxed),
         entries: progress.take_finished(),
+        heartbeats: progress.take_heartbeats(),
     })
 }
+
+/// How often a pause looks at [`Progress::stop`].
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// One connection with `in_flight` workers, replaced when its lifetime is up.
 async fn closed_loop(run: Arc<ClientRun>) {
     loop {
         let connection =
             Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await;
-        let life = Life::new(run.plan.lifetime);
-        let worker = || async {
-            while life.admits_one() {
-                let Some(slot) = run.take_slot() else {
-                    return true;
-                };
-                run.request(&connection, slot, Instant::now()).await;
-            }
-            false
-        };
-        let finished = futures::future::join_all((0..run.plan.in_flight).map(|_| worker())).await;
-        if finished.into_iter().any(|done| done) {
+        if rounds(&run, &connection).await == Stopped::Done {
             return;
         }
     }
+}
+
+/// Why a connection's workers stopped starting requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stopped {
+    /// The round before the next pause is complete.
+    Paused,
+    /// The connection's lifetime is up: the client reconnects.
+    Expired,
+    /// The client's budget or time is spent, or the run is stopping.
+    Done,
+}
+
+/// The requests of one connection between two pauses (all of them, without
+/// a pause).
+struct Round {
+    /// How many requests the round starts; `None`: no bound but the others.
+    quota: Option<u64>,
+    started: AtomicU64,
+    /// The budget slot reserved before the pause, for the round's first request.
+    carried: Mutex<Option<u64>>,
+}
+
+impl Round {
+    fn new(quota: Option<u64>, carried: Option<u64>) -> Round {
+        Round {
+            quota,
+            started: AtomicU64::new(0),
+            carried: Mutex::new(carried),
+        }
+    }
+
+    /// Counts one more request of the round if its quota allows it.
+    fn admits_one(&self) -> bool {
+        self.quota
+            .is_none_or(|quota| self.started.fetch_add(1, Ordering::Relaxed) < quota)
+    }
+
+    /// The next request's slot: the one carried over the pause, else a new one.
+    fn take_slot(&self, run: &ClientRun) -> Option<Slot> {
+        let carried = self
+            .carried
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match carried {
+            Some(n) => run.commit(n),
+            None => run.take_slot(),
+        }
+    }
+}
+
+/// The rounds of requests of one connection and the pauses between them,
+/// until the client is done or the connection's lifetime is up. The
+/// connection's heartbeats are tallied in the run's progress.
+async fn rounds(run: &ClientRun, connection: &Connection) -> Stopped {
+    let life = Life::new(run.plan.lifetime);
+    let mut tally = Heartbeats::new(run.index, connection.id());
+    let mut carried = None;
+    let stopped = loop {
+        let round = Round::new(run.plan.pause.map(|p| p.every), carried.take());
+        let workers = (0..run.plan.in_flight).map(|_| worker(run, connection, &life, &round));
+        // Done over Expired over Paused: a round is over only when every
+        // worker stopped for it, and then every answer of the round is in.
+        let stopped = futures::future::join_all(workers)
+            .await
+            .into_iter()
+            .max()
+            .unwrap_or(Stopped::Done);
+        let pause = match (stopped, run.plan.pause) {
+            (Stopped::Paused, Some(pause)) => pause,
+            _ => break stopped,
+        };
+        let Some(next) = run.reserve_after(pause.idle) else {
+            break Stopped::Done;
+        };
+        idle(run, connection, pause, &mut tally).await;
+        carried = Some(next);
+    };
+    run.progress.record_heartbeats(tally);
+    stopped
+}
+
+/// One worker of a round: starts a request whenever its previous one is
+/// answered, while the round, the connection's life and the budget allow.
+async fn worker(run: &ClientRun, connection: &Connection, life: &Life, round: &Round) -> Stopped {
+    loop {
+        if !round.admits_one() {
+            return Stopped::Paused;
+        }
+        if !life.admits_one() {
+            return Stopped::Expired;
+        }
+        let Some(slot) = round.take_slot(run) else {
+            return Stopped::Done;
+        };
+        run.request(connection, slot, Instant::now()).await;
+    }
+}
+
+/// Keeps `connection` idle for `pause.idle` with nothing in flight, sending
+/// a heartbeat every `pause.heartbeat` (each awaited and tallied, so the
+/// pause may run over by a late answer); ends early when the run stops.
+async fn idle(run: &ClientRun, connection: &Connection, pause: Pause, tally: &mut Heartbeats) {
+    let start = Instant::now();
+    let end = start + pause.idle;
+    if let Some(interval) = pause.heartbeat {
+        let mut beat = start + interval;
+        while beat < end {
+            if !run.wait_until(beat).await {
+                return;
+            }
+            tally.record(run.heartbeat(connection, interval).await);
+            beat += interval;
+        }
+    }
+    run.wait_until(end).await;
 }
 
 /// How much of a connection's lifetime is used.

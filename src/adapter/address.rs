@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::{AdapterError, BoxFuture, Listeners, ProxyAdapter, Service};
+use super::{AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Service};
 
 /// `address=HOST:PORT`.
 #[derive(Debug)]
@@ -27,8 +27,19 @@ impl ProxyAdapter for AddressAdapter {
         &'a mut self,
         services: &'a [Service],
         _routing: &'a [serde_json::Value],
+        settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
+            // The user's own idle timeout may be anything: a scenario that
+            // depends on one must not pass or fail by accident.
+            if let Some(idle) = settings.idle_timeout {
+                return Err(AdapterError::Unsupported {
+                    adapter: "address".to_owned(),
+                    what: format!(
+                        "set the idle timeout ({idle:?}) of a proxy it does not run (proxy.idle_timeout)"
+                    ),
+                });
+            }
             if !self.addr.ip().is_loopback() {
                 return Err(AdapterError::Start(format!(
                     "{} is not a loopback address: meshbench sends traffic to 127.0.0.0/8 only",

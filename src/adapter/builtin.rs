@@ -7,7 +7,8 @@ use meshbench_proxy_under_test::dataplane::{Faults, Mode, Proxy, ProxyOptions};
 use meshbench_proxy_under_test::route::RouteTable;
 
 use super::{
-    AdapterError, BoxFuture, Listeners, ProxyAdapter, Service, endpoint_list, routing_yaml,
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Service, endpoint_list,
+    routing_yaml,
 };
 
 /// `builtin`, `builtin-l4` and the negative controls `builtin-fault=…`.
@@ -75,14 +76,17 @@ impl ProxyAdapter for BuiltinAdapter {
         &'a mut self,
         services: &'a [Service],
         routing: &'a [serde_json::Value],
+        settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
             self.endpoints = Some(endpoint_list(services));
             let table = self.compile(routing)?;
+            let defaults = ProxyOptions::default();
             let options = ProxyOptions {
                 mode: if self.l4 { Mode::L4 } else { Mode::L7 },
                 faults: self.faults,
-                ..ProxyOptions::default()
+                idle_timeout: settings.idle_timeout.or(defaults.idle_timeout),
+                ..defaults
             };
             let proxy = Proxy::start(table, &options)
                 .await

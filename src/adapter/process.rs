@@ -9,7 +9,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::{
-    AdapterError, BoxFuture, Listeners, ProxyAdapter, Service, endpoint_list, routing_yaml,
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Service, endpoint_list,
+    routing_yaml,
 };
 
 /// `builtin-process`.
@@ -45,6 +46,17 @@ fn meshproxy_path() -> Result<PathBuf, AdapterError> {
         })
 }
 
+/// `meshproxy` flags for `settings`; nothing for what keeps its default.
+fn settings_args(settings: ProxySettings) -> Vec<String> {
+    let mut args = Vec::new();
+    if let Some(idle) = settings.idle_timeout {
+        // Milliseconds with a fraction, so no timeout rounds down to 0.
+        args.push("--idle-timeout".to_owned());
+        args.push(format!("{}ms", idle.as_secs_f64() * 1e3));
+    }
+    args
+}
+
 fn parse_line(line: &str) -> Option<(String, std::net::SocketAddr)> {
     let (name, addr) = line.split_once(' ')?;
     Some((name.to_owned(), addr.parse().ok()?))
@@ -59,6 +71,7 @@ impl ProxyAdapter for ProcessAdapter {
         &'a mut self,
         services: &'a [Service],
         routing: &'a [serde_json::Value],
+        settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
             let start = |e: std::io::Error| AdapterError::Start(e.to_string());
@@ -78,6 +91,7 @@ impl ProxyAdapter for ProcessAdapter {
                 .arg("--endpoints")
                 .arg(dir.join("endpoints.yaml"))
                 .args(["--admin", "127.0.0.1:0"])
+                .args(settings_args(settings))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)

@@ -86,6 +86,7 @@ pub async fn generator(
             connections,
             in_flight: 1,
             lifetime: None,
+            pause: None,
             pace: match rate {
                 Some(rate) => Pace::Open {
                     rate,

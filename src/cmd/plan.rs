@@ -30,6 +30,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     println!("{} ({})", scenario.name, args.file.display());
+    if let Some(idle) = &scenario.proxy.idle_timeout {
+        println!("  proxy: downstream idle timeout {}", idle.value);
+    }
     for (name, client) in scenario.clients() {
         let bound = [
             client
@@ -45,8 +48,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let pace = client
             .rate()
             .map_or_else(|| "closed loop".to_owned(), |r| format!("open loop at {r}"));
+        let pause = client.pause.as_ref().map_or_else(String::new, |p| {
+            let beat = p.heartbeat.map_or_else(
+                || "silent".to_owned(),
+                |h| format!("a heartbeat every {}", h.value),
+            );
+            format!(
+                ", idle {} after every {} requests per connection ({beat})",
+                p.idle.value, p.every.value
+            )
+        });
         println!(
-            "  client {name} -> {}: {} connection(s) x {} in flight, {pace}, {bound}",
+            "  client {name} -> {}: {} connection(s) x {} in flight, {pace}{pause}, {bound}",
             client.service.value, client.connections.value, client.in_flight.value
         );
     }
@@ -86,7 +99,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 fn row(assertion: &Assertion) -> [String; 7] {
     let plan = &assertion.plan;
-    let mut planned = format!("{} {}", plan.n, plan.unit.name());
+    let mut planned = plan.unit.amount(plan.n);
     if let Some(each) = plan.per_connection {
         planned.push_str(&format!(" ({each} per connection)"));
     }

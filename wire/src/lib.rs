@@ -14,6 +14,7 @@
 //! - [`mux`]: many requests on one connection, matched by id or in order.
 #![deny(missing_docs)]
 
+mod arena;
 pub mod attributes;
 pub mod decode;
 pub mod dubbo;

@@ -44,12 +44,24 @@ struct Args {
     /// negative control for per-request balancing.
     #[arg(long)]
     l4: bool,
-    /// Close downstream connections idle for this many seconds.
-    #[arg(long, default_value_t = 300)]
-    idle_timeout: u64,
+    /// Close downstream connections idle this long (Aeraki's MetaProtocolProxy
+    /// `idle_timeout`): `500ms`, `2s`, `5m`, or a bare number of seconds.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    idle_timeout: Duration,
     /// Stop after this many seconds (default: until Ctrl-C).
     #[arg(long = "for-seconds")]
     run_for: Option<u64>,
+}
+
+/// A Go duration (`500ms`, `1.5s`, `5m`, as Istio writes them); a bare
+/// number is seconds, as the flag took before it took units.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    config::parse_go_duration(text)
+        .ok_or_else(|| format!("'{text}' is not a duration such as 500ms, 2s or 5m"))
 }
 
 #[tokio::main]
@@ -90,7 +102,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ip: args.listen_ip,
         seed: args.seed,
         mode: if args.l4 { Mode::L4 } else { Mode::L7 },
-        idle_timeout: Some(Duration::from_secs(args.idle_timeout)),
+        idle_timeout: Some(args.idle_timeout),
         ..ProxyOptions::default()
     };
     let proxy = Arc::new(Proxy::start(table, &options).await?);
@@ -123,4 +135,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
     cancel.cancel();
     proxy.stop().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_timeouts_take_units_or_bare_seconds() {
+        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0.5ms"), Ok(Duration::from_micros(500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(
+            parse_duration("2x"),
+            Err("'2x' is not a duration such as 500ms, 2s or 5m".to_owned())
+        );
+        assert!(parse_duration("ms").is_err());
+    }
 }

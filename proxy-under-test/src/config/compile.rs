@@ -20,6 +20,7 @@ mod policy;
 mod virtualservice;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use meshbench_wire::Protocol;
 
@@ -29,7 +30,8 @@ use super::error::At;
 use super::objects::{Destination, Object};
 use super::{CompileError, EndpointList, Reason, ServiceEndpoints};
 use crate::route::{
-    Action, Cluster, ClusterName, Forward, Listener, Mirror, Route, RouteTable, WeightedClusters,
+    Action, Cluster, ClusterName, Forward, Listener, Mirror, RetryPolicy, Route, RouteTable,
+    WeightedClusters,
 };
 use clusters::DestinationRules;
 
@@ -296,8 +298,9 @@ impl Builder<'_> {
         Ok((weighted, hash_key))
     }
 
-    /// Aeraki's route for a service no object routes: `default`, matching
-    /// everything, to the whole service, hashed by the DestinationRule's key.
+    /// The route of a service no object routes: `default`, matching
+    /// everything, to the whole service, hashed by the DestinationRule's key
+    /// (Aeraki's for Thrift and Dubbo, Istio's for HTTP).
     fn default_route(&mut self, service: &ServiceEndpoints) -> Result<Route, CompileError> {
         let describe = format!("service {}", service.name);
         let at = At::root(&describe);
@@ -305,10 +308,15 @@ impl Builder<'_> {
         let hash_key = clusters::hash_key(&cluster.lb);
         let name = cluster.name.clone();
         self.clusters.entry(name.clone()).or_insert(cluster);
+        let mut forward = forward(WeightedClusters::single(name), hash_key);
+        if service.protocol == Protocol::Http {
+            // Istio's default route carries its default retry policy.
+            forward.retries = Some(RetryPolicy::istio_default());
+        }
         Ok(Route {
             name: "default".to_owned(),
             matches: Vec::new(),
-            action: Action::Forward(forward(WeightedClusters::single(name), hash_key)),
+            action: Action::Forward(Arc::new(forward)),
         })
     }
 }

@@ -19,7 +19,7 @@ const UNITS: [(&str, f64); 8] = [
 
 /// Parses a Go duration (`time.ParseDuration` syntax, without a sign).
 /// Returns `None` when `text` is not one.
-pub(crate) fn parse(text: &str) -> Option<Duration> {
+pub fn parse(text: &str) -> Option<Duration> {
     if text == "0" {
         return Some(Duration::ZERO);
     }

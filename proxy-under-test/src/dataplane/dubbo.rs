@@ -10,7 +10,7 @@ use meshbench_wire::attributes;
 use meshbench_wire::dubbo::{Frame, Reply, RequestHead, Status};
 use meshbench_wire::mux::Answer;
 
-use super::policy::{self, Health, Outcome};
+use super::policy::{self, Answered, Health, Outcome};
 use super::{Decision, ListenerContext, Target};
 
 fn error(id: u64, status: Status, message: String) -> Answer<Frame> {
@@ -76,7 +76,7 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, frame: Frame) -> Answe
     let two_way = frame.header.two_way;
     let (upstreams, timeout, request_ref) =
         (&context.shared.upstreams, target.connect_timeout, &request);
-    let outcome = policy::forward(&context, &target, health, move |addr| {
+    let outcome = policy::forward(&context, &target, move |addr| {
         upstreams.dubbo(addr, request_ref.clone(), timeout)
     })
     .await;
@@ -116,11 +116,13 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, frame: Frame) -> Answe
     }
 }
 
-fn health(response: &Frame) -> Health {
-    if response.header.status == Status::Ok {
-        Health::Success
-    } else {
-        Health::Error
+impl Answered for Frame {
+    fn health(&self) -> Health {
+        if self.header.status == Status::Ok {
+            Health::Success
+        } else {
+            Health::Error
+        }
     }
 }
 

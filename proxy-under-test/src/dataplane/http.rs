@@ -9,7 +9,7 @@ use meshbench_wire::attributes;
 use meshbench_wire::http1::{Request, Response};
 use meshbench_wire::mux::Answer;
 
-use super::policy::{self, Health, Outcome};
+use super::policy::{self, Answered, Health, Outcome};
 use super::{Decision, ListenerContext, PATH, Target};
 use crate::route::Redirect;
 
@@ -41,13 +41,12 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
     };
     let upstream_request = prepared(request, &target);
     let leaked = match (&target.mirror, context.shared.faults.leak_mirror_answers) {
-        (Some((_, addr)), true) => {
-            let (upstreams, copy) = (&context.shared.upstreams, upstream_request.clone());
-            upstreams
-                .http(*addr, copy, target.connect_timeout, None)
-                .await
-                .ok()
-        }
+        (Some((_, addr)), true) => context
+            .shared
+            .upstreams
+            .http(*addr, &upstream_request, target.connect_timeout, None)
+            .await
+            .ok(),
         _ => None,
     };
     if let Some((cluster, addr)) = target.mirror.clone().filter(|_| leaked.is_none()) {
@@ -59,7 +58,7 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
             let outcome = match context
                 .shared
                 .upstreams
-                .http(addr, copy, timeout, None)
+                .http(addr, &copy, timeout, None)
                 .await
             {
                 Ok(_) => "answered",
@@ -74,8 +73,8 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
         &upstream_request,
     );
     let per_connection = target.pool.max_requests_per_connection;
-    let outcome = policy::forward(&context, &target, health, move |addr| {
-        upstreams.http(addr, request_ref.clone(), timeout, per_connection)
+    let outcome = policy::forward(&context, &target, move |addr| {
+        upstreams.http(addr, request_ref, timeout, per_connection)
     })
     .await;
     match outcome {
@@ -108,11 +107,16 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
     }
 }
 
-fn health(response: &Response) -> Health {
-    match response.status {
-        502..=504 => Health::GatewayError,
-        500..=599 => Health::Error,
-        _ => Health::Success,
+impl Answered for Response {
+    fn health(&self) -> Health {
+        match self.status {
+            502..=504 => Health::GatewayError,
+            500..=599 => Health::Error,
+            _ => Health::Success,
+        }
+    }
+    fn status(&self) -> Option<u16> {
+        Some(self.status)
     }
 }
 

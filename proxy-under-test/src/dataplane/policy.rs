@@ -5,7 +5,8 @@
 //! 2. circuit breaker admission (see [`crate::breaker`]);
 //! 3. tries under the route timeout (which covers every retry), each under
 //!    its per-try timeout, retried when the outcome is retriable and the
-//!    retry budget allows; each retry picks its endpoint afresh;
+//!    retry budget allows; each retry picks its endpoint afresh, preferring
+//!    one not tried yet (Istio's `previous_hosts` predicate);
 //! 4. every outcome feeds outlier detection.
 
 use std::future::Future;
@@ -18,6 +19,7 @@ use tokio::time::Instant;
 use super::{ListenerContext, Target};
 use crate::breaker::Admission;
 pub(crate) use crate::outlier::Health;
+use crate::route::RetryPolicy;
 use crate::upstream::UpstreamError;
 
 /// The end of a forwarded request.
@@ -35,6 +37,16 @@ pub(crate) enum Outcome<R> {
     Failed(UpstreamError),
 }
 
+/// What the retry and outlier logic reads of an upstream answer.
+pub(crate) trait Answered {
+    /// The answer's class for outlier detection.
+    fn health(&self) -> Health;
+    /// Its HTTP status, for `retriable-status-codes`; `None` outside HTTP.
+    fn status(&self) -> Option<u16> {
+        None
+    }
+}
+
 /// Why one try did not produce an answer.
 #[derive(Debug)]
 enum TryFailure {
@@ -43,11 +55,10 @@ enum TryFailure {
 }
 
 /// Runs the request through faults, breaker, timeout and retries. `send`
-/// performs one try against an endpoint; `health` classifies an answer.
-pub(crate) async fn forward<R, F, Fut>(
+/// performs one try against an endpoint.
+pub(crate) async fn forward<R: Answered, F, Fut>(
     context: &ListenerContext,
     target: &Target,
-    health: impl Fn(&R) -> Health,
     send: F,
 ) -> Outcome<R>
 where
@@ -64,26 +75,22 @@ where
     };
     let deadline = target.forward.timeout.map(|t| Instant::now() + t);
     match deadline {
-        Some(deadline) => match tokio::time::timeout_at(
-            deadline,
-            tries(context, target, &health, &send, &breaker),
-        )
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                context.count("meshproxy_timeouts_total", &[("route", &target.route)]);
-                Outcome::TimedOut
+        Some(deadline) => {
+            match tokio::time::timeout_at(deadline, tries(context, target, &send, &breaker)).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    context.count("meshproxy_timeouts_total", &[("route", &target.route)]);
+                    Outcome::TimedOut
+                }
             }
-        },
-        None => tries(context, target, &health, &send, &breaker).await,
+        }
+        None => tries(context, target, &send, &breaker).await,
     }
 }
 
-async fn tries<R, F, Fut>(
+async fn tries<R: Answered, F, Fut>(
     context: &ListenerContext,
     target: &Target,
-    health: &impl Fn(&R) -> Health,
     send: &F,
     breaker: &Admission,
 ) -> Outcome<R>
@@ -95,11 +102,12 @@ where
     let attempts = 1 + retries.map_or(0, |r| r.attempts);
     let per_try = retries.and_then(|r| r.per_try_timeout);
     let mut endpoint = target.endpoint.addr;
+    let mut tried = vec![endpoint];
     let mut attempt = 1;
     let mut _retry_in_flight = None;
     loop {
         let result = one_try(send(endpoint), per_try).await;
-        let class = classify(&result, health);
+        let class = classify(&result);
         let ejected = context.shared.outliers.observe(
             &target.cluster,
             endpoint,
@@ -114,7 +122,7 @@ where
                 &[("cluster", &target.cluster), ("endpoint", &endpoint)],
             );
         }
-        let retriable = retries.is_some_and(|r| retriable(class, &result, &r.retry_on));
+        let retriable = retries.is_some_and(|r| retriable(class, &result, r));
         let budget = (retriable && attempt < attempts)
             .then(|| breaker.try_retry())
             .flatten();
@@ -131,8 +139,9 @@ where
         );
         attempt += 1;
         _retry_in_flight = budget;
-        if let Some(next) = context.repick(target) {
+        if let Some(next) = context.repick(target, &tried) {
             endpoint = next;
+            tried.push(next);
         }
     }
 }
@@ -152,28 +161,40 @@ async fn one_try<R>(
 
 /// The outlier-detection class of a try: connect failures, resets and
 /// per-try timeouts count as gateway errors, as Envoy's do.
-fn classify<R>(result: &Result<R, TryFailure>, health: &impl Fn(&R) -> Health) -> Health {
+fn classify<R: Answered>(result: &Result<R, TryFailure>) -> Health {
     match result {
-        Ok(answer) => health(answer),
+        Ok(answer) => answer.health(),
         Err(_) => Health::GatewayError,
     }
 }
 
 /// Envoy's `retry_on` conditions, for the outcomes this proxy can see.
-fn retriable<R>(class: Health, result: &Result<R, TryFailure>, retry_on: &[String]) -> bool {
+/// `refused-stream`, `cancelled`, `unavailable` and `resource-exhausted`
+/// name HTTP/2 and gRPC outcomes that HTTP/1.1, Thrift and Dubbo never give.
+fn retriable<R: Answered>(
+    class: Health,
+    result: &Result<R, TryFailure>,
+    policy: &RetryPolicy,
+) -> bool {
+    let status = result.as_ref().ok().and_then(Answered::status);
     let connect_failure = matches!(result, Err(TryFailure::Upstream(e)) if e.is_connect_failure());
     let reset = matches!(result, Err(TryFailure::Upstream(e)) if !e.is_connect_failure());
     let per_try_timeout = matches!(result, Err(TryFailure::PerTryTimeout));
-    retry_on.iter().any(|condition| match condition.as_str() {
-        "5xx" => class != Health::Success,
-        "gateway-error" => class == Health::GatewayError,
-        "connect-failure" => connect_failure,
-        "reset" => reset || connect_failure,
-        "retriable-4xx" | "refused-stream" | "cancelled" | "unavailable" | "resource-exhausted" => {
-            false
-        }
-        _ => per_try_timeout && condition == "per-try-timeout",
-    })
+    policy
+        .retry_on
+        .iter()
+        .any(|condition| match condition.as_str() {
+            "5xx" => class != Health::Success,
+            "retriable-status-codes" => {
+                status.is_some_and(|s| policy.retriable_status_codes.contains(&s))
+            }
+            "gateway-error" => class == Health::GatewayError,
+            "connect-failure" => connect_failure,
+            "reset" => reset || connect_failure,
+            "retriable-4xx" | "refused-stream" | "cancelled" | "unavailable"
+            | "resource-exhausted" => false,
+            _ => per_try_timeout && condition == "per-try-timeout",
+        })
 }
 
 /// Applies the route's fault: waits out an injected delay, or returns the

@@ -12,7 +12,7 @@ use meshbench_wire::mux::Answer;
 use meshbench_wire::thrift::hello::{self, ApplicationErrorKind};
 use meshbench_wire::thrift::{Message, MessageType};
 
-use super::policy::{self, Health, Outcome};
+use super::policy::{self, Answered, Health, Outcome};
 use super::{Decision, ListenerContext};
 
 fn exception(call: &Message, message: String) -> Answer<Message> {
@@ -97,7 +97,7 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, call: Message) -> Answ
         return Answer::Nothing;
     }
     let (upstreams, timeout, call_ref) = (&context.shared.upstreams, target.connect_timeout, &call);
-    let outcome = policy::forward(&context, &target, health, move |addr| {
+    let outcome = policy::forward(&context, &target, move |addr| {
         upstreams.thrift(addr, call_ref, timeout)
     })
     .await;
@@ -126,9 +126,11 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, call: Message) -> Answ
     }
 }
 
-fn health(reply: &Message) -> Health {
-    match reply.header.kind {
-        MessageType::Exception => Health::Error,
-        _ => Health::Success,
+impl Answered for Message {
+    fn health(&self) -> Health {
+        match self.header.kind {
+            MessageType::Exception => Health::Error,
+            _ => Health::Success,
+        }
     }
 }

@@ -122,25 +122,35 @@ async fn thrift_and_dubbo_timeouts_answer_with_the_protocols_error() {
     dubbo_fleet.stop().await;
 }
 
-#[tokio::test]
-async fn retries_reach_a_backend_that_succeeds_after_two_attempts() {
+/// One endpoint that fails the first `failures` tries of every request,
+/// behind a proxy whose only route retries as `retry_on` says.
+async fn flaky_behind_retries(
+    service: &str,
+    protocol: Protocol,
+    failures: u32,
+    (attempts, retry_on, codes): (u32, &str, &[u16]),
+) -> (Fleet, Proxy, SocketAddr) {
     let flaky = Behaviour {
-        succeed_after: 2,
+        succeed_after: failures,
         ..Behaviour::default()
     };
-    let fleet = fleet_with(THRIFT, Protocol::Thrift, &[("v1", flaky)], 1).await;
+    let fleet = fleet_with(service, protocol, &[("v1", flaky)], 1).await;
     let mut retried = forward(vec![(cluster_name(&fleet, "v1"), 1)]);
     retried.retries = Some(RetryPolicy {
-        attempts: 3,
+        attempts,
         per_try_timeout: None,
-        retry_on: vec!["5xx".into()],
+        retry_on: vec![retry_on.to_owned()],
+        retriable_status_codes: codes.to_vec(),
     });
-    let (proxy, addr) = start(table(
-        &fleet,
-        Protocol::Thrift,
-        vec![route("retried", vec![], retried)],
-    ))
-    .await;
+    let routes = vec![route("retried", vec![], retried)];
+    let (proxy, addr) = start(table(&fleet, protocol, routes)).await;
+    (fleet, proxy, addr)
+}
+
+#[tokio::test]
+async fn retries_reach_a_backend_that_succeeds_after_two_attempts() {
+    let (fleet, proxy, addr) =
+        flaky_behind_retries(THRIFT, Protocol::Thrift, 2, (3, "5xx", &[])).await;
     let client = ThriftClient::connect(addr, ThriftOptions::default())
         .await
         .expect("connects");
@@ -164,24 +174,9 @@ async fn retries_reach_a_backend_that_succeeds_after_two_attempts() {
 
 #[tokio::test]
 async fn without_a_matching_retry_condition_the_error_comes_back() {
-    let flaky = Behaviour {
-        succeed_after: 1,
-        ..Behaviour::default()
-    };
-    let fleet = fleet_with(HTTP, Protocol::Http, &[("v1", flaky)], 1).await;
-    let mut retried = forward(vec![(cluster_name(&fleet, "v1"), 1)]);
     // The fleet answers 503: retried under gateway-error, not under connect-failure.
-    retried.retries = Some(RetryPolicy {
-        attempts: 2,
-        per_try_timeout: None,
-        retry_on: vec!["connect-failure".into()],
-    });
-    let (proxy, addr) = start(table(
-        &fleet,
-        Protocol::Http,
-        vec![route("r", vec![], retried)],
-    ))
-    .await;
+    let (fleet, proxy, addr) =
+        flaky_behind_retries(HTTP, Protocol::Http, 1, (2, "connect-failure", &[])).await;
     let client = HttpClient::connect(addr).await.expect("connects");
     let (response, _) = client
         .send(Request::new("GET", "/hello"), Some("once"))
@@ -189,6 +184,59 @@ async fn without_a_matching_retry_condition_the_error_comes_back() {
         .expect("answers");
     assert_eq!(response.status, 503);
     assert_eq!(proxy.stats().total("meshproxy_retries_total"), 0);
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_status_written_in_retry_on_is_retried() {
+    let retry_on = (1, "retriable-status-codes", &[503][..]);
+    let (fleet, proxy, addr) = flaky_behind_retries(HTTP, Protocol::Http, 1, retry_on).await;
+    let client = HttpClient::connect(addr).await.expect("connects");
+    let (response, reply) = client
+        .send(Request::new("GET", "/hello"), Some("twice"))
+        .await
+        .expect("answers");
+    assert_eq!(response.status, 200);
+    assert_eq!(reply.echo.map(|e| e.attempt), Some(2), "the 503, then this");
+    assert_eq!(proxy.stats().total("meshproxy_retries_total"), 1);
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn istio_default_retries_take_a_connect_failure_to_another_endpoint() {
+    let fleet = fleet(HTTP, Protocol::Http, &["v1"]).await;
+    let dead = {
+        let gone = tokio::net::TcpListener::bind((LOOPBACK, 0))
+            .await
+            .expect("binds");
+        gone.local_addr().expect("has an address")
+    };
+    let mut default_retries = forward(vec![(cluster_name(&fleet, "v1"), 1)]);
+    default_retries.retries = Some(RetryPolicy::istio_default());
+    let mut table = table(
+        &fleet,
+        Protocol::Http,
+        vec![route("r", vec![], default_retries)],
+    );
+    for cluster in table.clusters.values_mut() {
+        cluster.endpoints.push(dead);
+    }
+    let (proxy, addr) = start(table).await;
+    let client = HttpClient::connect(addr).await.expect("connects");
+    for i in 0..10 {
+        let (response, _) = client
+            .send(Request::new("GET", "/hello"), Some(&format!("d-{i}")))
+            .await
+            .expect("answers");
+        assert_eq!(
+            response.status, 200,
+            "request {i} was not retried elsewhere"
+        );
+    }
+    // Round robin sends at least every other first try to the dead endpoint.
+    assert!(proxy.stats().total("meshproxy_retries_total") >= 5);
     proxy.stop().await;
     fleet.stop().await;
 }

@@ -128,7 +128,7 @@ pub fn route(name: &str, matches: Vec<Match>, forward: Forward) -> Route {
     Route {
         name: name.to_owned(),
         matches,
-        action: Action::Forward(forward),
+        action: Action::Forward(Arc::new(forward)),
     }
 }
 

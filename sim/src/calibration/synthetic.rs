@@ -123,6 +123,7 @@ impl Traffic {
             ledger: Ledger {
                 sent: entries.len() as u64,
                 entries,
+                heartbeats: Vec::new(),
             },
         }
     }

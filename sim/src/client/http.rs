@@ -1,20 +1,21 @@
-//! An HTTP/1.1 client over one keep-alive connection, one request at a time.
+//! An HTTP/1.1 client over one keep-alive connection, one request at a time,
+//! written and read from the calling task.
 
 use std::net::SocketAddr;
 
 use meshbench_wire::http1::{ClientCodec, Request, Response};
+use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use super::{ClientError, Reply, connect};
 use crate::fleet::echo::{Echo, PREFIX, REQUEST_ID};
-use meshbench_wire::mux::{Matching, Pipeline};
+use meshbench_wire::mux::Lockstep;
 
 /// A keep-alive connection.
 #[derive(Debug)]
 pub struct HttpClient {
-    pipeline: Pipeline<Request, Response>,
     /// HTTP/1.1 without pipelining: one exchange at a time.
-    turn: Mutex<()>,
+    connection: Mutex<Lockstep<TcpStream, ClientCodec>>,
     authority: String,
 }
 
@@ -26,8 +27,7 @@ impl HttpClient {
     pub async fn connect(addr: SocketAddr) -> Result<Self, ClientError> {
         let stream = connect(addr).await?;
         Ok(HttpClient {
-            pipeline: Pipeline::spawn(stream, ClientCodec::default(), Matching::InOrder),
-            turn: Mutex::new(()),
+            connection: Mutex::new(Lockstep::new(stream, ClientCodec::default())),
             authority: addr.to_string(),
         })
     }
@@ -47,8 +47,7 @@ impl HttpClient {
         if let Some(id) = request_id {
             request.headers.set(REQUEST_ID, id);
         }
-        let _turn = self.turn.lock().await;
-        let response = self.pipeline.call(0, request).await?;
+        let response = self.connection.lock().await.call(&request).await?;
         let echo = Echo::from_pairs(PREFIX, response.headers.iter());
         let reply = Reply {
             success: response.status < 500,
@@ -63,8 +62,11 @@ impl HttpClient {
         Ok((response, reply))
     }
 
-    /// Whether the connection has ended.
+    /// Whether a call has seen the connection end (an exchange in progress
+    /// has not).
     pub fn is_closed(&self) -> bool {
-        self.pipeline.is_closed()
+        self.connection
+            .try_lock()
+            .is_ok_and(|connection| connection.has_ended())
     }
 }

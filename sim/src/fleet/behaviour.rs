@@ -108,6 +108,11 @@ pub struct Behaviour {
     /// (a barrier for circuit-breaking runs).
     #[serde(default)]
     pub hold: bool,
+    /// Listed among the endpoints but not listening: a pod that is gone
+    /// while the proxy still has it (a rolling restart). Connecting to it
+    /// is refused.
+    #[serde(default)]
+    pub down: bool,
 }
 
 /// What happens to one request.

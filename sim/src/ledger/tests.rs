@@ -61,6 +61,7 @@ fn conservation_counts_and_duplicates() {
     let mut ledger = Ledger {
         sent: 2,
         entries: vec![entry("a", served("p1", 1))],
+        heartbeats: Vec::new(),
     };
     assert_eq!(
         ledger.check_conservation(),
@@ -83,6 +84,30 @@ fn conservation_counts_and_duplicates() {
 }
 
 #[test]
+fn every_heartbeat_sent_ends_answered_or_failed() {
+    let mut tally = Heartbeats::new(0, 7);
+    tally.record(Ok(()));
+    tally.record(Err("no answer within 3s".into()));
+    tally.record(Err("connection closed before the answer".into()));
+    assert_eq!((tally.sent, tally.answered, tally.failed), (3, 1, 2));
+    assert_eq!(tally.first_failure.as_deref(), Some("no answer within 3s"));
+    let mut ledger = Ledger {
+        heartbeats: vec![tally],
+        ..Ledger::default()
+    };
+    assert_eq!(ledger.check_conservation(), Ok(()));
+    ledger.heartbeats[0].sent = 4;
+    assert_eq!(
+        ledger.check_conservation(),
+        Err(ConservationError::Heartbeats {
+            connection: 7,
+            sent: 4,
+            ended: 3
+        })
+    );
+}
+
+#[test]
 fn the_join_finds_mirror_copies_retries_and_lost_requests() {
     let ledger = Ledger {
         sent: 3,
@@ -91,6 +116,7 @@ fn the_join_finds_mirror_copies_retries_and_lost_requests() {
             entry("retried", served("p2", 2)),
             entry("lost", Outcome::Timeout),
         ],
+        heartbeats: Vec::new(),
     };
     let received = vec![
         record("served", "p1", 1),
@@ -125,6 +151,7 @@ fn latencies_are_kept_corrected_and_uncorrected() {
     let ledger = Ledger {
         sent: 1,
         entries: vec![entry("a", served("p1", 1))],
+        heartbeats: Vec::new(),
     };
     let latencies = ledger.latencies(|_| true);
     assert_eq!(latencies.corrected.len(), 1);

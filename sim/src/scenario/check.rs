@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use super::model::{Client, Expectation, FleetService, LoopKind, Scenario, call_fields};
+use super::model::{Client, Expectation, FleetService, LoopKind, Pause, Scenario, call_fields};
 use super::plan::quantile;
 use super::values::{Located, Node, NodeValue, Position};
 use super::{INITIAL_PHASE, Lifetime, PhaseStart, ROUTING_KINDS, RoutingObject, Unit};
@@ -44,6 +44,7 @@ pub(crate) fn check(scenario: &Scenario) -> Vec<Issue> {
         issues: Vec::new(),
     };
     checker.fleet();
+    checker.proxy();
     checker.workload();
     checker.routing();
     checker.phases();
@@ -130,6 +131,20 @@ impl<'a> Checker<'a> {
                     _ => {}
                 }
             }
+        }
+    }
+
+    // === proxy ===
+
+    fn proxy(&mut self) {
+        if let Some(idle) = &self.s.proxy.idle_timeout
+            && idle.get().is_zero()
+        {
+            self.push(
+                idle.at,
+                "'idle_timeout' must be longer than 0s",
+                Some("leave it out for the proxy's own default".into()),
+            );
         }
     }
 
@@ -226,6 +241,9 @@ impl<'a> Checker<'a> {
             );
         }
         let protocol = service.map(|s| s.protocol.value);
+        if let Some(pause) = &client.pause {
+            self.pause(name, client, pause, protocol);
+        }
         if let Some(call) = &client.call
             && let Some(protocol) = protocol
         {
@@ -250,6 +268,62 @@ impl<'a> Checker<'a> {
                     self.call(&entry.call.value, protocol);
                 }
             }
+        }
+    }
+
+    fn pause(
+        &mut self,
+        name: &str,
+        client: &Client,
+        pause: &Located<Pause>,
+        protocol: Option<meshbench_wire::Protocol>,
+    ) {
+        if client.is_open() {
+            self.push(
+                pause.at,
+                format!("client '{name}' runs an open loop, which cannot pause"),
+                Some("an open loop starts requests on a schedule whatever the connection does; pause a closed loop".into()),
+            );
+        }
+        if let Some(lifetime) = &client.lifetime {
+            self.push(
+                lifetime.at,
+                format!("client '{name}' has both 'lifetime' and 'pause'"),
+                Some(
+                    "a pause keeps its connection, a lifetime replaces it: give one or the other"
+                        .into(),
+                ),
+            );
+        }
+        if pause.every.value == 0 {
+            self.push(pause.every.at, "'every' must be at least 1", None);
+        }
+        if pause.idle.get().is_zero() {
+            self.push(pause.idle.at, "'for' must be longer than 0s", None);
+        }
+        let Some(heartbeat) = &pause.heartbeat else {
+            return;
+        };
+        if let Some(protocol) = protocol
+            && protocol != meshbench_wire::Protocol::Dubbo
+        {
+            self.push(
+                heartbeat.at,
+                format!(
+                    "'heartbeat' applies to dubbo clients, and '{name}' calls a {protocol} service"
+                ),
+                Some("leave it out for a silent pause".into()),
+            );
+        }
+        if heartbeat.get().is_zero() || heartbeat.value >= pause.idle.value {
+            self.push(
+                heartbeat.at,
+                format!(
+                    "the heartbeat interval '{}' must be above 0s and below the pause ('for: {}')",
+                    heartbeat.value, pause.idle.value
+                ),
+                Some("otherwise no heartbeat is sent while the connection idles".into()),
+            );
         }
     }
 
@@ -958,7 +1032,43 @@ impl<'a> Checker<'a> {
                 };
                 self.known_version(target, &e.to);
             }
+            Expectation::Heartbeats(_) => self.heartbeats(expectation, service),
             Expectation::Balanced(_) | Expectation::Routed(_) | Expectation::Timeout(_) => {}
+        }
+    }
+
+    /// A heartbeat has no class, attributes or phase, and some selected
+    /// client must send heartbeats.
+    fn heartbeats(&mut self, expectation: &Located<Expectation>, service: &FleetService) {
+        let of = expectation.common().of;
+        let narrowing = [
+            ("class", of.class.as_ref().map(|c| c.at)),
+            ("attributes", of.attributes.0.first().map(|(k, _)| k.at)),
+            ("phase", of.phase.as_ref().map(|p| p.at)),
+        ];
+        for (field, at) in narrowing {
+            if let Some(at) = at {
+                self.push(
+                    at,
+                    format!("'of.{field}' does not apply to heartbeats"),
+                    Some("heartbeats belong to connections: select them by 'client'".into()),
+                );
+            }
+        }
+        let beating = self.s.clients().any(|(name, client)| {
+            of.client.as_ref().is_none_or(|c| c.value == name)
+                && self
+                    .s
+                    .service(&client.service)
+                    .is_some_and(|s| s.service.value == service.service.value)
+                && client.pause.as_ref().is_some_and(|p| p.heartbeat.is_some())
+        });
+        if !beating {
+            self.push(
+                expectation.at,
+                "no selected client sends heartbeats",
+                Some("give a closed-loop dubbo client e.g. 'pause: { every: 1000, for: 5s, heartbeat: 1s }'".into()),
+            );
         }
     }
 
@@ -1011,6 +1121,10 @@ impl<'a> Checker<'a> {
                         only.connections.at,
                         "raise 'connections' or shorten 'lifetime', or relax detect/alpha/power; 'meshbench plan' shows each size",
                     ),
+                    Unit::Heartbeats => (
+                        only.pause.as_ref().map_or(only.at, |p| p.every.at),
+                        "pause more often than each connection's share of the requests ('every'), or pause longer than 'heartbeat'",
+                    ),
                 },
                 _ => (
                     assertion.at,
@@ -1018,16 +1132,16 @@ impl<'a> Checker<'a> {
                 ),
             };
             let at = if at.is_known() { at } else { assertion.at };
-            let unit = assertion.plan.unit.name();
+            let needs = assertion.plan.unit.amount(assertion.plan.n);
             let verb = match assertion.plan.unit {
-                Unit::Requests => "sends",
+                Unit::Requests | Unit::Heartbeats => "sends",
                 Unit::Connections => "opens",
             };
             self.push(
                 at,
                 format!(
-                    "budget too small: '{}' needs {} {unit}, the workload {verb} about {supplied} of them",
-                    assertion.name, assertion.plan.n
+                    "budget too small: '{}' needs {needs}, the workload {verb} about {supplied} of them",
+                    assertion.name
                 ),
                 Some(hint.to_owned()),
             );

@@ -31,6 +31,9 @@ pub struct Scenario {
     /// applies. Absent: the proxy's default routing.
     #[serde(default)]
     pub routing: Vec<RoutingObject>,
+    /// Settings of the proxy under test that no routing object carries.
+    #[serde(default)]
+    pub proxy: Proxy,
     /// The clients and what they send.
     pub workload: Workload,
     /// Routing changes applied while traffic flows (live traffic shifting).
@@ -153,6 +156,11 @@ pub struct Version {
     /// requests the proxy admits does not depend on backend speed.
     #[serde(default)]
     pub hold: bool,
+    /// The pods are in the proxy's endpoint list but do not listen (gone
+    /// in a rolling restart, not yet removed): every connection to them is
+    /// refused. What Istio's default retries (`connect-failure`) hide.
+    #[serde(default)]
+    pub down: bool,
 }
 
 fn one_usize() -> usize {
@@ -173,6 +181,7 @@ impl Version {
                 close_rate: Probability::new(self.close_rate.fraction()).unwrap_or_default(),
                 response_size: self.response_size,
                 hold: self.hold,
+                down: self.down,
             },
         }
     }
@@ -333,6 +342,25 @@ pub enum PhaseStart {
     Requests(u64),
 }
 
+// === proxy ===
+
+/// The `proxy:` block: settings of the proxy under test that a mesh
+/// generates itself rather than reading from a routing object. A proxy
+/// adapter that cannot apply one refuses the scenario rather than run it
+/// with its own default.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    /// The downstream idle timeout: a client connection on which nothing
+    /// arrives for this long (no request, no heartbeat) with nothing in
+    /// flight is closed. This is MetaProtocolProxy's `idle_timeout`, which
+    /// Aeraki writes into the EnvoyFilter it generates; no MetaRouter or
+    /// VirtualService field sets it. Absent: the proxy's own default
+    /// (meshproxy: 300s).
+    #[serde(default)]
+    pub idle_timeout: Option<Located<TextDuration>>,
+}
+
 // === workload ===
 
 /// The clients.
@@ -367,6 +395,10 @@ pub struct Client {
     /// absent: the whole run.
     #[serde(default)]
     pub lifetime: Option<Located<Lifetime>>,
+    /// Idle stretches of every connection of a closed loop, on the same
+    /// connection (probing the proxy's idle timeout); absent: none.
+    #[serde(default)]
+    pub pause: Option<Located<Pause>>,
     /// `closed` (the default: each connection sends its next request when an
     /// answer arrives) or `open` (with the `open` settings).
     #[serde(default, rename = "loop")]
@@ -400,6 +432,41 @@ pub enum Lifetime {
     Requests(u64),
     /// This long, then reconnect: `{duration: 10s}`.
     Duration(TextDuration),
+}
+
+/// A pause of a closed-loop connection: after every `every` requests started
+/// on it, the connection stops starting requests, waits for all of their
+/// answers, stays idle for `for` (sending a Dubbo heartbeat every
+/// `heartbeat`, if given), then carries on over the same connection. No
+/// pause follows the connection's last request.
+/// `{ every: 300, for: 5s, heartbeat: 1s }`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    /// Requests started on a connection between two pauses (at least 1).
+    pub every: Located<u64>,
+    /// How long the connection stays idle (written `for`).
+    #[serde(rename = "for")]
+    pub idle: Located<TextDuration>,
+    /// dubbo only: a heartbeat this often while idle, each of which must
+    /// be answered (shorter than `for`); absent: a silent pause.
+    #[serde(default)]
+    pub heartbeat: Option<Located<TextDuration>>,
+}
+
+impl Pause {
+    /// Heartbeats sent in one pause: one every `heartbeat`, strictly
+    /// inside `for`.
+    pub fn heartbeats_each(&self) -> u64 {
+        let Some(interval) = self.heartbeat else {
+            return 0;
+        };
+        let (idle, interval) = (self.idle.get().as_nanos(), interval.get().as_nanos());
+        if interval == 0 {
+            return 0;
+        }
+        u64::try_from(idle.div_ceil(interval).saturating_sub(1)).unwrap_or(u64::MAX)
+    }
 }
 
 /// The load loop.
@@ -791,6 +858,21 @@ impl Client {
         }
     }
 
+    /// How many heartbeats the client is expected to send over the run: on
+    /// each connection, one pause per `every` requests but after the last,
+    /// each with its heartbeats. `None` when the request budget is not known.
+    pub fn expected_heartbeats(&self) -> Option<f64> {
+        let Some(pause) = self.pause.as_ref().map(|p| p.value) else {
+            return Some(0.0);
+        };
+        let connections = self.connections.value.max(1) as f64;
+        let per_connection = self.expected_requests()? / connections;
+        let pauses = ((per_connection - 1.0) / pause.every.value.max(1) as f64)
+            .floor()
+            .max(0.0);
+        Some(connections * pauses * pause.heartbeats_each() as f64)
+    }
+
     /// The client's request classes: the mix entries, or one class named
     /// after the client for a single `call`.
     pub fn classes<'a>(&'a self, client_name: &'a str) -> Vec<RequestClass<'a>> {
@@ -1089,6 +1171,14 @@ expectation! {
 }
 
 expectation! {
+    /// Heartbeats: every heartbeat the selected clients sent while their
+    /// connections paused (`pause.heartbeat`) was answered by a heartbeat.
+    /// Zero tolerance; inconclusive when none was sent. Selects by
+    /// `of.client` only: a heartbeat has no class, attributes or phase.
+    Heartbeats {}
+}
+
+expectation! {
     /// Retries: each selected request reaches the backends exactly
     /// `attempts` times (the echo reports the attempt number); zero tolerance.
     Retried {
@@ -1188,6 +1278,8 @@ pub enum Expectation {
     Received(Received),
     /// Redirects answered by the proxy.
     Redirected(Redirected),
+    /// Heartbeats answered on paused connections.
+    Heartbeats(Heartbeats),
 }
 
 impl Expectation {
@@ -1207,6 +1299,7 @@ impl Expectation {
             Expectation::Retried(_) => "retried",
             Expectation::Received(_) => "received",
             Expectation::Redirected(_) => "redirected",
+            Expectation::Heartbeats(_) => "heartbeats",
         }
     }
 
@@ -1226,6 +1319,7 @@ impl Expectation {
             Expectation::Retried(e) => e.common(),
             Expectation::Received(e) => e.common(),
             Expectation::Redirected(e) => e.common(),
+            Expectation::Heartbeats(e) => e.common(),
         }
     }
 
@@ -1245,7 +1339,8 @@ impl Expectation {
             | Expectation::Rejected(_)
             | Expectation::Retried(_)
             | Expectation::Received(_)
-            | Expectation::Redirected(_) => Vec::new(),
+            | Expectation::Redirected(_)
+            | Expectation::Heartbeats(_) => Vec::new(),
         }
     }
 
@@ -1326,6 +1421,7 @@ impl Expectation {
                     .collect();
                 format!("arrived with {}", parts.join(", "))
             }
+            Expectation::Heartbeats(_) => "every heartbeat answered".to_owned(),
         }
     }
 }

@@ -17,7 +17,12 @@
 //! - zero tolerance (`routed`, `timeout`, `retried`, `ejected`, a 0% or
 //!   100% mirror): any violation fails, so alpha is 0 and the sample must
 //!   show a violation rate of `d` with probability `power`:
-//!   `n = ln(1 - power) / ln(1 - d)`.
+//!   `n = ln(1 - power) / ln(1 - d)`;
+//! - `heartbeats`: every heartbeat sent must be answered, and one is
+//!   enough to decide; no violation rate is claimed, since a few pauses
+//!   send a few heartbeats. The unit is the heartbeat: per client,
+//!   connections × pauses per connection (one per `every` requests but
+//!   after the last) × heartbeats per pause.
 //!
 //! Where the verifier holds the run to an exact plan, [`planned_requests`]
 //! uses that plan from `sim::stats::plan` instead of the approximation, so
@@ -41,14 +46,26 @@ pub enum Unit {
     Requests,
     /// Connections (TCP shifting decides per connection).
     Connections,
+    /// Heartbeats sent while connections pause.
+    Heartbeats,
 }
 
 impl Unit {
-    /// `requests` or `connections`.
+    /// `requests`, `connections` or `heartbeats`.
     pub fn name(self) -> &'static str {
         match self {
             Unit::Requests => "requests",
             Unit::Connections => "connections",
+            Unit::Heartbeats => "heartbeats",
+        }
+    }
+
+    /// `n` of them in words: `1 heartbeat`, `152 requests`.
+    pub fn amount(self, n: u64) -> String {
+        let name = self.name();
+        match n {
+            1 => format!("1 {}", name.strip_suffix('s').unwrap_or(name)),
+            _ => format!("{n} {name}"),
         }
     }
 }
@@ -73,6 +90,8 @@ pub enum Test {
     },
     /// Any violation fails.
     ZeroTolerance,
+    /// Every one of at least `n` must hold; no violation rate is claimed.
+    EveryOne,
     /// A minimum count of events.
     Count,
 }
@@ -102,6 +121,7 @@ impl Plan {
                 self.levels.power
             ),
             Test::Count => "the count itself".into(),
+            Test::EveryOne => "any failure (no rate claimed)".into(),
             Test::Quantiles { .. } => format!(
                 "{points} points beyond a bound (alpha {:e}, power {})",
                 self.levels.alpha, self.levels.power
@@ -385,6 +405,7 @@ pub fn planned_requests(
         | Expectation::Redirected(_) => {
             plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
         }
+        Expectation::Heartbeats(_) => plan(Unit::Heartbeats, 1.0, Test::EveryOne),
     }
 }
 
@@ -468,7 +489,11 @@ impl Scenario {
             .filter(|(_, share)| *share > 0.0)
             .collect();
         let phase_share = self.phase_share(common.of.phase.as_ref().map(|p| p.value.as_str()));
-        let unit_is_connections = matches!(expectation.value, Expectation::Connections(_));
+        let unit = match expectation.value {
+            Expectation::Connections(_) => Unit::Connections,
+            Expectation::Heartbeats(_) => Unit::Heartbeats,
+            _ => Unit::Requests,
+        };
         let mut samples = Some(0.0);
         let mut rate = Some(0.0);
         let mut closed_loop = false;
@@ -479,17 +504,19 @@ impl Scenario {
             };
             connections += client.connections.value.max(1);
             closed_loop |= !client.is_open();
-            let supplied = if unit_is_connections {
-                client.expected_connections()
-            } else {
-                client.expected_requests().map(|r| r * share)
+            let supplied = match unit {
+                Unit::Connections => client.expected_connections(),
+                Unit::Heartbeats => client.expected_heartbeats(),
+                Unit::Requests => client.expected_requests().map(|r| r * share),
             };
             samples = match (samples, supplied, phase_share) {
                 (Some(sum), Some(s), Some(p)) => Some(sum + s * p),
                 _ => None,
             };
             rate = match (rate, client.rate()) {
-                (Some(sum), Some(r)) if !unit_is_connections => Some(sum + r.per_second() * share),
+                (Some(sum), Some(r)) if unit == Unit::Requests => {
+                    Some(sum + r.per_second() * share)
+                }
                 _ => None,
             };
         }

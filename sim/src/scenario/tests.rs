@@ -14,9 +14,10 @@ fn repo() -> PathBuf {
 }
 
 /// The scenarios shipped in `scenarios/` and the test fixtures.
-const GOOD: [&str; 3] = [
+const GOOD: [&str; 4] = [
     "scenarios/thrift/traffic-split.yaml",
     "scenarios/thrift/request-level-lb.yaml",
+    "scenarios/dubbo/heartbeat-idle.yaml",
     "sim/tests/scenarios/everything.yaml",
 ];
 
@@ -233,6 +234,42 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "  - split: { of: { class: hi }, to: { v1: 30, v2: 70 } }",
         "  - latency: { below: { q99: 5ms } }",
         "36:25: quantile 'q99' is not of the form p50, p99 or p99.9",
+    ),
+    (
+        "pause on an open loop",
+        "connections: 2",
+        "connections: 2\n      open: { rate: 1000/s }\n      pause: { every: 10, for: 1s }",
+        "32:14: client 'c' runs an open loop, which cannot pause",
+    ),
+    (
+        "pause with a lifetime",
+        "connections: 2",
+        "connections: 2\n      lifetime: { requests: 100 }\n      pause: { every: 10, for: 1s }",
+        "31:17: client 'c' has both 'lifetime' and 'pause'",
+    ),
+    (
+        "pause every 0",
+        "connections: 2",
+        "connections: 2\n      pause: { every: 0, for: 1s }",
+        "31:23: 'every' must be at least 1",
+    ),
+    (
+        "heartbeat on a thrift client",
+        "connections: 2",
+        "connections: 2\n      pause: { every: 10, for: 1s, heartbeat: 100ms }",
+        "31:47: 'heartbeat' applies to dubbo clients, and 'c' calls a thrift service",
+    ),
+    (
+        "idle timeout of 0s",
+        "workload:\n",
+        "proxy: { idle_timeout: 0s }\nworkload:\n",
+        "26:24: 'idle_timeout' must be longer than 0s",
+    ),
+    (
+        "unknown proxy setting",
+        "workload:\n",
+        "proxy: { idle: 2s }\nworkload:\n",
+        "26:10: unknown field 'idle'",
     ),
     (
         "duplicate key",
@@ -686,6 +723,7 @@ fn the_schema_names_the_top_level_fields_and_validates_the_examples() {
         "description",
         "fleet",
         "routing",
+        "proxy",
         "workload",
         "phases",
         "expect",
@@ -720,4 +758,87 @@ fn the_schema_names_the_top_level_fields_and_validates_the_examples() {
         validate(&reparsed, &reparsed, &typo, "$").is_err(),
         "the schema rejects a typo"
     );
+}
+
+fn heartbeat_idle() -> String {
+    std::fs::read_to_string(repo().join("scenarios/dubbo/heartbeat-idle.yaml")).expect("reads")
+}
+
+#[test]
+fn pauses_and_the_idle_timeout_load_and_plan_heartbeats() {
+    let scenario = load("scenarios/dubbo/heartbeat-idle.yaml");
+    assert_eq!(
+        scenario.proxy.idle_timeout.map(|d| d.value.get()),
+        Some(Duration::from_secs(2))
+    );
+    let (_, client) = scenario.clients().next().expect("a client");
+    let pause = client.pause.as_ref().expect("a pause").value;
+    assert_eq!(pause.every.value, 1500);
+    assert_eq!(pause.idle.value.get(), Duration::from_secs(5));
+    assert_eq!(pause.heartbeats_each(), 4, "at 1s, 2s, 3s and 4s of 5s");
+    // 2 connections of ~2,000 calls: one pause each.
+    assert_eq!(client.expected_heartbeats(), Some(8.0));
+    let plan = scenario.plan();
+    let heartbeats = plan
+        .iter()
+        .find(|a| a.kind == "heartbeats")
+        .expect("planned");
+    assert_eq!(
+        (
+            heartbeats.plan.unit,
+            heartbeats.plan.n,
+            heartbeats.plan.test
+        ),
+        (Unit::Heartbeats, 1, Test::EveryOne)
+    );
+    assert_eq!(heartbeats.supply.samples, Some(8.0));
+}
+
+#[test]
+fn heartbeat_mistakes_are_named_where_they_are_written() {
+    let text = heartbeat_idle();
+    // (replace this, by this, the message, a text of the line it points at)
+    let cases = [
+        (
+            "heartbeat: 1s }",
+            "heartbeat: 5s }",
+            "the heartbeat interval '5s' must be above 0s and below the pause ('for: 5s')",
+            "heartbeat: 5s",
+        ),
+        (
+            "heartbeat: 1s }",
+            "heartbeat: 0s }",
+            "the heartbeat interval '0s' must be above 0s and below the pause ('for: 5s')",
+            "heartbeat: 0s",
+        ),
+        (
+            ", heartbeat: 1s }",
+            " }",
+            "no selected client sends heartbeats",
+            "- heartbeats: {}",
+        ),
+        (
+            "  - heartbeats: {}",
+            "  - heartbeats: { of: { class: dubbo-sample-consumer } }",
+            "'of.class' does not apply to heartbeats",
+            "class: dubbo-sample-consumer",
+        ),
+        (
+            "every: 1500",
+            "every: 2000",
+            "budget too small: 'heartbeats-1' needs 1 heartbeat, the workload sends about 0 of them",
+            "every: 2000",
+        ),
+    ];
+    for (from, to, message, line) in cases {
+        assert!(text.contains(from), "{from}");
+        let broken = text.replacen(from, to, 1);
+        let error = first_error(&broken);
+        assert_eq!(error.message, message, "{from} -> {to}");
+        let written = broken
+            .lines()
+            .nth(error.line as usize - 1)
+            .unwrap_or_default();
+        assert!(written.contains(line), "{message}: points at {written:?}");
+    }
 }

@@ -2,10 +2,13 @@
 //! attempt (a backend that succeeds after N failures, a proxy that retries
 //! enough). Zero tolerance: one request failing, or succeeding on another
 //! attempt, fails.
+//!
+//! The findings name each connection with misses first (a connection the
+//! proxy closed fails every later request on it), then single requests.
 
 use std::collections::BTreeMap;
 
-use crate::ledger::{Ledger, Outcome};
+use crate::ledger::{Entry, Ledger, Outcome};
 use crate::stats::{Evidence, Verdict};
 
 use super::{Assertion, Confidence, Selection};
@@ -21,10 +24,34 @@ pub struct RetriedCheck {
     pub confidence: Confidence,
 }
 
+/// At most this many connections, and this many requests, are named.
+const NAMED: usize = 10;
+
+/// The misses of one connection: how many of its selected requests, and
+/// the first miss with why.
+#[derive(Default)]
+struct Misses<'a> {
+    selected: u64,
+    missed: u64,
+    first: Option<(&'a Entry, String)>,
+}
+
+/// How a request ended, with the reason of a failure.
+fn detail(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::ProtocolError(reason) | Outcome::ConnectionError(reason) => {
+            format!("{}: {reason}", outcome.label())
+        }
+        other => other.label(),
+    }
+}
+
 /// Runs the check.
 pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
+    let expected = format!("success on attempt {}", check.attempts);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut findings = Vec::new();
+    let mut requests = Vec::new();
+    let mut connections: BTreeMap<u64, Misses> = BTreeMap::new();
     for entry in ledger.entries.iter().filter(|e| check.selection.keeps(e)) {
         let label = match &entry.outcome {
             Outcome::Response {
@@ -34,12 +61,33 @@ pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
             } => format!("success on attempt {}", echo.attempt),
             other => other.label(),
         };
-        if label != format!("success on attempt {}", check.attempts) && findings.len() < 10 {
-            findings.push(format!("request {}: {label}", entry.id));
+        let misses = connections.entry(entry.connection).or_default();
+        misses.selected += 1;
+        if label != expected {
+            misses.missed += 1;
+            let why = match &entry.outcome {
+                Outcome::Response { success: true, .. } => label.clone(),
+                other => detail(other),
+            };
+            if requests.len() < NAMED {
+                requests.push(format!("request {}: {why}", entry.id));
+            }
+            misses.first.get_or_insert((entry, why));
         }
         *counts.entry(label).or_insert(0) += 1;
     }
-    let expected = format!("success on attempt {}", check.attempts);
+    let mut findings: Vec<String> = connections
+        .iter()
+        .filter_map(|(id, m)| {
+            let (entry, why) = m.first.as_ref()?;
+            Some(format!(
+                "connection {id}: {} of {} requests missed, the first {}: {why}",
+                m.missed, m.selected, entry.id
+            ))
+        })
+        .take(NAMED)
+        .collect();
+    findings.extend(requests);
     let n: u64 = counts.values().sum();
     let good = counts.get(&expected).copied().unwrap_or(0);
     let c = check.confidence;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::ledger::{Ledger, Outcome};
+use crate::ledger::{Heartbeats, Ledger, Outcome};
 
 fn echo(version: &str, pod: &str) -> Echo {
     Echo {
@@ -48,6 +48,7 @@ fn ledger(groups: &[(u64, &str, &str, u64)]) -> Ledger {
     Ledger {
         sent: entries.len() as u64,
         entries,
+        heartbeats: Vec::new(),
     }
 }
 
@@ -251,16 +252,19 @@ fn retried_and_timeout_are_zero_tolerance() {
     let in_window = Ledger {
         sent: 1,
         entries: vec![failed("a", "504", Duration::from_millis(2100))],
+        heartbeats: Vec::new(),
     };
     assert_eq!(timeout(&in_window, &window).verdict, Verdict::Pass);
     let early = Ledger {
         sent: 1,
         entries: vec![failed("a", "504", Duration::from_millis(1900))],
+        heartbeats: Vec::new(),
     };
     assert_eq!(timeout(&early, &window).verdict, Verdict::Fail);
     let late = Ledger {
         sent: 1,
         entries: vec![failed("a", "504", Duration::from_secs(5))],
+        heartbeats: Vec::new(),
     };
     assert_eq!(timeout(&late, &window).verdict, Verdict::Fail);
 }
@@ -423,4 +427,95 @@ fn send_order_releases_each_request_once_all_sent_before_it_have_ended() {
         vec![0, 0, 0, 4, 5],
         "held back until request 0 ended"
     );
+}
+
+#[test]
+fn retried_names_each_connection_with_misses() {
+    let mut run = ledger(&[(1, "v1", "a", 3), (2, "v1", "a", 2)]);
+    for entry in run.entries.iter_mut().filter(|e| e.connection == 2) {
+        entry.outcome = Outcome::ConnectionError("connection closed before the answer".into());
+    }
+    let check = RetriedCheck {
+        selection: Selection::default(),
+        attempts: 1,
+        confidence: Confidence::default(),
+    };
+    let assertion = retried(&run, &check);
+    assert_eq!(assertion.verdict, Verdict::Fail);
+    let first = run
+        .entries
+        .iter()
+        .find(|e| e.connection == 2)
+        .map(|e| e.id.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        assertion.findings[0],
+        format!(
+            "connection 2: 2 of 2 requests missed, the first {first}: connection_error: connection closed before the answer"
+        )
+    );
+    assert!(assertion.findings[1].starts_with("request "));
+}
+
+fn tally(client: usize, connection: u64, answers: &[Result<(), &str>]) -> Heartbeats {
+    let mut tally = Heartbeats::new(client, connection);
+    for answer in answers {
+        tally.record(answer.map_err(str::to_owned));
+    }
+    tally
+}
+
+#[test]
+fn heartbeats_pass_only_when_every_one_was_answered() {
+    let check = HeartbeatsCheck {
+        selection: Selection::default(),
+        confidence: Confidence::default(),
+    };
+    let mut run = ledger(&[(1, "v1", "a", 3)]);
+    assert_eq!(heartbeats(&run, &check).verdict, Verdict::Inconclusive);
+    assert_eq!(
+        heartbeats(&run, &check).summary,
+        "no selected heartbeat was sent"
+    );
+
+    run.heartbeats = vec![tally(0, 1, &[Ok(()); 4]), tally(0, 2, &[Ok(()); 4])];
+    let pass = heartbeats(&run, &check);
+    assert_eq!(pass.verdict, Verdict::Pass);
+    assert_eq!(
+        pass.summary,
+        "all 8 heartbeats were answered by a heartbeat"
+    );
+    assert_eq!(pass.evidence.counts["answered"], 8);
+
+    run.heartbeats[1] = tally(
+        0,
+        2,
+        &[
+            Ok(()),
+            Err("connection closed before the answer"),
+            Err("late"),
+        ],
+    );
+    let fail = heartbeats(&run, &check);
+    assert_eq!(fail.verdict, Verdict::Fail);
+    assert_eq!(
+        fail.summary,
+        "2 of 7 heartbeats were not answered by a heartbeat; the first on connection 2: connection closed before the answer"
+    );
+    assert_eq!(
+        fail.findings,
+        [
+            "connection 2 (client 0): 3 heartbeats sent, 1 answered, 2 not: connection closed before the answer"
+        ]
+    );
+
+    // Another client's heartbeats are not this check's.
+    let other = HeartbeatsCheck {
+        selection: Selection {
+            clients: vec![1],
+            ..Selection::default()
+        },
+        ..check
+    };
+    assert_eq!(heartbeats(&run, &other).verdict, Verdict::Inconclusive);
 }

@@ -22,7 +22,9 @@ pub(super) struct Connection {
 enum Kind {
     Thrift(ThriftClient),
     Dubbo(DubboClient),
-    Http(HttpClient),
+    /// Boxed: the HTTP client holds its codec's buffers inline, many times
+    /// the size of the other variants.
+    Http(Box<HttpClient>),
     /// TCP opens a connection per request: the connection is the unit.
     Tcp(SocketAddr),
     /// The connection could not be opened: every request on it fails so.
@@ -43,7 +45,9 @@ impl Connection {
                 .await
                 .map(Kind::Thrift),
             Some(Call::Dubbo { .. }) => DubboClient::connect(*target).await.map(Kind::Dubbo),
-            Some(Call::Http { .. }) => HttpClient::connect(*target).await.map(Kind::Http),
+            Some(Call::Http { .. }) => HttpClient::connect(*target)
+                .await
+                .map(|client| Kind::Http(Box::new(client))),
             Some(Call::Tcp { .. }) => Ok(Kind::Tcp(*target)),
             None => Ok(Kind::Broken("no request class to send".to_owned())),
         };
@@ -54,6 +58,18 @@ impl Connection {
     /// The run-wide id of this connection.
     pub(super) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Sends a heartbeat and waits for the heartbeat that answers it; the
+    /// reason when none does. Only Dubbo has heartbeats (the plan checks).
+    pub(super) async fn heartbeat(&self) -> Result<(), String> {
+        match &self.kind {
+            Kind::Dubbo(client) => client.heartbeat().await.map_err(|e| e.to_string()),
+            Kind::Broken(reason) => Err(reason.clone()),
+            Kind::Thrift(_) | Kind::Http(_) | Kind::Tcp(_) => {
+                Err("only dubbo connections send heartbeats".to_owned())
+            }
+        }
     }
 
     /// Sends one request; every path ends in one outcome.

@@ -40,6 +40,7 @@ fn client(target: SocketAddr, pace: Pace, budget: Budget, mix: Vec<RequestClass>
         connections: 2,
         in_flight: 4,
         lifetime: None,
+        pause: None,
         pace,
         budget,
         mix,
@@ -283,4 +284,115 @@ fn unbounded_plans_are_refused() {
         id_prefix: String::new(),
     };
     assert_eq!(plan.check(), Err(PlanError::Unbounded("client".into())));
+}
+
+fn dubbo_call() -> Call {
+    Call::Dubbo {
+        interface: crate::client::dubbo::DEMO_SERVICE.into(),
+        method: "sayHello".into(),
+        name: "Aeraki".into(),
+        attachments: vec![],
+    }
+}
+
+/// Two connections of 4 workers, 60 requests, a 5s pause every 10 requests:
+/// `heartbeat` decides whether the pauses send heartbeats.
+fn pausing(target: SocketAddr, heartbeat: Option<Duration>) -> WorkloadPlan {
+    let mut plan_client = client(
+        target,
+        Pace::Closed,
+        Budget {
+            requests: Some(60),
+            duration: None,
+        },
+        vec![class("hello", 1, dubbo_call())],
+    );
+    plan_client.pause = Some(Pause {
+        every: 10,
+        idle: Duration::from_secs(5),
+        heartbeat,
+    });
+    WorkloadPlan {
+        clients: vec![plan_client],
+        request_timeout: Duration::from_secs(10),
+        id_prefix: String::new(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_keeps_the_connection_and_tallies_its_heartbeats() {
+    let fleet = fleet(Protocol::Dubbo, Behaviour::default()).await;
+    let target = fleet.endpoints()[0].identity.addr;
+    let ledger = run_plan(&pausing(target, Some(Duration::from_secs(1)))).await;
+    ledger.check_conservation().expect("conserved");
+    assert_eq!(ledger.sent, 60);
+    assert_eq!(
+        ledger.outcome_counts(),
+        BTreeMap::from([("success".to_owned(), 60)])
+    );
+    let mut per_connection: BTreeMap<u64, u64> = BTreeMap::new();
+    for entry in &ledger.entries {
+        *per_connection.entry(entry.connection).or_insert(0) += 1;
+    }
+    assert_eq!(per_connection.len(), 2, "no reconnection across the pauses");
+    assert!(
+        per_connection.values().all(|n| *n > 10),
+        "each connection carried on after its first pause: {per_connection:?}"
+    );
+    let tallied: Vec<u64> = ledger.heartbeats.iter().map(|t| t.connection).collect();
+    assert_eq!(
+        tallied,
+        per_connection.keys().copied().collect::<Vec<_>>(),
+        "one tally per connection, by id"
+    );
+    for tally in &ledger.heartbeats {
+        // A 5s pause with a heartbeat every 1s sends 4 (at 1s..4s), and
+        // the fleet answers each; no pause after a connection's last request.
+        let pauses = (per_connection[&tally.connection] - 1) / 10;
+        assert_eq!(tally.sent, 4 * pauses, "{tally:?}");
+        assert_eq!((tally.answered, tally.failed), (tally.sent, 0), "{tally:?}");
+        assert_eq!(tally.first_failure, None);
+    }
+    fleet.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_pause_sends_no_heartbeat() {
+    let fleet = fleet(Protocol::Dubbo, Behaviour::default()).await;
+    let target = fleet.endpoints()[0].identity.addr;
+    let ledger = run_plan(&pausing(target, None)).await;
+    ledger.check_conservation().expect("conserved");
+    assert_eq!(ledger.sent, 60);
+    assert!(ledger.heartbeats.is_empty(), "{:?}", ledger.heartbeats);
+    fleet.stop().await;
+}
+
+#[test]
+fn pauses_that_cannot_run_are_refused() {
+    let target: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+    let refused = |plan: &WorkloadPlan| match plan.check() {
+        Err(PlanError::Pause { reason, .. }) => reason,
+        other => panic!("not refused: {other:?}"),
+    };
+    let mut open = pausing(target, None);
+    open.clients[0].pace = Pace::Open {
+        rate: 10.0,
+        poisson: false,
+    };
+    assert!(refused(&open).contains("open loop"));
+    let mut thrift = pausing(target, Some(Duration::from_secs(1)));
+    thrift.clients[0].mix = vec![class("x", 1, thrift_call())];
+    assert!(refused(&thrift).contains("Dubbo"));
+    let mut too_slow = pausing(target, Some(Duration::from_secs(5)));
+    assert!(refused(&too_slow).contains("below the pause"));
+    too_slow.clients[0].pause = Some(Pause {
+        every: 0,
+        idle: Duration::from_secs(1),
+        heartbeat: None,
+    });
+    assert!(refused(&too_slow).contains("at least 1"));
+    let mut churn = pausing(target, None);
+    churn.clients[0].lifetime = Some(Lifetime::Requests(5));
+    assert!(refused(&churn).contains("lifetime"));
+    assert_eq!(pausing(target, None).check(), Ok(()));
 }

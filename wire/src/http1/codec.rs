@@ -100,8 +100,9 @@ impl Encoder<Response> for ServerCodec {
 #[derive(Debug, Default)]
 pub struct ClientCodec {
     limits: Limits,
-    /// Methods of the requests sent and not yet answered, oldest first.
-    methods: VecDeque<String>,
+    /// For each request sent and not yet answered, oldest first, whether
+    /// it was a HEAD (whose answer has no body whatever it announces).
+    heads: VecDeque<bool>,
     pending: Option<Pending<Response>>,
 }
 
@@ -110,7 +111,7 @@ impl ClientCodec {
     pub fn new(limits: Limits) -> Self {
         ClientCodec {
             limits,
-            methods: VecDeque::new(),
+            heads: VecDeque::new(),
             pending: None,
         }
     }
@@ -140,8 +141,8 @@ impl ClientCodec {
                 // Interim responses (100 Continue) precede the real one.
                 continue;
             }
-            let method = self.methods.pop_front().unwrap_or_default();
-            let framing = if method == "HEAD" || status == 204 || status == 304 {
+            let head = self.heads.pop_front().unwrap_or_default();
+            let framing = if head || status == 204 || status == 304 {
                 Framing::Length(0)
             } else {
                 framing(&response.headers)?.unwrap_or(Framing::UntilClose)
@@ -197,7 +198,7 @@ impl Encoder<&Request> for ClientCodec {
     type Error = CodecError;
 
     fn encode(&mut self, request: &Request, dst: &mut BytesMut) -> Result<(), CodecError> {
-        self.methods.push_back(request.method.clone());
+        self.heads.push_back(request.method == "HEAD");
         request.encode(dst);
         Ok(())
     }
@@ -218,7 +219,8 @@ fn complete<H>(
 }
 
 fn collect_headers(fields: &[httparse::Header<'_>]) -> Headers {
-    let mut headers = Headers::new();
+    let bytes = fields.iter().map(|f| f.name.len() + f.value.len()).sum();
+    let mut headers = Headers::with_capacity(fields.len(), bytes);
     for field in fields {
         // Header values are bytes; the bench's own are ASCII, and a peer's
         // obs-text is kept readable rather than refused.

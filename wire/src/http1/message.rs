@@ -2,51 +2,78 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::arena::{Arena, Span};
+
 /// Header fields in the order received. Names keep their case on the wire;
 /// look-ups ignore it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(String, String)>);
+///
+/// Every name and value lives in one string, the fields being offsets into
+/// it: a parsed head costs two allocations, not two per field, and a proxy
+/// parses two heads per request.
+#[derive(Clone, Default)]
+pub struct Headers {
+    text: Arena,
+    /// Name and value of each field, in order.
+    fields: Vec<(Span, Span)>,
+}
 
 impl Headers {
     /// No fields.
     pub fn new() -> Self {
-        Headers(Vec::new())
+        Headers::default()
+    }
+
+    /// No fields, with room for `fields` fields of `bytes` bytes in all.
+    pub fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Headers {
+            text: Arena::with_capacity(bytes),
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields
+            .iter()
+            .map(|(n, v)| (self.text.get(*n), self.text.get(*v)))
     }
 
     /// The first value of `name`, compared case-insensitively.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
+        self.pairs()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// Appends a field.
-    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.push((name.into(), value.into()));
+    pub fn append(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        let name = self.text.push(name.as_ref());
+        let value = self.text.push(value.as_ref());
+        self.fields.push((name, value));
     }
 
     /// Replaces every field called `name` with one field.
-    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+    pub fn set(&mut self, name: &str, value: impl AsRef<str>) {
         self.remove(name);
         self.append(name, value);
     }
 
-    /// Removes every field called `name`.
+    /// Removes every field called `name` (their text stays until the
+    /// headers are dropped: removals are rare and heads short-lived).
     pub fn remove(&mut self, name: &str) {
-        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let text = &self.text;
+        self.fields
+            .retain(|(n, _)| !text.get(*n).eq_ignore_ascii_case(name));
     }
 
     /// All fields, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.pairs()
     }
 
     /// Whether a comma-separated header (`connection`, `transfer-encoding`)
     /// lists `token`, case-insensitively.
     pub fn lists(&self, name: &str, token: &str) -> bool {
-        self.0
-            .iter()
+        self.pairs()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .flat_map(|(_, v)| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case(token))
@@ -67,6 +94,20 @@ impl Headers {
             put_field(out, "content-length", &len.to_string());
         }
         out.put_slice(b"\r\n");
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.pairs().eq(other.pairs())
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.pairs()).finish()
     }
 }
 

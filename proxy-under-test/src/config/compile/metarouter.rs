@@ -3,6 +3,7 @@
 //! first match wins, attributes ANDed within a route.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use meshbench_wire::Protocol;
 
@@ -147,6 +148,6 @@ fn compile_route(
     Ok(Route {
         name: route.name.clone(),
         matches,
-        action: Action::Forward(forward),
+        action: Action::Forward(Arc::new(forward)),
     })
 }

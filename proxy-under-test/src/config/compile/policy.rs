@@ -118,8 +118,22 @@ pub(super) fn timeout(text: Option<&str>, at: &At) -> Result<Option<Duration>, C
     }
 }
 
-/// `retries`: none without the object or with `attempts: 0`; `retryOn`
-/// split on commas.
+/// A VirtualService route's `retries`, as Istio converts them
+/// (`retry.ConvertPolicy`): absent, Istio's default policy; `attempts: 0`,
+/// none; otherwise `attempts` retries on `retryOn` (absent: Istio's default
+/// conditions), where a number is a retriable status code.
+pub(super) fn istio_retries(
+    retry: Option<&HttpRetry>,
+    at: &At,
+) -> Result<Option<RetryPolicy>, CompileError> {
+    match retry {
+        None => Ok(Some(RetryPolicy::istio_default())),
+        Some(retry) => retries(Some(retry), at),
+    }
+}
+
+/// Written `retries`: none without the object or with `attempts: 0`;
+/// `retryOn` split on commas, numbers taken as retriable status codes.
 pub(super) fn retries(
     retry: Option<&HttpRetry>,
     at: &At,
@@ -128,20 +142,34 @@ pub(super) fn retries(
         return Ok(None);
     };
     let per_try_timeout = timeout(retry.per_try_timeout.as_deref(), &at.field("perTryTimeout"))?;
-    let retry_on = retry
-        .retry_on
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned)
-        .collect();
-    Ok(Some(RetryPolicy {
+    let mut policy = RetryPolicy {
         attempts: retry.attempts,
         per_try_timeout,
-        retry_on,
-    }))
+        ..RetryPolicy::istio_default()
+    };
+    if let Some(written) = retry.retry_on.as_deref().filter(|r| !r.trim().is_empty()) {
+        let (conditions, codes) = retry_on(written);
+        policy.retry_on = conditions;
+        policy.retriable_status_codes = codes;
+    }
+    Ok(Some(policy))
+}
+
+/// Istio's `parseRetryOn`: conditions, and the HTTP statuses among them
+/// (which imply `retriable-status-codes`).
+fn retry_on(written: &str) -> (Vec<String>, Vec<u16>) {
+    let (mut conditions, mut codes) = (Vec::new(), Vec::new());
+    for part in written.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<u16>() {
+            Ok(code) if (100..600).contains(&code) => codes.push(code),
+            _ => conditions.push(part.to_owned()),
+        }
+    }
+    let implied = "retriable-status-codes";
+    if !codes.is_empty() && !conditions.iter().any(|c| c == implied) {
+        conditions.push(implied.to_owned());
+    }
+    (conditions, codes)
 }
 
 /// `fault`: a delay needs `fixedDelay`, an abort `httpStatus`; each share is

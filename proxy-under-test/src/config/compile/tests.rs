@@ -334,7 +334,7 @@ fn route_policies_extension() {
             (format!("{F0}/timeout"), duration(2, 0)),
             (
                 format!("{F0}/retries"),
-                json!({"attempts": 2, "per_try_timeout": duration(0, 500_000_000), "retry_on": ["gateway-error", "reset"]}),
+                json!({"attempts": 2, "per_try_timeout": duration(0, 500_000_000), "retry_on": ["gateway-error", "reset"], "retriable_status_codes": []}),
             ),
             (
                 format!("{F0}/fault"),
@@ -360,6 +360,62 @@ fn route_policies_extension() {
         "MetaRouter meta-thrift/route uses meshbench.io/route-policies"
     );
     assert!(extensions_used(&load_objects(&mr("[]")).unwrap_or_default()).is_empty());
+}
+
+#[test]
+fn virtual_service_retries_follow_istio() {
+    let route = "[{route: [{destination: {host: web, subset: v1}}]";
+    let with = |retries: &str| vs(&format!("{route}, retries: {retries}}}]"));
+    let default_on = json!([
+        "connect-failure",
+        "refused-stream",
+        "unavailable",
+        "cancelled",
+        "retriable-status-codes"
+    ]);
+    let istio_default = json!({"attempts": 2, "per_try_timeout": null,
+        "retry_on": default_on.clone(), "retriable_status_codes": []});
+    check(vec![
+        (
+            "no retries written: Istio's default policy, 2 retries, no status retried",
+            vs(&format!("{route}}}]")),
+            vec![(format!("{WF0}/retries"), istio_default.clone())],
+        ),
+        (
+            "an HTTP service with no VirtualService gets the default policy too",
+            String::new(),
+            vec![(format!("{WF0}/retries"), istio_default)],
+        ),
+        (
+            "attempts 0 switches retrying off",
+            with("{attempts: 0}"),
+            vec![(format!("{WF0}/retries"), json!(null))],
+        ),
+        (
+            "attempts without retryOn keep Istio's default conditions",
+            with("{attempts: 4}"),
+            vec![(
+                format!("{WF0}/retries"),
+                json!({"attempts": 4, "per_try_timeout": null,
+                    "retry_on": default_on, "retriable_status_codes": []}),
+            )],
+        ),
+        (
+            "a number in retryOn is a retriable status code and implies retriable-status-codes",
+            with("{attempts: 1, retryOn: 'connect-failure, 503'}"),
+            vec![(
+                format!("{WF0}/retries"),
+                json!({"attempts": 1, "per_try_timeout": null,
+                    "retry_on": ["connect-failure", "retriable-status-codes"],
+                    "retriable_status_codes": [503]}),
+            )],
+        ),
+        (
+            "a MetaRouter route has no retries unless the extension gives them",
+            mr("[{name: r, route: [{destination: {host: thrift-sample-server, subset: v1}}]}]"),
+            vec![(format!("{F0}/retries"), json!(null))],
+        ),
+    ]);
 }
 
 // === Hosts, clusters, DestinationRules ===
@@ -548,13 +604,13 @@ fn virtualservice_http_rules() {
         ("mirrorPercentage rounds to per million", with("mirror: {host: web, subset: v2}, mirrorPercentage: {value: 0.00005}"), vec![(format!("{WF0}/mirror/per_million"), json!(1))]),
         ("timeout 0.5s", with("timeout: 0.5s"), vec![(format!("{WF0}/timeout"), duration(0, 500_000_000))]),
         ("timeout 0s means none", with("timeout: 0s"), vec![(format!("{WF0}/timeout"), json!(null))]),
-        ("no retries object: no retries", with("timeout: 1m"), vec![(format!("{WF0}/retries"), json!(null)), (format!("{WF0}/timeout"), duration(60, 0))]),
+        ("timeout 1m", with("timeout: 1m"), vec![(format!("{WF0}/timeout"), duration(60, 0))]),
         (
             "retries: retryOn split on commas",
             with("retries: {attempts: 3, perTryTimeout: 100ms, retryOn: '5xx, connect-failure,,reset'}"),
             vec![(
                 format!("{WF0}/retries"),
-                json!({"attempts": 3, "per_try_timeout": duration(0, 100_000_000), "retry_on": ["5xx", "connect-failure", "reset"]}),
+                json!({"attempts": 3, "per_try_timeout": duration(0, 100_000_000), "retry_on": ["5xx", "connect-failure", "reset"], "retriable_status_codes": []}),
             )],
         ),
         ("retries attempts 0: no retries", with("retries: {attempts: 0, retryOn: 5xx}"), vec![(format!("{WF0}/retries"), json!(null))]),

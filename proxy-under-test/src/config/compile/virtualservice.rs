@@ -1,10 +1,12 @@
 //! VirtualService -> the routes of an http listener (`http`) or a tcp
 //! listener (`tcp`), as Istio's sidecar translation reads them.
 
+use std::sync::Arc;
+
 use meshbench_wire::Protocol;
 
 use super::matches::{condition, matcher};
-use super::policy::{check_extension_absent, fault, istio_mirror_share, retries, timeout};
+use super::policy::{check_extension_absent, fault, istio_mirror_share, istio_retries, timeout};
 use super::{At, Builder, CompileError, Reason, Services, check_gateways, forward};
 use crate::config::ServiceEndpoints;
 use crate::config::objects::Resource;
@@ -119,7 +121,7 @@ fn http_route(
             code: redirect.redirect_code.unwrap_or(301),
         }),
         (None, true) => return Err(at.field("route").error(Reason::Missing)),
-        (None, false) => Action::Forward(http_forward(builder, route, namespace, at)?),
+        (None, false) => Action::Forward(Arc::new(http_forward(builder, route, namespace, at)?)),
     };
     Ok(Route {
         name: route.name.clone(),
@@ -193,7 +195,7 @@ fn http_forward(
         builder.weighted(destinations, namespace, Protocol::Http, &at.field("route"))?;
     let mut forward = forward(clusters, hash_key);
     forward.timeout = timeout(route.timeout.as_deref(), &at.field("timeout"))?;
-    forward.retries = retries(route.retries.as_ref(), &at.field("retries"))?;
+    forward.retries = istio_retries(route.retries.as_ref(), &at.field("retries"))?;
     forward.fault = fault(route.fault.as_ref(), &at.field("fault"))?;
     forward.mirror = match &route.mirror {
         Some(mirror) => {
@@ -303,7 +305,7 @@ pub(super) fn tcp_routes(
     Ok(vec![Route {
         name: "tcp".to_owned(),
         matches: Vec::new(),
-        action: Action::Forward(forward(clusters, hash_key)),
+        action: Action::Forward(Arc::new(forward(clusters, hash_key))),
     }])
 }
 

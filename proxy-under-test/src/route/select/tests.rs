@@ -29,7 +29,7 @@ fn route(name: &str, matches: Vec<Vec<Condition>>) -> Route {
             .into_iter()
             .map(|conditions| Match { conditions })
             .collect(),
-        action: Action::Forward(Forward {
+        action: Action::Forward(std::sync::Arc::new(Forward {
             clusters: WeightedClusters::single(format!("outbound|9090|{name}|svc")),
             timeout: None,
             retries: None,
@@ -40,7 +40,7 @@ fn route(name: &str, matches: Vec<Vec<Condition>>) -> Route {
             request_remove: vec![],
             rewrite: None,
             hash_key: None,
-        }),
+        })),
     }
 }
 
