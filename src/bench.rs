@@ -125,6 +125,28 @@ struct Watched<'a> {
     server: &'a Server,
 }
 
+/// The servers whose CPU a measurement reads: the backends, and the proxy
+/// when the target is one.
+#[derive(Clone, Copy)]
+struct Servers<'a> {
+    backends: &'a [&'a Server],
+    proxy: Option<&'a Server>,
+}
+
+impl<'a> Servers<'a> {
+    fn watched(self) -> Vec<Watched<'a>> {
+        let backends = self.backends.iter().map(|server| Watched {
+            role: "backend",
+            server,
+        });
+        let proxy = self.proxy.map(|server| Watched {
+            role: "proxy",
+            server,
+        });
+        backends.chain(proxy).collect()
+    }
+}
+
 struct Bench {
     options: Options,
     launcher: Launcher,
@@ -138,16 +160,31 @@ impl Bench {
         Duration::from_secs(self.options.seconds)
     }
 
-    /// One measurement of `target` at `address`, with these servers watched.
-    #[allow(clippy::too_many_arguments)]
-    async fn measure(
+    /// One target measured at saturation (closed loop), then at the fixed
+    /// open-loop rate.
+    async fn saturation_and_rate(
         &mut self,
-        comparison: Comparison,
-        protocol: &Protocol,
+        (comparison, protocol, round): &(Comparison, Protocol, usize),
         target: &str,
         address: SocketAddr,
+        servers: Servers<'_>,
+    ) -> anyhow::Result<()> {
+        let watched = servers.watched();
+        let rate = self.options.rate;
+        let at = (*comparison, protocol, *round);
+        for pace in [None, Some(rate)] {
+            self.measure(at, (target, address), pace, &watched).await?;
+        }
+        Ok(())
+    }
+
+    /// One measurement of `target` at `address`, closed loop without a
+    /// `rate`, open loop at it, with these servers watched.
+    async fn measure(
+        &mut self,
+        (comparison, protocol, round): (Comparison, &Protocol, usize),
+        (target, address): (&str, SocketAddr),
         rate: Option<f64>,
-        round: usize,
         watched: &[Watched<'_>],
     ) -> anyhow::Result<()> {
         let before: Vec<u64> = watched.iter().map(|w| w.server.ticks()).collect();
@@ -242,37 +279,12 @@ impl Bench {
             for i in 0..targets.len() {
                 // Rotate the order each round so no target always goes first.
                 let (name, addr, proxy) = targets[(i + round - 1) % targets.len()];
-                let mut watched = vec![Watched {
-                    role: "backend",
-                    server: &backend,
-                }];
-                if let Some(proxy) = proxy {
-                    watched.push(Watched {
-                        role: "proxy",
-                        server: proxy,
-                    });
-                }
-                let rate = self.options.rate;
-                self.measure(
-                    Comparison::Http,
-                    &Protocol::Http,
-                    name,
-                    addr,
-                    None,
-                    round,
-                    &watched,
-                )
-                .await?;
-                self.measure(
-                    Comparison::Http,
-                    &Protocol::Http,
-                    name,
-                    addr,
-                    Some(rate),
-                    round,
-                    &watched,
-                )
-                .await?;
+                let servers = Servers {
+                    backends: &[&backend],
+                    proxy,
+                };
+                let at = (Comparison::Http, Protocol::Http, round);
+                self.saturation_and_rate(&at, name, addr, servers).await?;
             }
         }
         for server in [haproxy, nginx, meshproxy, backend] {
@@ -322,16 +334,9 @@ impl Bench {
                     server: &nginx,
                 }];
                 if (i + round) % 2 == 0 {
-                    self.measure(
-                        Comparison::Generator,
-                        &Protocol::Http,
-                        "meshbench",
-                        addr,
-                        None,
-                        round,
-                        &watched,
-                    )
-                    .await?;
+                    let at = (Comparison::Generator, &Protocol::Http, round);
+                    self.measure(at, ("meshbench", addr), None, &watched)
+                        .await?;
                 } else {
                     let before = nginx.ticks();
                     let load = load::wrk(
@@ -436,43 +441,12 @@ impl Bench {
             for round in 1..=self.options.rounds {
                 for i in 0..targets.len() {
                     let (name, addr, proxy) = targets[(i + round - 1) % targets.len()];
-                    let mut watched = vec![
-                        Watched {
-                            role: "backend",
-                            server: v1,
-                        },
-                        Watched {
-                            role: "backend",
-                            server: v2,
-                        },
-                    ];
-                    if let Some(proxy) = proxy {
-                        watched.push(Watched {
-                            role: "proxy",
-                            server: proxy,
-                        });
-                    }
-                    let rate = self.options.rate;
-                    self.measure(
-                        Comparison::Rpc,
-                        &protocol,
-                        name,
-                        addr,
-                        None,
-                        round,
-                        &watched,
-                    )
-                    .await?;
-                    self.measure(
-                        Comparison::Rpc,
-                        &protocol,
-                        name,
-                        addr,
-                        Some(rate),
-                        round,
-                        &watched,
-                    )
-                    .await?;
+                    let servers = Servers {
+                        backends: &[v1, v2],
+                        proxy,
+                    };
+                    let at = (Comparison::Rpc, protocol.clone(), round);
+                    self.saturation_and_rate(&at, name, addr, servers).await?;
                 }
             }
         }

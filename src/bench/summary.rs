@@ -638,22 +638,34 @@ fn bars(
     Ok(())
 }
 
+/// A bar chart of one median per target (`series` names the bars' colour);
+/// nothing when nothing was measured.
+fn median_bars(
+    file: &Path,
+    (title, series): (&str, &str),
+    medians: &BTreeMap<String, Spread>,
+) -> anyhow::Result<()> {
+    if medians.is_empty() {
+        return Ok(());
+    }
+    let (labels, values): (Vec<String>, Vec<f64>) =
+        medians.iter().map(|(k, v)| (k.clone(), v.median)).unzip();
+    bars(
+        file,
+        title,
+        "CPU µs / request",
+        &labels,
+        &[(series, values)],
+    )
+}
+
 fn plots(report: &Report, folder: &Path) -> anyhow::Result<()> {
     let f = figures(&report.samples);
-    if !f.http_proxy_cpu.is_empty() {
-        let (labels, values): (Vec<String>, Vec<f64>) = f
-            .http_proxy_cpu
-            .iter()
-            .map(|(k, v)| (k.clone(), v.median))
-            .unzip();
-        bars(
-            &folder.join("http-cpu.svg"),
-            "HTTP/1.1 proxy CPU per request (median)",
-            "CPU µs / request",
-            &labels,
-            &[("proxy", values)],
-        )?;
-    }
+    median_bars(
+        &folder.join("http-cpu.svg"),
+        ("HTTP/1.1 proxy CPU per request (median)", "proxy"),
+        &f.http_proxy_cpu,
+    )?;
     if !f.http_added.is_empty() {
         let labels: Vec<String> = f.http_added.keys().cloned().collect();
         let series: Vec<(&str, Vec<f64>)> = ["p50", "p90", "p99"]
@@ -677,35 +689,19 @@ fn plots(report: &Report, folder: &Path) -> anyhow::Result<()> {
             &series,
         )?;
     }
-    if !f.rpc_proxy_cpu.is_empty() {
-        let (labels, values): (Vec<String>, Vec<f64>) = f
-            .rpc_proxy_cpu
-            .iter()
-            .map(|(k, v)| (k.clone(), v.median))
-            .unzip();
-        bars(
-            &folder.join("rpc-cpu.svg"),
+    median_bars(
+        &folder.join("rpc-cpu.svg"),
+        (
             "meshproxy CPU per request, Thrift and Dubbo (median)",
-            "CPU µs / request",
-            &labels,
-            &[("proxy", values)],
-        )?;
-    }
-    if !f.generator_cpu.is_empty() {
-        let (labels, values): (Vec<String>, Vec<f64>) = f
-            .generator_cpu
-            .iter()
-            .map(|(k, v)| (k.clone(), v.median))
-            .unzip();
-        bars(
-            &folder.join("generator-cpu.svg"),
-            "Load generator CPU per request (median)",
-            "CPU µs / request",
-            &labels,
-            &[("generator", values)],
-        )?;
-    }
-    Ok(())
+            "proxy",
+        ),
+        &f.rpc_proxy_cpu,
+    )?;
+    median_bars(
+        &folder.join("generator-cpu.svg"),
+        ("Load generator CPU per request (median)", "generator"),
+        &f.generator_cpu,
+    )
 }
 
 /// Writes `<out>/<date>/{bench.json, summary.md, *.svg}` and, when asked,

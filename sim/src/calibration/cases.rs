@@ -37,23 +37,22 @@ fn detect() -> f64 {
 pub(super) fn all(options: &Options) -> Vec<Case> {
     let mut cases = Vec::new();
     let null = options.null_alpha;
+    let twenty_eighty: Weights = &[("v1", 20.0), ("v2", 80.0)];
+    let two_alternatives: &[&[f64]] = &[&[0.23, 0.77], &[0.17, 0.83]];
     split_cases(
         &mut cases,
         null,
-        &[("v1", 20.0), ("v2", 80.0)],
-        &[&[0.23, 0.77], &[0.17, 0.83]],
+        (twenty_eighty, two_alternatives),
+        split_case,
     );
+    let three: Weights = &[("v1", 80.0), ("v2", 10.0), ("v3", 10.0)];
+    let three_alternatives: &[&[f64]] = &[&[0.77, 0.115, 0.115], &[0.83, 0.085, 0.085]];
+    split_cases(&mut cases, null, (three, three_alternatives), split_case);
     split_cases(
         &mut cases,
         null,
-        &[("v1", 80.0), ("v2", 10.0), ("v3", 10.0)],
-        &[&[0.77, 0.115, 0.115], &[0.83, 0.085, 0.085]],
-    );
-    sequential_split_cases(
-        &mut cases,
-        null,
-        &[("v1", 20.0), ("v2", 80.0)],
-        &[&[0.23, 0.77], &[0.17, 0.83]],
+        (twenty_eighty, two_alternatives),
+        sequential_split_case,
     );
     balanced_cases(&mut cases, null);
     routed_cases(&mut cases, null);
@@ -151,35 +150,53 @@ confidence: {{ alpha: {:e}, power: {}, detect: {}% }}
         .ok_or_else(|| "the scenario planner planned nothing".to_owned())
 }
 
+// ---------------------------------------------------------------- rows
+
+/// The rows of a verifier that tests a stated value: its null at the
+/// calibration alpha and at the default one (false failures), then one
+/// power row, at the default alpha, per `(label, truth)` alternative.
+/// `row(text, check, alpha, truth)` builds one row.
+fn null_and_power<T: Copy>(
+    cases: &mut Vec<Case>,
+    (label, null): (&str, Alpha),
+    stated: T,
+    alternatives: impl IntoIterator<Item = (String, T)>,
+    row: impl Fn(String, Check, Alpha, T) -> Case,
+) {
+    for alpha in [null, Alpha::DEFAULT] {
+        let text = format!("{label}, null");
+        cases.push(row(text, Check::FalseFailures, alpha, stated));
+    }
+    for (text, truth) in alternatives {
+        cases.push(row(text, Check::Power, Alpha::DEFAULT, truth));
+    }
+}
+
 // ---------------------------------------------------------------- split
 
+/// Versions and their configured weights (percent).
+type Weights<'a> = &'a [(&'a str, f64)];
+
+/// The rows of a split: the configured weights, then each alternative
+/// truth; `row` is the fixed or the sequential verifier's case.
 fn split_cases(
     cases: &mut Vec<Case>,
     null: Alpha,
-    weights: &[(&str, f64)],
-    alternatives: &[&[f64]],
+    (weights, alternatives): (Weights<'_>, &[&[f64]]),
+    row: fn(Weights<'_>, &[f64], Alpha, Check, String) -> Case,
 ) {
     let values: Vec<f64> = weights.iter().map(|(_, w)| *w).collect();
     let label = shares_text(&values.iter().map(|w| w / 100.0).collect::<Vec<_>>());
-    let expected = values.clone();
-    for alpha in [null, Alpha::DEFAULT] {
-        cases.push(split_case(
-            weights,
-            &expected,
-            alpha,
-            Check::FalseFailures,
-            format!("{label}, null"),
-        ));
-    }
-    for truth in alternatives {
-        cases.push(split_case(
-            weights,
-            truth,
-            Alpha::DEFAULT,
-            Check::Power,
-            format!("{label}, true {}", shares_text(truth)),
-        ));
-    }
+    let truths = alternatives
+        .iter()
+        .map(|truth| (format!("{label}, true {}", shares_text(truth)), *truth));
+    null_and_power(
+        cases,
+        (&label, null),
+        &values[..],
+        truths,
+        |text, check, alpha, truth| row(weights, truth, alpha, check, text),
+    );
 }
 
 fn split_case(
@@ -235,34 +252,6 @@ fn split_case(
 /// `split` in sequential mode: the verifier replays the ledger request by
 /// request and stops when its SPRTs decide; a run holds as many requests
 /// as the truncated test can need (its cap), so it never ends undecided.
-fn sequential_split_cases(
-    cases: &mut Vec<Case>,
-    null: Alpha,
-    weights: &[(&str, f64)],
-    alternatives: &[&[f64]],
-) {
-    let values: Vec<f64> = weights.iter().map(|(_, w)| *w).collect();
-    let label = shares_text(&values.iter().map(|w| w / 100.0).collect::<Vec<_>>());
-    for alpha in [null, Alpha::DEFAULT] {
-        cases.push(sequential_split_case(
-            weights,
-            &values,
-            alpha,
-            Check::FalseFailures,
-            format!("{label}, null"),
-        ));
-    }
-    for truth in alternatives {
-        cases.push(sequential_split_case(
-            weights,
-            truth,
-            Alpha::DEFAULT,
-            Check::Power,
-            format!("{label}, true {}", shares_text(truth)),
-        ));
-    }
-}
-
 fn sequential_split_case(
     weights: &[(&str, f64)],
     truth: &[f64],
@@ -540,22 +529,9 @@ const FAULT: f64 = 0.5;
 
 fn fraction_cases(cases: &mut Vec<Case>, null: Alpha) {
     let label = format!("fault {}%", FAULT * 100.0);
-    for alpha in [null, Alpha::DEFAULT] {
-        cases.push(fraction_case(
-            format!("{label}, null"),
-            Check::FalseFailures,
-            alpha,
-            FAULT,
-        ));
-    }
-    for truth in [FAULT + detect(), FAULT - detect()] {
-        cases.push(fraction_case(
-            format!("{label}, true {}%", shares_text(&[truth])),
-            Check::Power,
-            Alpha::DEFAULT,
-            truth,
-        ));
-    }
+    let truths = [FAULT + detect(), FAULT - detect()]
+        .map(|truth| (format!("{label}, true {}%", shares_text(&[truth])), truth));
+    null_and_power(cases, (&label, null), FAULT, truths, fraction_case);
 }
 
 /// The fraction verifier takes counts (the runner counts the requests with
@@ -600,23 +576,11 @@ const MIRROR: f64 = 0.1;
 
 fn mirrored_cases(cases: &mut Vec<Case>, null: Alpha) {
     let label = format!("{}% to v2", shares_text(&[MIRROR]));
-    for alpha in [null, Alpha::DEFAULT] {
-        cases.push(mirrored_case(
-            format!("{label}, null"),
-            Check::FalseFailures,
-            alpha,
-            MIRROR,
-        ));
-    }
     // The harder direction (the planner's power is the smaller of the two
     // there); the join under the count is the same either way.
     let truth = MIRROR + detect();
-    cases.push(mirrored_case(
-        format!("{label}, true {}%", shares_text(&[truth])),
-        Check::Power,
-        Alpha::DEFAULT,
-        truth,
-    ));
+    let truths = [(format!("{label}, true {}%", shares_text(&[truth])), truth)];
+    null_and_power(cases, (&label, null), MIRROR, truths, mirrored_case);
 }
 
 fn mirrored_case(text: String, check: Check, alpha: Alpha, truth: f64) -> Case {
@@ -661,21 +625,13 @@ const P99_BOUND: Duration = Duration::from_millis(10);
 
 fn latency_cases(cases: &mut Vec<Case>, null: Alpha) {
     let beyond = 0.01;
-    for alpha in [null, Alpha::DEFAULT] {
-        cases.push(latency_case(
-            "p99 below 10ms, null (1% above)".to_owned(),
-            Check::FalseFailures,
-            alpha,
-            beyond,
-        ));
-    }
     let worse = beyond + detect();
-    cases.push(latency_case(
+    let truths = [(
         format!("p99 below 10ms, {}% above", shares_text(&[worse])),
-        Check::Power,
-        Alpha::DEFAULT,
         worse,
-    ));
+    )];
+    let label = "p99 below 10ms (1% above)";
+    null_and_power(cases, (label, null), beyond, truths, latency_case);
 }
 
 fn latency_case(text: String, check: Check, alpha: Alpha, beyond: f64) -> Case {

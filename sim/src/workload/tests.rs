@@ -104,32 +104,34 @@ async fn a_closed_loop_sends_exactly_its_budget_with_one_outcome_each() {
     fleet.stop().await;
 }
 
-#[tokio::test]
-async fn lifetime_replaces_connections() {
-    let fleet = fleet(Protocol::Http, Behaviour::default()).await;
-    let target = fleet.endpoints()[0].identity.addr;
+/// One HTTP connection with one request in flight, `requests` in all, its
+/// connections living `lifetime`.
+fn one_at_a_time(target: SocketAddr, requests: u64, lifetime: Lifetime) -> WorkloadPlan {
     let http = Call::Http {
         method: "GET".into(),
         path: "/hello".into(),
         headers: vec![],
     };
-    let mut plan_client = client(
-        target,
-        Pace::Closed,
-        Budget {
-            requests: Some(40),
-            duration: None,
-        },
-        vec![class("get", 1, http)],
-    );
+    let budget = Budget {
+        requests: Some(requests),
+        duration: None,
+    };
+    let mut plan_client = client(target, Pace::Closed, budget, vec![class("get", 1, http)]);
     plan_client.connections = 1;
     plan_client.in_flight = 1;
-    plan_client.lifetime = Some(Lifetime::Requests(10));
-    let plan = WorkloadPlan {
+    plan_client.lifetime = Some(lifetime);
+    WorkloadPlan {
         clients: vec![plan_client],
         request_timeout: Duration::from_secs(10),
         id_prefix: String::new(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn lifetime_replaces_connections() {
+    let fleet = fleet(Protocol::Http, Behaviour::default()).await;
+    let target = fleet.endpoints()[0].identity.addr;
+    let plan = one_at_a_time(target, 40, Lifetime::Requests(10));
     let ledger = run_plan(&plan).await;
     ledger.check_conservation().expect("conserved");
     let connections: std::collections::BTreeSet<u64> =
@@ -146,29 +148,8 @@ async fn a_lifetime_in_time_replaces_connections_when_it_is_up() {
     };
     let fleet = fleet(Protocol::Http, slow).await;
     let target = fleet.endpoints()[0].identity.addr;
-    let http = Call::Http {
-        method: "GET".into(),
-        path: "/hello".into(),
-        headers: vec![],
-    };
-    let mut plan_client = client(
-        target,
-        Pace::Closed,
-        Budget {
-            requests: Some(60),
-            duration: None,
-        },
-        vec![class("get", 1, http)],
-    );
-    plan_client.connections = 1;
-    plan_client.in_flight = 1;
     let life = Duration::from_millis(100);
-    plan_client.lifetime = Some(Lifetime::Duration(life));
-    let plan = WorkloadPlan {
-        clients: vec![plan_client],
-        request_timeout: Duration::from_secs(10),
-        id_prefix: String::new(),
-    };
+    let plan = one_at_a_time(target, 60, Lifetime::Duration(life));
     let ledger = run_plan(&plan).await;
     ledger.check_conservation().expect("conserved");
     let mut spans: BTreeMap<u64, (Duration, Duration)> = BTreeMap::new();
