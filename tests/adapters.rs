@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use meshbench::adapter::{self, ProxySettings, Service};
+use meshbench::adapter::{self, ProxyAdapter, ProxySettings, Service};
 use meshbench_sim::client::thrift::{ThriftClient, ThriftOptions};
 use meshbench_sim::fleet::{Behaviour, Fleet, FleetOptions, ServiceSpec, VersionSpec};
 use meshbench_wire::Protocol;
@@ -64,19 +64,29 @@ async fn version(client: &ThriftClient) -> Option<String> {
         .map(|e| e.version)
 }
 
+/// A fleet, the adapter `name` started with `settings` and routing to v1,
+/// and a client connected through it whose first call reached v1.
+async fn routing_to_v1(
+    name: &str,
+    settings: ProxySettings,
+) -> (Fleet, Box<dyn ProxyAdapter>, ThriftClient) {
+    let fleet = fleet().await;
+    let mut proxy = adapter::from_name(name).expect("known adapter");
+    let listeners = proxy
+        .start(&services(&fleet), &routing("v1"), settings)
+        .await
+        .expect("starts");
+    let client = ThriftClient::connect(listeners[SERVICE], ThriftOptions::default())
+        .await
+        .expect("connects");
+    assert_eq!(version(&client).await.as_deref(), Some("v1"), "{name}");
+    (fleet, proxy, client)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builtin_adapters_route_apply_report_and_stop() {
     for name in ["builtin", "builtin-process"] {
-        let fleet = fleet().await;
-        let mut proxy = adapter::from_name(name).expect("known adapter");
-        let listeners = proxy
-            .start(&services(&fleet), &routing("v1"), ProxySettings::default())
-            .await
-            .expect("starts");
-        let client = ThriftClient::connect(listeners[SERVICE], ThriftOptions::default())
-            .await
-            .expect("connects");
-        assert_eq!(version(&client).await.as_deref(), Some("v1"), "{name}");
+        let (fleet, mut proxy, client) = routing_to_v1(name, ProxySettings::default()).await;
         proxy.apply(&routing("v2")).await.expect("applies");
         assert_eq!(
             version(&client).await.as_deref(),
@@ -104,16 +114,7 @@ async fn builtin_adapters_apply_the_idle_timeout() {
         idle_timeout: Some(idle),
     };
     for name in ["builtin", "builtin-process"] {
-        let fleet = fleet().await;
-        let mut proxy = adapter::from_name(name).expect("known adapter");
-        let listeners = proxy
-            .start(&services(&fleet), &routing("v1"), settings)
-            .await
-            .expect("starts");
-        let client = ThriftClient::connect(listeners[SERVICE], ThriftOptions::default())
-            .await
-            .expect("connects");
-        assert_eq!(version(&client).await.as_deref(), Some("v1"), "{name}");
+        let (fleet, mut proxy, client) = routing_to_v1(name, settings).await;
         tokio::time::sleep(idle * 4).await;
         let closed = client.say_hello("x", None, BTreeMap::new()).await;
         assert!(closed.is_err(), "{name}: still open after {:?}", idle * 4);

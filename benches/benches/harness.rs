@@ -169,16 +169,9 @@ fn verifiers(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = meshbench_benches::criterion_config();
     targets = ledger_insert, verifiers
 }
 criterion_main!(benches);

@@ -3,7 +3,6 @@
 //! last), the weighted cluster pick and the endpoint pick per LB policy.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use meshbench_benches::{MatchKind, cluster, listener, route_request, weighted};
@@ -79,16 +78,9 @@ fn endpoint_pick(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = meshbench_benches::criterion_config();
     targets = route_match, weighted_pick, endpoint_pick
 }
 criterion_main!(benches);

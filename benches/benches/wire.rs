@@ -2,7 +2,6 @@
 //! HTTP/1.1 request parsing and the routing attribute views.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -108,16 +107,9 @@ fn http(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = meshbench_benches::criterion_config();
     targets = thrift, dubbo, http
 }
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! Fixtures for meshbench's criterion micro benchmarks (`cargo bench -p
 //! meshbench-benches`): the messages, route tables, clusters and ledgers the
-//! benches in `benches/` measure, built only through the crates' public APIs.
+//! benches in `benches/` measure, built only through the crates' public APIs,
+//! and the criterion settings they share.
 //!
 //! This package is a workspace member outside `default-members`, so that
 //! `cargo test` never builds criterion or a release build of every
@@ -230,4 +231,13 @@ pub fn ledger(n: u64) -> Ledger {
         entries,
         heartbeats: Vec::new(),
     }
+}
+
+/// The criterion settings of every bench: 20 samples of 2 s after 0.5 s of
+/// warm-up, so `cargo bench` ends in minutes on two cores.
+pub fn criterion_config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
 }

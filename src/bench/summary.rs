@@ -249,14 +249,8 @@ pub fn markdown(report: &Report) -> String {
         },
         m.load_before,
         m.load_after,
-        report
-            .settings
-            .get("generator cores")
-            .map_or("?", String::as_str),
-        report
-            .settings
-            .get("server cores")
-            .map_or("?", String::as_str),
+        setting(report, "generator cores"),
+        setting(report, "server cores"),
         if m.pinned { "" } else { " (unpinned)" },
     );
     let _ = writeln!(
@@ -291,16 +285,20 @@ pub fn markdown(report: &Report) -> String {
         let _ = writeln!(
             md,
             "Saturation: closed loop, {} connections, one request in flight each.\n",
-            report
-                .settings
-                .get("closed-loop connections")
-                .map_or("?", String::as_str)
+            setting(report, "closed-loop connections")
         );
-        let _ = writeln!(
-            md,
-            "| target | throughput (rps) | proxy CPU-µs/request | ÷ nginx | ÷ HAProxy | backend CPU-µs/request | generator CPU-µs/request |"
+        table_head(
+            &mut md,
+            &[
+                "target",
+                "throughput (rps)",
+                "proxy CPU-µs/request",
+                "÷ nginx",
+                "÷ HAProxy",
+                "backend CPU-µs/request",
+                "generator CPU-µs/request",
+            ],
         );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|");
         let nginx = f.http_proxy_cpu.get("nginx");
         let haproxy = f.http_proxy_cpu.get("haproxy");
         for target in ["direct", "meshproxy", "nginx", "haproxy"] {
@@ -331,20 +329,22 @@ pub fn markdown(report: &Report) -> String {
             "\nAdded latency at a fixed open-loop rate of {} rps ({} connections), µs over the direct path in the same round, \
              median (range of the rounds); latency from the actual send (the corrected figures are in bench.json). \
              The open loop's schedule runs on tokio's 1 ms timer, so requests leave in bursts of about rate/1000.\n",
-            report
-                .settings
-                .get("open-loop rate (rps)")
-                .map_or("?", String::as_str),
-            report
-                .settings
-                .get("open-loop connections")
-                .map_or("?", String::as_str),
+            setting(report, "open-loop rate (rps)"),
+            setting(report, "open-loop connections"),
         );
-        let _ = writeln!(
-            md,
-            "| target | achieved rps | p50 | p90 | p99 | added p50 | added p90 | added p99 |"
+        table_head(
+            &mut md,
+            &[
+                "target",
+                "achieved rps",
+                "p50",
+                "p90",
+                "p99",
+                "added p50",
+                "added p90",
+                "added p99",
+            ],
         );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
         for target in ["direct", "meshproxy", "nginx", "haproxy"] {
             let rate = cell(s, Comparison::Http, "http", target, "rate");
             if rate.is_empty() {
@@ -390,11 +390,20 @@ pub fn markdown(report: &Report) -> String {
             "`split+route`: a MetaRouter whose first route matches an attribute the traffic never carries \
              (Thrift `method: ping`, Dubbo `x-user: batchjob`), then a 20/80 v1/v2 split on `method: sayHello`.\n"
         );
-        let _ = writeln!(
-            md,
-            "| protocol | target | throughput (rps) | proxy CPU-µs/request | ÷ nginx HTTP | backend CPU-µs/request | added p50 | added p90 | added p99 |"
+        table_head(
+            &mut md,
+            &[
+                "protocol",
+                "target",
+                "throughput (rps)",
+                "proxy CPU-µs/request",
+                "÷ nginx HTTP",
+                "backend CPU-µs/request",
+                "added p50",
+                "added p90",
+                "added p99",
+            ],
         );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
         let nginx = f.http_proxy_cpu.get("nginx");
         for protocol in ["thrift", "dubbo"] {
             for target in ["direct", "meshproxy", "meshproxy split+route"] {
@@ -435,16 +444,20 @@ pub fn markdown(report: &Report) -> String {
             md,
             "Closed loop, {} connections, nginx answering `hello` (`return 200`). meshbench's generator records \
              every request in its ledger (id, timings, outcome) and HdrHistogram; wrk runs one thread.\n",
-            report
-                .settings
-                .get("closed-loop connections")
-                .map_or("?", String::as_str)
+            setting(report, "closed-loop connections")
         );
-        let _ = writeln!(
-            md,
-            "| generator | throughput (rps) | generator CPU-µs/request | ÷ wrk | nginx CPU-µs/request | p50 µs | p99 µs |"
+        table_head(
+            &mut md,
+            &[
+                "generator",
+                "throughput (rps)",
+                "generator CPU-µs/request",
+                "÷ wrk",
+                "nginx CPU-µs/request",
+                "p50 µs",
+                "p99 µs",
+            ],
         );
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|");
         let wrk = f.generator_cpu.get("wrk");
         for target in ["meshbench", "wrk"] {
             let sat = cell(s, Comparison::Generator, "http", target, "saturation");
@@ -474,8 +487,7 @@ pub fn markdown(report: &Report) -> String {
             "The sample servers at saturation on the direct path (one tokio worker each; every request is \
              also recorded in the fleet's received-request log).\n"
         );
-        let _ = writeln!(md, "| protocol | fleet CPU-µs/request |");
-        let _ = writeln!(md, "|---|---|");
+        table_head(&mut md, &["protocol", "fleet CPU-µs/request"]);
         for (protocol, cpu) in &f.fleet_cpu {
             let _ = writeln!(md, "| {protocol} | {} |", cpu.show(1));
         }
@@ -492,11 +504,16 @@ pub fn markdown(report: &Report) -> String {
             md,
             "Run against the in-process reference proxy (`--proxy builtin`), one connection, one call in flight.\n"
         );
-        let _ = writeln!(
-            md,
-            "| scenario | mode | requests | workload wall time (s) | verdict |"
+        table_head(
+            &mut md,
+            &[
+                "scenario",
+                "mode",
+                "requests",
+                "workload wall time (s)",
+                "verdict",
+            ],
         );
-        let _ = writeln!(md, "|---|---|---|---|---|");
         for run in &report.verification {
             let _ = writeln!(
                 md,
@@ -509,8 +526,7 @@ pub fn markdown(report: &Report) -> String {
 
     // Targets.
     let _ = writeln!(md, "## Targets (tracked, never asserted)\n");
-    let _ = writeln!(md, "| target | measured | verdict |");
-    let _ = writeln!(md, "|---|---|---|");
+    table_head(&mut md, &["target", "measured", "verdict"]);
     let verdict = |ok: Option<bool>| match ok {
         Some(true) => "met",
         Some(false) => "**missed**",
@@ -657,6 +673,17 @@ fn median_bars(
         &labels,
         &[(series, values)],
     )
+}
+
+/// A run setting as the report lists it, `?` when it was not recorded.
+fn setting<'r>(report: &'r Report, key: &str) -> &'r str {
+    report.settings.get(key).map_or("?", String::as_str)
+}
+
+/// A Markdown table's header row and its separator.
+fn table_head(md: &mut String, columns: &[&str]) {
+    let _ = writeln!(md, "| {} |", columns.join(" | "));
+    let _ = writeln!(md, "|{}", "---|".repeat(columns.len()));
 }
 
 fn plots(report: &Report, folder: &Path) -> anyhow::Result<()> {

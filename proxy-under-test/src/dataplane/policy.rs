@@ -102,7 +102,8 @@ where
     let attempts = 1 + retries.map_or(0, |r| r.attempts);
     let per_try = retries.and_then(|r| r.per_try_timeout);
     let mut endpoint = target.endpoint.addr;
-    let mut tried = vec![endpoint];
+    // Filled on the first retry only: most requests are never retried.
+    let mut tried = Vec::new();
     let mut attempt = 1;
     let mut _retry_in_flight = None;
     loop {
@@ -139,9 +140,9 @@ where
         );
         attempt += 1;
         _retry_in_flight = budget;
+        tried.push(endpoint);
         if let Some(next) = context.repick(target, &tried) {
             endpoint = next;
-            tried.push(next);
         }
     }
 }

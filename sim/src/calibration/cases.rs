@@ -224,27 +224,38 @@ fn split_case(
                     }
                     _ => "n: stats::plan::split".to_owned(),
                 },
-                trial: Box::new(move || {
-                    let endpoints: Vec<Echo> = weights
-                        .iter()
-                        .map(|(v, _)| endpoint(v, &format!("{v}-0")))
-                        .collect();
-                    let draw = Categorical::new(&truth).map_err(|e| e.to_string())?;
-                    let mut traffic = Traffic::new(1, n, &served(first(&endpoints)?));
-                    let check = SplitCheck {
-                        selection: Selection::default(),
-                        weights: weights.clone(),
-                        confidence: confidence(alpha),
-                    };
-                    let trial: Trial = Box::new(move |rng: &mut StdRng| {
-                        traffic.serve(&endpoints, |_| draw.draw(rng));
-                        verify::split(&traffic.ledger, &check).verdict
-                    });
-                    Ok(trial)
-                }),
+                trial: split_trial(weights, truth, n, confidence(alpha)),
             }
         });
     case("split", text, check, setup)
+}
+
+/// A split run: `n` requests over one endpoint per version, each drawn
+/// from the `truth` shares, checked against the configured `weights`.
+fn split_trial(
+    weights: Vec<(String, f64)>,
+    truth: Vec<f64>,
+    n: u64,
+    confidence: Confidence,
+) -> Box<dyn Fn() -> Result<Trial, String> + Send + Sync> {
+    Box::new(move || {
+        let endpoints: Vec<Echo> = weights
+            .iter()
+            .map(|(v, _)| endpoint(v, &format!("{v}-0")))
+            .collect();
+        let draw = Categorical::new(&truth).map_err(|e| e.to_string())?;
+        let mut traffic = Traffic::new(1, n, &served(first(&endpoints)?));
+        let check = SplitCheck {
+            selection: Selection::default(),
+            weights: weights.clone(),
+            confidence,
+        };
+        let trial: Trial = Box::new(move |rng: &mut StdRng| {
+            traffic.serve(&endpoints, |_| draw.draw(rng));
+            verify::split(&traffic.ledger, &check).verdict
+        });
+        Ok(trial)
+    })
 }
 
 // ---------------------------------------------------------------- split, sequential
@@ -275,24 +286,7 @@ fn sequential_split_case(
                 sizing: Sizing::Verifier,
                 claimed: claim(check, alpha),
                 note: "n: the truncated SPRT's cap (it stops earlier)".to_owned(),
-                trial: Box::new(move || {
-                    let endpoints: Vec<Echo> = weights
-                        .iter()
-                        .map(|(v, _)| endpoint(v, &format!("{v}-0")))
-                        .collect();
-                    let draw = Categorical::new(&truth).map_err(|e| e.to_string())?;
-                    let mut traffic = Traffic::new(1, n, &served(first(&endpoints)?));
-                    let check = SplitCheck {
-                        selection: Selection::default(),
-                        weights: weights.clone(),
-                        confidence,
-                    };
-                    let trial: Trial = Box::new(move |rng: &mut StdRng| {
-                        traffic.serve(&endpoints, |_| draw.draw(rng));
-                        verify::split(&traffic.ledger, &check).verdict
-                    });
-                    Ok(trial)
-                }),
+                trial: split_trial(weights, truth, n, confidence),
             }
         });
     case("split (sequential)", text, check, setup)

@@ -62,11 +62,11 @@ where
             self.next().await?;
             self.owed -= 1;
         }
-        self.framed.feed(request).await.map_err(error)?;
+        self.framed.feed(request).await?;
         // Encoded, so it will be sent (a later call flushes it if this one
         // is dropped): from here on its answer is due, whatever the caller does.
         self.owed = 1;
-        self.framed.flush().await.map_err(error)?;
+        self.framed.flush().await?;
         let answer = self.next().await?;
         self.owed = 0;
         Ok(answer)
@@ -74,7 +74,7 @@ where
 
     async fn next(&mut self) -> Result<Resp, MuxError> {
         match self.framed.next().await {
-            Some(answer) => answer.map_err(error),
+            Some(answer) => answer.map_err(MuxError::from),
             None => Err(MuxError::Closed),
         }
     }
@@ -101,13 +101,6 @@ impl<C> Lockstep<TcpStream, C> {
             self.framed.get_ref().try_read(&mut probe),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
         )
-    }
-}
-
-fn error(error: CodecError) -> MuxError {
-    match error {
-        CodecError::Decode(e) => MuxError::Protocol(e.to_string()),
-        CodecError::Io(e) => MuxError::Io(e.to_string()),
     }
 }
 

@@ -24,6 +24,15 @@ pub enum MuxError {
     Io(String),
 }
 
+impl From<CodecError> for MuxError {
+    fn from(error: CodecError) -> MuxError {
+        match error {
+            CodecError::Decode(e) => MuxError::Protocol(e.to_string()),
+            CodecError::Io(e) => MuxError::Io(e.to_string()),
+        }
+    }
+}
+
 /// How responses find their requests.
 #[derive(Debug, Clone, Copy)]
 pub enum Matching<Resp> {
@@ -154,8 +163,7 @@ async fn run<S, C, Req, Resp>(
             frame = stream.next() => {
                 let response = match frame {
                     Some(Ok(response)) => response,
-                    Some(Err(CodecError::Decode(e))) => break MuxError::Protocol(e.to_string()),
-                    Some(Err(CodecError::Io(e))) => break MuxError::Io(e.to_string()),
+                    Some(Err(error)) => break error.into(),
                     None => break MuxError::Closed,
                 };
                 let waiter = match matching {
