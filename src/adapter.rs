@@ -114,31 +114,86 @@ pub trait ProxyAdapter: Send {
     fn stop(&mut self) -> BoxFuture<'_, ()>;
 }
 
+/// Which proxy is under test, as `--proxy` names it: parsed once, at the
+/// edge, so a typo is a usage error before anything starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxySpec {
+    /// `builtin`: the reference proxy in-process.
+    Builtin,
+    /// `builtin-l4`: the reference proxy as a layer-4 tcp_proxy.
+    BuiltinL4,
+    /// `builtin-process`: the `meshproxy` binary as a child process.
+    BuiltinProcess,
+    /// `address=HOST:PORT`: a proxy the user runs.
+    Address(SocketAddr),
+    /// `builtin-fault=NAME`: the reference proxy with a deliberate defect
+    /// (one of [`BuiltinAdapter::FAULTS`]), for negative controls.
+    BuiltinFault(String),
+}
+
+impl std::str::FromStr for ProxySpec {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "builtin" => Ok(ProxySpec::Builtin),
+            "builtin-l4" => Ok(ProxySpec::BuiltinL4),
+            "builtin-process" => Ok(ProxySpec::BuiltinProcess),
+            other => {
+                if let Some(fault) = other.strip_prefix("builtin-fault=") {
+                    BuiltinAdapter::faulty(fault)?;
+                    return Ok(ProxySpec::BuiltinFault(fault.to_owned()));
+                }
+                match other.strip_prefix("address=") {
+                    Some(addr) => addr
+                        .parse()
+                        .map(ProxySpec::Address)
+                        .map_err(|_| format!("'{addr}' is not HOST:PORT")),
+                    None => Err(format!(
+                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, address=HOST:PORT, builtin-fault={} (negative controls)",
+                        BuiltinAdapter::FAULTS.join("|")
+                    )),
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ProxySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxySpec::Builtin => f.write_str("builtin"),
+            ProxySpec::BuiltinL4 => f.write_str("builtin-l4"),
+            ProxySpec::BuiltinProcess => f.write_str("builtin-process"),
+            ProxySpec::Address(addr) => write!(f, "address={addr}"),
+            ProxySpec::BuiltinFault(fault) => write!(f, "builtin-fault={fault}"),
+        }
+    }
+}
+
+impl ProxySpec {
+    /// A fresh adapter for one scenario.
+    pub fn adapter(&self) -> Box<dyn ProxyAdapter> {
+        match self {
+            ProxySpec::Builtin => Box::new(BuiltinAdapter::new(false)),
+            ProxySpec::BuiltinL4 => Box::new(BuiltinAdapter::new(true)),
+            ProxySpec::BuiltinProcess => Box::new(ProcessAdapter::new()),
+            ProxySpec::Address(addr) => Box::new(AddressAdapter::new(*addr)),
+            // The name was checked when the spec was parsed.
+            ProxySpec::BuiltinFault(fault) => match BuiltinAdapter::faulty(fault) {
+                Ok(adapter) => Box::new(adapter),
+                Err(_) => Box::new(BuiltinAdapter::new(false)),
+            },
+        }
+    }
+}
+
 /// Builds an adapter from its command-line name.
 ///
 /// # Errors
 /// A sentence naming the unknown adapter and the known ones.
 pub fn from_name(name: &str) -> Result<Box<dyn ProxyAdapter>, String> {
-    match name {
-        "builtin" => Ok(Box::new(BuiltinAdapter::new(false))),
-        "builtin-l4" => Ok(Box::new(BuiltinAdapter::new(true))),
-        "builtin-process" => Ok(Box::new(ProcessAdapter::new())),
-        other => {
-            if let Some(fault) = other.strip_prefix("builtin-fault=") {
-                return BuiltinAdapter::faulty(fault)
-                    .map(|adapter| Box::new(adapter) as Box<dyn ProxyAdapter>);
-            }
-            match other.strip_prefix("address=") {
-                Some(addr) => addr
-                    .parse()
-                    .map(|addr| Box::new(AddressAdapter::new(addr)) as Box<dyn ProxyAdapter>)
-                    .map_err(|_| format!("'{addr}' is not HOST:PORT")),
-                None => Err(format!(
-                    "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, address=HOST:PORT, builtin-fault=mirror-leak (a negative control)"
-                )),
-            }
-        }
-    }
+    name.parse::<ProxySpec>().map(|spec| spec.adapter())
 }
 
 /// The routing objects as one YAML stream (JSON documents are YAML).

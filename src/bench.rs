@@ -208,7 +208,7 @@ impl Bench {
             *cpu_seconds.entry(w.role.to_owned()).or_insert(0.0) += used;
         }
         cpu_seconds.insert("generator".to_owned(), load.generator_cpu_seconds);
-        let protocol_name = protocol_name(protocol);
+        let protocol_name = protocol.to_string();
         eprintln!(
             "  {protocol_name:6} {target:22} {:10} round {round}: {:>8.0} rps, p50 {:>6.0} µs, {}",
             if rate.is_some() { "rate" } else { "saturation" },
@@ -223,7 +223,7 @@ impl Bench {
         );
         self.samples.push(Sample {
             comparison,
-            protocol: protocol_name.to_owned(),
+            protocol: protocol_name.clone(),
             target: target.to_owned(),
             mode: if rate.is_some() { "rate" } else { "saturation" }.to_owned(),
             round,
@@ -445,7 +445,7 @@ impl Bench {
                         backends: &[v1, v2],
                         proxy,
                     };
-                    let at = (Comparison::Rpc, protocol.clone(), round);
+                    let at = (Comparison::Rpc, protocol, round);
                     self.saturation_and_rate(&at, name, addr, servers).await?;
                 }
             }
@@ -461,14 +461,6 @@ impl Bench {
             server.stop().await;
         }
         Ok(())
-    }
-}
-
-fn protocol_name(protocol: &Protocol) -> &'static str {
-    match protocol {
-        Protocol::Http => "http",
-        Protocol::Thrift => "thrift",
-        Protocol::Dubbo => "dubbo",
     }
 }
 

@@ -35,7 +35,7 @@ pub enum ScenarioError {
     Run(#[from] run::RunError),
 }
 
-/// One scenario against the proxy named `proxy`, from resolution to report:
+/// One scenario against the proxy `proxy`, from resolution to report:
 /// resolve, run, verify, mark the kinds the proxy does not support, report.
 /// The command line and the conformance suite both go through here.
 ///
@@ -43,7 +43,7 @@ pub enum ScenarioError {
 /// [`ScenarioError`] when the scenario cannot be run at all.
 pub async fn run_scenario(
     scenario: &Scenario,
-    proxy: &str,
+    proxy: &adapter::ProxySpec,
     seed: u64,
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
@@ -58,12 +58,12 @@ pub async fn run_scenario(
 /// [`ScenarioError`] when the scenario cannot be run at all.
 pub async fn run_scenario_watched(
     scenario: &Scenario,
-    proxy: &str,
+    proxy: &adapter::ProxySpec,
     seed: u64,
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
-    let mut adapter = adapter::from_name(proxy).map_err(ScenarioError::Setup)?;
+    let mut adapter = proxy.adapter();
     let resolved = resolve::resolve(scenario, seed).map_err(ScenarioError::Setup)?;
     let collected = run::execute(resolved.spec, adapter.as_mut(), progress, cancel).await?;
     let mut assertions = report::verify(&resolved.checks, &collected);

@@ -3,7 +3,7 @@
 //!
 //! JSON schema version 1: `{schema, scenario, description, proxy, seed,
 //! verdict, duration_seconds, sent, outcomes, latency_us{p50,p90,p99,p999,max},
-//! assertions: [{name, kind, verdict, summary, evidence, findings}], proxy_stats,
+//! assertions: [{name, claim, kind, verdict, summary, evidence, findings}], proxy_stats,
 //! figures{shares: [{assertion, verdict, alpha, n, shares: [{label, count,
 //! observed, expected, interval}]}], connections{versions, endpoints, rows:
 //! [{client, connection, requests, unserved, versions, endpoints}], total,
@@ -18,157 +18,24 @@ pub mod html;
 
 use std::collections::BTreeMap;
 
-use meshbench_sim::stats::{Decision, Evidence, Verdict};
-use meshbench_sim::verify::{self, Assertion, Monitor, Over, Selection};
+use meshbench_sim::stats::Verdict;
+use meshbench_sim::verify::{Assertion, Claim, Oracles};
 use serde::Serialize;
 
 use self::figures::Figures;
-use crate::resolve::{Check, FractionCheck, FractionMonitor, Property};
 use crate::run::Collected;
 
 /// The JSON report's schema version; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Applies every check to the collected oracles, in order.
-pub fn verify(checks: &[Check], collected: &Collected) -> Vec<Assertion> {
-    checks.iter().map(|check| apply(check, collected)).collect()
-}
-
-fn apply(check: &Check, collected: &Collected) -> Assertion {
-    match check {
-        Check::Split(check) => verify::split(&collected.ledger, check),
-        Check::Routed(check) => verify::routed(&collected.ledger, check),
-        Check::Balanced { check, service } => {
-            let mut check = check.clone();
-            if check.over == Over::Endpoints {
-                check.labels = collected
-                    .endpoints
-                    .iter()
-                    .filter(|e| &e.identity.service == service)
-                    .map(|e| e.identity.pod.clone())
-                    .collect();
-            }
-            verify::balanced(&collected.ledger, &check)
-        }
-        Check::Ejected {
-            check,
-            replica,
-            service,
-        } => {
-            let mut check = check.clone();
-            let pods = collected
-                .endpoints
-                .iter()
-                .filter(|e| &e.identity.service == service && e.identity.version == check.version)
-                .map(|e| e.identity.pod.clone());
-            check.pods = match replica {
-                Some(index) => pods.skip(*index).take(1).collect(),
-                None => Vec::new(),
-            };
-            verify::ejected(&collected.ledger, &check)
-        }
-        Check::Mirrored(check) => verify::mirrored(&collected.ledger, &collected.records, check),
-        Check::Retried(check) => verify::retried(&collected.ledger, check),
-        Check::Redirected(check) => verify::redirected(&collected.ledger, check),
-        Check::Heartbeats(check) => verify::heartbeats(&collected.ledger, check),
-        Check::Received(check) => verify::received(&collected.ledger, &collected.records, check),
-        Check::Timeout(check) => verify::timeout(&collected.ledger, check),
-        Check::Latency(check) => verify::latency(&collected.ledger, check),
-        Check::Fraction(check) => fraction(check, collected),
-        Check::Count {
-            selection,
-            status,
-            count,
-            or_more,
-            name,
-        } => counted(selection, status, (*count, *or_more), name, collected),
-    }
-}
-
-/// How many selected requests have `property`, and how many were selected.
-fn count_with(selection: &Selection, property: &Property, collected: &Collected) -> (u64, u64) {
-    let selected = collected
-        .ledger
-        .entries
-        .iter()
-        .filter(|e| selection.keeps(e));
-    selected.fold((0, 0), |(k, n), e| {
-        (k + u64::from(property.holds(e)), n + 1)
-    })
-}
-
-fn fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
-    if check.is_sequential() {
-        return sequential_fraction(check, collected);
-    }
-    let (k, n) = count_with(&check.selection, &check.property, collected);
-    let property = check.property.describe();
-    let counted = verify::Counted {
-        name: check.name.clone(),
-        kind: check.kind,
-        property,
-        k,
-        n,
-        expected: check.fraction,
+pub fn verify(checks: &[Claim], collected: &Collected) -> Vec<Assertion> {
+    let oracles = Oracles {
+        ledger: &collected.ledger,
+        records: &collected.records,
+        endpoints: &collected.endpoints,
     };
-    verify::fraction(counted, check.confidence, Vec::new())
-}
-
-/// A fraction in sequential mode: the ledger replayed in send order, as the
-/// live monitor saw it.
-fn sequential_fraction(check: &FractionCheck, collected: &Collected) -> Assertion {
-    let mut monitor = match FractionMonitor::new(check) {
-        Ok(monitor) => monitor,
-        Err(e) => {
-            let summary = format!("the sequential test could not run: {e}");
-            return Assertion::error(check.name.clone(), check.kind, summary);
-        }
-    };
-    for entry in verify::sequential::in_send_order(&collected.ledger.entries) {
-        monitor.observe(entry);
-        if monitor.decision() != Decision::Continue {
-            break;
-        }
-    }
-    monitor
-        .shares()
-        .assertion(check.name.clone(), check.kind, check.confidence)
-}
-
-/// A deterministic count of rejections: `expected` is (count, or more).
-fn counted(
-    selection: &Selection,
-    status: &str,
-    expected: (u64, bool),
-    name: &str,
-    collected: &Collected,
-) -> Assertion {
-    let (count, or_more) = expected;
-    let property = Property::Status(status.to_owned());
-    let (k, n) = count_with(selection, &property, collected);
-    let evidence = Evidence::new(
-        "deterministic count",
-        Default::default(),
-        Default::default(),
-        Default::default(),
-    )
-    .with_counts([("rejected", k), ("other", n - k)], [("rejected", 1.0)]);
-    let wanted = if or_more {
-        format!("at least {count}")
-    } else {
-        format!("exactly {count}")
-    };
-    let holds = k == count || (or_more && k > count);
-    let verdict = if holds { Verdict::Pass } else { Verdict::Fail };
-    let summary = format!("{k} of {n} requests answered {status}, {wanted} expected");
-    Assertion {
-        name: name.to_owned(),
-        kind: "rejected".to_owned(),
-        verdict,
-        summary,
-        evidence,
-        findings: Vec::new(),
-    }
+    checks.iter().map(|claim| claim.verify(&oracles)).collect()
 }
 
 /// Latency quantiles of the run, in microseconds (corrected for
@@ -267,9 +134,10 @@ impl Report {
         );
         for assertion in &self.assertions {
             out.push_str(&format!(
-                "  {} {}: {}\n",
+                "  {} {} ({}): {}\n",
                 label(assertion.verdict),
                 assertion.name,
+                assertion.claim,
                 assertion.summary
             ));
             if assertion.verdict != Verdict::Pass {
@@ -300,18 +168,14 @@ impl Report {
         );
         for assertion in &self.assertions {
             let name = escape(&assertion.name);
-            let summary = escape(&assertion.summary);
-            let details = escape(&assertion.findings.join("\n"));
-            let body = match assertion.verdict {
-                Verdict::Pass => String::new(),
-                Verdict::Fail => format!("<failure message=\"{summary}\">{details}</failure>"),
-                Verdict::Error => format!("<error message=\"{summary}\">{details}</error>"),
-                Verdict::Inconclusive | Verdict::Unsupported => {
-                    format!("<skipped message=\"{summary}\"/>")
-                }
-            };
+            let body = junit_body(
+                assertion.verdict,
+                &assertion.summary,
+                &assertion.findings.join("\n"),
+            );
             xml.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{name}\">{body}</testcase>\n",
+                "    <testcase classname=\"{}.{}\" name=\"{name}\">{body}</testcase>\n",
+                escape(&self.scenario),
                 escape(&assertion.kind)
             ));
         }
@@ -323,7 +187,7 @@ impl Report {
     /// assertions, and the findings of those that did not pass.
     pub fn markdown(&self) -> String {
         let mut md = format!(
-            "# {} — {}\n\n{}\n\n- proxy: `{}`, seed {}\n- {} requests in {:.1} s; latency p50 {} µs, p99 {} µs, max {} µs\n- outcomes: {}\n\n| verdict | assertion | summary |\n|---|---|---|\n",
+            "# {} — {}\n\n{}\n\n- proxy: `{}`, seed {}\n- {} requests in {:.1} s; latency p50 {} µs, p99 {} µs, max {} µs\n- outcomes: {}\n\n| verdict | assertion | claim | summary |\n|---|---|---|---|\n",
             self.scenario,
             label(self.verdict),
             self.description,
@@ -342,9 +206,10 @@ impl Report {
         );
         for assertion in &self.assertions {
             md.push_str(&format!(
-                "| {} | {} | {} |\n",
+                "| {} | {} | {} | {} |\n",
                 label(assertion.verdict),
                 assertion.name,
+                assertion.claim,
                 assertion.summary.replace('|', "\\|")
             ));
         }
@@ -353,7 +218,10 @@ impl Report {
             .iter()
             .filter(|a| a.verdict != Verdict::Pass && !a.findings.is_empty())
         {
-            md.push_str(&format!("\n## {}\n\n", assertion.name));
+            md.push_str(&format!(
+                "\n## {} ({})\n\n",
+                assertion.name, assertion.claim
+            ));
             for finding in &assertion.findings {
                 md.push_str(&format!("- {finding}\n"));
             }
@@ -362,7 +230,43 @@ impl Report {
     }
 }
 
-fn escape(text: &str) -> String {
+/// The body of a JUnit test case: nothing for a pass, `<failure>` for a
+/// fail, `<error>` for an error, `<skipped>` for inconclusive and unsupported.
+pub(crate) fn junit_body(verdict: Verdict, summary: &str, details: &str) -> String {
+    let (summary, details) = (escape(summary), escape(details));
+    match verdict {
+        Verdict::Pass => String::new(),
+        Verdict::Fail => format!("<failure message=\"{summary}\">{details}</failure>"),
+        Verdict::Error => format!("<error message=\"{summary}\">{details}</error>"),
+        Verdict::Inconclusive | Verdict::Unsupported => {
+            format!("<skipped message=\"{summary}\"/>")
+        }
+    }
+}
+
+/// A scenario name as a folder name: ASCII letters, digits, `-`, `_` and
+/// `.` kept, every other run of characters (`/`, `\\`, spaces) one `-`, and
+/// leading or trailing dots and dashes dropped, so a name is one path
+/// component that never climbs (`../../x` is `x`).
+pub fn slug(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => slug.push(c),
+            _ if !slug.ends_with('-') => slug.push('-'),
+            _ => {}
+        }
+    }
+    let slug = slug.trim_matches(|c| c == '.' || c == '-');
+    if slug.is_empty() {
+        "scenario".to_owned()
+    } else {
+        slug.to_owned()
+    }
+}
+
+/// Text escaped for XML attributes and content.
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

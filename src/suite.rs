@@ -27,8 +27,11 @@ pub struct SuiteEntry {
     pub group: String,
     /// Its merged verdict.
     pub verdict: Verdict,
-    /// Its report folder, relative to the suite's folder.
+    /// Its report folder, relative to the suite's folder (empty for a
+    /// scenario that could not run: it has no report).
     pub folder: String,
+    /// Why it could not run, for verdict `error` without a report.
+    pub error: Option<String>,
     /// Its assertions: (kind, name, verdict, summary).
     pub assertions: Vec<AssertionLine>,
 }
@@ -40,6 +43,8 @@ pub struct AssertionLine {
     pub kind: String,
     /// The assertion's name.
     pub name: String,
+    /// What it claims.
+    pub claim: String,
     /// Its verdict.
     pub verdict: Verdict,
     /// Why, in one sentence.
@@ -76,7 +81,8 @@ pub struct Suite {
     pub proxy: String,
     /// The seed of every run.
     pub seed: u64,
-    /// The merged verdict of every scenario.
+    /// The merged verdict of every scenario; `error` when any scenario
+    /// could not run, or none was added.
     pub verdict: Verdict,
     /// Scenarios per verdict.
     pub scenarios_by_verdict: BTreeMap<String, u64>,
@@ -87,13 +93,14 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// An empty suite for `proxy`.
+    /// An empty suite for `proxy`; its verdict is `error` until a scenario
+    /// is added (a run that judged nothing has shown nothing).
     pub fn new(proxy: &str, seed: u64) -> Suite {
         Suite {
             schema: SCHEMA_VERSION,
             proxy: proxy.to_owned(),
             seed,
-            verdict: Verdict::Pass,
+            verdict: Verdict::Error,
             scenarios_by_verdict: BTreeMap::new(),
             features: BTreeMap::new(),
             scenarios: Vec::new(),
@@ -102,11 +109,7 @@ impl Suite {
 
     /// Adds a scenario's report, kept in `folder`, from protocol `group`.
     pub fn add(&mut self, report: &Report, group: &str, folder: &str) {
-        self.verdict = self.verdict.merge(report.verdict);
-        *self
-            .scenarios_by_verdict
-            .entry(report.verdict.to_string())
-            .or_insert(0) += 1;
+        self.count(report.verdict);
         for assertion in &report.assertions {
             let feature = self
                 .features
@@ -128,17 +131,86 @@ impl Suite {
             group: group.to_owned(),
             verdict: report.verdict,
             folder: folder.to_owned(),
+            error: None,
             assertions: report
                 .assertions
                 .iter()
                 .map(|a| AssertionLine {
                     kind: a.kind.clone(),
                     name: a.name.clone(),
+                    claim: a.claim.clone(),
                     verdict: a.verdict,
                     summary: a.summary.clone(),
                 })
                 .collect(),
         });
+    }
+
+    /// Adds a scenario that could not be run or loaded (`scenario` names it:
+    /// its name, or its file when it did not load), with the reason.
+    pub fn add_error(&mut self, scenario: &str, group: &str, error: &str) {
+        self.count(Verdict::Error);
+        self.scenarios.push(SuiteEntry {
+            scenario: scenario.to_owned(),
+            description: String::new(),
+            group: group.to_owned(),
+            verdict: Verdict::Error,
+            folder: String::new(),
+            error: Some(error.to_owned()),
+            assertions: Vec::new(),
+        });
+    }
+
+    /// One scenario's verdict into the totals. Any errored scenario makes
+    /// the run's verdict `error`: a run that could not judge a scenario has
+    /// not shown the proxy conforms, whatever the others say.
+    fn count(&mut self, verdict: Verdict) {
+        self.verdict = match (self.verdict, verdict) {
+            _ if self.scenarios.is_empty() => verdict,
+            (Verdict::Error, _) | (_, Verdict::Error) => Verdict::Error,
+            (merged, verdict) => merged.merge(verdict),
+        };
+        *self
+            .scenarios_by_verdict
+            .entry(verdict.to_string())
+            .or_insert(0) += 1;
+    }
+
+    /// JUnit XML over every scenario (`junit.xml` beside the index): a test
+    /// suite per scenario and a test case per assertion, named by the
+    /// expectation's name; a scenario that could not run is one `<error>`.
+    pub fn junit(&self) -> String {
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+        for entry in &self.scenarios {
+            let count = |v: Verdict| entry.assertions.iter().filter(|a| a.verdict == v).count();
+            let skipped = count(Verdict::Inconclusive) + count(Verdict::Unsupported);
+            let suite = escape(&entry.scenario);
+            match &entry.error {
+                Some(error) => xml.push_str(&format!(
+                    "  <testsuite name=\"{suite}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n    <testcase classname=\"{suite}\" name=\"scenario\"><error message=\"{}\"/></testcase>\n  </testsuite>\n",
+                    escape(error)
+                )),
+                None => {
+                    xml.push_str(&format!(
+                        "  <testsuite name=\"{suite}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{skipped}\">\n",
+                        entry.assertions.len(),
+                        count(Verdict::Fail),
+                        count(Verdict::Error),
+                    ));
+                    for a in &entry.assertions {
+                        xml.push_str(&format!(
+                            "    <testcase classname=\"{suite}.{}\" name=\"{}\">{}</testcase>\n",
+                            escape(&a.kind),
+                            escape(&a.name),
+                            crate::report::junit_body(a.verdict, &a.summary, "")
+                        ));
+                    }
+                    xml.push_str("  </testsuite>\n");
+                }
+            }
+        }
+        xml.push_str("</testsuites>\n");
+        xml
     }
 
     /// Features by status: `supported` → [`thrift/split`, …].
@@ -173,13 +245,15 @@ impl Suite {
             "\n## Scenarios\n\n| verdict | scenario | group | report |\n|---|---|---|---|\n",
         );
         for entry in &self.scenarios {
+            let report = match &entry.error {
+                Some(error) => error.replace('|', "\\|").replace('\n', " "),
+                None => format!("[{}]({}/report.md)", entry.folder, entry.folder),
+            };
             out.push_str(&format!(
-                "| {} | {} | {} | [{}]({}/report.md) |\n",
+                "| {} | {} | {} | {report} |\n",
                 entry.verdict.to_string().to_uppercase(),
                 entry.scenario,
                 entry.group,
-                entry.folder,
-                entry.folder
             ));
         }
         out
@@ -206,6 +280,10 @@ impl Suite {
             by_status => Value::from(Serde(self.features_by_status())),
         })
     }
+}
+
+fn escape(text: &str) -> String {
+    crate::report::escape(text)
 }
 
 /// `3 pass, 1 fail`.
@@ -236,8 +314,8 @@ th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vert
 <h2>Scenarios</h2>
 <table><tr><th>verdict</th><th>scenario</th><th>assertions</th></tr>
 {% for entry in suite.scenarios %}<tr><td class="{{ entry.verdict }}">{{ entry.verdict | upper }}</td>
-<td><a href="{{ entry.folder }}/report.html">{{ entry.scenario }}</a><br><span class="summary">{{ entry.group }} · {{ entry.description }}</span></td>
-<td>{% for a in entry.assertions %}<span class="{{ a.verdict }}">{{ a.verdict }}</span> {{ a.kind }}: {{ a.summary }}<br>{% endfor %}</td></tr>
+<td>{% if entry.error %}{{ entry.scenario }}<br><span class="summary">{{ entry.group }} · could not run: {{ entry.error }}</span>{% else %}<a href="{{ entry.folder }}/report.html">{{ entry.scenario }}</a><br><span class="summary">{{ entry.group }} · {{ entry.description }}</span>{% endif %}</td>
+<td>{% for a in entry.assertions %}<span class="{{ a.verdict }}">{{ a.verdict }}</span> <strong>{{ a.name }}</strong> ({{ a.claim }}): {{ a.summary }}<br>{% endfor %}</td></tr>
 {% endfor %}</table>
 </body></html>
 "#;

@@ -219,3 +219,70 @@ fn run_writes_a_report_per_scenario_and_a_conformance_index() {
     assert!(html.contains(r#"href="thrift-method-route-wrong/report.html""#));
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// Defect 5 (errored scenarios vanished) and the path-safety of names: a
+/// scenario that does not load and one whose routing the proxy refuses are
+/// rows with verdict `error` in every output, the run's verdict is `error`,
+/// and a name written as a path lands inside `--out`.
+#[test]
+fn run_lists_scenarios_that_could_not_run_and_keeps_reports_inside_out() {
+    let work = std::env::temp_dir().join(format!("meshbench-cli-errors-{}", std::process::id()));
+    let scenarios = work.join("scenarios/thrift");
+    std::fs::create_dir_all(&scenarios).expect("temp dir");
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/thrift/method-route.yaml"),
+    )
+    .expect("the method-route scenario");
+    let escaping = source.replace("name: thrift-method-route", "name: ../../escape");
+    std::fs::write(scenarios.join("a-route.yaml"), escaping).expect("write");
+    std::fs::write(scenarios.join("b-broken.yaml"), "name: broken\nfleet: [\n").expect("write");
+    let refused = source
+        .replace("name: thrift-method-route", "name: thrift-refused-regex")
+        .replace("{ exact: sayHello } } }", "{ regex: \"(\" } } }");
+    std::fs::write(scenarios.join("c-refused.yaml"), refused).expect("write");
+    let out = work.join("out");
+    let output = Command::new(BIN)
+        .args(["run", "--out"])
+        .arg(&out)
+        .arg(work.join("scenarios"))
+        .output()
+        .expect("meshbench run runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("ERROR: 3 scenarios (2 error, 1 pass)"),
+        "{stdout}"
+    );
+    assert!(
+        out.join("escape/report.json").is_file(),
+        "the slugged folder"
+    );
+    assert!(!work.join("escape").exists() && !out.join("../escape").exists());
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("conformance.json")).expect("conformance.json"),
+    )
+    .expect("json");
+    assert_eq!(index["verdict"], "error");
+    assert_eq!(index["scenarios_by_verdict"]["error"], 2);
+    let rows = index["scenarios"].as_array().expect("scenarios");
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows[1]["scenario"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("b-broken.yaml"))
+    );
+    assert!(rows[1]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert_eq!(rows[2]["scenario"], "thrift-refused-regex");
+    let markdown = std::fs::read_to_string(out.join("index.md")).expect("index.md");
+    let html = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).expect("junit.xml");
+    for text in [&markdown, &html, &junit] {
+        assert!(text.contains("b-broken.yaml") && text.contains("thrift-refused-regex"));
+    }
+    assert_eq!(junit.matches("<error message=").count(), 2, "{junit}");
+    assert!(
+        junit.contains(r#"name="sayhello-to-v1""#),
+        "expectation names: {junit}"
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}

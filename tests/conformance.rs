@@ -9,7 +9,10 @@
 //! timeout, a wrong header match type), a workload the proxy must punish
 //! (pauses without heartbeats, closed by its idle timer), or a deliberate
 //! defect switched on by the `builtin-fault=` adapter. Each must FAIL, and
-//! the failing assertion must be the one that names the defect.
+//! the failing assertion must be the one that names the defect. Positive
+//! controls are the other half: a proxy wrong in a way the scenario does
+//! not claim (pinned connections, balanced overall, under `per: run`) must
+//! PASS.
 //!
 //! Trials run one at a time (`--test-threads` overrides): scenarios with a
 //! latency window should not share two cores with another run.
@@ -54,6 +57,7 @@ fn relative(file: &Path) -> String {
 /// Runs a scenario, given as its text, against `proxy`.
 fn run(name: &str, text: &str, proxy: &str) -> Result<Report, Failed> {
     let scenario = Scenario::parse(text, name).map_err(|e| format!("{name}: {e}"))?;
+    let proxy: meshbench::adapter::ProxySpec = proxy.parse()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -62,7 +66,7 @@ fn run(name: &str, text: &str, proxy: &str) -> Result<Report, Failed> {
     runtime
         .block_on(meshbench::run_scenario(
             &scenario,
-            proxy,
+            &proxy,
             1,
             CancellationToken::new(),
         ))
@@ -207,6 +211,20 @@ const CONTROLS: &[Control] = &[
         naming: "connection closed before the answer",
     },
     Control {
+        // An L4 proxy that splits connections by weight, each pinned to one
+        // version (HAProxy `mode tcp` with weighted servers): the pooled
+        // shares can look right, the split within each connection cannot.
+        name: "split-per-connection-l4-by-weight",
+        scenario: "thrift/traffic-split.yaml",
+        edits: &[
+            ("connections: 1 ", "connections: 10 "),
+            ("      detect: 2%", "      per: connection\n      detect: 10%"),
+        ],
+        proxy: "builtin-fault=l4-by-weight",
+        kind: "split",
+        naming: "connections do not hold the shares",
+    },
+    Control {
         name: "circuit-breaker-admits-two",
         scenario: "http/circuit-breaking.yaml",
         edits: &[("tcp: { maxConnections: 1 }", "tcp: { maxConnections: 2 }")],
@@ -216,16 +234,58 @@ const CONTROLS: &[Control] = &[
     },
 ];
 
-fn control(control: &Control) -> Result<(), Failed> {
-    let mut text = read(&root().join(control.scenario))?;
-    for (from, to) in control.edits {
+/// A variant that a proxy must pass although it is wrong in another way:
+/// what the scenario does *not* claim must not fail it.
+struct Positive {
+    /// Its trial name.
+    name: &'static str,
+    /// The scenario, under scenarios/.
+    scenario: &'static str,
+    /// Text replacements (each must occur).
+    edits: &'static [(&'static str, &'static str)],
+    /// The proxy adapter.
+    proxy: &'static str,
+}
+
+const POSITIVES: &[Positive] = &[Positive {
+    // An L4 proxy round-robins four connections over two endpoints: every
+    // connection pinned, the run balanced overall. `per: run` claims only
+    // the overall balance, and must pass (the layer-4 negative control of
+    // the same file fails it per connection).
+    name: "balanced-per-run-through-layer-4",
+    scenario: "thrift/request-level-lb.yaml",
+    edits: &[
+        ("connections: 1 ", "connections: 4 "),
+        ("per: connection", "per: run"),
+    ],
+    proxy: "builtin-l4",
+}];
+
+/// The scenario's text with `edits` applied; each must occur.
+fn edited(scenario: &str, edits: &[(&str, &str)]) -> Result<String, Failed> {
+    let mut text = read(&root().join(scenario))?;
+    for (from, to) in edits {
         if !text.contains(from) {
-            return Err(format!("{}: '{from}' no longer occurs", control.scenario).into());
+            return Err(format!("{scenario}: '{from}' no longer occurs").into());
         }
         text = text.replace(from, to);
     }
+    Ok(text)
+}
+
+fn control(control: &Control) -> Result<(), Failed> {
+    let text = edited(control.scenario, control.edits)?;
     let report = run(control.scenario, &text, control.proxy)?;
     fails_naming(&report, control.kind, control.naming)
+}
+
+fn positive(positive: &Positive) -> Result<(), Failed> {
+    let text = edited(positive.scenario, positive.edits)?;
+    let report = run(positive.scenario, &text, positive.proxy)?;
+    match report.verdict {
+        Verdict::Pass => Ok(()),
+        _ => Err(report.summary().into()),
+    }
 }
 
 /// The report fails, and an assertion of `kind` fails saying `naming`.
@@ -289,6 +349,11 @@ fn main() {
     for c in CONTROLS {
         trials.push(Trial::test(format!("negative::{}", c.name), move || {
             control(c)
+        }));
+    }
+    for p in POSITIVES {
+        trials.push(Trial::test(format!("positive::{}", p.name), move || {
+            positive(p)
         }));
     }
     trials.push(Trial::test("scenarios-exist", move || {

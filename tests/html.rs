@@ -96,7 +96,7 @@ fn report() -> &'static Report {
         runtime
             .block_on(meshbench::run_scenario(
                 &scenario,
-                "builtin",
+                &meshbench::adapter::ProxySpec::Builtin,
                 1,
                 CancellationToken::new(),
             ))

@@ -52,6 +52,7 @@ fn spec(routing: Vec<serde_json::Value>, phases: Vec<Phase>, requests: u64) -> R
         phases,
         workload: Box::new(move |listeners| {
             let call = Call::Thrift {
+                method: "sayHello".into(),
                 name: "Aeraki".into(),
                 options: ThriftOptions::default(),
                 context: BTreeMap::new(),

@@ -107,6 +107,11 @@ pub struct Faults {
     /// Answer a mirrored request's client with the mirror's answer (the
     /// primary is still forwarded): shadow traffic leaking to users.
     pub leak_mirror_answers: bool,
+    /// In L4 mode, send each connection to a cluster drawn by the weights
+    /// of the listener's first route, whatever it matches: a `tcp_proxy`
+    /// with weighted clusters, or HAProxy `mode tcp` with weighted servers.
+    /// Its connections split by weight, each pinned to one version.
+    pub l4_by_weight: bool,
 }
 
 impl Default for ProxyOptions {
@@ -315,6 +320,11 @@ impl ListenerContext {
             self.count("meshproxy_no_route_total", &[]);
             return Decision::NoRoute;
         };
+        self.decide_on(&table, route, attributes)
+    }
+
+    /// Routes one request by `route`: weighted cluster, endpoint, mirror.
+    fn decide_on(&self, table: &RouteTable, route: &Route, attributes: &Attributes) -> Decision {
         let forward = match &route.action {
             Action::Redirect(redirect) => return Decision::Redirect(redirect.clone()),
             Action::Forward(forward) => forward,
@@ -384,6 +394,11 @@ impl ListenerContext {
         };
         if listener.protocol == Protocol::Tcp {
             return self.decide(&Attributes::default());
+        }
+        if self.shared.faults.l4_by_weight
+            && let Some(route) = listener.routes.first()
+        {
+            return self.decide_on(&table, route, &Attributes::default());
         }
         let mut endpoints: Vec<SocketAddr> = table
             .clusters

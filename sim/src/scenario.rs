@@ -19,9 +19,11 @@
 //! - [`model`]: the serde types of the format.
 //! - `load`: parsing and [`LoadError`] / [`ScenarioError`].
 //! - `check`: the semantic checks.
+//! - `claims`: each expectation as the check that verifies it ([`Scenario::claims`]).
 //! - [`plan`]: planned sample sizes (simple formulas until `sim::stats`).
 
 mod check;
+mod claims;
 mod load;
 pub mod model;
 pub mod plan;
@@ -34,11 +36,11 @@ use std::path::Path;
 
 pub use load::{LoadError, ScenarioError};
 pub use model::{
-    Arrival, Balanced, Call, CallSpec, Client, Common, Confidence, Connections, Ejected,
-    Expectation, Fault, FaultAbort, FaultDelay, FleetService, Heartbeats, Latency, LatencyModel,
-    Levels, Lifetime, LoopKind, Mirrored, MixEntry, OpenLoop, Over, Pause, Per, Phase, PhaseStart,
-    Proxy, Rejected, RequestClass, Retried, Routed, RoutingObject, Scenario, Selector, Split,
-    ThriftProtocol, ThriftTransport, Timeout, Version, Workload, default_port,
+    Arrival, Balanced, Call, Client, Common, Confidence, Connections, Ejected, Expectation, Fault,
+    FaultAbort, FaultDelay, FleetService, Heartbeats, Latency, LatencyModel, Levels, Lifetime,
+    LoopKind, Mirrored, MixEntry, OpenLoop, Over, Pause, Per, Phase, PhaseStart, Proxy, Rejected,
+    RequestClass, Retried, Routed, RoutingObject, Scenario, Selector, Split, ThriftProtocol,
+    ThriftTransport, Timeout, Version, Workload, default_port,
 };
 pub use plan::{Assertion, Plan, Supply, Test, Unit, planned_requests};
 pub use values::{

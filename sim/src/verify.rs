@@ -3,12 +3,15 @@
 //! its alpha, the deviation it detects with its power, and when it answers
 //! Inconclusive (too few samples for the plan) instead of Pass.
 //!
-//! - [`split`]: weighted shares of versions (exact binomial per share, Holm).
-//! - [`balanced`]: uniform over endpoints within every connection
-//!   (per-connection homogeneity, naming the pinned connections).
+//! - [`split`]: weighted shares of versions, per run or within every connection.
+//! - [`balanced`]: uniform over endpoints or versions, within every connection
+//!   (naming the pinned connections) or per run.
+//! - [`distribution`]: the test both share: pooled exact share tests, or exact
+//!   per-connection fits with Holm over the connections.
 //! - [`routed`]: every selected request reaches the named version (zero tolerance).
 //! - [`mirrored`]: the mirrored fraction, and no mirror answer reaching a client.
 //! - [`fraction`]: a property's share (used for faults, rejections, mirrors).
+//! - [`property`]: faults (abort, delay or both) and rejections, as shares or counts.
 //! - [`ejected`]: no new request reaches a failing endpoint once ejection is due.
 //! - [`received`]: every request arrived with the given attributes (rewrites; zero tolerance).
 //! - [`redirected`]: the proxy answers with a redirect to the expected location (zero tolerance).
@@ -21,11 +24,14 @@
 //!   the run early when decisive (`confidence.mode: sequential`).
 
 mod balanced;
+mod check;
+pub mod distribution;
 mod ejected;
 mod fraction;
 mod heartbeats;
 mod latency;
 mod mirrored;
+mod property;
 mod received;
 mod redirected;
 mod retried;
@@ -39,11 +45,16 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use balanced::{BalancedCheck, Over, balanced};
+pub use check::{Check, Claim, Oracles};
+pub use distribution::{Per, Tally};
 pub use ejected::{EjectedCheck, ejected};
 pub use fraction::{Counted, fraction};
 pub use heartbeats::{HeartbeatsCheck, heartbeats};
 pub use latency::{LatencyCheck, latency};
 pub use mirrored::{MirroredCheck, mirrored};
+pub use property::{
+    CountCheck, FractionCheck, FractionMonitor, Part, Parts, Property, count, fraction_check,
+};
 pub use received::{ReceivedCheck, received};
 pub use redirected::{RedirectedCheck, redirected};
 pub use retried::{RetriedCheck, retried};
@@ -95,8 +106,11 @@ impl Selection {
 /// One expectation's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assertion {
-    /// The expectation's name (kind and what it is about).
+    /// The expectation's name: the `name:` written in the scenario, or the
+    /// kind and its place in `expect` (`split-2`). Set by [`Assertion::named`].
     pub name: String,
+    /// What the verifier checked, in a phrase (`split v1=20 v2=80 per run`).
+    pub claim: String,
     /// The expectation kind (`split`, `balanced`, …).
     pub kind: String,
     /// Pass, fail, inconclusive, unsupported or error.
@@ -110,16 +124,37 @@ pub struct Assertion {
 }
 
 impl Assertion {
-    /// An assertion whose test could not run.
-    pub fn error(name: String, kind: &str, summary: String) -> Assertion {
+    /// A passing assertion of `kind` stating `claim`, with its evidence and
+    /// no findings yet; unnamed until [`Assertion::named`].
+    pub fn new(kind: &str, claim: String, evidence: Evidence) -> Assertion {
         Assertion {
-            name,
+            name: String::new(),
+            claim,
             kind: kind.to_owned(),
-            verdict: Verdict::Error,
-            summary,
-            evidence: Evidence::new("none", Alpha::DEFAULT, Power::DEFAULT, Deviation::DEFAULT),
+            verdict: Verdict::Pass,
+            summary: String::new(),
+            evidence,
             findings: Vec::new(),
         }
+    }
+
+    /// An assertion whose test could not run.
+    pub fn error(claim: String, kind: &str, summary: String) -> Assertion {
+        Assertion {
+            verdict: Verdict::Error,
+            summary,
+            ..Assertion::new(
+                kind,
+                claim,
+                Evidence::new("none", Alpha::DEFAULT, Power::DEFAULT, Deviation::DEFAULT),
+            )
+        }
+    }
+
+    /// The assertion under the expectation's name.
+    pub fn named(mut self, name: &str) -> Assertion {
+        self.name = name.to_owned();
+        self
     }
 }
 

@@ -29,11 +29,16 @@ use crate::client::thrift::ThriftOptions;
 use crate::ledger::{Entry, Heartbeats, Ledger, Outcome};
 use connection::Connection;
 
-/// What one request class sends.
+/// What one request class sends: the scenario's call with its protocol's
+/// defaults filled in. This is the only form of a call past the loader, so
+/// every field written in a scenario reaches the wire.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
-    /// `HelloService.sayHello(name)`, with the meshbench context entries.
+    /// `HelloService.<method>(name, context)`: `sayHello` by default; the
+    /// sample server answers any method with `sayHello`'s arguments.
     Thrift {
+        /// The method.
+        method: String,
         /// The name argument.
         name: String,
         /// Transport, encoding, multiplexing.
@@ -60,12 +65,64 @@ pub enum Call {
         path: String,
         /// Headers (the request id is added as `x-request-id`).
         headers: Vec<(String, String)>,
+        /// The body (sent with its `content-length`; empty: none).
+        body: String,
     },
     /// A TCP connection to the echo service: the unit is the connection.
     Tcp {
         /// Bytes sent (and expected back) once connected.
         payload: Vec<u8>,
     },
+}
+
+impl Call {
+    /// The routing attributes the call carries, named as
+    /// [`meshbench_wire::attributes`] names them (lower case): thrift
+    /// `method` (and `service`), dubbo `interface`, `method` and the
+    /// attachments, http `:method`, `:path` and the headers; tcp none.
+    /// Attributes the client adds itself (request ids, `:authority`) are
+    /// not listed.
+    pub fn attributes(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let add_all = |pairs: &[(String, String)], out: &mut BTreeMap<String, String>| {
+            for (k, v) in pairs {
+                out.entry(k.to_ascii_lowercase())
+                    .or_insert_with(|| v.clone());
+            }
+        };
+        match self {
+            Call::Thrift {
+                method, options, ..
+            } => {
+                out.insert("method".into(), method.clone());
+                if let Some(service) = &options.service {
+                    out.insert("service".into(), service.clone());
+                }
+            }
+            Call::Dubbo {
+                interface,
+                method,
+                attachments,
+                ..
+            } => {
+                out.insert("interface".into(), interface.clone());
+                out.insert("method".into(), method.clone());
+                add_all(attachments, &mut out);
+            }
+            Call::Http {
+                method,
+                path,
+                headers,
+                ..
+            } => {
+                out.insert(":method".into(), method.clone());
+                out.insert(":path".into(), path.clone());
+                add_all(headers, &mut out);
+            }
+            Call::Tcp { .. } => {}
+        }
+        out
+    }
 }
 
 /// A named kind of request with its share of the mix.

@@ -35,22 +35,42 @@ impl BuiltinAdapter {
         }
     }
 
+    /// The deliberate defects `builtin-fault=` switches on: mirror answers
+    /// reaching clients, and an L4 proxy that splits connections by weight.
+    pub const FAULTS: [&'static str; 2] = ["mirror-leak", "l4-by-weight"];
+
     /// The reference proxy with a deliberate defect, named as on the
     /// command line (`builtin-fault=mirror-leak`), for negative controls.
     ///
     /// # Errors
     /// A sentence naming the unknown fault and the known ones.
     pub fn faulty(fault: &str) -> Result<Self, String> {
-        let faults = match fault {
-            "mirror-leak" => Faults {
-                leak_mirror_answers: true,
-            },
-            other => return Err(format!("unknown fault '{other}'\nknown: mirror-leak")),
+        let (faults, l4) = match fault {
+            "mirror-leak" => (
+                Faults {
+                    leak_mirror_answers: true,
+                    ..Faults::default()
+                },
+                false,
+            ),
+            "l4-by-weight" => (
+                Faults {
+                    l4_by_weight: true,
+                    ..Faults::default()
+                },
+                true,
+            ),
+            other => {
+                return Err(format!(
+                    "unknown fault '{other}'\nknown: {}",
+                    Self::FAULTS.join(", ")
+                ));
+            }
         };
         Ok(BuiltinAdapter {
             name: format!("builtin-fault={fault}"),
             faults,
-            ..BuiltinAdapter::new(false)
+            ..BuiltinAdapter::new(l4)
         })
     }
 

@@ -11,6 +11,7 @@ use meshbench_sim::ledger::Ledger;
 use meshbench_sim::workload::{
     self, Budget, Call, ClientPlan, Pace, Progress, RequestClass, WorkloadPlan,
 };
+pub use meshbench_wire::Protocol;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -36,36 +37,10 @@ pub struct Load {
     pub corrected_us: [f64; 3],
 }
 
-/// What the workload sends.
-#[derive(Debug, Clone)]
-pub enum Protocol {
-    /// `GET /hello`.
-    Http,
-    /// `sayHello("Aeraki")`, unframed binary.
-    Thrift,
-    /// `DemoService.sayHello("Aeraki")`.
-    Dubbo,
-}
-
+/// What the workload sends: a scenario's default call of `protocol`
+/// (`GET /hello`, unframed binary `sayHello("Aeraki")`, `DemoService.sayHello("Aeraki")`).
 fn call(protocol: &Protocol) -> Call {
-    match protocol {
-        Protocol::Http => Call::Http {
-            method: "GET".to_owned(),
-            path: "/hello".to_owned(),
-            headers: Vec::new(),
-        },
-        Protocol::Thrift => Call::Thrift {
-            name: "Aeraki".to_owned(),
-            options: Default::default(),
-            context: Default::default(),
-        },
-        Protocol::Dubbo => Call::Dubbo {
-            interface: "org.apache.dubbo.samples.basic.api.DemoService".to_owned(),
-            method: "sayHello".to_owned(),
-            name: "Aeraki".to_owned(),
-            attachments: Vec::new(),
-        },
-    }
+    meshbench_sim::scenario::Call::default().spec(*protocol)
 }
 
 /// A closed (`rate: None`) or open loop of meshbench's workload against

@@ -46,7 +46,7 @@ pub async fn verification_cost() -> anyhow::Result<Vec<VerifyRun>> {
             .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
         let report = meshbench::run_scenario(
             &scenario,
-            "builtin",
+            &meshbench::adapter::ProxySpec::Builtin,
             1,
             tokio_util::sync::CancellationToken::new(),
         )

@@ -1,8 +1,9 @@
 //! `meshbench run FILE|DIR [--proxy NAME] [--seed N] [--out DIR]`: every
 //! scenario against the proxy, a verdict each, a report folder each inside
 //! one run folder, and a conformance index over them all.
-//! Exit 0 when every assertion passed (or is unsupported), 1 otherwise,
-//! 2 when a scenario could not be run at all.
+//! Exit 0 when every assertion passed (or is unsupported), 1 when one
+//! failed or was inconclusive, 2 when a scenario could not be loaded or run
+//! (it is still a row of every output, with verdict `error`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use meshbench::adapter::ProxySpec;
 use meshbench::report::Report;
 use meshbench::suite::Suite;
 use meshbench_sim::scenario::Scenario;
@@ -28,9 +30,10 @@ pub struct Args {
     /// Scenario files, or directories searched recursively for *.yaml.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// The proxy under test: builtin, builtin-l4, builtin-process or address=HOST:PORT.
+    /// The proxy under test: builtin, builtin-l4, builtin-process,
+    /// address=HOST:PORT, or a negative control builtin-fault=mirror-leak|l4-by-weight.
     #[arg(long, default_value = "builtin")]
-    proxy: String,
+    proxy: ProxySpec,
     /// Seed of the fleet's and the workload's random draws.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -55,14 +58,20 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     });
     let suite_folder = suite_folder(args.out.as_deref(), &files, &args.paths);
-    let mut suite = Suite::new(&args.proxy, args.seed);
-    let mut could_not_run = false;
+    let mut suite = Suite::new(&args.proxy.to_string(), args.seed);
+    let mut folders = Folders::default();
     for file in files {
+        if cancel.is_cancelled() {
+            break;
+        }
         let scenario = match Scenario::load(&file) {
             Ok(scenario) => scenario,
             Err(error) => {
                 report_error(&error, false);
-                return Ok(ExitCode::from(2));
+                let name = file.display().to_string();
+                say(&format!("ERROR {name}: the scenario did not load\n"));
+                suite.add_error(&name, &group(&file), &error.to_string());
+                continue;
             }
         };
         let progress = Arc::new(Progress::default());
@@ -76,39 +85,71 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
         )
         .await;
         bar.finish().await;
-        let report = match report {
-            Ok(report) => report,
-            Err(error) => {
-                say(&format!("ERROR {}: {error}\n", file.display()));
-                could_not_run = true;
-                if cancel.is_cancelled() {
-                    break;
-                }
-                continue;
+        match report {
+            Ok(report) => {
+                let folder = folders.claim(&report.scenario);
+                let path = write(&report, &suite_folder.join(&folder))?;
+                say(&format!(
+                    "{}  report: {}\n",
+                    report.summary(),
+                    path.join("report.html").display()
+                ));
+                suite.add(&report, &group(&file), &folder);
             }
-        };
-        let folder = write(&report, &suite_folder.join(&report.scenario))?;
-        say(&format!(
-            "{}  report: {}\n",
-            report.summary(),
-            folder.join("report.html").display()
-        ));
-        suite.add(&report, &group(&file), &report.scenario);
+            Err(error) => {
+                say(&format!(
+                    "ERROR {} ({}): {error}\n",
+                    scenario.name,
+                    file.display()
+                ));
+                suite.add_error(&scenario.name, &group(&file), &error.to_string());
+            }
+        }
     }
     write_index(&suite, &suite_folder)?;
     say(&format!(
-        "{}: {} scenarios; index: {}\n",
+        "{}: {} scenarios ({}); index: {}\n",
         suite.verdict.to_string().to_uppercase(),
         suite.scenarios.len(),
+        totals(&suite),
         suite_folder.join("index.html").display()
     ));
-    Ok(if could_not_run {
-        ExitCode::from(2)
-    } else if matches!(suite.verdict, Verdict::Pass | Verdict::Unsupported) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(match suite.verdict {
+        Verdict::Error => ExitCode::from(2),
+        Verdict::Pass | Verdict::Unsupported => ExitCode::SUCCESS,
+        Verdict::Fail | Verdict::Inconclusive => ExitCode::from(1),
     })
+}
+
+/// `3 pass, 1 error`.
+fn totals(suite: &Suite) -> String {
+    let parts: Vec<String> = suite
+        .scenarios_by_verdict
+        .iter()
+        .map(|(verdict, n)| format!("{n} {verdict}"))
+        .collect();
+    parts.join(", ")
+}
+
+/// Report folders inside the run folder: one per scenario, named by a safe
+/// slug of its name (a scenario name is text, never a path), unique within
+/// the run.
+#[derive(Default)]
+struct Folders {
+    taken: std::collections::BTreeSet<String>,
+}
+
+impl Folders {
+    fn claim(&mut self, name: &str) -> String {
+        let slug = meshbench::report::slug(name);
+        let mut folder = slug.clone();
+        let mut n = 2;
+        while !self.taken.insert(folder.clone()) {
+            folder = format!("{slug}-{n}");
+            n += 1;
+        }
+        folder
+    }
 }
 
 /// `--out`, or `reports/runs/<unix time>-<name>/` named after the one
@@ -146,6 +187,7 @@ fn write_index(suite: &Suite, folder: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     let files = [
         ("conformance.json", serde_json::to_string_pretty(suite)?),
+        ("junit.xml", suite.junit()),
         ("index.md", suite.markdown()),
         ("index.html", suite.html()?),
     ];

@@ -153,6 +153,7 @@ fn class(verdict: Verdict) -> &'static str {
 #[derive(Serialize)]
 struct Row<'a> {
     name: &'a str,
+    claim: &'a str,
     kind: &'a str,
     verdict: &'static str,
     class: &'static str,
@@ -174,6 +175,7 @@ impl<'a> Row<'a> {
         let shown = assertion.findings.len().min(MAX_FINDINGS);
         Row {
             name: &assertion.name,
+            claim: &assertion.claim,
             kind: &assertion.kind,
             verdict: label(assertion.verdict),
             class: class(assertion.verdict),

@@ -12,10 +12,10 @@ use crate::fleet::Echo;
 use crate::ledger::Outcome;
 use crate::scenario::{self, Scenario};
 use crate::stats::{self, Alpha, Deviation, Power, Share};
+use crate::verify::distribution::Distribution;
 use crate::verify::{
-    self, BalancedCheck, Confidence, Counted, EjectedCheck, LatencyCheck, MirroredCheck, Mode,
-    Over, ReceivedCheck, RetriedCheck, RoutedCheck, Selection, SequentialShares, SplitCheck,
-    TimeoutCheck,
+    self, Confidence, Counted, EjectedCheck, LatencyCheck, MirroredCheck, Mode, Per, ReceivedCheck,
+    RetriedCheck, RoutedCheck, Selection, SequentialShares, SplitCheck, Tally, TimeoutCheck,
 };
 
 use super::synthetic::{
@@ -248,6 +248,7 @@ fn split_trial(
         let check = SplitCheck {
             selection: Selection::default(),
             weights: weights.clone(),
+            per: Per::Run,
             confidence,
         };
         let trial: Trial = Box::new(move |rng: &mut StdRng| {
@@ -292,146 +293,184 @@ fn sequential_split_case(
     case("split (sequential)", text, check, setup)
 }
 
-// ---------------------------------------------------------------- balanced
+// ---------------------------------------------------------------- balanced, split per connection
 
-/// How the connections of a balanced case spread their requests.
+/// How the connections of a distribution case draw their requests.
 #[derive(Clone, Copy)]
-enum Spread {
-    /// Every connection uniform over the endpoints.
-    Uniform,
-    /// Connection 0 sends everything to endpoint 0.
+enum Spread<'a> {
+    /// Every connection from the configured shares.
+    Null,
+    /// Connection 0 sends everything to column 0.
     Pinned,
-    /// Connection 0 sends this share to endpoint 0.
-    Skewed(f64),
+    /// Connection 0 draws from these shares, the others from the configured ones.
+    First(&'a [f64]),
+    /// Every connection draws from these shares.
+    All(&'a [f64]),
 }
 
+/// The rows of `balanced` (per connection and per run) and of `split per:
+/// connection`, each sized by the plan the verifier holds the run to
+/// ([`verify::distribution::plan`]) over [`CONNECTIONS`] connections.
 fn balanced_cases(cases: &mut Vec<Case>, null: Alpha) {
-    let pinning = |alpha: Alpha, check: Check| {
-        // The verifier runs the homogeneity test at alpha/2 and plans there.
-        stats::plan::pinning(&[1.0, 1.0], CONNECTIONS as usize, alpha.split(2))
-            .map_err(|e| e.to_string())
-            .map(|p| Size {
-                n: p.n,
-                sizing: Sizing::Verifier,
-                claimed: if check == Check::Power {
-                    p.power
-                } else {
-                    alpha.get()
-                },
-                note: if check == Check::Power {
-                    "n and claim: stats::plan::pinning (\"with certainty\")".to_owned()
-                } else {
-                    "n: stats::plan::pinning".to_owned()
-                },
-            })
-    };
-    let scenario = |alpha: Alpha, claimed: f64, note: &str| {
-        scenario_plan("balanced: { over: endpoints }", alpha, 2, CONNECTIONS).and_then(|p| {
-            let n = p
-                .per_connection
-                .ok_or_else(|| "the scenario plan has no per-connection size".to_owned())?;
-            Ok(Size {
-                n,
-                sizing: Sizing::Scenario,
-                claimed,
-                note: note.to_owned(),
-            })
-        })
-    };
+    let even = [0.5, 0.5];
+    let off = [0.5 + detect(), 0.5 - detect()];
     let label = format!("2 endpoints × {CONNECTIONS} connections");
-    // At the null rows' alpha the pinning plan is a dozen requests per
-    // connection, where the independence test turns Monte Carlo (100 000
-    // draws a run): too slow for R runs. The null is measured at that alpha
-    // at the per-connection size a scenario plans instead, and at the
-    // default at the pinning plan's size.
-    cases.push(balanced_case(
-        format!("{label}, null"),
-        Check::FalseFailures,
-        null,
-        Spread::Uniform,
-        scenario(null, null.get(), "n: scenario plan"),
-    ));
-    cases.push(balanced_case(
-        format!("{label}, null"),
-        Check::FalseFailures,
-        Alpha::DEFAULT,
-        Spread::Uniform,
-        pinning(Alpha::DEFAULT, Check::FalseFailures),
-    ));
-    cases.push(balanced_case(
-        format!("{label}, connection 0 pinned"),
-        Check::Power,
-        Alpha::DEFAULT,
-        Spread::Pinned,
-        pinning(Alpha::DEFAULT, Check::Power),
-    ));
-    let skew = 0.5 + detect();
-    cases.push(balanced_case(
-        format!(
-            "{label}, connection 0 at {}",
-            shares_text(&[skew, 1.0 - skew])
-        ),
-        Check::Power,
-        Alpha::DEFAULT,
-        Spread::Skewed(skew),
-        scenario(
-            Alpha::DEFAULT,
-            Power::DEFAULT.get(),
-            "n and claim: scenario plan (±3 points per connection)",
-        ),
-    ));
+    for per in [Per::Connection, Per::Run] {
+        let verifier = match per {
+            Per::Connection => "balanced per connection",
+            Per::Run => "balanced per run",
+        };
+        let row = |text: String, check, alpha, spread| {
+            distribution_case(
+                verifier,
+                text,
+                check,
+                alpha,
+                (&even, Tally::Endpoints, per),
+                spread,
+            )
+        };
+        for alpha in [null, Alpha::DEFAULT] {
+            cases.push(row(
+                format!("{label}, null"),
+                Check::FalseFailures,
+                alpha,
+                Spread::Null,
+            ));
+        }
+        let shifted = match per {
+            Per::Connection => (
+                format!("{label}, connection 0 at {}", shares_text(&off)),
+                Spread::First(&off),
+            ),
+            Per::Run => (
+                format!("{label}, every connection at {}", shares_text(&off)),
+                Spread::All(&off),
+            ),
+        };
+        cases.push(row(shifted.0, Check::Power, Alpha::DEFAULT, shifted.1));
+        if per == Per::Connection {
+            let text = format!("{label}, connection 0 pinned");
+            cases.push(row(text, Check::Power, Alpha::DEFAULT, Spread::Pinned));
+        }
+    }
+    let twenty_eighty = [0.2, 0.8];
+    let off = [0.2 + detect(), 0.8 - detect()];
+    let label = format!("20/80 × {CONNECTIONS} connections");
+    let row = |text: String, check, alpha, spread| {
+        let claim = (&twenty_eighty[..], Tally::Versions, Per::Connection);
+        distribution_case("split per connection", text, check, alpha, claim, spread)
+    };
+    for alpha in [null, Alpha::DEFAULT] {
+        cases.push(row(
+            format!("{label}, null"),
+            Check::FalseFailures,
+            alpha,
+            Spread::Null,
+        ));
+    }
+    let text = format!("{label}, connection 0 at {}", shares_text(&off));
+    cases.push(row(text, Check::Power, Alpha::DEFAULT, Spread::First(&off)));
+    let text = format!("{label}, connection 0 pinned to v2");
+    cases.push(row(text, Check::Power, Alpha::DEFAULT, Spread::Pinned));
 }
 
-/// The size of a case's runs (per connection, for per-connection cases),
-/// which planner gave it, and what is claimed at it.
+/// One row of a distribution claim `(shares, tally, per)` over
+/// [`CONNECTIONS`] connections, each carrying the planned requests per
+/// connection (`per: connection`) or an equal part of the planned total.
+fn distribution_case(
+    verifier: &'static str,
+    text: String,
+    check: Check,
+    alpha: Alpha,
+    (shares, tally, per): (&[f64], Tally, Per),
+    spread: Spread<'_>,
+) -> Case {
+    let confidence = confidence(alpha);
+    let plan = verify::distribution::plan(shares, per, CONNECTIONS as usize, confidence);
+    let shares = shares.to_vec();
+    let pinned_column = match tally {
+        // A split is pinned to its heaviest version, the hardest to catch.
+        Tally::Versions => shares.len().saturating_sub(1),
+        Tally::Endpoints => 0,
+    };
+    let draws = |truth: &[f64]| Categorical::new(truth).map_err(|e| e.to_string());
+    let first = match spread {
+        Spread::Null | Spread::Pinned => shares.clone(),
+        Spread::First(truth) | Spread::All(truth) => truth.to_vec(),
+    };
+    let rest = match spread {
+        Spread::All(truth) => truth.to_vec(),
+        Spread::Null | Spread::Pinned | Spread::First(_) => shares.clone(),
+    };
+    let pinned = matches!(spread, Spread::Pinned);
+    let setup = plan.map_err(|e| e.to_string()).map(|plan| {
+        let per_connection = match per {
+            Per::Connection => plan.n,
+            Per::Run => plan.n.div_ceil(CONNECTIONS),
+        };
+        Setup {
+            alpha: alpha.get(),
+            n: per_connection * CONNECTIONS,
+            sizing: Sizing::Verifier,
+            claimed: claim(check, alpha),
+            note: format!(
+                "{CONNECTIONS} × {per_connection}; n: verify::distribution::plan (exact power {:.4})",
+                plan.power
+            ),
+            trial: Box::new(move || {
+                let endpoints: Vec<Echo> = (0..shares.len())
+                    .map(|i| match tally {
+                        Tally::Versions => endpoint(&format!("v{}", i + 1), &format!("v{}-0", i + 1)),
+                        Tally::Endpoints => endpoint("v1", &format!("v1-{i}")),
+                    })
+                    .collect();
+                let check = Distribution {
+                    weights: endpoints
+                        .iter()
+                        .zip(&shares)
+                        .map(|(e, w)| (tally_label(tally, e), *w))
+                        .collect(),
+                    tally,
+                    per,
+                };
+                let (first, rest) = (draws(&first)?, draws(&rest)?);
+                let mut traffic =
+                    Traffic::new(CONNECTIONS, per_connection, &served(self::first(&endpoints)?));
+                let trial: Trial = Box::new(move |rng: &mut StdRng| {
+                    traffic.serve(&endpoints, |connection| match connection {
+                        0 if pinned => pinned_column,
+                        0 => first.draw(rng),
+                        _ => rest.draw(rng),
+                    });
+                    let selection = Selection::default();
+                    let claim = (verifier, String::new());
+                    verify::distribution::verify(&traffic.ledger, &selection, &check, confidence, claim)
+                        .verdict
+                });
+                Ok(trial)
+            }),
+        }
+    });
+    case(verifier, text, check, setup)
+}
+
+fn tally_label(tally: Tally, echo: &Echo) -> String {
+    match tally {
+        Tally::Versions => echo.version.clone(),
+        Tally::Endpoints => echo.pod.clone(),
+    }
+}
+
+// ---------------------------------------------------------------- routed
+
+/// The size of a case's runs, which planner gave it, and what is claimed at it.
 struct Size {
     n: u64,
     sizing: Sizing,
     claimed: f64,
     note: String,
 }
-
-fn balanced_case(
-    text: String,
-    check: Check,
-    alpha: Alpha,
-    spread: Spread,
-    size: Result<Size, String>,
-) -> Case {
-    let setup = size.map(|size| {
-        let per_connection = size.n;
-        Setup {
-            alpha: alpha.get(),
-            n: per_connection * CONNECTIONS,
-            sizing: size.sizing,
-            claimed: size.claimed,
-            note: format!("{CONNECTIONS} × {per_connection}; {}", size.note),
-            trial: Box::new(move || {
-                let endpoints = vec![endpoint("v1", "v1-0"), endpoint("v1", "v1-1")];
-                let check = BalancedCheck {
-                    selection: Selection::default(),
-                    over: Over::Endpoints,
-                    labels: endpoints.iter().map(|e| e.pod.clone()).collect(),
-                    confidence: confidence(alpha),
-                };
-                let mut traffic =
-                    Traffic::new(CONNECTIONS, per_connection, &served(first(&endpoints)?));
-                let trial: Trial = Box::new(move |rng: &mut StdRng| {
-                    traffic.serve(&endpoints, |connection| match spread {
-                        Spread::Pinned if connection == 0 => 0,
-                        Spread::Skewed(p) if connection == 0 => usize::from(!rng.random_bool(p)),
-                        _ => usize::from(rng.random_bool(0.5)),
-                    });
-                    verify::balanced(&traffic.ledger, &check).verdict
-                });
-                Ok(trial)
-            }),
-        }
-    });
-    case("balanced", text, check, setup)
-}
-
-// ---------------------------------------------------------------- routed
 
 fn routed_cases(cases: &mut Vec<Case>, null: Alpha) {
     // The verifier's own rule: inconclusive below the zero-event n for a

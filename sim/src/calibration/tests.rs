@@ -58,7 +58,9 @@ fn the_table_at_a_small_r_keeps_its_claims() {
     for v in [
         "split",
         "split (sequential)",
-        "balanced",
+        "balanced per connection",
+        "balanced per run",
+        "split per connection",
         "routed",
         "fraction",
         "mirrored",

@@ -71,6 +71,21 @@ impl ThriftClient {
         &self,
         name: &str,
         request_id: Option<&str>,
+        context: BTreeMap<String, String>,
+    ) -> Result<Reply, ClientError> {
+        self.call(hello::METHOD, name, request_id, context).await
+    }
+
+    /// Calls `method(name)` with `sayHello`'s arguments, carrying
+    /// `request_id` and `context` in the meshbench context argument.
+    ///
+    /// # Errors
+    /// When the connection fails before the answer.
+    pub async fn call(
+        &self,
+        method: &str,
+        name: &str,
+        request_id: Option<&str>,
         mut context: BTreeMap<String, String>,
     ) -> Result<Reply, ClientError> {
         if let Some(id) = request_id {
@@ -81,7 +96,8 @@ impl ThriftClient {
             name: name.to_owned(),
             context,
         };
-        let call = args.encode_call(
+        let call = args.encode_method_call(
+            method,
             self.options.transport,
             self.options.encoding,
             self.options.service.as_deref(),

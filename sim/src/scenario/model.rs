@@ -11,7 +11,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::values::{Located, Node, Ordered, Percent, Rate, TextDuration, Weight};
+use crate::client::thrift::ThriftOptions;
 use crate::fleet::{Behaviour, Latency as FleetLatency, Probability, ServiceSpec, VersionSpec};
+use crate::workload::Call as WorkloadCall;
 
 /// One scenario file: the fleet, the routing a user would `kubectl apply`,
 /// the workload, optional mid-run routing changes, and the assertions.
@@ -587,53 +589,6 @@ pub enum ThriftProtocol {
     LaxBinary,
 }
 
-/// A call with its protocol's defaults filled in: what a client sends.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CallSpec {
-    /// `HelloService.sayHello(name, context)`.
-    Thrift {
-        /// The method.
-        method: String,
-        /// The name argument.
-        name: String,
-        /// Framed or unframed.
-        transport: Transport,
-        /// Binary, lax binary or compact.
-        encoding: Encoding,
-        /// The multiplexing service name.
-        service: Option<String>,
-        /// The context map argument.
-        context: BTreeMap<String, String>,
-    },
-    /// A Dubbo2 invocation.
-    Dubbo {
-        /// The interface.
-        interface: String,
-        /// The method.
-        method: String,
-        /// The name argument.
-        name: String,
-        /// The attachments.
-        attachments: BTreeMap<String, String>,
-    },
-    /// An HTTP/1.1 request.
-    Http {
-        /// The method.
-        method: String,
-        /// The request target.
-        path: String,
-        /// The headers.
-        headers: BTreeMap<String, String>,
-        /// The body.
-        body: String,
-    },
-    /// One echo round trip.
-    Tcp {
-        /// The bytes.
-        payload: String,
-    },
-}
-
 /// The fields each protocol's calls take, in the order the docs list them.
 pub(crate) fn call_fields(protocol: Protocol) -> &'static [&'static str] {
     match protocol {
@@ -685,91 +640,46 @@ impl Call {
         out
     }
 
-    /// The call for `protocol`, defaults filled in. Fields of other
-    /// protocols are ignored here (the loader rejects them).
-    pub fn spec(&self, protocol: Protocol) -> CallSpec {
+    /// The call for `protocol`, defaults filled in: what the client sends.
+    /// Fields of other protocols are ignored here (the loader rejects them).
+    pub fn spec(&self, protocol: Protocol) -> WorkloadCall {
+        let pairs = |field: &Option<Located<BTreeMap<String, String>>>| {
+            map(field).into_iter().collect::<Vec<_>>()
+        };
         match protocol {
-            Protocol::Thrift => CallSpec::Thrift {
+            Protocol::Thrift => WorkloadCall::Thrift {
                 method: text(&self.method, "sayHello"),
                 name: text(&self.name, "Aeraki"),
-                transport: match self.transport.as_ref().map(|t| t.value) {
-                    Some(ThriftTransport::Framed) => Transport::Framed,
-                    _ => Transport::Unframed,
+                options: ThriftOptions {
+                    transport: match self.transport.as_ref().map(|t| t.value) {
+                        Some(ThriftTransport::Framed) => Transport::Framed,
+                        Some(ThriftTransport::Unframed) | None => Transport::Unframed,
+                    },
+                    encoding: match self.protocol.as_ref().map(|p| p.value) {
+                        Some(ThriftProtocol::Compact) => Encoding::Compact,
+                        Some(ThriftProtocol::LaxBinary) => Encoding::LaxBinary,
+                        Some(ThriftProtocol::Binary) | None => Encoding::Binary,
+                    },
+                    service: self.service.as_ref().map(|s| s.value.clone()),
                 },
-                encoding: match self.protocol.as_ref().map(|p| p.value) {
-                    Some(ThriftProtocol::Compact) => Encoding::Compact,
-                    Some(ThriftProtocol::LaxBinary) => Encoding::LaxBinary,
-                    _ => Encoding::Binary,
-                },
-                service: self.service.as_ref().map(|s| s.value.clone()),
                 context: map(&self.context),
             },
-            Protocol::Dubbo => CallSpec::Dubbo {
+            Protocol::Dubbo => WorkloadCall::Dubbo {
                 interface: text(&self.interface, crate::client::dubbo::DEMO_SERVICE),
                 method: text(&self.method, "sayHello"),
                 name: text(&self.name, "Aeraki"),
-                attachments: map(&self.attachments),
+                attachments: pairs(&self.attachments),
             },
-            Protocol::Http => CallSpec::Http {
+            Protocol::Http => WorkloadCall::Http {
                 method: text(&self.method, "GET"),
                 path: text(&self.path, "/hello"),
-                headers: map(&self.headers),
+                headers: pairs(&self.headers),
                 body: text(&self.body, ""),
             },
-            Protocol::Tcp => CallSpec::Tcp {
-                payload: text(&self.payload, "ping"),
+            Protocol::Tcp => WorkloadCall::Tcp {
+                payload: text(&self.payload, "ping").into_bytes(),
             },
         }
-    }
-}
-
-impl CallSpec {
-    /// The routing attributes the call carries, named as
-    /// [`meshbench_wire::attributes`] names them (lower case): thrift
-    /// `method` (and `service`), dubbo `interface`, `method` and the
-    /// attachments, http `:method`, `:path` and the headers; tcp none.
-    /// Attributes the client adds itself (request ids, `:authority`) are
-    /// not listed.
-    pub fn attributes(&self) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        match self {
-            CallSpec::Thrift {
-                method, service, ..
-            } => {
-                out.insert("method".into(), method.clone());
-                if let Some(service) = service {
-                    out.insert("service".into(), service.clone());
-                }
-            }
-            CallSpec::Dubbo {
-                interface,
-                method,
-                attachments,
-                ..
-            } => {
-                out.insert("interface".into(), interface.clone());
-                out.insert("method".into(), method.clone());
-                for (k, v) in attachments {
-                    out.entry(k.to_ascii_lowercase())
-                        .or_insert_with(|| v.clone());
-                }
-            }
-            CallSpec::Http {
-                method,
-                path,
-                headers,
-                ..
-            } => {
-                out.insert(":method".into(), method.clone());
-                out.insert(":path".into(), path.clone());
-                for (k, v) in headers {
-                    out.entry(k.to_ascii_lowercase())
-                        .or_insert_with(|| v.clone());
-                }
-            }
-            CallSpec::Tcp { .. } => {}
-        }
-        out
     }
 }
 

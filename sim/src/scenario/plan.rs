@@ -2,33 +2,34 @@
 //! needs for its alpha, power and detectable deviation, and how many the
 //! workload supplies.
 //!
-//! The formulas are deliberately simple and stated here, normal
-//! approximations of the tests the verifier runs:
+//! Where a verifier holds the run to a plan, this is that plan, from
+//! `sim::stats::plan` through the verifier's own module, at the alpha the
+//! verifier's test runs at, so `meshbench plan`, `validate` and the verdict
+//! agree by construction:
 //!
-//! - one proportion `p0` tested two-sided at level `a` against `p0 ± d`:
-//!   `n = ((z(1 - a/2)·√(p0(1-p0)) + z(power)·√(p1(1-p1))) / d)²`, with
-//!   `p1` the worse of `p0 - d` and `p0 + d` inside (0, 1);
-//! - `k` shares (`split`, `balanced`, `connections`): each share tested at
-//!   `a/k` (Bonferroni; one test when k = 2), n the largest of the k;
-//!   `per: connection` also divides `a` by the number of connections and
-//!   needs that n on every connection;
-//! - quantile bounds (`latency`): the share of requests beyond the bound,
-//!   `p0 = 1 - q` (or `q` for a lower bound), one-sided against `p0 + d`;
-//! - zero tolerance (`routed`, `timeout`, `retried`, `ejected`, a 0% or
-//!   100% mirror): any violation fails, so alpha is 0 and the sample must
-//!   show a violation rate of `d` with probability `power`:
-//!   `n = ln(1 - power) / ln(1 - d)`;
+//! - `split`, `balanced`, `connections`: [`crate::verify::distribution::plan`]
+//!   (the pooled exact share tests per run; per connection, the exact
+//!   per-connection fit at alpha over the connections, needed on every one);
+//! - `fault`: each share (abort, delay) exact at alpha / the number of shares;
+//!   `rejected: {fraction}` and a mirror fraction: one exact share test;
+//! - `routed`: 0 leaks in n bound the leak rate below `d` at alpha:
+//!   `(1 - d)^n <= alpha`;
+//! - `latency`: the exact one-sided binomial per bound, alpha divided among
+//!   the bounds.
+//!
+//! Where no test runs on a rate, a simple rule stands:
+//!
+//! - zero tolerance (`timeout`, `retried`, `ejected`, `received`,
+//!   `redirected`, a 0% or 100% mirror): any violation fails, so alpha is 0
+//!   and the sample must show a violation rate of `d` with probability
+//!   `power`: `n = ln(1 - power) / ln(1 - d)`;
 //! - `heartbeats`: every heartbeat sent must be answered, and one is
-//!   enough to decide; no violation rate is claimed, since a few pauses
-//!   send a few heartbeats. The unit is the heartbeat: per client,
-//!   connections × pauses per connection (one per `every` requests but
-//!   after the last) × heartbeats per pause.
-//!
-//! Where the verifier holds the run to an exact plan, [`planned_requests`]
-//! uses that plan from `sim::stats::plan` instead of the approximation, so
-//! `meshbench plan` and the verdict agree: a run split or a single fault
-//! fraction (exact binomial), a mirror fraction, and `routed` (0 leaks in n
-//! bound the leak rate below `d` at alpha: `(1 - d)^n <= alpha`).
+//!   enough to decide; no violation rate is claimed. The unit is the
+//!   heartbeat: per client, connections × pauses per connection (one per
+//!   `every` requests but after the last) × heartbeats per pause;
+//! - the normal approximation `n = ((z(1 - a/2)·√(p0(1-p0)) +
+//!   z(power)·√(p1(1-p1))) / d)²` only where the exact planner refuses the
+//!   levels.
 
 use std::time::Duration;
 
@@ -221,22 +222,6 @@ fn zero_tolerance(levels: Levels) -> f64 {
     ((1.0 - levels.power).ln() / (1.0 - d).ln()).max(1.0)
 }
 
-fn shares(weights: &[f64], levels: Levels, alpha: f64) -> f64 {
-    let total: f64 = weights.iter().sum();
-    if total <= 0.0 {
-        return 0.0;
-    }
-    let tests = if weights.len() == 2 {
-        1
-    } else {
-        weights.len().max(1)
-    };
-    weights
-        .iter()
-        .map(|w| proportion(w / total, levels, alpha / tests as f64, true))
-        .fold(0.0, f64::max)
-}
-
 fn weights_of(to: &Ordered<Located<Weight>>) -> Vec<f64> {
     to.iter().map(|(_, w)| f64::from(w.value.0)).collect()
 }
@@ -272,17 +257,29 @@ pub fn planned_requests(
         levels,
         test,
     };
-    let per_connection = |weights: Vec<f64>, per: Per, unit| {
+    let distribution = |weights: Vec<f64>, per: Per, unit| {
         let categories = weights.len();
+        let connections = shape.connections.max(1);
+        let per = match per {
+            Per::Run => crate::verify::Per::Run,
+            Per::Connection => crate::verify::Per::Connection,
+        };
+        // The plan the verifier holds the run to; shares of 0 or 1 only are
+        // an exact check that one sample decides.
+        let each = exact(levels, |alpha, power, detect| {
+            let c = crate::verify::Confidence {
+                alpha,
+                power,
+                detect,
+                mode: crate::verify::Mode::Fixed,
+            };
+            crate::verify::distribution::plan(&weights, per, connections as usize, c)
+        })
+        .unwrap_or(1.0);
         match per {
-            Per::Run => plan(
-                unit,
-                shares(&weights, levels, alpha),
-                Test::Shares { categories },
-            ),
-            Per::Connection => {
-                let connections = shape.connections.max(1);
-                let each = count(shares(&weights, levels, alpha / connections as f64));
+            crate::verify::Per::Run => plan(unit, each, Test::Shares { categories }),
+            crate::verify::Per::Connection => {
+                let each = count(each);
                 Plan {
                     unit,
                     n: each.saturating_mul(connections),
@@ -295,27 +292,10 @@ pub fn planned_requests(
     };
     match expectation {
         Expectation::Balanced(e) => {
-            per_connection(vec![1.0; shape.categories.max(2)], e.per, Unit::Requests)
+            distribution(vec![1.0; shape.categories.max(2)], e.per, Unit::Requests)
         }
-        Expectation::Split(e) if e.per == Per::Run => {
-            let weights = weights_of(&e.to);
-            let categories = weights.len();
-            let n = exact(levels, |a, p, d| {
-                crate::stats::plan::split(&weights, a, p, d)
-            })
-            .unwrap_or_else(|| shares(&weights, levels, alpha));
-            plan(Unit::Requests, n, Test::Shares { categories })
-        }
-        Expectation::Split(e) => per_connection(weights_of(&e.to), e.per, Unit::Requests),
-        Expectation::Connections(e) => {
-            let weights = weights_of(&e.to);
-            let categories = weights.len();
-            plan(
-                Unit::Connections,
-                shares(&weights, levels, alpha),
-                Test::Shares { categories },
-            )
-        }
+        Expectation::Split(e) => distribution(weights_of(&e.to), e.per, Unit::Requests),
+        Expectation::Connections(e) => distribution(weights_of(&e.to), Per::Run, Unit::Connections),
         Expectation::Latency(e) => {
             let bounds: Vec<f64> = e
                 .below
@@ -347,19 +327,20 @@ pub fn planned_requests(
                 .map(|d| d.fraction.value.fraction())
                 .chain(e.abort.iter().map(|a| a.fraction.value.fraction()))
                 .collect();
-            let each = alpha / fractions.len().max(1) as f64;
-            let n = match fractions.as_slice() {
-                [p0] if *p0 > 0.0 && *p0 < 1.0 => exact(levels, |a, p, d| {
-                    crate::stats::plan::share(Share::new(*p0)?, a, p, d)
-                }),
-                _ => None,
+            // Each share is tested at alpha / (number of shares), as the verifier does.
+            let each = Levels {
+                alpha: alpha / fractions.len().max(1) as f64,
+                ..levels
             };
-            let n = n.unwrap_or_else(|| {
-                fractions
-                    .iter()
-                    .map(|p0| proportion(*p0, levels, each, true))
-                    .fold(0.0, f64::max)
-            });
+            let n = fractions
+                .iter()
+                .map(|p0| {
+                    exact(each, |a, p, d| {
+                        crate::stats::plan::share(Share::new(*p0)?, a, p, d)
+                    })
+                    .unwrap_or_else(|| proportion(*p0, each, each.alpha, true))
+                })
+                .fold(0.0, f64::max);
             plan(
                 Unit::Requests,
                 n,
@@ -392,7 +373,11 @@ pub fn planned_requests(
         Expectation::Rejected(e) => match (&e.fraction, e.at_least.as_ref().or(e.exactly.as_ref()))
         {
             (Some(f), _) => {
-                let n = proportion(f.value.fraction(), levels, alpha, true);
+                let p0 = f.value.fraction();
+                let n = exact(levels, |a, p, d| {
+                    crate::stats::plan::share(Share::new(p0)?, a, p, d)
+                })
+                .unwrap_or_else(|| proportion(p0, levels, alpha, true));
                 plan(Unit::Requests, n, Test::Proportions { count: 1 })
             }
             (None, Some(m)) => plan(Unit::Requests, m.value as f64, Test::Count),

@@ -404,6 +404,59 @@ pub fn split(
     })
 }
 
+/// Requests on *every* connection for a split that must hold within each
+/// connection on its own (`per: connection`): the verifier fits each
+/// connection's counts exactly to the weights ([`super::row_fits`], the row
+/// p-value Bonferroni over its shares as [`split`] corrects them) and Holm's
+/// procedure over the `connections` rows at `alpha`. A shift of `delta` in
+/// any share of one connection makes that row reject at alpha/connections
+/// (Holm's first step, the strictest) with the returned power, so the power
+/// of the whole assertion is at least that: the plan is [`split`] at
+/// alpha/connections, counted per connection.
+///
+/// # Errors
+/// As [`split`], and when there are no connections.
+pub fn per_connection(
+    weights: &[f64],
+    connections: usize,
+    alpha: Alpha,
+    power: Power,
+    delta: Deviation,
+) -> Result<Plan, StatsError> {
+    if connections == 0 {
+        return Err(StatsError::Shape(
+            "there must be at least one connection".into(),
+        ));
+    }
+    let row = split(weights, alpha.split(connections), power, delta)?;
+    let shares = normalise(weights)?
+        .iter()
+        .map(|&p| percent(p))
+        .collect::<Vec<_>>()
+        .join("/");
+    let description = format!(
+        "{} requests per connection: with {}, each connection's shares of the {shares} split are tested at alpha {} (Holm over the connections) and a shift of {} in any share of one connection is caught with power {}",
+        group(row.n),
+        plural(connections, "connection"),
+        alpha,
+        delta,
+        trunc4(row.power),
+    );
+    Ok(Plan {
+        n: row.n,
+        unit: Unit::RequestsPerConnection,
+        alpha: alpha.get(),
+        power: row.power,
+        detect: Detect::Shift(delta),
+        method: format!(
+            "exact per-connection fit to the weights (binomial per share), Holm over {}",
+            plural(connections, "connection")
+        ),
+        band: None,
+        description,
+    })
+}
+
 /// Requests per connection so that a connection pinned to any one endpoint
 /// (all its requests to one column) fails the per-row fit of
 /// [`super::homogeneity()`] at `alpha`, with `connections` connections and

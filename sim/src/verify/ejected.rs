@@ -58,7 +58,8 @@ pub fn ejected(ledger: &Ledger, check: &EjectedCheck) -> Assertion {
     let evidence = Evidence::new("zero tolerance", c.alpha, c.power, c.detect);
     let Some(failed_at) = first_failure else {
         return Assertion {
-            name,
+            name: String::new(),
+            claim: name,
             kind: "ejected".to_owned(),
             verdict: Verdict::Inconclusive,
             summary: format!("no endpoint of {} ever failed", check.version),
@@ -107,7 +108,8 @@ pub fn ejected(ledger: &Ledger, check: &EjectedCheck) -> Assertion {
         ),
     };
     Assertion {
-        name,
+        name: String::new(),
+        claim: name,
         kind: "ejected".to_owned(),
         verdict,
         summary,

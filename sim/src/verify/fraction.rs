@@ -101,7 +101,8 @@ pub fn fraction(counted: Counted<'_>, confidence: Confidence, findings: Vec<Stri
         }
     };
     Assertion {
-        name,
+        name: String::new(),
+        claim: name,
         kind: kind.to_owned(),
         verdict,
         summary,

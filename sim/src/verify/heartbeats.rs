@@ -60,7 +60,8 @@ pub fn heartbeats(ledger: &Ledger, check: &HeartbeatsCheck) -> Assertion {
         .map(|t| finding(t))
         .collect();
     Assertion {
-        name: "heartbeats answered".to_owned(),
+        name: String::new(),
+        claim: "heartbeats answered".to_owned(),
         kind: "heartbeats".to_owned(),
         verdict,
         summary,

@@ -106,7 +106,8 @@ pub fn latency(ledger: &Ledger, check: &LatencyCheck) -> Assertion {
         )
     };
     Assertion {
-        name: "latency".to_owned(),
+        name: String::new(),
+        claim: "latency".to_owned(),
         kind: "latency".to_owned(),
         verdict,
         summary,

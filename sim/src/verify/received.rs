@@ -81,7 +81,8 @@ pub fn received(ledger: &Ledger, records: &[Record], check: &ReceivedCheck) -> A
         ),
     );
     Assertion {
-        name: format!("received {wanted}"),
+        name: String::new(),
+        claim: format!("received {wanted}"),
         kind: "received".to_owned(),
         verdict,
         summary,

@@ -68,7 +68,8 @@ pub fn redirected(ledger: &Ledger, check: &RedirectedCheck) -> Assertion {
         ),
     );
     Assertion {
-        name: format!("redirected {target}"),
+        name: String::new(),
+        claim: format!("redirected {target}"),
         kind: "redirected".to_owned(),
         verdict,
         summary,

@@ -114,7 +114,8 @@ pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
         ),
     };
     Assertion {
-        name: format!("retried to attempt {}", check.attempts),
+        name: String::new(),
+        claim: format!("retried to attempt {}", check.attempts),
         kind: "retried".to_owned(),
         verdict,
         summary,

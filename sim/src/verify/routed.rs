@@ -101,7 +101,8 @@ pub fn routed(ledger: &Ledger, check: &RoutedCheck) -> Assertion {
         )
     };
     Assertion {
-        name: format!("routed to {}", check.to),
+        name: String::new(),
+        claim: format!("routed to {}", check.to),
         kind: "routed".to_owned(),
         verdict,
         summary,

@@ -218,7 +218,8 @@ impl SequentialShares {
             ),
         };
         Assertion {
-            name,
+            name: String::new(),
+            claim: name,
             kind: kind.to_owned(),
             verdict,
             summary,

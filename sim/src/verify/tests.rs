@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::ledger::{Heartbeats, Ledger, Outcome};
+use crate::stats;
 
 fn echo(version: &str, pod: &str) -> Echo {
     Echo {
@@ -56,6 +57,7 @@ fn split_check(weights: &[(&str, f64)]) -> SplitCheck {
     SplitCheck {
         selection: Selection::default(),
         weights: weights.iter().map(|(v, w)| ((*v).to_owned(), *w)).collect(),
+        per: Per::Run,
         confidence: Confidence::default(),
     }
 }
@@ -99,17 +101,19 @@ fn balanced_check() -> BalancedCheck {
         selection: Selection::default(),
         over: Over::Endpoints,
         labels: vec!["a".into(), "b".into()],
+        per: Per::Connection,
         confidence: Confidence::default(),
     }
 }
 
 #[test]
 fn balanced_names_the_pinned_connection() {
+    // 15 011 per connection is the plan with two connections.
     let even = ledger(&[
-        (1, "v1", "a", 50),
-        (1, "v2", "b", 50),
-        (2, "v1", "a", 50),
-        (2, "v2", "b", 50),
+        (1, "v1", "a", 7506),
+        (1, "v2", "b", 7506),
+        (2, "v1", "a", 7506),
+        (2, "v2", "b", 7506),
     ]);
     let pass = balanced(&even, &balanced_check());
     assert_eq!(pass.verdict, Verdict::Pass, "{}", pass.summary);
@@ -121,7 +125,7 @@ fn balanced_names_the_pinned_connection() {
     assert_eq!(fail.verdict, Verdict::Fail);
     assert!(
         fail.summary
-            .starts_with("2 of 2 connections are not balanced: connection 1"),
+            .starts_with("2 of 2 connections do not hold the shares: connection 1"),
         "{}",
         fail.summary
     );
@@ -518,4 +522,154 @@ fn heartbeats_pass_only_when_every_one_was_answered() {
         ..check
     };
     assert_eq!(heartbeats(&run, &other).verdict, Verdict::Inconclusive);
+}
+
+/// An L4 proxy in front of 150 keep-alive connections, weighted round robin
+/// 4:1 per connection: every connection pinned to one version, the
+/// connections split 80/20.
+fn pinned_by_weight(per_connection: u64) -> Ledger {
+    let groups: Vec<(u64, &str, &str, u64)> = (0..150)
+        .map(|c| {
+            let (version, pod) = if c % 5 == 4 { ("v2", "b") } else { ("v1", "a") };
+            (c, version, pod, per_connection)
+        })
+        .collect();
+    ledger(&groups)
+}
+
+#[test]
+fn split_per_connection_fails_an_l4_proxy_that_splits_connections_by_weight() {
+    // Defect 1: `per: connection` was dropped when checks were built, so this PASSED.
+    let ledger = pinned_by_weight(200);
+    let mut check = split_check(&[("v1", 80.0), ("v2", 20.0)]);
+    let pooled = split(&ledger, &check);
+    assert_eq!(pooled.verdict, Verdict::Pass, "{}", pooled.summary);
+    check.per = Per::Connection;
+    let within = split(&ledger, &check);
+    assert_eq!(within.verdict, Verdict::Fail, "{}", within.summary);
+    assert!(
+        within.summary.starts_with(
+            "150 of 150 connections do not hold the shares: connection 0: 0/200 requests to v2"
+        ),
+        "{}",
+        within.summary
+    );
+    assert_eq!(within.claim, "split v1=80 v2=20 per connection");
+}
+
+#[test]
+fn balanced_per_run_passes_pinned_connections_that_are_balanced_overall() {
+    // Defect 2: `per: run` was dropped, so this failed as if per connection.
+    let ledger = ledger(&[
+        (1, "v1", "a", 4000),
+        (2, "v2", "b", 4000),
+        (3, "v1", "a", 4000),
+        (4, "v2", "b", 4000),
+    ]);
+    let mut check = balanced_check();
+    check.per = Per::Run;
+    let run = balanced(&ledger, &check);
+    assert_eq!(run.verdict, Verdict::Pass, "{}", run.summary);
+    check.per = Per::Connection;
+    let per_connection = balanced(&ledger, &check);
+    assert_eq!(
+        per_connection.verdict,
+        Verdict::Fail,
+        "{}",
+        per_connection.summary
+    );
+    // Pooled 14 000 requests are short of the 14 521 the run plan needs.
+    let short = ledger_of_pooled(7000);
+    check.per = Per::Run;
+    assert_eq!(balanced(&short, &check).verdict, Verdict::Inconclusive);
+}
+
+fn ledger_of_pooled(each: u64) -> Ledger {
+    ledger(&[(1, "v1", "a", each), (2, "v2", "b", each)])
+}
+
+#[test]
+fn distribution_plans_are_exact_at_the_alpha_the_test_runs_at() {
+    // Defect 9: `balanced` was planned at alpha and tested at alpha/2.
+    let c = Confidence::default();
+    let run = distribution::plan(&[1.0, 1.0], Per::Run, 1, c).expect("a plan");
+    let direct = stats::plan::split(&[1.0, 1.0], c.alpha, c.power, c.detect).expect("a plan");
+    assert_eq!(run.n, direct.n);
+    assert!(run.power >= 0.99, "{}", run.power);
+    let four = distribution::plan(&[1.0, 1.0], Per::Connection, 4, c).expect("a plan");
+    let at_quarter =
+        stats::plan::split(&[1.0, 1.0], c.alpha.split(4), c.power, c.detect).expect("a plan");
+    assert_eq!(four.n, at_quarter.n);
+    assert!(four.power >= 0.99, "{}", four.power);
+    assert!(four.n > run.n);
+}
+
+fn timed(id: usize, code: &str, took: Duration) -> Entry {
+    let mut entry = failed(&format!("r{id}"), code, took);
+    entry.order = id as u64;
+    entry
+}
+
+#[test]
+fn a_fault_with_abort_and_delay_verifies_both() {
+    // Defect 3: only the abort was verified when both were given.
+    let check = FractionCheck {
+        kind: "fault",
+        selection: Selection::default(),
+        parts: Parts::Two(
+            Part {
+                property: Property::Status("503".into()),
+                fraction: 0.5,
+            },
+            Part {
+                property: Property::Delayed(Duration::from_secs(1)),
+                fraction: 0.5,
+            },
+        ),
+        confidence: Confidence::default(),
+    };
+    // Half aborted, none delayed: what a VirtualService with only the abort does.
+    let entries = (0..20_000)
+        .map(|i| {
+            timed(
+                i,
+                if i % 2 == 0 { "503" } else { "200" },
+                Duration::from_millis(1),
+            )
+        })
+        .collect::<Vec<_>>();
+    let only_abort = Ledger {
+        sent: entries.len() as u64,
+        entries,
+        heartbeats: Vec::new(),
+    };
+    let verdict = fraction_check(&only_abort, &check);
+    assert_eq!(verdict.verdict, Verdict::Fail, "{}", verdict.summary);
+    assert!(
+        verdict.summary.contains("delayed by 1s"),
+        "{}",
+        verdict.summary
+    );
+    // Both, independently: every other request aborted, every other pair delayed.
+    let entries = (0..20_000)
+        .map(|i| {
+            let took = if (i / 2) % 2 == 0 { 1000 } else { 1 };
+            timed(
+                i,
+                if i % 2 == 0 { "503" } else { "200" },
+                Duration::from_millis(took),
+            )
+        })
+        .collect::<Vec<_>>();
+    let both = Ledger {
+        sent: entries.len() as u64,
+        entries,
+        heartbeats: Vec::new(),
+    };
+    let verdict = fraction_check(&both, &check);
+    assert_eq!(verdict.verdict, Verdict::Pass, "{}", verdict.summary);
+    assert_eq!(
+        verdict.claim,
+        "fault answered 503 50%, delayed by 1s or more 50%"
+    );
 }

@@ -68,7 +68,8 @@ pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
         ),
     };
     Assertion {
-        name: format!("timeout after {:?}", check.after),
+        name: String::new(),
+        claim: format!("timeout after {:?}", check.after),
         kind: "timeout".to_owned(),
         verdict,
         summary,

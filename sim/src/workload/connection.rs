@@ -76,9 +76,17 @@ impl Connection {
     pub(super) async fn send(&self, call: &Call, request_id: &str) -> Outcome {
         let answer = match (&self.kind, call) {
             (Kind::Broken(reason), _) => return Outcome::ConnectionError(reason.clone()),
-            (Kind::Thrift(client), Call::Thrift { name, context, .. }) => {
+            (
+                Kind::Thrift(client),
+                Call::Thrift {
+                    method,
+                    name,
+                    context,
+                    options: _,
+                },
+            ) => {
                 client
-                    .say_hello(name, Some(request_id), context.clone())
+                    .call(method, name, Some(request_id), context.clone())
                     .await
             }
             (
@@ -100,12 +108,14 @@ impl Connection {
                     method,
                     path,
                     headers,
+                    body,
                 },
             ) => {
                 let mut request = Request::new(method, path);
                 for (header, value) in headers {
                     request.headers.append(header.as_str(), value.as_str());
                 }
+                request.body = bytes::Bytes::copy_from_slice(body.as_bytes());
                 client
                     .send(request, Some(request_id))
                     .await

@@ -27,6 +27,7 @@ async fn fleet(protocol: Protocol, behaviour: Behaviour) -> Fleet {
 
 fn thrift_call() -> Call {
     Call::Thrift {
+        method: "sayHello".into(),
         name: "Aeraki".into(),
         options: ThriftOptions::default(),
         context: BTreeMap::new(),
@@ -111,6 +112,7 @@ fn one_at_a_time(target: SocketAddr, requests: u64, lifetime: Lifetime) -> Workl
         method: "GET".into(),
         path: "/hello".into(),
         headers: vec![],
+        body: String::new(),
     };
     let budget = Budget {
         requests: Some(requests),
@@ -187,6 +189,7 @@ async fn an_open_loop_keeps_its_schedule_and_counts_latency_from_the_intended_st
         method: "GET".into(),
         path: "/hello".into(),
         headers: vec![],
+        body: String::new(),
     };
     let mut plan_client = client(
         target,

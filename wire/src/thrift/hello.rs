@@ -38,18 +38,37 @@ pub struct SayHello {
 /// What a `sayHello` call came back with.
 pub type HelloReply = Result<String, ApplicationError>;
 
-/// The message name for a call, multiplexed under `service` when given.
+/// The message name for a `sayHello` call, multiplexed under `service` when given.
 pub fn call_name(service: Option<&str>) -> String {
+    method_call_name(METHOD, service)
+}
+
+/// The message name for a call of `method`, multiplexed under `service` when given.
+pub fn method_call_name(method: &str, service: Option<&str>) -> String {
     match service {
-        Some(service) => format!("{service}:{METHOD}"),
-        None => METHOD.to_owned(),
+        Some(service) => format!("{service}:{method}"),
+        None => method.to_owned(),
     }
 }
 
 impl SayHello {
-    /// Encodes a call message.
+    /// Encodes a `sayHello` call message.
     pub fn encode_call(
         &self,
+        transport: Transport,
+        encoding: Encoding,
+        service: Option<&str>,
+        seqid: i32,
+    ) -> Message {
+        self.encode_method_call(METHOD, transport, encoding, service, seqid)
+    }
+
+    /// Encodes a call of `method` with these arguments: the sample server
+    /// answers any method whose arguments are `sayHello`'s, so a scenario
+    /// can route `sayGoodbye` apart from `sayHello`.
+    pub fn encode_method_call(
+        &self,
+        method: &str,
         transport: Transport,
         encoding: Encoding,
         service: Option<&str>,
@@ -59,7 +78,7 @@ impl SayHello {
         Message::new(
             transport,
             encoding,
-            &call_name(service),
+            &method_call_name(method, service),
             MessageType::Call,
             seqid,
             &body,
