@@ -380,3 +380,71 @@ fn pauses_that_cannot_run_are_refused() {
     assert!(refused(&churn).contains("lifetime"));
     assert_eq!(pausing(target, None).check(), Ok(()));
 }
+
+/// Every field of a call reaches the wire (defect 4: the Thrift `method`
+/// and the HTTP `body` were accepted but never sent): a `sayGoodbye` call
+/// arrives as `sayGoodbye` and is answered, a body arrives with its length.
+#[tokio::test]
+async fn the_thrift_method_and_the_http_body_are_sent() {
+    let budget = Budget {
+        requests: Some(10),
+        duration: None,
+    };
+    let thrift = fleet(Protocol::Thrift, Behaviour::default()).await;
+    let goodbye = Call::Thrift {
+        method: "sayGoodbye".into(),
+        name: "Aeraki".into(),
+        options: ThriftOptions::default(),
+        context: BTreeMap::new(),
+    };
+    let target = thrift.endpoints()[0].identity.addr;
+    let plan = WorkloadPlan {
+        clients: vec![client(target, Pace::Closed, budget, vec![class("bye", 1, goodbye)])],
+        request_timeout: Duration::from_secs(10),
+        id_prefix: String::new(),
+    };
+    let ledger = run_plan(&plan).await;
+    assert_eq!(
+        ledger.outcome_counts(),
+        BTreeMap::from([("success".to_owned(), 10)])
+    );
+    let records = thrift.collector().records();
+    assert_eq!(records.len(), 10);
+    for record in &records {
+        assert!(
+            record
+                .attributes
+                .contains(&("method".to_owned(), "sayGoodbye".to_owned())),
+            "{:?}",
+            record.attributes
+        );
+    }
+    thrift.stop().await;
+
+    let http = fleet(Protocol::Http, Behaviour::default()).await;
+    let post = Call::Http {
+        method: "POST".into(),
+        path: "/hello".into(),
+        headers: vec![],
+        body: "name=Aeraki".into(),
+    };
+    let target = http.endpoints()[0].identity.addr;
+    let plan = WorkloadPlan {
+        clients: vec![client(target, Pace::Closed, budget, vec![class("post", 1, post)])],
+        request_timeout: Duration::from_secs(10),
+        id_prefix: String::new(),
+    };
+    run_plan(&plan).await;
+    let records = http.collector().records();
+    assert_eq!(records.len(), 10);
+    for record in &records {
+        assert!(
+            record
+                .attributes
+                .contains(&("content-length".to_owned(), "11".to_owned())),
+            "{:?}",
+            record.attributes
+        );
+    }
+    http.stop().await;
+}
