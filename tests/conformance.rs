@@ -218,7 +218,10 @@ const CONTROLS: &[Control] = &[
         scenario: "thrift/traffic-split.yaml",
         edits: &[
             ("connections: 1 ", "connections: 10 "),
-            ("      detect: 2%", "      per: connection\n      detect: 10%"),
+            (
+                "      detect: 2%",
+                "      per: connection\n      detect: 10%",
+            ),
         ],
         proxy: "builtin-fault=l4-by-weight",
         kind: "split",

@@ -111,6 +111,45 @@ fn broken_scenarios_exit_1_and_name_file_line_and_column() {
             "weight: 80%",
             "weight '80%' is not a whole number",
         ),
+        // Defect 7: typos inside routing objects, at the user's position.
+        (
+            "routing-weigth.yaml",
+            good.replacen("              weight: 20", "              weigth: 20", 1),
+            "weigth: 20",
+            "MetaRouter meta-thrift/test-metaprotocol-thrift-route: unknown field 'weigth'",
+        ),
+        (
+            "routing-exakt.yaml",
+            good.replacen("exact: sayHello", "exakt: sayHello", 1),
+            "exakt: sayHello",
+            "MetaRouter meta-thrift/test-metaprotocol-thrift-route: unknown field 'exakt'",
+        ),
+        (
+            "routing-lables.yaml",
+            good.replacen("labels: { version: v1 }", "lables: { version: v1 }", 1),
+            "lables: { version: v1 }",
+            "DestinationRule meta-thrift/thrift-sample-server: unknown field 'lables'",
+        ),
+        // Defect 10: what `run` cannot do is not valid.
+        (
+            "replicas-0.yaml",
+            good.replacen("v1: { replicas: 1 }", "v1: { replicas: 0 }", 1),
+            "v1: { replicas: 0 }",
+            "version 'v1' has 0 replicas",
+        ),
+        (
+            "zero-weights.yaml",
+            good.replacen("weight: 20", "weight: 0", 1)
+                .replacen("weight: 80", "weight: 0", 1),
+            "            - destination:",
+            "the weights of a route of MetaRouter meta-thrift/test-metaprotocol-thrift-route add up to 0",
+        ),
+        (
+            "requests-1e12.yaml",
+            good.replacen("requests: 30000", "requests: 1000000000000", 1),
+            "requests: 1000000000000",
+            "the workload sends about 1000000000000 requests, more than the 20000000 one run records",
+        ),
     ];
     for (name, contents, marked, message) in &cases {
         let path = scratch.write(name, contents);
@@ -147,8 +186,9 @@ fn broken_scenarios_exit_1_and_name_file_line_and_column() {
     assert_eq!(code(&output), Some(1));
     assert!(
         text(&output.stdout).contains(&format!(
-            "{} scenarios, 4 invalid",
-            4 + yaml_files("scenarios")
+            "{} scenarios, {} invalid",
+            cases.len() + yaml_files("scenarios"),
+            cases.len()
         )),
         "{}",
         text(&output.stdout)

@@ -17,6 +17,8 @@
 //! - [`values`]: positions, durations (`2ms`), percentages (`5%`), weights,
 //!   rates (`5000/s`), ordered maps and raw YAML nodes.
 //! - [`model`]: the serde types of the format.
+//! - `node`: a parsed YAML node read again through serde at its file position
+//!   (routing objects through the mesh API's types).
 //! - `load`: parsing and [`LoadError`] / [`ScenarioError`].
 //! - `check`: the semantic checks.
 //! - `claims`: each expectation as the check that verifies it ([`Scenario::claims`]).
@@ -26,6 +28,7 @@ mod check;
 mod claims;
 mod load;
 pub mod model;
+mod node;
 pub mod plan;
 pub mod values;
 

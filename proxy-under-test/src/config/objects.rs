@@ -1,152 +1,23 @@
-//! The Kubernetes objects meshproxy understands, as serde types that follow
-//! the CRDs' YAML (camelCase) field by field, and the loader that reads them.
-//!
-//! Every spec-level struct denies unknown fields: a valid Istio field that
-//! meshproxy does not implement must fail loudly, naming itself, rather than
-//! be ignored while the bench reports a pass. A few valid fields are parsed
-//! only so that the compiler can reject them with a clearer "not supported"
-//! error (they are typed [`IgnoredAny`](serde::de::IgnoredAny)).
-//!
-//! # Layout
-//! - this file: the [`Object`] envelope, metadata, the types the kinds share, and [`load_objects`].
-//! - [`aeraki`]: the `MetaRouter` kind.
-//! - [`istio`]: the `VirtualService` and `DestinationRule` kinds.
+//! The routing objects, from the typed mesh API crate, and their loader with
+//! [`ConfigError`] positions.
 
-pub mod aeraki;
-pub mod istio;
-mod load;
+pub use meshbench_mesh_api::*;
 
-use std::collections::BTreeMap;
+use super::ConfigError;
 
-use serde::Deserialize;
-
-pub use aeraki::MetaRouterSpec;
-pub use istio::{DestinationRuleSpec, VirtualServiceSpec};
-pub use load::load_objects;
-pub(crate) use load::parse_yaml;
-
-/// One routing object, dispatched on `apiVersion` and `kind`.
-#[derive(Debug, Clone)]
-pub enum Object {
-    /// `metaprotocol.aeraki.io/v1alpha1` `MetaRouter`.
-    MetaRouter(Resource<MetaRouterSpec>),
-    /// `networking.istio.io/{v1alpha3,v1beta1,v1}` `VirtualService`.
-    VirtualService(Resource<VirtualServiceSpec>),
-    /// `networking.istio.io/{v1alpha3,v1beta1,v1}` `DestinationRule`.
-    DestinationRule(Resource<DestinationRuleSpec>),
+/// Parses every routing object in `yaml`, in the order written.
+///
+/// # Errors
+/// A [`ConfigError`] with line and column for YAML syntax errors, unknown
+/// fields, wrong types and an unknown `apiVersion`/`kind` pair.
+pub fn load_objects(yaml: &str) -> Result<Vec<Object>, ConfigError> {
+    Ok(meshbench_mesh_api::load_objects(yaml)?)
 }
 
-impl Object {
-    /// The Kubernetes kind.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Object::MetaRouter(_) => "MetaRouter",
-            Object::VirtualService(_) => "VirtualService",
-            Object::DestinationRule(_) => "DestinationRule",
-        }
-    }
-
-    /// Name, namespace, labels and annotations.
-    pub fn metadata(&self) -> &Metadata {
-        match self {
-            Object::MetaRouter(r) => &r.metadata,
-            Object::VirtualService(r) => &r.metadata,
-            Object::DestinationRule(r) => &r.metadata,
-        }
-    }
-
-    /// `Kind namespace/name`, the way every error and report names the object.
-    pub fn describe(&self) -> String {
-        let metadata = self.metadata();
-        format!("{} {}/{}", self.kind(), metadata.namespace, metadata.name)
-    }
-}
-
-/// An object's `apiVersion`, `metadata` and `spec` (its `kind` is the [`Object`] variant).
-#[derive(Debug, Clone)]
-pub struct Resource<S> {
-    /// As written, e.g. `networking.istio.io/v1beta1` (all accepted versions
-    /// share one schema).
-    pub api_version: String,
-    /// Name, namespace, labels, annotations.
-    pub metadata: Metadata,
-    /// The kind-specific part.
-    pub spec: S,
-}
-
-/// The metadata meshproxy uses. Other keys (`resourceVersion`, `uid`,
-/// `creationTimestamp`, `managedFields`…) are ignored: `kubectl get -o yaml`
-/// prints them, and users paste that output.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Metadata {
-    /// The object name; required by the loader for every object (a `List`'s
-    /// metadata has none, hence the serde default).
-    #[serde(default)]
-    pub name: String,
-    /// The namespace, which short host names expand with; `default` when absent, as kubectl does.
-    #[serde(default = "default_namespace")]
-    pub namespace: String,
-    /// Labels (kept for reports; routing does not read them).
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Annotations; `meshbench.io/route-policies` carries the MetaRouter extension.
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-fn default_namespace() -> String {
-    "default".to_owned()
-}
-
-/// Istio/Aeraki `StringMatch`: one of `exact`, `prefix`, `regex` (RE2, whole
-/// value). Empty (`{}`), `exact: ""` and `regex: "*"` mean "present".
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StringMatch {
-    /// Equal to this.
-    pub exact: Option<String>,
-    /// Starts with this.
-    pub prefix: Option<String>,
-    /// Matches this regex over the whole value.
-    pub regex: Option<String>,
-}
-
-/// A destination: service host, optional subset, optional port.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Destination {
-    /// The service: FQDN, `<short>` or `<short>.<namespace>`.
-    pub host: String,
-    /// A subset a DestinationRule defines for the host.
-    pub subset: Option<String>,
-    /// The port; must be the service's port when given.
-    pub port: Option<PortSelector>,
-}
-
-/// `port: {number: 9090}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortSelector {
-    /// The port number (u32 so that an out-of-range port is a compile error
-    /// naming the port, not a parse error).
-    pub number: u32,
-}
-
-/// `{value: 12.5}`: a percentage as a double.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Percent {
-    /// In [0, 100].
-    #[serde(default)]
-    pub value: f64,
-}
-
-/// `{key: k, value: v}`: one Aeraki request/response mutation.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyValue {
-    /// Header or attachment name.
-    pub key: String,
-    /// Its value.
-    pub value: String,
+/// Parses one YAML (or JSON) document into `T`, as [`load_objects`] does.
+///
+/// # Errors
+/// A [`ConfigError`] with line and column.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
+    Ok(meshbench_mesh_api::parse_yaml(text)?)
 }

@@ -132,7 +132,7 @@ workload:
     - name: bench
       service: calibration.bench.svc.cluster.local
       connections: {connections}
-      requests: 1000000000
+      requests: 10000000
 expect:
   - {expectation}
 confidence: {{ alpha: {:e}, power: {}, detect: {}% }}

@@ -9,9 +9,16 @@
 use std::collections::BTreeSet;
 
 use super::model::{Client, Expectation, FleetService, LoopKind, Pause, Scenario, call_fields};
+use super::node::NodeDeserializer;
 use super::plan::quantile;
 use super::values::{Located, Node, NodeValue, Position};
 use super::{INITIAL_PHASE, Lifetime, PhaseStart, ROUTING_KINDS, RoutingObject, Unit};
+
+/// The most endpoints one scenario's fleet starts.
+pub(crate) const MAX_ENDPOINTS: usize = 1_000;
+
+/// The most requests one run sends and records (the ledger holds them all).
+pub(crate) const MAX_REQUESTS: u64 = 20_000_000;
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +114,13 @@ impl<'a> Checker<'a> {
                 );
             }
             for (name, version) in service.versions.iter() {
+                if version.replicas == 0 {
+                    self.push(
+                        name.at,
+                        format!("version '{}' has 0 replicas", name.value),
+                        Some("a version needs at least one endpoint; 'down: true' lists pods that do not listen".into()),
+                    );
+                }
                 match version.latency {
                     super::LatencyModel::Uniform { min, max } if min > max => self.push(
                         name.at,
@@ -152,6 +166,34 @@ impl<'a> Checker<'a> {
 
     fn workload(&mut self) {
         let clients = &self.s.workload.clients;
+        let endpoints: usize = self
+            .s
+            .fleet
+            .iter()
+            .flat_map(|s| s.versions.iter().map(|(_, v)| v.replicas))
+            .fold(0, usize::saturating_add);
+        if endpoints > MAX_ENDPOINTS {
+            self.push(
+                self.s.fleet.at,
+                format!("the fleet has {endpoints} endpoints, more than the {MAX_ENDPOINTS} one run starts"),
+                Some("each endpoint is a listener with its own loopback address and descriptors".into()),
+            );
+        }
+        let requests: f64 = clients.iter().filter_map(|c| c.expected_requests()).sum();
+        if requests > MAX_REQUESTS as f64 {
+            let largest = clients
+                .iter()
+                .max_by(|a, b| {
+                    let n = |c: &Located<Client>| c.expected_requests().unwrap_or(0.0);
+                    n(a).total_cmp(&n(b))
+                })
+                .map_or(clients.at, |c| c.requests.as_ref().map_or(c.at, |r| r.at));
+            self.push(
+                largest,
+                format!("the workload sends about {requests:.0} requests, more than the {MAX_REQUESTS} one run records"),
+                Some("the ledger keeps every request (about 200 bytes each); lower 'requests', 'rate' or 'duration'".into()),
+            );
+        }
         if clients.is_empty() {
             self.push(
                 clients.at,
@@ -351,7 +393,30 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// One routing object: its references to the fleet and to subsets,
+    /// then, when they hold, the whole object through the mesh API's types,
+    /// so a typo anywhere inside it is an error at its place in the file.
     fn object(&mut self, object: &RoutingObject, objects: &[&RoutingObject]) {
+        let before = self.issues.len();
+        self.references(object, objects);
+        if self.issues.len() > before {
+            return;
+        }
+        match meshbench_mesh_api::objects(NodeDeserializer(&object.0)) {
+            Ok(typed) if typed.len() == 1 => {}
+            Ok(_) => self.push(
+                object.0.at,
+                "a routing entry must be one object",
+                Some("list the items of a 'kind: List' as entries of 'routing'".into()),
+            ),
+            Err(error) => {
+                let (message, hint) = super::load::polish(&error.message);
+                self.push(error.at, format!("{}: {message}", object.describe()), hint);
+            }
+        }
+    }
+
+    fn references(&mut self, object: &RoutingObject, objects: &[&RoutingObject]) {
         let node = &object.0;
         if !matches!(node.value, NodeValue::Map(_)) {
             self.push(node.at, "a routing object must be a mapping", None);
@@ -432,7 +497,23 @@ impl<'a> Checker<'a> {
                 .collect()
         };
         for rule in rules {
-            for route in rule.get("route").map_or(&[][..], Node::items) {
+            let routes = rule.get("route").map_or(&[][..], Node::items);
+            let zero = |route: &Node| {
+                route.get("weight").is_none_or(
+                    |w| matches!(&w.value, NodeValue::Number(n) if n.as_u64() == Some(0)),
+                )
+            };
+            if routes.len() > 1 && routes.iter().all(zero) {
+                self.push(
+                    rule.get("route").map_or(rule.at, |r| r.at),
+                    format!(
+                        "the weights of a route of {} add up to 0",
+                        object.describe()
+                    ),
+                    Some("give each destination a weight, e.g. 20 and 80".into()),
+                );
+            }
+            for route in routes {
                 if let Some(destination) = route.get("destination") {
                     self.destination(destination, object, objects);
                 }

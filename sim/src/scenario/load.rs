@@ -219,7 +219,7 @@ fn quoted_or<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
 /// Turns a parser message into the house style: values in single quotes,
 /// the list of expected names moved to a hint, Rust type names replaced by
 /// words.
-fn polish(raw: &str) -> (String, Option<String>) {
+pub(crate) fn polish(raw: &str) -> (String, Option<String>) {
     let (message, hint) = match raw.split_once(HINT) {
         Some((m, h)) => (m.to_owned(), Some(h.to_owned())),
         None => (raw.to_owned(), None),
@@ -235,6 +235,7 @@ fn polish(raw: &str) -> (String, Option<String>) {
             let names = expected
                 .trim_start_matches("one of ")
                 .split(", ")
+                .flat_map(|n| n.split(" or "))
                 .map(|n| n.trim_matches('\''));
             let hint = match what {
                 "fields" => format!("the fields here are {}", quoted(names)),

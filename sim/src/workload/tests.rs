@@ -399,7 +399,12 @@ async fn the_thrift_method_and_the_http_body_are_sent() {
     };
     let target = thrift.endpoints()[0].identity.addr;
     let plan = WorkloadPlan {
-        clients: vec![client(target, Pace::Closed, budget, vec![class("bye", 1, goodbye)])],
+        clients: vec![client(
+            target,
+            Pace::Closed,
+            budget,
+            vec![class("bye", 1, goodbye)],
+        )],
         request_timeout: Duration::from_secs(10),
         id_prefix: String::new(),
     };
@@ -430,7 +435,12 @@ async fn the_thrift_method_and_the_http_body_are_sent() {
     };
     let target = http.endpoints()[0].identity.addr;
     let plan = WorkloadPlan {
-        clients: vec![client(target, Pace::Closed, budget, vec![class("post", 1, post)])],
+        clients: vec![client(
+            target,
+            Pace::Closed,
+            budget,
+            vec![class("post", 1, post)],
+        )],
         request_timeout: Duration::from_secs(10),
         id_prefix: String::new(),
     };

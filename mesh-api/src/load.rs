@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{DestinationRuleSpec, MetaRouterSpec, Metadata, Object, Resource, VirtualServiceSpec};
-use crate::config::ConfigError;
 
 const AERAKI: &str = "metaprotocol.aeraki.io/v1alpha1";
 const ISTIO: [&str; 3] = [
@@ -27,18 +26,30 @@ const ENVELOPE: &[&str] = &["apiVersion", "kind", "metadata", "spec", "items", "
 /// Parses every routing object in `yaml`, in the order written.
 ///
 /// # Errors
-/// A [`ConfigError`] with line and column for YAML syntax errors, unknown
-/// fields (including valid Istio fields meshproxy does not implement), wrong
-/// types, and an unknown `apiVersion`/`kind` pair (named in the message).
-pub fn load_objects(yaml: &str) -> Result<Vec<Object>, ConfigError> {
+/// The parser's error, with line and column, for YAML syntax errors,
+/// unknown fields (including valid Istio fields meshbench does not model),
+/// wrong types, and an unknown `apiVersion`/`kind` pair (named in the message).
+pub fn load_objects(yaml: &str) -> Result<Vec<Object>, serde_saphyr::Error> {
     let documents: Vec<Documents> = serde_saphyr::from_multiple_with_options(yaml, options())?;
     Ok(documents.into_iter().flat_map(|d| d.0).collect())
 }
 
+/// The objects of one node read from any deserializer: an object, a `List`,
+/// or a sequence of either. The deserializer's errors keep its positions.
+///
+/// # Errors
+/// As [`load_objects`], in the deserializer's error type.
+pub fn objects<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Object>, D::Error> {
+    Documents::deserialize(deserializer).map(|d| d.0)
+}
+
 /// Parses one YAML (or JSON) document into `T`, with the same options as
 /// [`load_objects`].
-pub(crate) fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
-    Ok(serde_saphyr::from_str_with_options(text, options())?)
+///
+/// # Errors
+/// The parser's error, with line and column.
+pub fn parse_yaml<T: DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, options())
 }
 
 /// Plain errors: the position goes into [`ConfigError`], not a source snippet.
