@@ -60,6 +60,11 @@ pub type Listeners = BTreeMap<String, SocketAddr>;
 pub struct ProxySettings {
     /// The downstream idle timeout (MetaProtocolProxy's `idle_timeout`).
     pub idle_timeout: Option<Duration>,
+    /// The seed of the proxy's own random draws (weighted clusters, faults,
+    /// mirrors), from `--seed`, so that reruns with other seeds are
+    /// independent replications. A proxy that takes no seed ignores it: it
+    /// changes no behaviour a scenario asserts.
+    pub seed: Option<u64>,
 }
 
 /// Why an adapter could not do what was asked.

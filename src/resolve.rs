@@ -56,6 +56,7 @@ pub fn resolve(scenario: &Scenario, seed: u64) -> Result<Resolved<'_>, String> {
         routing: routing(0),
         proxy: ProxySettings {
             idle_timeout: scenario.proxy.idle_timeout.map(|d| d.value.get()),
+            seed: Some(seed),
         },
         phases,
         workload: Box::new(move |listeners| workload(scenario, listeners)),

@@ -112,6 +112,7 @@ async fn builtin_adapters_apply_the_idle_timeout() {
     let idle = Duration::from_millis(300);
     let settings = ProxySettings {
         idle_timeout: Some(idle),
+        seed: None,
     };
     for name in ["builtin", "builtin-process"] {
         let (fleet, mut proxy, client) = routing_to_v1(name, settings).await;
@@ -140,6 +141,7 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
     let mut timed = adapter::from_name("address=127.0.0.1:9999").expect("parses");
     let settings = ProxySettings {
         idle_timeout: Some(Duration::from_secs(2)),
+        seed: None,
     };
     let error = timed
         .start(&services(&fleet), &routing("v1"), settings)

@@ -287,3 +287,38 @@ fn yaml_files(dir: &str) -> usize {
     }
     count
 }
+
+/// Defect 10: a file that is not UTF-8 names the byte and its line and
+/// column; an alias bomb is refused in words, with its position.
+#[test]
+fn hostile_files_get_positions_and_plain_words() {
+    let scratch = Scratch::new("validate-hostile");
+    let latin1 = scratch.0.join("latin1.yaml");
+    std::fs::write(&latin1, b"name: caf\xe9\nfleet: []\n").expect("writes");
+    let output = meshbench(&["validate", "--plain", latin1.to_str().expect("utf-8")]);
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "{}:1:10: the file is not UTF-8: byte 9 (0xe9) starts no character",
+            latin1.display()
+        )),
+        "{stderr}"
+    );
+    let mut bomb = String::from(
+        "name: bomb\nfleet: []\nworkload: {clients: []}\nexpect: []\nrouting:\n  - &a [x,x,x,x,x,x,x,x,x,x]\n",
+    );
+    for (prev, cur) in ('a'..'i').zip('b'..'j') {
+        bomb.push_str(&format!("  - &{cur} [{}]\n", vec![format!("*{prev}"); 10].join(",")));
+    }
+    let path = scratch.write("bomb.yaml", &bomb);
+    let output = meshbench(&["validate", "--plain", path.to_str().expect("utf-8")]);
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), Some(1), "{stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("the document is too large to read: more than 250000 nodes"),
+        "{first}"
+    );
+    assert!(!stderr.contains("Nodes {"), "no Rust debug text: {stderr}");
+}

@@ -106,6 +106,7 @@ impl ProxyAdapter for BuiltinAdapter {
                 mode: if self.l4 { Mode::L4 } else { Mode::L7 },
                 faults: self.faults,
                 idle_timeout: settings.idle_timeout.or(defaults.idle_timeout),
+                seed: settings.seed.unwrap_or(defaults.seed),
                 ..defaults
             };
             let proxy = Proxy::start(table, &options)

@@ -54,6 +54,10 @@ fn settings_args(settings: ProxySettings) -> Vec<String> {
         args.push("--idle-timeout".to_owned());
         args.push(format!("{}ms", idle.as_secs_f64() * 1e3));
     }
+    if let Some(seed) = settings.seed {
+        args.push("--seed".to_owned());
+        args.push(seed.to_string());
+    }
     args
 }
 

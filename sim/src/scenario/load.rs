@@ -170,11 +170,37 @@ fn join(errors: &[LoadError]) -> String {
 }
 
 pub(crate) fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text, &path.display().to_string())
+    let file = path.display().to_string();
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(&text, &file),
+        Err(error) => Err(not_utf8(&file, error.as_bytes(), error.utf8_error())),
+    }
+}
+
+/// The error for a file that is not UTF-8: where the first bad byte is, as
+/// a byte offset and as line and column of the text before it.
+fn not_utf8(file: &str, bytes: &[u8], error: std::str::Utf8Error) -> ScenarioError {
+    let offset = error.valid_up_to();
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let before = String::from_utf8_lossy(&bytes[..offset]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let at = Position {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+    };
+    let source = Arc::new(NamedSource::new(file, text).with_language("yaml"));
+    ScenarioError::Invalid(vec![LoadError::new(
+        &source,
+        file,
+        at,
+        format!("the file is not UTF-8: byte {offset} (0x{:02x}) starts no character", bytes.get(offset).copied().unwrap_or(0)),
+        Some("scenarios are UTF-8 text; re-save the file as UTF-8".into()),
+    )])
 }
 
 pub(crate) fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
@@ -203,6 +229,24 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     ))
 }
 
+/// `Nodes { nodes: 250001 }` as `more than 250001 nodes`: the parser's
+/// resource limit, in words.
+fn budget_words(limit: &str) -> String {
+    let name = limit.split([' ', '{']).next().unwrap_or(limit);
+    let number: String = limit.chars().filter(char::is_ascii_digit).collect();
+    let mut words = String::new();
+    for c in name.chars() {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.extend(c.to_lowercase());
+    }
+    match number.as_str() {
+        "" => format!("its {words} exceed the limit"),
+        n => format!("more than {} {words}", n.parse::<u64>().map_or(n.to_owned(), |n| n.saturating_sub(1).to_string())),
+    }
+}
+
 /// `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'`.
 fn quoted_or<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
     let items: Vec<String> = items
@@ -225,6 +269,15 @@ pub(crate) fn polish(raw: &str) -> (String, Option<String>) {
         None => (raw.to_owned(), None),
     };
     let message = message.replace('`', "'");
+    if let Some(limit) = message.strip_prefix("budget breached: ") {
+        return (
+            format!("the document is too large to read: {}", budget_words(limit)),
+            Some(
+                "the parser caps what aliases may expand to (an alias bomb); write fewer aliases or smaller values"
+                    .into(),
+            ),
+        );
+    }
     for (prefix, what) in [
         ("unknown field ", "fields"),
         ("unknown variant ", "variants"),
