@@ -30,11 +30,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Applies every check to the collected oracles, in order.
 pub fn verify(checks: &[Claim], collected: &Collected) -> Vec<Assertion> {
-    let oracles = Oracles {
-        ledger: &collected.ledger,
-        records: &collected.records,
-        endpoints: &collected.endpoints,
-    };
+    let oracles = Oracles::new(&collected.ledger, &collected.records, &collected.endpoints);
     checks.iter().map(|claim| claim.verify(&oracles)).collect()
 }
 

@@ -286,3 +286,41 @@ fn run_lists_scenarios_that_could_not_run_and_keeps_reports_inside_out() {
     );
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// Defect 6: a proxy address that leads to a fleet started by hand (here,
+/// the hand-started endpoint itself) answers with pods this run did not
+/// start: every assertion is an error naming them, never a pass.
+#[test]
+fn answers_from_endpoints_the_run_did_not_start_are_errors() {
+    let fleet = FleetProcess::start(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        "thrift",
+        "thrift-sample-server",
+        1,
+    );
+    let (pod, addr) = &fleet.endpoints[0];
+    let work = std::env::temp_dir().join(format!("meshbench-cli-foreign-{}", std::process::id()));
+    let out = work.join("out");
+    let output = Command::new(BIN)
+        .args(["run", "--out"])
+        .arg(&out)
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios/thrift/method-route.yaml"),
+        )
+        .arg(format!("--proxy=address={addr}"))
+        .output()
+        .expect("meshbench run runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("answers came from endpoints this run did not start"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(pod.as_str()),
+        "names the pod {pod}: {stdout}"
+    );
+    assert!(!stdout.contains("PASS sayhello-to-v1"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -194,7 +194,8 @@ async fn a_phase_shifts_traffic_on_open_connections() {
 /// send order, through the builtin proxy whose draws take `seed`.
 async fn split_sequence(seed: u64) -> Vec<String> {
     let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/thrift/traffic-split.yaml"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/thrift/traffic-split.yaml"),
     )
     .expect("the split scenario")
     .replace("requests: 30000 ", "requests: 2000 ")

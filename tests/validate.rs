@@ -309,7 +309,10 @@ fn hostile_files_get_positions_and_plain_words() {
         "name: bomb\nfleet: []\nworkload: {clients: []}\nexpect: []\nrouting:\n  - &a [x,x,x,x,x,x,x,x,x,x]\n",
     );
     for (prev, cur) in ('a'..'i').zip('b'..'j') {
-        bomb.push_str(&format!("  - &{cur} [{}]\n", vec![format!("*{prev}"); 10].join(",")));
+        bomb.push_str(&format!(
+            "  - &{cur} [{}]\n",
+            vec![format!("*{prev}"); 10].join(",")
+        ));
     }
     let path = scratch.write("bomb.yaml", &bomb);
     let output = meshbench(&["validate", "--plain", path.to_str().expect("utf-8")]);

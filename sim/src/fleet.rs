@@ -109,6 +109,8 @@ pub enum FleetError {
 #[derive(Debug)]
 pub struct Fleet {
     endpoints: Vec<EndpointInfo>,
+    /// This fleet's nonce, the last part of every pod name.
+    run: String,
     collector: Collector,
     hold: Hold,
     cancel: CancellationToken,
@@ -130,6 +132,7 @@ impl Fleet {
         let cancel = CancellationToken::new();
         let mut fleet = Fleet {
             endpoints: Vec::new(),
+            run: identity::run_nonce(),
             collector: Collector::new(),
             hold: Hold::default(),
             cancel: cancel.clone(),
@@ -180,7 +183,13 @@ impl Fleet {
             .to_owned();
         let app = labels.entry("app".into()).or_insert(default_app).clone();
         labels.insert("version".into(), version.name.clone());
-        let identity = Identity::new(&service.service, &app, &version.name, replica, local);
+        let identity = Identity::new(
+            &service.service,
+            &app,
+            (&version.name, replica),
+            local,
+            &self.run,
+        );
         let info = EndpointInfo {
             identity,
             protocol: service.protocol,

@@ -21,23 +21,45 @@ pub struct Identity {
 
 impl Identity {
     /// The identity of replica `replica` of `version` of `service` at `addr`,
-    /// its pod named after `app` (as a Deployment names its pods). The pod
-    /// name is stable for the same inputs, so reports compare across runs.
+    /// its pod named after `app` as a Deployment names its pods: a stable
+    /// part for the same inputs, then `run`, the fleet's own nonce, so that
+    /// an answer from an endpoint another run (or another fleet) started
+    /// can never pass for one of this run's.
     pub fn new(
         service: &str,
         app: &str,
-        version: &str,
-        replica: usize,
+        (version, replica): (&str, usize),
         addr: SocketAddr,
+        run: &str,
     ) -> Identity {
         let hash = fnv1a(format!("{service}/{version}/{replica}").as_bytes()) & 0xffff;
         Identity {
             service: service.to_owned(),
             version: version.to_owned(),
-            pod: format!("{app}-{version}-{hash:04x}"),
+            pod: format!("{app}-{version}-{hash:04x}-{run}"),
             addr,
         }
     }
+}
+
+/// A fresh nonce for one fleet: five lower-case letters and digits, as
+/// Kubernetes suffixes pod names, different in every fleet a process starts
+/// and (with the time and process id in it) across processes.
+pub fn run_nonce() -> String {
+    static FLEETS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let count = FLEETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut n = fnv1a(format!("{nanos}/{}/{count}", std::process::id()).as_bytes());
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize];
+            n /= ALPHABET.len() as u64;
+            char::from(c)
+        })
+        .collect()
 }
 
 impl fmt::Display for Identity {

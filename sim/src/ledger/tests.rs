@@ -44,7 +44,7 @@ fn served(pod: &str, attempt: u32) -> Outcome {
 
 fn record(id: &str, pod: &str, attempt: u32) -> Record {
     let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
-    let mut identity = Identity::new("svc", "svc", "v1", 0, addr);
+    let mut identity = Identity::new("svc", "svc", ("v1", 0), addr, "run01");
     identity.pod = pod.into();
     Record {
         endpoint: Arc::new(identity),

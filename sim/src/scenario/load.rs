@@ -198,7 +198,10 @@ fn not_utf8(file: &str, bytes: &[u8], error: std::str::Utf8Error) -> ScenarioErr
         &source,
         file,
         at,
-        format!("the file is not UTF-8: byte {offset} (0x{:02x}) starts no character", bytes.get(offset).copied().unwrap_or(0)),
+        format!(
+            "the file is not UTF-8: byte {offset} (0x{:02x}) starts no character",
+            bytes.get(offset).copied().unwrap_or(0)
+        ),
         Some("scenarios are UTF-8 text; re-save the file as UTF-8".into()),
     )])
 }
@@ -243,7 +246,11 @@ fn budget_words(limit: &str) -> String {
     }
     match number.as_str() {
         "" => format!("its {words} exceed the limit"),
-        n => format!("more than {} {words}", n.parse::<u64>().map_or(n.to_owned(), |n| n.saturating_sub(1).to_string())),
+        n => format!(
+            "more than {} {words}",
+            n.parse::<u64>()
+                .map_or(n.to_owned(), |n| n.saturating_sub(1).to_string())
+        ),
     }
 }
 

@@ -2,6 +2,8 @@
 //! what a run collected. The root crate runs and renders; the verdict is
 //! decided here.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::fleet::{EndpointInfo, Record};
 use crate::ledger::Ledger;
 
@@ -12,7 +14,7 @@ use super::{
 };
 
 /// What a run collected that verdicts are taken from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Oracles<'a> {
     /// The client side: one outcome per request.
     pub ledger: &'a Ledger,
@@ -20,9 +22,55 @@ pub struct Oracles<'a> {
     pub records: &'a [Record],
     /// The endpoints the run started.
     pub endpoints: &'a [EndpointInfo],
+    /// Answers that name an endpoint this run did not start: `(pod at
+    /// address, how many)`. Any makes every verdict an error: the answers
+    /// did not come from the fleet the assertions are about.
+    foreign: BTreeMap<String, u64>,
 }
 
-impl Oracles<'_> {
+impl<'a> Oracles<'a> {
+    /// The oracles of a run; answers are checked against `endpoints`.
+    pub fn new(ledger: &'a Ledger, records: &'a [Record], endpoints: &'a [EndpointInfo]) -> Self {
+        let ours: BTreeSet<(&str, String)> = endpoints
+            .iter()
+            .map(|e| (e.identity.pod.as_str(), e.identity.addr.to_string()))
+            .collect();
+        let mut foreign = BTreeMap::new();
+        for echo in ledger.entries.iter().filter_map(|e| e.outcome.served_by()) {
+            if !ours.contains(&(echo.pod.as_str(), echo.addr.clone())) {
+                *foreign
+                    .entry(format!("{} at {}", echo.pod, echo.addr))
+                    .or_insert(0) += 1;
+            }
+        }
+        Oracles {
+            ledger,
+            records,
+            endpoints,
+            foreign,
+        }
+    }
+
+    /// `assertion` as an error when answers came from elsewhere.
+    fn against_the_fleet(&self, mut assertion: Assertion) -> Assertion {
+        let total: u64 = self.foreign.values().sum();
+        let Some((first, _)) = self.foreign.iter().next() else {
+            return assertion;
+        };
+        assertion.verdict = crate::stats::Verdict::Error;
+        assertion.summary = format!(
+            "{total} answers came from endpoints this run did not start (first: {first}); the proxy routes to another fleet"
+        );
+        assertion.findings = self
+            .foreign
+            .iter()
+            .map(|(endpoint, n)| {
+                format!("{n} answers from {endpoint}, not an endpoint of this run")
+            })
+            .collect();
+        assertion
+    }
+
     /// The pods of `service` (of `version`, if given), in fleet order.
     fn pods(&self, service: &str, version: Option<&str>) -> Vec<String> {
         self.endpoints
@@ -90,9 +138,12 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// The verdict of the claim on what the run collected.
+    /// The verdict of the claim on what the run collected: an error when
+    /// any answer came from an endpoint the run did not start.
     pub fn verify(&self, oracles: &Oracles<'_>) -> Assertion {
-        self.check.verify(oracles).named(&self.name)
+        oracles
+            .against_the_fleet(self.check.verify(oracles))
+            .named(&self.name)
     }
 }
 
