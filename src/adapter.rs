@@ -115,6 +115,14 @@ pub trait ProxyAdapter: Send {
     /// unsupported kind is reported as unsupported, not failed.
     fn supports(&self, expectation_kind: &str) -> bool;
 
+    /// Whether the proxy has exited on its own, and how (exit status or
+    /// signal, and the tail of its log). The run asks after the workload:
+    /// a run whose proxy died ends in an error, never in a verdict. An
+    /// in-process proxy cannot exit alone: `None`.
+    fn exited(&mut self) -> Option<String> {
+        None
+    }
+
     /// Stops the proxy and releases everything it holds. Always called.
     fn stop(&mut self) -> BoxFuture<'_, ()>;
 }

@@ -1,12 +1,14 @@
-//! The `meshbench` command's library: proxy adapters and (to come) the
-//! runner that joins fleet, proxy, workload and verification, and reports.
+//! The `meshbench` command's library: proxy adapters, the runner that joins
+//! fleet, proxy and workload, and the reports. Verdicts are decided in
+//! `meshbench-sim`; this crate runs and renders.
 //! The binary (`main.rs`, `cmd/`) only parses flags and prints.
 //!
 //! # Layout
 //! - [`adapter`]: how a proxy under test is started, configured and stopped.
 //! - [`run`]: one run from fleet to collected oracles, stopping everything on every path.
-//! - [`resolve`]: a scenario becomes a run spec and one check per expectation.
-//! - [`report`]: checks applied to the collected oracles; terminal summary and JSON.
+//! - [`resolve`]: a scenario becomes a run spec and its named checks.
+//! - [`report`]: the checks applied to the collected oracles; terminal summary, JSON,
+//!   JUnit, Markdown and HTML.
 //! - [`suite`]: many scenarios' reports as one conformance summary (features
 //!   supported, unsupported, failed).
 #![forbid(unsafe_code)]

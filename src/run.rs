@@ -107,6 +107,10 @@ pub enum RunError {
         /// The last probe's failure.
         last: String,
     },
+    /// The proxy under test exited during the run: no verdict is taken
+    /// from a run whose proxy died.
+    #[error("the proxy under test died during the run: {0}")]
+    ProxyExited(String),
     /// The workload could not be built or run.
     #[error("the workload cannot run: {0}")]
     Workload(String),
@@ -166,7 +170,11 @@ async fn with_fleet(
     let listeners = proxy.start(&services, &spec.routing, spec.proxy).await?;
     for service in &services {
         if let Some(addr) = listeners.get(&service.name) {
-            probe::until_routed(service, *addr, &cancel).await?;
+            let probed = probe::until_routed(service, *addr, &cancel).await;
+            if let (Err(_), Some(exit)) = (&probed, proxy.exited()) {
+                return Err(RunError::ProxyExited(exit));
+            }
+            probed?;
         }
     }
     let plan = (spec.workload)(&listeners).map_err(RunError::Workload)?;
@@ -193,6 +201,9 @@ async fn with_fleet(
     let release = release_when_still(hold, &progress, &finished);
     let (ledger, phases_applied, (), ()) = tokio::join!(workload, phases, watch, release);
     let ledger = ledger.map_err(|e| RunError::Workload(e.to_string()))?;
+    if let Some(exit) = proxy.exited() {
+        return Err(RunError::ProxyExited(exit));
+    }
     let phases_applied = phases_applied?;
     let duration = started.elapsed();
     if cancel.is_cancelled() {

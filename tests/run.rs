@@ -230,3 +230,75 @@ async fn the_seed_reaches_the_proxys_draws() {
     assert_eq!(split_sequence(1).await, first, "same seed, same draws");
     assert_ne!(split_sequence(2).await, first, "another seed, other draws");
 }
+
+/// The `meshproxy` child of this test process, from /proc (the adapter
+/// spawned it, so its parent is this process).
+fn meshproxy_child() -> Option<u32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let (name, rest) = stat.split_once(") ")?;
+            let parent = rest.split(' ').nth(1)?;
+            (name.ends_with("(meshproxy") && parent == me).then_some(pid)
+        })
+}
+
+/// Issue 16, item 1: `meshproxy` SIGKILLed half-way through a split run
+/// used to PASS on the requests that got through. The run now ends in an
+/// error that names the signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_killed_mid_run_ends_the_run_in_an_error() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/thrift/traffic-split.yaml"),
+    )
+    .expect("the split scenario");
+    let scenario = meshbench_sim::scenario::Scenario::parse(&text, "split.yaml").expect("valid");
+    let resolved = meshbench::resolve::resolve(&scenario, 1).expect("resolves");
+    let mut proxy = adapter::ProxySpec::BuiltinProcess.adapter();
+    let progress = std::sync::Arc::new(meshbench_sim::workload::Progress::default());
+    let watched = std::sync::Arc::clone(&progress);
+    let killer = tokio::spawn(async move {
+        // Bounded: 30 s at most, then the run ends by its budget anyway.
+        for _ in 0..3000 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if watched.done.load(std::sync::atomic::Ordering::Relaxed) >= 2000 {
+                let pid = meshproxy_child().expect("the meshproxy child");
+                let killed = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status()
+                    .expect("kill runs");
+                return killed.success();
+            }
+        }
+        false
+    });
+    let result = run::execute(
+        resolved.spec,
+        proxy.as_mut(),
+        progress,
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(
+        killer.await.expect("the killer ends"),
+        "the proxy was killed"
+    );
+    match result {
+        Err(run::RunError::ProxyExited(exit)) => {
+            assert!(
+                exit.starts_with("meshproxy killed by signal 9 (SIGKILL)"),
+                "{exit}"
+            );
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(collected) => panic!(
+            "a verdict from a dead proxy: {} requests",
+            collected.ledger.sent
+        ),
+    }
+}

@@ -1,6 +1,7 @@
 //! Go duration strings, as Istio's YAML writes them: `2s`, `0.5s`, `100ms`,
-//! `1m30s`, `0`. The CRD types keep them as strings so that a bad one is
-//! reported by the compiler with its field path.
+//! `1m30s`, `0`. The one duration grammar of meshbench: routing objects,
+//! scenarios and every command line read durations with it. The CRD types
+//! keep them as strings so that a bad one is reported with its field path.
 
 use std::time::Duration;
 
@@ -47,6 +48,18 @@ pub fn parse(text: &str) -> Option<Duration> {
     nanos
         .is_finite()
         .then(|| Duration::from_nanos(nanos.round() as u64))
+}
+
+/// [`parse`], with a sentence naming the input when `text` is not a duration.
+///
+/// # Errors
+/// `'5' is not a duration: write a number and a unit (ns, us, ms, s, m, h), e.g. 500ms, 2s or 1m30s`.
+pub fn parse_text(text: &str) -> Result<Duration, String> {
+    parse(text).ok_or_else(|| {
+        format!(
+            "'{text}' is not a duration: write a number and a unit (ns, us, ms, s, m, h), e.g. 500ms, 2s or 1m30s"
+        )
+    })
 }
 
 #[cfg(test)]

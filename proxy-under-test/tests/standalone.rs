@@ -72,7 +72,7 @@ fn spawn(config: &std::path::Path, endpoints: &std::path::Path) -> MeshProxy {
         .arg(config)
         .arg("--endpoints")
         .arg(endpoints)
-        .args(["--admin", "127.0.0.1:0", "--for-seconds", "60"])
+        .args(["--admin", "127.0.0.1:0", "--for", "60s"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("meshproxy starts");

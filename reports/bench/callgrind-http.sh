@@ -13,7 +13,7 @@ sleep 1
 ADDR=$(grep -oE '127\.0\.20\.1:[0-9]+' $W/fleet.out | head -1)
 printf 'services:\n  - name: http-sample.bench.svc.cluster.local\n    protocol: http\n    port: 3000\n    endpoints:\n      - { address: "%s", labels: { version: v1 } }\n' $ADDR > $W/e.yaml
 : > $W/r.yaml
-TOKIO_WORKER_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=$OUT $B/meshproxy --config $W/r.yaml --endpoints $W/e.yaml --admin 127.0.0.1:0 --listen-ip 127.0.21.1 --for-seconds 25 > $W/proxy.out 2>$W/proxy.err &
+TOKIO_WORKER_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=$OUT $B/meshproxy --config $W/r.yaml --endpoints $W/e.yaml --admin 127.0.0.1:0 --listen-ip 127.0.21.1 --for 25s > $W/proxy.out 2>$W/proxy.err &
 PROXY=$!
 for i in $(seq 50); do grep -q "127.0.21.1" $W/proxy.out 2>/dev/null && break; sleep 0.5; done
 LADDR=$(grep -oE '127\.0\.21\.1:[0-9]+' $W/proxy.out | head -1)

@@ -1,31 +1,15 @@
-//! Durations as people write them in scenarios and on the command line:
-//! `250us`, `2ms`, `1.5s`, `1m`.
+//! Durations as scenarios and command lines write them: Go's grammar, as
+//! Istio writes durations (`250us`, `2ms`, `1.5s`, `1m30s`), the same
+//! grammar the routing objects use ([`meshbench_mesh_api::duration`]).
 
 use std::time::Duration;
 
-/// Parses `<number><unit>` with unit `ns`, `us`, `ms`, `s` or `m`.
+/// Parses a Go duration.
 ///
 /// # Errors
-/// A sentence naming the input when the number or the unit is not understood.
+/// A sentence naming the input when it is not a duration.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("duration '{text}' has no unit (ns, us, ms, s or m)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("duration '{text}' does not start with a number"))?;
-    let seconds_per_unit = match unit {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        other => return Err(format!("duration '{text}' has unknown unit '{other}'")),
-    };
-    Duration::try_from_secs_f64(value * seconds_per_unit)
-        .map_err(|_| format!("duration '{text}' is out of range"))
+    meshbench_mesh_api::duration::parse_text(text.trim())
 }
 
 /// Serde support: a duration written as a string such as `2ms`.
@@ -62,21 +46,16 @@ mod tests {
         assert_eq!(parse("2ms"), Ok(Duration::from_millis(2)));
         assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("2h"), Ok(Duration::from_secs(7200)));
     }
 
     #[test]
     fn errors_name_the_input() {
         assert_eq!(
             parse("5"),
-            Err("duration '5' has no unit (ns, us, ms, s or m)".into())
+            Err("'5' is not a duration: write a number and a unit (ns, us, ms, s, m, h), e.g. 500ms, 2s or 1m30s".into())
         );
-        assert_eq!(
-            parse("5h"),
-            Err("duration '5h' has unknown unit 'h'".into())
-        );
-        assert_eq!(
-            parse("ms"),
-            Err("duration 'ms' does not start with a number".into())
-        );
+        assert!(parse("5x").is_err() && parse("ms").is_err() && parse("-1s").is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! The `meshproxy` binary as a child process, driven through its admin API.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 
 use meshbench_sim::client::http::HttpClient;
 use meshbench_wire::http1::Request;
@@ -19,6 +21,30 @@ pub struct ProcessAdapter {
     child: Option<Child>,
     admin: Option<std::net::SocketAddr>,
     dir: Option<PathBuf>,
+    /// The last lines `meshproxy` wrote to stderr, for an exit report.
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// How many of its last log lines an exit report quotes.
+const LOG_TAIL: usize = 20;
+
+/// An exit status in words: `exited with status 1`, `killed by signal 9 (SIGKILL)`.
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => {
+            let name = match signal {
+                6 => " (SIGABRT)",
+                9 => " (SIGKILL)",
+                11 => " (SIGSEGV)",
+                15 => " (SIGTERM)",
+                _ => "",
+            };
+            format!("killed by signal {signal}{name}")
+        }
+        (None, None) => "ended".to_owned(),
+    }
 }
 
 impl ProcessAdapter {
@@ -59,6 +85,20 @@ fn settings_args(settings: ProxySettings) -> Vec<String> {
         args.push(seed.to_string());
     }
     args
+}
+
+/// Keeps the last [`LOG_TAIL`] lines of `stderr` in `log` until it closes.
+async fn keep_tail(stderr: tokio::process::ChildStderr, log: Arc<Mutex<VecDeque<String>>>) {
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(mut log) = log.lock() else {
+            return;
+        };
+        if log.len() == LOG_TAIL {
+            log.pop_front();
+        }
+        log.push_back(line);
+    }
 }
 
 fn parse_line(line: &str) -> Option<(String, std::net::SocketAddr)> {
@@ -108,6 +148,7 @@ impl ProxyAdapter for ProcessAdapter {
                 .ok_or_else(|| AdapterError::Start("no stdout".to_owned()))?;
             let mut stderr = child.stderr.take();
             self.child = Some(child);
+            self.log = Arc::new(Mutex::new(VecDeque::new()));
             let mut lines = BufReader::new(stdout).lines();
             let mut listeners = Listeners::new();
             // The first line names the admin API, then one line per service.
@@ -127,6 +168,9 @@ impl ProxyAdapter for ProcessAdapter {
                 } else {
                     listeners.insert(name, addr);
                 }
+            }
+            if let Some(stderr) = stderr {
+                tokio::spawn(keep_tail(stderr, Arc::clone(&self.log)));
             }
             Ok(listeners)
         })
@@ -171,6 +215,22 @@ impl ProxyAdapter for ProcessAdapter {
 
     fn supports(&self, _expectation_kind: &str) -> bool {
         true
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        let log = self
+            .log
+            .lock()
+            .map(|l| l.iter().cloned().collect::<Vec<_>>());
+        let tail = log.unwrap_or_default().join("\n");
+        Some(match tail.is_empty() {
+            true => format!("meshproxy {}", describe_exit(status)),
+            false => format!(
+                "meshproxy {}; its last log lines:\n{tail}",
+                describe_exit(status)
+            ),
+        })
     }
 
     fn stop(&mut self) -> BoxFuture<'_, ()> {

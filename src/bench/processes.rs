@@ -122,7 +122,7 @@ impl Launcher {
             .arg("--endpoints")
             .arg(&endpoints)
             .args(["--admin", "127.0.0.1:0", "--listen-ip", listen_ip])
-            .args(["--for-seconds", &self.lifetime.as_secs().to_string()])
+            .args(["--for", &format!("{}s", self.lifetime.as_secs())])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // The admin line, then one line per service.

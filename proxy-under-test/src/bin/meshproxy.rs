@@ -48,20 +48,15 @@ struct Args {
     /// `idle_timeout`): `500ms`, `2s`, `5m`, or a bare number of seconds.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     idle_timeout: Duration,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long = "for-seconds")]
-    run_for: Option<u64>,
+    /// Stop after this long, a duration such as 30s (default: until Ctrl-C).
+    #[arg(long = "for", value_parser = parse_duration)]
+    run_for: Option<Duration>,
 }
 
-/// A Go duration (`500ms`, `1.5s`, `5m`, as Istio writes them); a bare
-/// number is seconds, as the flag took before it took units.
+/// A Go duration (`500ms`, `1.5s`, `5m`, as Istio writes them): the one
+/// grammar of every duration meshbench reads.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    config::parse_go_duration(text)
-        .ok_or_else(|| format!("'{text}' is not a duration such as 500ms, 2s or 5m"))
+    meshbench_mesh_api::duration::parse_text(text.trim())
 }
 
 #[tokio::main]
@@ -122,9 +117,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("{service} {addr}");
     }
     match args.run_for {
-        Some(seconds) => {
+        Some(run_for) => {
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+                _ = tokio::time::sleep(run_for) => {}
                 _ = tokio::signal::ctrl_c() => {}
             }
         }

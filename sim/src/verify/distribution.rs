@@ -12,13 +12,19 @@
 //!   as much, and its fit catches it.
 //!
 //! A request served by a label outside the weights fails at once (that is
-//! deterministic). Pass needs the planned sample (on every connection, for
+//! deterministic). So does a *lost* request: a selected request that got
+//! no endpoint's answer (the connection broke, it timed out, the answer did
+//! not decode, or the proxy answered an error itself) — the claim is about
+//! where every selected request goes, and a lost one went nowhere the
+//! shares can count; a proxy that fails requests wholesale fails, it is not
+//! "inconclusive". Requests still in flight when a sequential run stopped
+//! are not lost. Pass needs the planned sample (on every connection, for
 //! `per: connection`); a failure can come earlier.
 
 use std::collections::BTreeMap;
 
 use crate::fleet::Echo;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Outcome};
 use crate::stats::{self, ContingencyTable, Evidence, Plan, StatsError, Verdict};
 
 use super::{Assertion, Confidence, Selection, percent, served, unserved_finding};
@@ -105,6 +111,25 @@ struct Table {
     rows: BTreeMap<u64, Vec<u64>>,
     strays: BTreeMap<String, u64>,
     unserved: Option<String>,
+    /// Selected requests with no endpoint answer, and the first one's outcome.
+    lost: (u64, Option<String>),
+}
+
+/// Whether a selected request without an endpoint answer was lost (see
+/// the module docs), and how it ended.
+fn lost(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Response {
+            served_by: None,
+            success: false,
+            code,
+            ..
+        } => Some(format!("answered {code} by the proxy")),
+        Outcome::Response { .. } | Outcome::Unfinished => None,
+        Outcome::ProtocolError(reason) => Some(format!("protocol error: {reason}")),
+        Outcome::Timeout => Some("no answer before the request timeout".to_owned()),
+        Outcome::ConnectionError(reason) => Some(format!("connection error: {reason}")),
+    }
 }
 
 fn tabulate(ledger: &Ledger, selection: &Selection, claim: &Distribution) -> Table {
@@ -114,7 +139,17 @@ fn tabulate(ledger: &Ledger, selection: &Selection, claim: &Distribution) -> Tab
         rows: BTreeMap::new(),
         strays: BTreeMap::new(),
         unserved: unserved_finding(&sample.unserved),
+        lost: (0, None),
     };
+    for entry in ledger.entries.iter().filter(|e| selection.keeps(e)) {
+        if let Some(how) = lost(&entry.outcome) {
+            table.lost.0 += 1;
+            table
+                .lost
+                .1
+                .get_or_insert(format!("request {}: {how}", entry.id));
+        }
+    }
     for (entry, echo) in &sample.served {
         let label = claim.tally.label(echo);
         match claim.weights.iter().position(|(l, _)| l == label) {
@@ -173,6 +208,13 @@ pub fn verify(
         assertion.summary = format!("{n} requests reached '{label}', outside the {kind}");
         return assertion;
     }
+    if let (n, Some(first)) = &table.lost {
+        assertion.verdict = Verdict::Fail;
+        assertion.summary = format!(
+            "{n} selected requests were lost before an endpoint answered; the first: {first}"
+        );
+        return assertion;
+    }
     let outcome = match claim.per {
         Per::Run => pooled(&totals, &labels, &weights, c),
         Per::Connection => per_connection(&table.rows, &labels, &weights, c),
@@ -193,7 +235,7 @@ pub fn verify(
 }
 
 /// What one of the two tests found.
-struct Outcome {
+struct Found {
     verdict: Verdict,
     summary: String,
     p_value: f64,
@@ -205,7 +247,7 @@ fn pooled(
     labels: &[&str],
     weights: &[f64],
     c: Confidence,
-) -> Result<Outcome, StatsError> {
+) -> Result<Found, StatsError> {
     let n: u64 = totals.iter().sum();
     let test = stats::share_tests(totals, weights, c.alpha)?;
     let findings = test
@@ -244,7 +286,7 @@ fn pooled(
             ),
         )
     };
-    Ok(Outcome {
+    Ok(Found {
         verdict,
         summary,
         p_value: test.p_value(),
@@ -257,13 +299,13 @@ fn per_connection(
     labels: &[&str],
     weights: &[f64],
     c: Confidence,
-) -> Result<Outcome, StatsError> {
+) -> Result<Found, StatsError> {
     let columns: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
     let names: Vec<String> = rows.keys().map(|c| format!("connection {c}")).collect();
     let counts: Vec<Vec<u64>> = rows.values().cloned().collect();
     let n: u64 = counts.iter().flatten().sum();
     let Ok(table) = ContingencyTable::new(names, columns, counts) else {
-        return Ok(Outcome {
+        return Ok(Found {
             verdict: Verdict::Inconclusive,
             summary: "no selected request was served".to_owned(),
             p_value: 1.0,
@@ -306,7 +348,7 @@ fn per_connection(
             ),
         )
     };
-    Ok(Outcome {
+    Ok(Found {
         verdict,
         summary,
         p_value,

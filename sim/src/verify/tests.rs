@@ -673,3 +673,30 @@ fn a_fault_with_abort_and_delay_verifies_both() {
         "fault answered 503 50%, delayed by 1s or more 50%"
     );
 }
+
+#[test]
+fn a_split_over_lost_requests_fails_naming_the_first() {
+    // Issue 16's rule: a request lost to a broken connection could have
+    // gone anywhere, so the shares cannot pass; a proxy failing wholesale
+    // fails rather than leaving the split inconclusive.
+    let mut ledger = ledger(&[(1, "v1", "a", 2000), (1, "v2", "b", 8000)]);
+    let mut broken = failed("broken-1", "ok", Duration::from_millis(1));
+    broken.outcome = Outcome::ConnectionError("connection reset".into());
+    ledger.entries.push(broken);
+    ledger.sent += 1;
+    let check = split_check(&[("v1", 20.0), ("v2", 80.0)]);
+    let verdict = split(&ledger, &check);
+    assert_eq!(verdict.verdict, Verdict::Fail, "{}", verdict.summary);
+    assert_eq!(
+        verdict.summary,
+        "1 selected requests were lost before an endpoint answered; the first: request broken-1: connection error: connection reset"
+    );
+    let wholesale = Ledger {
+        sent: 100,
+        entries: (0..100)
+            .map(|i| failed(&format!("r{i}"), "503", Duration::from_millis(1)))
+            .collect(),
+        heartbeats: Vec::new(),
+    };
+    assert_eq!(split(&wholesale, &check).verdict, Verdict::Fail);
+}
