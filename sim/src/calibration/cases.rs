@@ -635,6 +635,7 @@ fn mirrored_case(text: String, check: Check, alpha: Alpha, truth: f64) -> Case {
                     let copies = arrivals(&traffic, "v2", "v2-0", 2, &[]);
                     let check = MirroredCheck {
                         selection: Selection::default(),
+                        service: super::synthetic::SERVICE.to_owned(),
                         to: "v2".to_owned(),
                         fraction: MIRROR,
                         confidence: confidence(alpha),

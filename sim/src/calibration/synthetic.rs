@@ -16,7 +16,7 @@ use crate::ledger::{Entry, Ledger, Outcome};
 use crate::stats::StatsError;
 
 /// The service every synthetic endpoint belongs to.
-const SERVICE: &str = "calibration.bench.svc.cluster.local";
+pub(super) const SERVICE: &str = "calibration.bench.svc.cluster.local";
 
 /// The answer of endpoint `pod` of `version`, as its echo says it.
 pub(super) fn endpoint(version: &str, pod: &str) -> Echo {

@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use super::model::{
-    Expectation, Fault, Mode, Over as ScenarioOver, Per as ScenarioPer, Rejected, Selector,
+    Balanced, Connections, Ejected, Expectation, Fault, Heartbeats, Latency, Mirrored, Mode,
+    Over as ScenarioOver, Per as ScenarioPer, Received, Redirected, Rejected, Retried, Routed,
+    Selector, Split, Timeout,
 };
 use super::plan::quantile;
 use super::{INITIAL_PHASE, Scenario};
@@ -127,10 +129,15 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The version a subset or version name stands for.
+    /// The version a subset or version name of the expectation's service stands for.
     fn version(&self, name: &str) -> String {
+        self.version_of(self.fqdn, name)
+    }
+
+    /// The version a subset or version name of `service` stands for.
+    fn version_of(&self, service: &str, name: &str) -> String {
         self.scenario
-            .versions_of(self.fqdn, name)
+            .versions_of(service, name)
             .and_then(|v| v.into_iter().next())
             .unwrap_or_else(|| name.to_owned())
     }
@@ -139,6 +146,10 @@ impl Context<'_> {
         to.map(|(v, w)| (self.version(v), f64::from(w))).collect()
     }
 
+    /// The check of `expectation`. Each kind is destructured field by field
+    /// (the fields every kind has are read by `Scenario::claim` through
+    /// `common()`): a field added to the format and forgotten here does not
+    /// compile, so no field can be parsed and then dropped.
     fn check(
         &self,
         expectation: &Expectation,
@@ -146,25 +157,60 @@ impl Context<'_> {
     ) -> Result<Check, String> {
         let (selection, confidence) = (self.selection.clone(), self.confidence);
         Ok(match expectation {
-            Expectation::Split(split) => Check::Split(SplitCheck {
+            Expectation::Split(Split {
+                to,
+                per: unit,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Split(SplitCheck {
                 selection,
-                weights: self.weights(split.to.iter().map(|(v, w)| (&v.value, w.value.0))),
-                per: per(split.per),
+                weights: self.weights(to.iter().map(|(v, w)| (&v.value, w.value.0))),
+                per: per(*unit),
                 confidence,
             }),
-            Expectation::Connections(connections) => Check::Split(SplitCheck {
+            Expectation::Connections(Connections {
+                to,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Split(SplitCheck {
                 selection,
-                weights: self.weights(connections.to.iter().map(|(v, w)| (&v.value, w.value.0))),
+                weights: self.weights(to.iter().map(|(v, w)| (&v.value, w.value.0))),
                 per: Per::Run,
                 confidence,
             }),
-            Expectation::Routed(routed) => Check::Routed(RoutedCheck {
+            Expectation::Routed(Routed {
+                to,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Routed(RoutedCheck {
                 selection,
-                to: self.version(&routed.to.value),
+                to: self.version(&to.value),
                 confidence,
             }),
-            Expectation::Balanced(balanced) => {
-                let (over, labels) = match (balanced.over, &balanced.versions) {
+            Expectation::Balanced(Balanced {
+                over,
+                versions,
+                per: unit,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => {
+                let (over, labels) = match (over, versions) {
                     (ScenarioOver::Versions, Some(versions)) => (
                         Over::Versions,
                         versions.iter().map(|v| self.version(&v.value)).collect(),
@@ -180,58 +226,123 @@ impl Context<'_> {
                         selection,
                         over,
                         labels,
-                        per: per(balanced.per),
+                        per: per(*unit),
                         confidence,
                     },
                     service: self.fqdn.to_owned(),
                 }
             }
-            Expectation::Mirrored(mirrored) => Check::Mirrored(MirroredCheck {
+            Expectation::Mirrored(Mirrored {
+                to,
+                target,
+                fraction,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => {
+                let target = target
+                    .as_ref()
+                    .and_then(|t| self.scenario.service(&t.value))
+                    .map_or(self.fqdn, |t| t.service.value.as_str());
+                Check::Mirrored(MirroredCheck {
+                    selection,
+                    service: target.to_owned(),
+                    to: self.version_of(target, &to.value),
+                    fraction: fraction.value.fraction(),
+                    confidence,
+                })
+            }
+            Expectation::Redirected(Redirected {
+                location,
+                status,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Redirected(RedirectedCheck {
                 selection,
-                to: self.version(&mirrored.to.value),
-                fraction: mirrored.fraction.value.fraction(),
+                status: status.unwrap_or(301).to_string(),
+                location: location.value.clone(),
                 confidence,
             }),
-            Expectation::Redirected(redirected) => Check::Redirected(RedirectedCheck {
+            Expectation::Received(Received {
+                attributes,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Received(ReceivedCheck {
                 selection,
-                status: redirected.status.unwrap_or(301).to_string(),
-                location: redirected.location.value.clone(),
-                confidence,
-            }),
-            Expectation::Received(received) => Check::Received(ReceivedCheck {
-                selection,
-                attributes: received
-                    .attributes
+                attributes: attributes
                     .iter()
                     .map(|(k, v)| (k.value.to_ascii_lowercase(), v.clone()))
                     .collect(),
                 confidence,
             }),
-            Expectation::Heartbeats(_) => Check::Heartbeats(HeartbeatsCheck {
+            Expectation::Heartbeats(Heartbeats {
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Heartbeats(HeartbeatsCheck {
                 selection,
                 confidence,
             }),
-            Expectation::Retried(retried) => Check::Retried(RetriedCheck {
+            Expectation::Retried(Retried {
+                attempts,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Retried(RetriedCheck {
                 selection,
-                attempts: retried.attempts.value,
+                attempts: attempts.value,
                 confidence,
             }),
-            Expectation::Timeout(timeout) => Check::Timeout(TimeoutCheck {
+            Expectation::Timeout(Timeout {
+                after,
+                slack,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Timeout(TimeoutCheck {
                 selection,
-                after: timeout.after.value.get(),
-                slack: timeout.slack.value.get(),
+                after: after.value.get(),
+                slack: slack.value.get(),
                 confidence,
             }),
-            Expectation::Latency(latency) => Check::Latency(LatencyCheck {
+            Expectation::Latency(Latency {
+                version,
+                below,
+                above,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Latency(LatencyCheck {
                 selection,
-                version: latency.version.as_ref().map(|v| self.version(&v.value)),
-                below: latency
-                    .below
+                version: version.as_ref().map(|v| self.version(&v.value)),
+                below: below
                     .iter()
                     .filter_map(|(q, d)| Some((quantile(&q.value)?, d.value.get())))
                     .collect(),
-                above: latency
-                    .above
+                above: above
                     .iter()
                     .filter_map(|(q, d)| Some((quantile(&q.value)?, d.value.get())))
                     .collect(),
@@ -244,15 +355,25 @@ impl Context<'_> {
                 confidence,
             }),
             Expectation::Rejected(rejected) => rejected_check(rejected, selection, confidence)?,
-            Expectation::Ejected(ejected) => Check::Ejected {
+            Expectation::Ejected(Ejected {
+                version,
+                replica,
+                within,
+                name: _,
+                service: _,
+                of: _,
+                alpha: _,
+                power: _,
+                detect: _,
+            }) => Check::Ejected {
                 check: EjectedCheck {
                     selection,
-                    version: self.version(&ejected.version.value),
+                    version: self.version(&version.value),
                     pods: Vec::new(),
-                    within: ejected.within.value.get(),
+                    within: within.value.get(),
                     confidence,
                 },
-                replica: ejected.replica.as_ref().map(|r| r.value),
+                replica: replica.as_ref().map(|r| r.value),
                 service: self.fqdn.to_owned(),
             },
         })
@@ -268,11 +389,21 @@ fn per(per: ScenarioPer) -> Per {
 
 /// A fault's claimed shares: the abort, the delay, or both.
 fn fault_parts(fault: &Fault) -> Result<Parts, String> {
-    let abort = fault.abort.as_ref().map(|a| Part {
+    let Fault {
+        delay,
+        abort,
+        name: _,
+        service: _,
+        of: _,
+        alpha: _,
+        power: _,
+        detect: _,
+    } = fault;
+    let abort = abort.as_ref().map(|a| Part {
         property: Property::Status(a.value.status.value.to_string()),
         fraction: a.value.fraction.value.fraction(),
     });
-    let delay = fault.delay.as_ref().map(|d| Part {
+    let delay = delay.as_ref().map(|d| Part {
         property: Property::Delayed(d.value.by.value.get()),
         fraction: d.value.fraction.value.fraction(),
     });
@@ -288,7 +419,19 @@ fn rejected_check(
     selection: Selection,
     confidence: Confidence,
 ) -> Result<Check, String> {
-    let status = rejected.status.unwrap_or(503).to_string();
+    let Rejected {
+        fraction,
+        at_least,
+        exactly,
+        status,
+        name: _,
+        service: _,
+        of: _,
+        alpha: _,
+        power: _,
+        detect: _,
+    } = rejected;
+    let status = status.unwrap_or(503).to_string();
     let count = |count: u64, or_more| {
         Check::Count(CountCheck {
             selection: selection.clone(),
@@ -297,7 +440,7 @@ fn rejected_check(
             or_more,
         })
     };
-    match (&rejected.fraction, &rejected.at_least, &rejected.exactly) {
+    match (fraction, at_least, exactly) {
         (Some(fraction), None, None) => Ok(Check::Fraction(FractionCheck {
             kind: "rejected",
             selection: selection.clone(),

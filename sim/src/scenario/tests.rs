@@ -101,13 +101,13 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "bad duration",
         "fixed: 2ms",
         "fixed: 2 ms",
-        "7:44: duration '2 ms' has unknown unit ' ms'",
+        "7:44: '2 ms' is not a duration: write a number and a unit (ns, us, ms, s, m, h), e.g. 500ms, 2s or 1m30s",
     ),
     (
         "bad duration unit",
         "fixed: 2ms",
-        "fixed: 2h",
-        "7:44: duration '2h' has unknown unit 'h'",
+        "fixed: 2d",
+        "7:44: '2d' is not a duration: write a number and a unit (ns, us, ms, s, m, h), e.g. 500ms, 2s or 1m30s",
     ),
     (
         "unknown version",
@@ -841,4 +841,55 @@ fn heartbeat_mistakes_are_named_where_they_are_written() {
             .unwrap_or_default();
         assert!(written.contains(line), "{message}: points at {written:?}");
     }
+}
+
+/// The numbers after "plans" in the comments of `text` (`plans 14,476 calls`).
+fn quoted_plans(text: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|line| line.split_once('#').map(|(_, comment)| comment))
+        .flat_map(|comment| comment.split("plans ").skip(1))
+        .filter_map(|rest| {
+            let digits: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',')
+                .filter(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// A scenario comment that quotes a plan size quotes one the planner gives
+/// for that file: comments cannot go stale when the planner changes.
+#[test]
+fn plan_sizes_quoted_in_scenario_comments_are_the_planners() {
+    let mut checked = 0;
+    for dir in ["dubbo", "http", "tcp", "thrift"] {
+        let Ok(entries) = std::fs::read_dir(repo().join("scenarios").join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let text = std::fs::read_to_string(&path).expect("readable");
+            let quoted = quoted_plans(&text);
+            if quoted.is_empty() {
+                continue;
+            }
+            let relative = format!("scenarios/{dir}/{}", entry.file_name().to_string_lossy());
+            let planned: Vec<u64> = load(&relative)
+                .plan()
+                .iter()
+                .flat_map(|a| [Some(a.plan.n), a.plan.per_connection])
+                .flatten()
+                .collect();
+            for n in quoted {
+                assert!(
+                    planned.contains(&n),
+                    "{relative} quotes a plan of {n}; the planner gives {planned:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} quoted plans found");
 }

@@ -21,7 +21,9 @@ use super::{Assertion, Confidence, Selection, served};
 pub struct MirroredCheck {
     /// Which requests.
     pub selection: Selection,
-    /// The version copies go to.
+    /// The service copies go to (the mirror target; the requests' own by default).
+    pub service: String,
+    /// Its version copies go to.
     pub to: String,
     /// The configured mirror fraction.
     pub fraction: f64,
@@ -35,7 +37,7 @@ pub fn mirrored(ledger: &Ledger, received: &[Record], check: &MirroredCheck) -> 
     let leaked: Vec<String> = sample
         .served
         .iter()
-        .filter(|(_, echo)| echo.version == check.to)
+        .filter(|(_, echo)| echo.service == check.service && echo.version == check.to)
         .map(|(entry, echo)| {
             format!(
                 "request {} was answered to its client by the mirror {}",
@@ -47,7 +49,7 @@ pub fn mirrored(ledger: &Ledger, received: &[Record], check: &MirroredCheck) -> 
     let copied: BTreeSet<&str> = joined
         .copies
         .iter()
-        .filter(|r| r.endpoint.version == check.to)
+        .filter(|r| r.endpoint.service == check.service && r.endpoint.version == check.to)
         .filter_map(|r| r.request_id.as_deref())
         .collect();
     let n = sample.served.len() as u64;

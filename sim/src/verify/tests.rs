@@ -296,6 +296,7 @@ fn latency_bounds_are_quantile_tests() {
 fn mirror_answers_reaching_clients_fail() {
     let check = MirroredCheck {
         selection: Selection::default(),
+        service: "svc".into(),
         to: "v3".into(),
         fraction: 0.5,
         confidence: Confidence::default(),
@@ -304,6 +305,18 @@ fn mirror_answers_reaching_clients_fail() {
     assert_eq!(
         (leaked.verdict, leaked.summary.as_str()),
         (Verdict::Fail, "1 mirror answers reached clients")
+    );
+    // The mirror `target` is another service: a v3 of the requests' own
+    // service answering is not that mirror (the field was dropped before).
+    let elsewhere = MirroredCheck {
+        service: "mirror-target".into(),
+        ..check
+    };
+    let other = mirrored(&ledger(&[(1, "v3", "m", 1)]), &[], &elsewhere);
+    assert_ne!(
+        other.summary, "1 mirror answers reached clients",
+        "{}",
+        other.summary
     );
 }
 
