@@ -137,15 +137,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn idle_timeouts_take_units_or_bare_seconds() {
-        assert_eq!(parse_duration("300"), Ok(Duration::from_secs(300)));
+    fn durations_are_go_durations_only() {
+        // One grammar everywhere: a bare number has no unit, so it is no duration.
+        assert!(parse_duration("300").is_err());
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("0.5ms"), Ok(Duration::from_micros(500)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(
             parse_duration("2x"),
-            Err("'2x' is not a duration such as 500ms, 2s or 5m".to_owned())
+            Err("'2x' is not a duration: write a number and a unit (ns, us, ms, s, m, h), e.g. 500ms, 2s or 1m30s".to_owned())
         );
         assert!(parse_duration("ms").is_err());
     }
