@@ -50,6 +50,15 @@ pub struct Service {
     pub endpoints: Vec<EndpointInfo>,
 }
 
+/// One feature an assertion needs of the proxy: its kind on a protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Feature<'a> {
+    /// The protocol of the service.
+    pub protocol: Protocol,
+    /// The expectation kind (`split`, `mirrored`, `heartbeats`…).
+    pub kind: &'a str,
+}
+
 /// Where the workload sends each service's traffic.
 pub type Listeners = BTreeMap<String, SocketAddr>;
 
@@ -111,9 +120,15 @@ pub trait ProxyAdapter: Send {
     /// The proxy's own counters (Prometheus text), when it offers them.
     fn stats(&self) -> BoxFuture<'_, Option<String>>;
 
-    /// Whether the proxy implements what an expectation kind checks; an
-    /// unsupported kind is reported as unsupported, not failed.
-    fn supports(&self, expectation_kind: &str) -> bool;
+    /// Why the proxy cannot be judged on `feature` (an expectation kind on
+    /// a protocol), asked before it starts; `None` when it can. The
+    /// assertion is then reported `unsupported` with the reason and not
+    /// verified: what a proxy cannot do is never a pass, and never a
+    /// failure of the whole scenario either.
+    fn unsupported(&self, feature: &Feature) -> Option<String> {
+        let _ = feature;
+        None
+    }
 
     /// Whether the proxy has exited on its own, and how (exit status or
     /// signal, and the tail of its log). The run asks after the workload:

@@ -551,8 +551,10 @@ async fn wait_for_quiet(options: &Options) {
 /// A missing program (with its Debian package) or a server that would not start.
 pub async fn run(options: Options) -> anyhow::Result<(Report, PathBuf)> {
     let tools = tools::check().map_err(anyhow::Error::msg)?;
-    let dir = std::env::temp_dir().join(format!("meshbench-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let temp = tempfile::Builder::new()
+        .prefix("meshbench-bench-")
+        .tempdir()?;
+    let dir = temp.path().to_owned();
     let (meshbench, meshproxy) = processes::snapshot(&dir)?;
     wait_for_quiet(&options).await;
     let cpus = tools::cpus();
@@ -611,7 +613,7 @@ pub async fn run(options: Options) -> anyhow::Result<(Report, PathBuf)> {
             failures.push(format!("{comparison:?}: {error:#}"));
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(temp);
     machine.load_after = tools::load();
     let settings = BTreeMap::from([
         ("rounds".to_owned(), options.rounds.to_string()),

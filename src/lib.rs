@@ -22,7 +22,6 @@ pub mod suite;
 use std::sync::Arc;
 
 use meshbench_sim::scenario::Scenario;
-use meshbench_sim::stats::Verdict;
 use meshbench_sim::workload::Progress;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +37,7 @@ pub enum ScenarioError {
 }
 
 /// One scenario against the proxy `proxy`, from resolution to report:
-/// resolve, run, verify, mark the kinds the proxy does not support, report.
+/// resolve, ask the adapter what it cannot be judged on, run, verify, report.
 /// The command line and the conformance suite both go through here.
 ///
 /// # Errors
@@ -65,15 +64,34 @@ pub async fn run_scenario_watched(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
-    let mut adapter = proxy.adapter();
+    run_scenario_on(scenario, proxy.adapter(), seed, progress, cancel).await
+}
+
+/// [`run_scenario_watched`] against an adapter value: any proxy a caller
+/// can put behind [`adapter::ProxyAdapter`].
+///
+/// # Errors
+/// [`ScenarioError`] when the scenario cannot be run at all.
+pub async fn run_scenario_on(
+    scenario: &Scenario,
+    mut adapter: Box<dyn adapter::ProxyAdapter>,
+    seed: u64,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<report::Report, ScenarioError> {
     let resolved = resolve::resolve(scenario, seed).map_err(ScenarioError::Setup)?;
+    let unsupported: Vec<Option<String>> = resolved
+        .checks
+        .iter()
+        .map(|claim| {
+            adapter.unsupported(&adapter::Feature {
+                protocol: claim.protocol,
+                kind: claim.kind,
+            })
+        })
+        .collect();
     let collected = run::execute(resolved.spec, adapter.as_mut(), progress, cancel).await?;
-    let mut assertions = report::verify(&resolved.checks, &collected);
-    for assertion in &mut assertions {
-        if !adapter.supports(&assertion.kind) {
-            assertion.verdict = Verdict::Unsupported;
-        }
-    }
+    let assertions = report::verify(&resolved.checks, &unsupported, &collected);
     let names = (scenario.name.as_str(), scenario.description.as_str());
     Ok(report::Report::new(
         names,

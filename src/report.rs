@@ -28,10 +28,24 @@ use crate::run::Collected;
 /// The JSON report's schema version; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Applies every check to the collected oracles, in order.
-pub fn verify(checks: &[Claim], collected: &Collected) -> Vec<Assertion> {
+/// Applies every check to the collected oracles, in order; a check the
+/// adapter declared unsupported (with its reason) is not verified.
+pub fn verify(
+    checks: &[Claim],
+    unsupported: &[Option<String>],
+    collected: &Collected,
+) -> Vec<Assertion> {
     let oracles = Oracles::new(&collected.ledger, &collected.records, &collected.endpoints);
-    checks.iter().map(|claim| claim.verify(&oracles)).collect()
+    checks
+        .iter()
+        .enumerate()
+        .map(
+            |(i, claim)| match unsupported.get(i).and_then(Option::as_deref) {
+                Some(reason) => claim.unsupported(reason),
+                None => claim.verify(&oracles),
+            },
+        )
+        .collect()
 }
 
 /// Latency quantiles of the run, in microseconds (corrected for

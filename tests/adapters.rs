@@ -161,3 +161,83 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
     assert!(adapter::from_name("envoy").is_err());
     fleet.stop().await;
 }
+
+/// The builtin proxy behind an adapter that declares mirroring on Thrift
+/// unsupported, as an Envoy adapter declares what its filters lack.
+struct NoThriftMirror(Box<dyn ProxyAdapter>);
+
+impl ProxyAdapter for NoThriftMirror {
+    fn name(&self) -> &str {
+        "no-thrift-mirror"
+    }
+
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        routing: &'a [serde_json::Value],
+        settings: ProxySettings,
+    ) -> adapter::BoxFuture<'a, Result<adapter::Listeners, adapter::AdapterError>> {
+        self.0.start(services, routing, settings)
+    }
+
+    fn apply<'a>(
+        &'a mut self,
+        routing: &'a [serde_json::Value],
+    ) -> adapter::BoxFuture<'a, Result<(), adapter::AdapterError>> {
+        self.0.apply(routing)
+    }
+
+    fn stats(&self) -> adapter::BoxFuture<'_, Option<String>> {
+        self.0.stats()
+    }
+
+    fn unsupported(&self, feature: &adapter::Feature) -> Option<String> {
+        (feature.protocol == Protocol::Thrift && feature.kind == "mirrored")
+            .then(|| "thrift_proxy mirrors 100% without a runtime key".to_owned())
+    }
+
+    fn stop(&mut self) -> adapter::BoxFuture<'_, ()> {
+        self.0.stop()
+    }
+}
+
+/// What an adapter declares it cannot do, before the run, makes exactly
+/// those assertions `unsupported` with its reason; the others are verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_reason() {
+    let scenario = meshbench_sim::scenario::Scenario::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/thrift/mirror.yaml"),
+    )
+    .expect("the thrift mirror scenario");
+    let adapter = Box::new(NoThriftMirror(adapter::ProxySpec::Builtin.adapter()));
+    let report = meshbench::run_scenario_on(
+        &scenario,
+        adapter,
+        1,
+        Default::default(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("runs");
+    let verdicts: Vec<(&str, meshbench_sim::stats::Verdict, &str)> = report
+        .assertions
+        .iter()
+        .map(|a| (a.kind.as_str(), a.verdict, a.summary.as_str()))
+        .collect();
+    use meshbench_sim::stats::Verdict;
+    assert!(
+        verdicts.contains(&(
+            "mirrored",
+            Verdict::Unsupported,
+            "thrift_proxy mirrors 100% without a runtime key"
+        )),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .any(|(kind, verdict, _)| *kind == "routed" && *verdict == Verdict::Pass),
+        "{verdicts:?}"
+    );
+    assert_eq!(report.verdict, Verdict::Unsupported);
+}

@@ -78,10 +78,6 @@ impl ProxyAdapter for AddressAdapter {
         Box::pin(async { None })
     }
 
-    fn supports(&self, _expectation_kind: &str) -> bool {
-        true
-    }
-
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }

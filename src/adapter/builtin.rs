@@ -136,12 +136,6 @@ impl ProxyAdapter for BuiltinAdapter {
         Box::pin(async move { self.proxy.as_ref().map(|p| p.stats().render()) })
     }
 
-    fn supports(&self, _expectation_kind: &str) -> bool {
-        // The reference proxy implements every kind; in L4 mode it still
-        // "supports" them, and fails the per-request ones: that is the point.
-        true
-    }
-
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Some(proxy) = self.proxy.take() {

@@ -20,7 +20,8 @@ use super::{
 pub struct ProcessAdapter {
     child: Option<Child>,
     admin: Option<std::net::SocketAddr>,
-    dir: Option<PathBuf>,
+    /// Its routing and endpoint files, removed when dropped.
+    dir: Option<tempfile::TempDir>,
     /// The last lines `meshproxy` wrote to stderr, for an exit report.
     log: Arc<Mutex<VecDeque<String>>>,
 }
@@ -119,12 +120,11 @@ impl ProxyAdapter for ProcessAdapter {
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
             let start = |e: std::io::Error| AdapterError::Start(e.to_string());
-            let dir = std::env::temp_dir().join(format!(
-                "meshbench-proxy-{}-{}",
-                std::process::id(),
-                services.len()
-            ));
-            std::fs::create_dir_all(&dir).map_err(start)?;
+            let temp = tempfile::Builder::new()
+                .prefix("meshbench-proxy-")
+                .tempdir()
+                .map_err(start)?;
+            let dir = temp.path().to_owned();
             let endpoints = serde_json::to_string(&endpoint_list(services))
                 .map_err(|e| AdapterError::Start(e.to_string()))?;
             std::fs::write(dir.join("endpoints.yaml"), endpoints).map_err(start)?;
@@ -141,7 +141,7 @@ impl ProxyAdapter for ProcessAdapter {
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(start)?;
-            self.dir = Some(dir);
+            self.dir = Some(temp);
             let stdout = child
                 .stdout
                 .take()
@@ -213,10 +213,6 @@ impl ProxyAdapter for ProcessAdapter {
         })
     }
 
-    fn supports(&self, _expectation_kind: &str) -> bool {
-        true
-    }
-
     fn exited(&mut self) -> Option<String> {
         let status = self.child.as_mut()?.try_wait().ok()??;
         let log = self
@@ -238,9 +234,7 @@ impl ProxyAdapter for ProcessAdapter {
             if let Some(mut child) = self.child.take() {
                 let _ = child.kill().await;
             }
-            if let Some(dir) = self.dir.take() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
+            self.dir = None;
         })
     }
 }

@@ -61,7 +61,12 @@ impl Scenario {
             confidence: confidence(self, expectation)?,
         };
         let check = context.check(expectation, service)?;
-        Ok(Claim { name, check })
+        Ok(Claim {
+            name,
+            kind: expectation.kind(),
+            protocol: service.protocol.value,
+            check,
+        })
     }
 
     /// The requests an expectation is about: those of the clients calling

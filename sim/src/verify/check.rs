@@ -133,11 +133,31 @@ pub enum Check {
 pub struct Claim {
     /// The `name:` written, or the kind and its place in `expect` (`split-2`).
     pub name: String,
+    /// The expectation kind, as the scenario writes it (`split`, `connections`).
+    pub kind: &'static str,
+    /// The protocol of the service it is about.
+    pub protocol: meshbench_wire::Protocol,
     /// The check.
     pub check: Check,
 }
 
 impl Claim {
+    /// The assertion of a claim the proxy under test cannot be judged on,
+    /// with the reason its adapter gave before the run: never a pass.
+    pub fn unsupported(&self, reason: &str) -> Assertion {
+        let evidence = crate::stats::Evidence::new(
+            "not tested",
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        );
+        let mut assertion =
+            Assertion::new(self.kind, format!("{} (not tested)", self.kind), evidence);
+        assertion.verdict = crate::stats::Verdict::Unsupported;
+        assertion.summary = reason.to_owned();
+        assertion.named(&self.name)
+    }
+
     /// The verdict of the claim on what the run collected: an error when
     /// any answer came from an endpoint the run did not start.
     pub fn verify(&self, oracles: &Oracles<'_>) -> Assertion {
