@@ -3,7 +3,7 @@
 //!
 //! JSON schema version 1: `{schema, scenario, description, proxy, seed,
 //! verdict, duration_seconds, sent, outcomes, latency_us{p50,p90,p99,p999,max},
-//! assertions: [{name, claim, kind, verdict, summary, evidence, findings}], proxy_stats,
+//! assertions: [{name, claim, kind, verdict, summary, evidence, findings}], notes, proxy_stats,
 //! figures{shares: [{assertion, verdict, alpha, n, shares: [{label, count,
 //! observed, expected, interval}]}], connections{versions, endpoints, rows:
 //! [{client, connection, requests, unserved, versions, endpoints}], total,
@@ -89,6 +89,8 @@ pub struct Report {
     pub latency_us: LatencySummary,
     /// One per expectation.
     pub assertions: Vec<Assertion>,
+    /// What the run noticed that is no assertion's (a probe's malformed answer).
+    pub notes: Vec<String>,
     /// The proxy's own counters, when offered.
     pub proxy_stats: Option<String>,
     /// The numbers the HTML report plots.
@@ -124,6 +126,7 @@ impl Report {
                 max: latencies.max(),
             },
             assertions,
+            notes: collected.notes.clone(),
             proxy_stats: collected.stats.clone(),
             figures,
         }
@@ -155,6 +158,9 @@ impl Report {
                     out.push_str(&format!("      {finding}\n"));
                 }
             }
+        }
+        for note in &self.notes {
+            out.push_str(&format!("  NOTE {note}\n"));
         }
         out
     }

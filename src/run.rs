@@ -74,6 +74,8 @@ pub struct RunSpec<'a> {
 pub struct Collected {
     /// The client side: one outcome per request.
     pub ledger: Ledger,
+    /// What the run noticed that is no assertion's (a probe's malformed answer).
+    pub notes: Vec<String>,
     /// The endpoint side: every arrival (probes included; their ids say so).
     pub records: Vec<Record>,
     /// The proxy's own counters, when it offers them.
@@ -159,6 +161,23 @@ pub async fn execute(
     })
 }
 
+/// The call the readiness probe sends to the listener `addr`: the first
+/// call of the first client that targets it, so the probe speaks the
+/// scenario's transport, encoding, interface and path; the protocol's
+/// default call when no client does.
+fn probe_call(
+    plan: &WorkloadPlan,
+    addr: std::net::SocketAddr,
+    protocol: meshbench_wire::Protocol,
+) -> workload::Call {
+    plan.clients
+        .iter()
+        .filter(|c| c.target == addr)
+        .find_map(|c| c.mix.first())
+        .map(|class| class.call.clone())
+        .unwrap_or_else(|| meshbench_sim::scenario::Call::default().spec(protocol))
+}
+
 async fn with_fleet(
     spec: RunSpec<'_>,
     fleet: &Fleet,
@@ -168,16 +187,18 @@ async fn with_fleet(
 ) -> Result<Collected, RunError> {
     let services = services(&spec.services, fleet.endpoints());
     let listeners = proxy.start(&services, &spec.routing, spec.proxy).await?;
+    let plan = (spec.workload)(&listeners).map_err(RunError::Workload)?;
+    let mut notes = Vec::new();
     for service in &services {
         if let Some(addr) = listeners.get(&service.name) {
-            let probed = probe::until_routed(service, *addr, &cancel).await;
+            let call = probe_call(&plan, *addr, service.protocol);
+            let probed = probe::until_routed(service, *addr, &call, &cancel).await;
             if let (Err(_), Some(exit)) = (&probed, proxy.exited()) {
                 return Err(RunError::ProxyExited(exit));
             }
-            probed?;
+            notes.extend(probed?.malformed);
         }
     }
-    let plan = (spec.workload)(&listeners).map_err(RunError::Workload)?;
     if let Some(requests) = spec.warmup {
         warm_up(&plan, requests, spec.seed, &cancel).await?;
     }
@@ -215,6 +236,7 @@ async fn with_fleet(
     drain(fleet).await;
     Ok(Collected {
         ledger,
+        notes,
         records: Vec::new(),
         stats: proxy.stats().await,
         endpoints: Vec::new(),
