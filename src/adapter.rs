@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use meshbench_mesh_api::Routing;
 use meshbench_sim::fleet::EndpointInfo;
 use meshbench_wire::Protocol;
 
@@ -107,15 +108,12 @@ pub trait ProxyAdapter: Send {
     fn start<'a>(
         &'a mut self,
         services: &'a [Service],
-        routing: &'a [serde_json::Value],
+        routing: &'a [Routing],
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>>;
 
     /// Replaces the routing; returns once the next request sees it.
-    fn apply<'a>(
-        &'a mut self,
-        routing: &'a [serde_json::Value],
-    ) -> BoxFuture<'a, Result<(), AdapterError>>;
+    fn apply<'a>(&'a mut self, routing: &'a [Routing]) -> BoxFuture<'a, Result<(), AdapterError>>;
 
     /// The proxy's own counters (Prometheus text), when it offers them.
     fn stats(&self) -> BoxFuture<'_, Option<String>>;
@@ -225,10 +223,10 @@ pub fn from_name(name: &str) -> Result<Box<dyn ProxyAdapter>, String> {
 }
 
 /// The routing objects as one YAML stream (JSON documents are YAML).
-fn routing_yaml(routing: &[serde_json::Value]) -> String {
+fn routing_yaml(routing: &[Routing]) -> String {
     routing
         .iter()
-        .map(|object| object.to_string())
+        .map(|object| object.document().to_string())
         .collect::<Vec<_>>()
         .join("\n---\n")
 }

@@ -8,7 +8,7 @@ use meshbench_sim::scenario::model::{Arrival, Lifetime, PhaseStart};
 use meshbench_sim::verify::{Claim, Monitor};
 use meshbench_sim::workload::{self, Budget, ClientPlan, Pace, Pause, RequestClass, WorkloadPlan};
 
-use crate::adapter::ProxySettings;
+use crate::adapter::{ProxySettings, Routing};
 use crate::run::{Phase, RunSpec, Trigger};
 
 /// How long a request may go unanswered before it counts as a timeout.
@@ -27,25 +27,28 @@ pub struct Resolved<'a> {
 /// # Errors
 /// A sentence when the scenario holds something the runner cannot do.
 pub fn resolve(scenario: &Scenario, seed: u64) -> Result<Resolved<'_>, String> {
+    // Checked by the loader already: typed here once, for every adapter.
     let routing = |index: usize| {
         scenario
             .routing_in_phase(index)
             .iter()
-            .map(|o| o.to_json())
-            .collect::<Vec<_>>()
+            .map(|o| Routing::from_json(o.to_json()).map_err(|e| format!("{}: {e}", o.describe())))
+            .collect::<Result<Vec<_>, String>>()
     };
     let phases = scenario
         .phases
         .iter()
         .enumerate()
-        .map(|(i, phase)| Phase {
-            trigger: match phase.value.start {
-                PhaseStart::Time(at) => Trigger::After(at.get()),
-                PhaseStart::Requests(n) => Trigger::Requests(n),
-            },
-            routing: routing(i + 1),
+        .map(|(i, phase)| {
+            Ok(Phase {
+                trigger: match phase.value.start {
+                    PhaseStart::Time(at) => Trigger::After(at.get()),
+                    PhaseStart::Requests(n) => Trigger::Requests(n),
+                },
+                routing: routing(i + 1)?,
+            })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let checks = scenario.claims()?;
     // The run stops early only when every check can say it has seen enough.
     let monitors: Option<Vec<Box<dyn Monitor>>> =
@@ -53,7 +56,7 @@ pub fn resolve(scenario: &Scenario, seed: u64) -> Result<Resolved<'_>, String> {
     let spec = RunSpec {
         monitors: monitors.unwrap_or_default(),
         services: scenario.fleet_specs(),
-        routing: routing(0),
+        routing: routing(0)?,
         proxy: ProxySettings {
             idle_timeout: scenario.proxy.idle_timeout.map(|d| d.value.get()),
             seed: Some(seed),

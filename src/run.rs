@@ -19,7 +19,7 @@ use meshbench_sim::workload::{self, Progress, WorkloadPlan};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapter::{AdapterError, Listeners, ProxyAdapter, ProxySettings, Service};
+use crate::adapter::{AdapterError, Listeners, ProxyAdapter, ProxySettings, Routing, Service};
 
 /// The request ids of probes start with this, so verifiers can leave them out.
 pub const PROBE_PREFIX: &str = "probe-";
@@ -41,7 +41,7 @@ pub struct Phase {
     /// When.
     pub trigger: Trigger,
     /// The routing objects that replace the current ones.
-    pub routing: Vec<serde_json::Value>,
+    pub routing: Vec<Routing>,
 }
 
 /// Builds the workload from the listeners the proxy opened.
@@ -53,7 +53,7 @@ pub struct RunSpec<'a> {
     /// The fleet's services.
     pub services: Vec<ServiceSpec>,
     /// The initial routing objects.
-    pub routing: Vec<serde_json::Value>,
+    pub routing: Vec<Routing>,
     /// Proxy settings no routing object carries (the idle timeout).
     pub proxy: ProxySettings,
     /// Routing changes during the run, in order.

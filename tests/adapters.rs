@@ -11,8 +11,8 @@ use meshbench_wire::Protocol;
 
 const SERVICE: &str = "thrift-sample-server.meta-thrift.svc.cluster.local";
 
-fn routing(subset: &str) -> Vec<serde_json::Value> {
-    vec![
+fn routing(subset: &str) -> Vec<adapter::Routing> {
+    [
         serde_json::json!({
             "apiVersion": "metaprotocol.aeraki.io/v1alpha1",
             "kind": "MetaRouter",
@@ -26,6 +26,9 @@ fn routing(subset: &str) -> Vec<serde_json::Value> {
             "spec": {"host": SERVICE, "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
         }),
     ]
+    .into_iter()
+    .map(|object| adapter::Routing::from_json(object).expect("a valid object"))
+    .collect()
 }
 
 async fn fleet() -> Fleet {
@@ -174,7 +177,7 @@ impl ProxyAdapter for NoThriftMirror {
     fn start<'a>(
         &'a mut self,
         services: &'a [Service],
-        routing: &'a [serde_json::Value],
+        routing: &'a [adapter::Routing],
         settings: ProxySettings,
     ) -> adapter::BoxFuture<'a, Result<adapter::Listeners, adapter::AdapterError>> {
         self.0.start(services, routing, settings)
@@ -182,7 +185,7 @@ impl ProxyAdapter for NoThriftMirror {
 
     fn apply<'a>(
         &'a mut self,
-        routing: &'a [serde_json::Value],
+        routing: &'a [adapter::Routing],
     ) -> adapter::BoxFuture<'a, Result<(), adapter::AdapterError>> {
         self.0.apply(routing)
     }

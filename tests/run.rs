@@ -14,26 +14,30 @@ use tokio_util::sync::CancellationToken;
 
 const SERVICE: &str = "thrift-sample-server.meta-thrift.svc.cluster.local";
 
-fn destination_rule() -> serde_json::Value {
-    serde_json::json!({
+fn destination_rule() -> adapter::Routing {
+    typed(serde_json::json!({
         "apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
         "metadata": {"name": "dr", "namespace": "meta-thrift"},
         "spec": {"host": SERVICE, "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
-    })
+    }))
 }
 
-fn to(subset: &str) -> Vec<serde_json::Value> {
+fn typed(object: serde_json::Value) -> adapter::Routing {
+    adapter::Routing::from_json(object).expect("a valid routing object")
+}
+
+fn to(subset: &str) -> Vec<adapter::Routing> {
     vec![
-        serde_json::json!({
+        typed(serde_json::json!({
             "apiVersion": "metaprotocol.aeraki.io/v1alpha1", "kind": "MetaRouter",
             "metadata": {"name": "route", "namespace": "meta-thrift"},
             "spec": {"hosts": [SERVICE], "routes": [{"name": "all", "route": [{"destination": {"host": SERVICE, "subset": subset}}]}]}
-        }),
+        })),
         destination_rule(),
     ]
 }
 
-fn spec(routing: Vec<serde_json::Value>, phases: Vec<Phase>, requests: u64) -> RunSpec<'static> {
+fn spec(routing: Vec<adapter::Routing>, phases: Vec<Phase>, requests: u64) -> RunSpec<'static> {
     let versions = ["v1", "v2"].map(|v| VersionSpec {
         name: v.into(),
         replicas: 1,

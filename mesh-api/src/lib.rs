@@ -158,3 +158,46 @@ pub struct KeyValue {
     /// Its value.
     pub value: String,
 }
+
+/// One routing object as a proxy adapter receives it: typed, for adapters
+/// that translate it (the reference proxy, Envoy), and as the document the
+/// user wrote, for adapters that hand it on unchanged (a proxy's admin API,
+/// a Kubernetes cluster).
+#[derive(Debug, Clone)]
+pub struct Routing {
+    object: Object,
+    document: serde_json::Value,
+}
+
+impl Routing {
+    /// Reads one object from its JSON document.
+    ///
+    /// # Errors
+    /// When the document is not exactly one object of a known kind whose
+    /// fields are all known (the message names what is wrong).
+    pub fn from_json(document: serde_json::Value) -> Result<Routing, String> {
+        let mut objects = objects(&document).map_err(|e| e.to_string())?;
+        match (objects.pop(), objects.is_empty()) {
+            (Some(object), true) => Ok(Routing { object, document }),
+            _ => Err("a routing entry must be one object".to_owned()),
+        }
+    }
+
+    /// The typed object.
+    pub fn object(&self) -> &Object {
+        &self.object
+    }
+
+    /// The document as written.
+    pub fn document(&self) -> &serde_json::Value {
+        &self.document
+    }
+}
+
+/// Two routings are equal when their documents are: the typed object is
+/// read from the document.
+impl PartialEq for Routing {
+    fn eq(&self, other: &Routing) -> bool {
+        self.document == other.document
+    }
+}

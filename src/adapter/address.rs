@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::{AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Service};
+use super::{AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service};
 
 /// `address=HOST:PORT`.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ impl ProxyAdapter for AddressAdapter {
     fn start<'a>(
         &'a mut self,
         services: &'a [Service],
-        _routing: &'a [serde_json::Value],
+        _routing: &'a [Routing],
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
@@ -62,10 +62,7 @@ impl ProxyAdapter for AddressAdapter {
         })
     }
 
-    fn apply<'a>(
-        &'a mut self,
-        _routing: &'a [serde_json::Value],
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+    fn apply<'a>(&'a mut self, _routing: &'a [Routing]) -> BoxFuture<'a, Result<(), AdapterError>> {
         Box::pin(async move {
             Err(AdapterError::Unsupported {
                 adapter: "address".to_owned(),

@@ -7,8 +7,8 @@ use meshbench_proxy_under_test::dataplane::{Faults, Mode, Proxy, ProxyOptions};
 use meshbench_proxy_under_test::route::RouteTable;
 
 use super::{
-    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Service, endpoint_list,
-    routing_yaml,
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
+    endpoint_list,
 };
 
 /// `builtin`, `builtin-l4` and the negative controls `builtin-fault=…`.
@@ -74,13 +74,13 @@ impl BuiltinAdapter {
         })
     }
 
-    fn compile(&mut self, routing: &[serde_json::Value]) -> Result<RouteTable, AdapterError> {
+    fn compile(&mut self, routing: &[Routing]) -> Result<RouteTable, AdapterError> {
         let endpoints = self
             .endpoints
             .as_ref()
             .ok_or_else(|| AdapterError::Start("apply before start".to_owned()))?;
-        let objects = config::load_objects(&routing_yaml(routing))
-            .map_err(|e| AdapterError::Refused(e.to_string()))?;
+        // The typed objects go straight to the compiler: nothing is re-parsed.
+        let objects: Vec<config::Object> = routing.iter().map(|r| r.object().clone()).collect();
         self.version += 1;
         config::compile(&objects, endpoints, self.version)
             .map_err(|e| AdapterError::Refused(e.to_string()))
@@ -95,7 +95,7 @@ impl ProxyAdapter for BuiltinAdapter {
     fn start<'a>(
         &'a mut self,
         services: &'a [Service],
-        routing: &'a [serde_json::Value],
+        routing: &'a [Routing],
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
@@ -118,10 +118,7 @@ impl ProxyAdapter for BuiltinAdapter {
         })
     }
 
-    fn apply<'a>(
-        &'a mut self,
-        routing: &'a [serde_json::Value],
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+    fn apply<'a>(&'a mut self, routing: &'a [Routing]) -> BoxFuture<'a, Result<(), AdapterError>> {
         Box::pin(async move {
             let table = self.compile(routing)?;
             let proxy = self

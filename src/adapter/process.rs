@@ -11,8 +11,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::{
-    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Service, endpoint_list,
-    routing_yaml,
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
+    endpoint_list, routing_yaml,
 };
 
 /// `builtin-process`.
@@ -115,7 +115,7 @@ impl ProxyAdapter for ProcessAdapter {
     fn start<'a>(
         &'a mut self,
         services: &'a [Service],
-        routing: &'a [serde_json::Value],
+        routing: &'a [Routing],
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
@@ -176,10 +176,7 @@ impl ProxyAdapter for ProcessAdapter {
         })
     }
 
-    fn apply<'a>(
-        &'a mut self,
-        routing: &'a [serde_json::Value],
-    ) -> BoxFuture<'a, Result<(), AdapterError>> {
+    fn apply<'a>(&'a mut self, routing: &'a [Routing]) -> BoxFuture<'a, Result<(), AdapterError>> {
         Box::pin(async move {
             let admin = self
                 .admin
