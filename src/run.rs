@@ -113,6 +113,20 @@ pub enum RunError {
     /// from a run whose proxy died.
     #[error("the proxy under test died during the run: {0}")]
     ProxyExited(String),
+    /// The proxy stopped answering: requests were in flight and none was
+    /// answered for twice the request timeout (a frozen proxy, whose every
+    /// request would otherwise wait out its own timeout, one after another).
+    #[error(
+        "the proxy stopped answering: no request was answered for {silence:?} while some were in flight; {sent} requests sent, outcomes {outcomes:?}"
+    )]
+    Stalled {
+        /// How long nothing was answered.
+        silence: Duration,
+        /// Requests sent.
+        sent: u64,
+        /// Requests per outcome when the run was stopped.
+        outcomes: std::collections::BTreeMap<String, u64>,
+    },
     /// The workload could not be built or run.
     #[error("the workload cannot run: {0}")]
     Workload(String),
@@ -211,19 +225,36 @@ async fn with_fleet(
     }
     let started = Instant::now();
     let finished = CancellationToken::new();
+    // Ends the workload when the run is interrupted or the proxy stops answering.
+    let stop = cancel.child_token();
     let workload = async {
-        let ledger = workload::run(&plan, spec.seed, Arc::clone(&progress), cancel.clone()).await;
+        let ledger = workload::run(&plan, spec.seed, Arc::clone(&progress), stop.clone()).await;
         finished.cancel();
         ledger
     };
-    let phases = apply_phases(&spec.phases, proxy, &progress, started, &cancel);
+    let stall = stalled(&progress, 2 * plan.request_timeout, &stop, &finished);
+    let phases = apply_phases(
+        &spec.phases,
+        proxy,
+        &progress,
+        started,
+        (&cancel, &finished),
+    );
     let watch = stop_when_decided(spec.monitors, &progress, &finished);
     let hold = holding.then(|| fleet.hold());
     let release = release_when_still(hold, &progress, &finished);
-    let (ledger, phases_applied, (), ()) = tokio::join!(workload, phases, watch, release);
+    let (ledger, phases_applied, (), (), stalled) =
+        tokio::join!(workload, phases, watch, release, stall);
     let ledger = ledger.map_err(|e| RunError::Workload(e.to_string()))?;
     if let Some(exit) = proxy.exited() {
         return Err(RunError::ProxyExited(exit));
+    }
+    if let Some(silence) = stalled {
+        return Err(RunError::Stalled {
+            silence,
+            sent: ledger.sent,
+            outcomes: ledger.outcome_counts(),
+        });
     }
     let phases_applied = phases_applied?;
     let duration = started.elapsed();
@@ -305,6 +336,33 @@ async fn stop_when_decided(
     }
 }
 
+/// Stops the workload (through `stop`) when requests are in flight and
+/// none has been answered for `silence`; returns how long it waited then.
+/// Looks once a second, until the workload ends.
+async fn stalled(
+    progress: &Progress,
+    silence: Duration,
+    stop: &CancellationToken,
+    finished: &CancellationToken,
+) -> Option<Duration> {
+    let mut last = (progress.answered.load(Ordering::Relaxed), Instant::now());
+    loop {
+        tokio::select! {
+            () = finished.cancelled() => return None,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let answered = progress.answered.load(Ordering::Relaxed);
+        let in_flight =
+            progress.sent.load(Ordering::Relaxed) > progress.done.load(Ordering::Relaxed);
+        if answered != last.0 || !in_flight {
+            last = (answered, Instant::now());
+        } else if last.1.elapsed() >= silence {
+            stop.cancel();
+            return Some(last.1.elapsed());
+        }
+    }
+}
+
 /// How long nothing may move (no request sent, ended or newly held) before
 /// held requests are released: every request that can get through the proxy
 /// has then reached its endpoint, and every other one was rejected.
@@ -367,7 +425,7 @@ async fn apply_phases(
     proxy: &mut dyn ProxyAdapter,
     progress: &Progress,
     started: Instant,
-    cancel: &CancellationToken,
+    (cancel, finished): (&CancellationToken, &CancellationToken),
 ) -> Result<Vec<Duration>, RunError> {
     let mut applied = Vec::with_capacity(phases.len());
     for (index, phase) in phases.iter().enumerate() {
@@ -379,7 +437,9 @@ async fn apply_phases(
             if due {
                 break;
             }
-            if cancel.is_cancelled() {
+            // A workload that ended early (interrupted, decided, stalled)
+            // leaves later phases unapplied.
+            if cancel.is_cancelled() || finished.is_cancelled() {
                 return Ok(applied);
             }
             tokio::time::sleep(Duration::from_millis(1)).await;

@@ -235,6 +235,10 @@ async fn the_seed_reaches_the_proxys_draws() {
     assert_ne!(split_sequence(2).await, first, "another seed, other draws");
 }
 
+/// One `meshproxy` child at a time: the tests that signal it find it as the
+/// only child of this process that is a `meshproxy`.
+static ONE_MESHPROXY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The `meshproxy` child of this test process, from /proc (the adapter
 /// spawned it, so its parent is this process).
 fn meshproxy_child() -> Option<u32> {
@@ -256,6 +260,7 @@ fn meshproxy_child() -> Option<u32> {
 /// error that names the signal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_killed_mid_run_ends_the_run_in_an_error() {
+    let _one = ONE_MESHPROXY.lock().await;
     let text = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("scenarios/thrift/traffic-split.yaml"),
@@ -304,5 +309,52 @@ async fn a_proxy_killed_mid_run_ends_the_run_in_an_error() {
             "a verdict from a dead proxy: {} requests",
             collected.ledger.sent
         ),
+    }
+}
+
+/// Issue 16, item 2: a frozen proxy (SIGSTOP) used to hang the run, every
+/// request waiting out its own timeout. With requests in flight and none
+/// answered for twice the request timeout (here 1 s, so 2 s), the run stops
+/// and ends in an error that says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_proxy_ends_the_run_in_an_error_instead_of_hanging() {
+    let _one = ONE_MESHPROXY.lock().await;
+    let mut spec = spec(to("v1"), vec![], 100_000);
+    let build = spec.workload;
+    spec.workload = Box::new(move |listeners| {
+        build(listeners).map(|mut plan| {
+            plan.request_timeout = Duration::from_secs(1);
+            plan
+        })
+    });
+    let mut proxy = adapter::ProxySpec::BuiltinProcess.adapter();
+    let progress = std::sync::Arc::new(meshbench_sim::workload::Progress::default());
+    let watched = std::sync::Arc::clone(&progress);
+    let freezer = tokio::spawn(async move {
+        for _ in 0..3000 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if watched.done.load(std::sync::atomic::Ordering::Relaxed) >= 500 {
+                let pid = meshproxy_child().expect("the meshproxy child");
+                return std::process::Command::new("kill")
+                    .args(["-STOP", &pid.to_string()])
+                    .status()
+                    .expect("kill runs")
+                    .success();
+            }
+        }
+        false
+    });
+    let result = run::execute(spec, proxy.as_mut(), progress, CancellationToken::new()).await;
+    assert!(
+        freezer.await.expect("the freezer ends"),
+        "the proxy was stopped"
+    );
+    match result {
+        Err(run::RunError::Stalled { silence, sent, .. }) => {
+            assert!(silence >= Duration::from_secs(2), "{silence:?}");
+            assert!(sent < 100_000, "{sent}");
+        }
+        Err(other) => panic!("another error: {other}"),
+        Ok(collected) => panic!("a verdict from a frozen proxy: {}", collected.ledger.sent),
     }
 }

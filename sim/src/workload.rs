@@ -250,6 +250,9 @@ pub struct Progress {
     pub sent: AtomicU64,
     /// Requests ended so far.
     pub done: AtomicU64,
+    /// Requests ended with an answer (any status) so far: what moves while
+    /// the proxy is alive, even when every request times out elsewhere.
+    pub answered: AtomicU64,
     /// The routing phase in force (changes applied); stamped on every request sent.
     pub phase: AtomicUsize,
     /// Routing changes begun (set before a change is applied): a request
@@ -276,6 +279,9 @@ impl Progress {
     }
 
     fn record(&self, entry: Entry) {
+        if matches!(entry.outcome, Outcome::Response { .. }) {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+        }
         self.finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())

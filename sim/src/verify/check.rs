@@ -161,9 +161,10 @@ impl Claim {
     /// The verdict of the claim on what the run collected: an error when
     /// any answer came from an endpoint the run did not start.
     pub fn verify(&self, oracles: &Oracles<'_>) -> Assertion {
-        oracles
-            .against_the_fleet(self.check.verify(oracles))
-            .named(&self.name)
+        let mut assertion = oracles.against_the_fleet(self.check.verify(oracles));
+        // The kind the scenario wrote (`connections` is verified as a split of connections).
+        self.kind.clone_into(&mut assertion.kind);
+        assertion.named(&self.name)
     }
 }
 
