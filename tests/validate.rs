@@ -325,3 +325,18 @@ fn hostile_files_get_positions_and_plain_words() {
     );
     assert!(!stderr.contains("Nodes {"), "no Rust debug text: {stderr}");
 }
+
+/// Issue 16, item 5: a symlink loop in a scenarios directory used to be
+/// walked forever; each directory is now read once.
+#[test]
+fn a_symlink_loop_in_a_scenarios_directory_is_walked_once() {
+    let scratch = Scratch::new("validate-symlink-loop");
+    let inner = scratch.0.join("thrift");
+    std::fs::create_dir_all(&inner).expect("a folder");
+    std::fs::write(inner.join("split.yaml"), traffic_split()).expect("writes");
+    std::os::unix::fs::symlink(&scratch.0, inner.join("loop")).expect("a symlink");
+    let output = meshbench(&["validate", "--plain", scratch.0.to_str().expect("utf-8")]);
+    let stdout = text(&output.stdout);
+    assert_eq!(code(&output), Some(0), "{stdout}{}", text(&output.stderr));
+    assert_eq!(stdout.matches("ok ").count(), 1, "{stdout}");
+}

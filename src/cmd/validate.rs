@@ -80,7 +80,12 @@ pub fn scenario_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     let mut found = Vec::new();
     let mut pending = vec![path.to_owned()];
+    // Each directory once, by its real path: a symlink loop ends here.
+    let mut visited = std::collections::BTreeSet::new();
     while let Some(dir) = pending.pop() {
+        if !visited.insert(std::fs::canonicalize(&dir)?) {
+            continue;
+        }
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?.path();
             let hidden = entry
