@@ -14,6 +14,32 @@ use std::io::Write;
 use meshbench_wire::Protocol;
 
 /// Parses a protocol name as the command line writes it.
+/// A socket address inside 127.0.0.0/8 or `::1`: meshbench sends traffic
+/// nowhere else.
+pub fn parse_loopback(text: &str) -> Result<std::net::SocketAddr, String> {
+    let addr: std::net::SocketAddr = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not HOST:PORT"))?;
+    loopback(addr.ip()).map(|_| addr)
+}
+
+/// An IPv4 address inside 127.0.0.0/8.
+pub fn parse_loopback_ip(text: &str) -> Result<std::net::Ipv4Addr, String> {
+    let ip: std::net::Ipv4Addr = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not an IPv4 address"))?;
+    loopback(ip.into()).map(|_| ip)
+}
+
+fn loopback(ip: std::net::IpAddr) -> Result<(), String> {
+    match ip.is_loopback() {
+        true => Ok(()),
+        false => Err(format!(
+            "{ip} is not a loopback address: meshbench only sends traffic inside 127.0.0.0/8 and ::1"
+        )),
+    }
+}
+
 pub fn parse_protocol(text: &str) -> Result<Protocol, String> {
     match text {
         "thrift" => Ok(Protocol::Thrift),

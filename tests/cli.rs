@@ -324,3 +324,58 @@ fn answers_from_endpoints_the_run_did_not_start_are_errors() {
     assert!(!stdout.contains("PASS sayhello-to-v1"), "{stdout}");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// Issue 16, item 5: the commands that bind or connect refuse an address
+/// outside loopback with a clear message, before doing anything.
+#[test]
+fn commands_refuse_addresses_off_loopback() {
+    let meshproxy = std::path::Path::new(BIN).with_file_name("meshproxy");
+    let cases: [(&std::path::Path, &[&str]); 3] = [
+        (
+            std::path::Path::new(BIN),
+            &[
+                "call",
+                "--protocol",
+                "thrift",
+                "10.0.0.1:9090",
+                "sayHello",
+                "x",
+            ],
+        ),
+        (
+            std::path::Path::new(BIN),
+            &[
+                "fleet",
+                "--service",
+                "a.b",
+                "--protocol",
+                "thrift",
+                "--address",
+                "192.168.1.1",
+            ],
+        ),
+        (
+            &meshproxy,
+            &[
+                "--config",
+                "r.yaml",
+                "--endpoints",
+                "e.yaml",
+                "--admin",
+                "0.0.0.0:15000",
+            ],
+        ),
+    ];
+    for (program, args) in cases {
+        if !program.exists() {
+            panic!("{} is not built", program.display());
+        }
+        let output = Command::new(program).args(args).output().expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("is not a loopback address"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

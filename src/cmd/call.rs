@@ -20,7 +20,8 @@ pub struct Args {
     /// thrift, dubbo, http or tcp.
     #[arg(long, value_parser = parse_protocol)]
     protocol: Protocol,
-    /// Where to connect.
+    /// Where to connect: a loopback HOST:PORT.
+    #[arg(value_parser = super::parse_loopback)]
     addr: SocketAddr,
     /// thrift/dubbo: the method (sayHello); http: the HTTP method (GET); tcp: ignored.
     #[arg(default_value = "sayHello")]

@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long)]
     port: Option<u16>,
     /// The first endpoint's loopback address; the others follow it. Default: free 127.x.y.z addresses.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_loopback_ip)]
     address: Option<Ipv4Addr>,
     /// A fixed processing time, e.g. 2ms.
     #[arg(long, value_parser = duration::parse)]

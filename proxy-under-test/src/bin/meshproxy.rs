@@ -31,11 +31,11 @@ struct Args {
     /// The endpoint list: services, protocols, ports, endpoints and their labels (YAML).
     #[arg(long)]
     endpoints: PathBuf,
-    /// The admin API address (loopback by default).
-    #[arg(long, default_value = "127.0.0.1:15000")]
+    /// The admin API address, on loopback (it has no authentication).
+    #[arg(long, default_value = "127.0.0.1:15000", value_parser = loopback_addr)]
     admin: SocketAddr,
-    /// The address every listener binds (each on its own port).
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    /// The loopback address every listener binds (each on its own port).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST), value_parser = loopback_ip)]
     listen_ip: IpAddr,
     /// Seed of the per-request random draws.
     #[arg(long, default_value_t = 1)]
@@ -51,6 +51,25 @@ struct Args {
     /// Stop after this long, a duration such as 30s (default: until Ctrl-C).
     #[arg(long = "for", value_parser = parse_duration)]
     run_for: Option<Duration>,
+}
+
+/// An address on loopback: meshproxy listens nowhere else.
+fn loopback_addr(text: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not HOST:PORT"))?;
+    loopback_ip(&addr.ip().to_string()).map(|_| addr)
+}
+
+/// A loopback IP address (127.0.0.0/8 or ::1).
+fn loopback_ip(text: &str) -> Result<IpAddr, String> {
+    match text.parse::<IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Ok(ip),
+        Ok(ip) => Err(format!(
+            "{ip} is not a loopback address: meshproxy listens only on 127.0.0.0/8 and ::1"
+        )),
+        Err(_) => Err(format!("'{text}' is not an IP address")),
+    }
 }
 
 /// A Go duration (`500ms`, `1.5s`, `5m`, as Istio writes them): the one
