@@ -2,14 +2,17 @@
 //! bench's own codec:
 //! - `GET /ready`: 200 once every listener is bound;
 //! - `GET /listeners`: each service's listener address, as JSON;
-//! - `GET /config_dump`: the compiled table and its version, as JSON;
+//! - `GET /config_dump`: the compiled table and its version, as JSON, the
+//!   values matched on secret headers (`authorization`, cookies, API keys)
+//!   redacted;
 //! - `GET /stats/prometheus`: the counters;
 //! - `PUT /config`: new routing objects (YAML); compiled against the running
 //!   endpoints and applied to the next request of every connection, or
-//!   refused whole with the compiler's error (400).
+//!   refused whole with the compiler's error (400); an empty body is
+//!   refused; reloads are serialised, so versions strictly increase.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use meshbench_wire::http1::{Request, Response, ServerCodec};
 use meshbench_wire::mux::{Answer, Order, serve};
@@ -32,6 +35,7 @@ pub async fn run(
     compiler: Arc<Compiler>,
     cancel: CancellationToken,
 ) {
+    let reloads = Arc::new(Mutex::new(()));
     loop {
         let stream = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -41,6 +45,7 @@ pub async fn run(
             },
         };
         let (proxy, compiler, cancel) = (Arc::clone(&proxy), Arc::clone(&compiler), cancel.clone());
+        let reloads = Arc::clone(&reloads);
         tokio::spawn(async move {
             serve(
                 stream,
@@ -49,7 +54,7 @@ pub async fn run(
                 Some(ADMIN_IDLE),
                 cancel,
                 |request: Request| {
-                    let answer = respond(&proxy, compiler.as_ref(), &request);
+                    let answer = respond(&proxy, compiler.as_ref(), &reloads, &request);
                     async move { Answer::Reply(answer) }
                 },
             )
@@ -66,7 +71,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-fn respond(proxy: &Proxy, compiler: &Compiler, request: &Request) -> Response {
+fn respond(proxy: &Proxy, compiler: &Compiler, reloads: &Mutex<()>, request: &Request) -> Response {
     match (request.method.as_str(), request.path()) {
         ("GET", "/ready") => text(200, "ready\n"),
         ("GET", "/listeners") => {
@@ -78,11 +83,14 @@ fn respond(proxy: &Proxy, compiler: &Compiler, request: &Request) -> Response {
             json(&serde_json::Value::Array(listeners))
         }
         ("GET", "/config_dump") => match serde_json::to_value(&*proxy.table()) {
-            Ok(table) => json(&table),
+            Ok(mut table) => {
+                redact(&mut table);
+                json(&table)
+            }
             Err(e) => text(500, &format!("cannot serialise the table: {e}\n")),
         },
         ("GET", "/stats/prometheus") => text(200, &proxy.stats().render()),
-        ("PUT", "/config") => reload(proxy, compiler, request),
+        ("PUT", "/config") => reload(proxy, compiler, reloads, request),
         (_, "/ready" | "/listeners" | "/config_dump" | "/stats/prometheus" | "/config") => {
             text(405, "method not allowed\n")
         }
@@ -90,13 +98,55 @@ fn respond(proxy: &Proxy, compiler: &Compiler, request: &Request) -> Response {
     }
 }
 
-fn reload(proxy: &Proxy, compiler: &Compiler, request: &Request) -> Response {
+/// Applies new routing. Reloads are serialised, so every applied table has
+/// its own version, strictly above the last; an empty body is refused, as
+/// it would silently remove every route.
+fn reload(proxy: &Proxy, compiler: &Compiler, reloads: &Mutex<()>, request: &Request) -> Response {
     let yaml = String::from_utf8_lossy(&request.body);
+    if yaml.trim().is_empty() {
+        return text(
+            400,
+            "an empty body would remove every routing object; send the objects that stay in force (an empty `kind: List` clears them on purpose)\n",
+        );
+    }
+    let _one_at_a_time = reloads.lock().unwrap_or_else(|p| p.into_inner());
     let version = proxy.table().version + 1;
     let applied = compiler(&yaml, version).and_then(|table| proxy.apply(table));
     match applied {
         Ok(()) => json(&serde_json::json!({ "version": version })),
         Err(error) => text(400, &format!("{error}\n")),
+    }
+}
+
+/// Header names whose values `config_dump` does not show.
+const SECRET_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+];
+
+/// Replaces the values that match conditions on secret headers hold.
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            let secret = object
+                .get("attribute")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|name| SECRET_HEADERS.contains(&name));
+            match (secret, object.get_mut("matcher")) {
+                (true, Some(serde_json::Value::Object(matcher))) => {
+                    for v in matcher.values_mut().filter(|v| v.is_string()) {
+                        *v = serde_json::Value::String("<redacted>".to_owned());
+                    }
+                }
+                _ => object.values_mut().for_each(redact),
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
     }
 }
 
@@ -112,4 +162,24 @@ fn json(value: &serde_json::Value) -> Response {
     let mut response = Response::new(200, value.to_string());
     response.headers.append("content-type", "application/json");
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_dump_redacts_values_matched_on_secret_headers() {
+        let mut table = serde_json::json!({"routes": [{"matches": [{"conditions": [
+            {"attribute": "authorization", "matcher": {"exact": "Bearer s3cret"}, "invert": false},
+            {"attribute": "x-user", "matcher": {"exact": "admin"}, "invert": false}
+        ]}]}]});
+        redact(&mut table);
+        let text = table.to_string();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("<redacted>") && text.contains("admin"),
+            "{text}"
+        );
+    }
 }

@@ -176,12 +176,44 @@ async fn meshproxy_routes_a_fleet_from_yaml_and_reloads_through_admin() {
         "a refused config changes nothing"
     );
 
+    // Issue 16, item 4: an empty body would remove every route; refused.
+    let (response, _) = admin
+        .send(Request::new("PUT", "/config"), None)
+        .await
+        .expect("answers");
+    assert_eq!(response.status, 400);
+    assert_eq!(
+        version().await.as_deref(),
+        Some("v1"),
+        "an empty body changes nothing"
+    );
+
+    // Parallel reloads each get their own version (they shared versions before).
+    let reloads: Vec<_> = (0..20)
+        .map(|_| {
+            let admin = proxy.admin;
+            tokio::spawn(async move {
+                let client = HttpClient::connect(admin).await.expect("admin connects");
+                let mut reload = Request::new("PUT", "/config");
+                reload.body = metarouter(100, 0).into();
+                let (response, _) = client.send(reload, None).await.expect("answers");
+                let body: serde_json::Value = serde_json::from_slice(&response.body).expect("json");
+                body["version"].as_u64().expect("a version")
+            })
+        })
+        .collect();
+    let mut versions = std::collections::BTreeSet::new();
+    for reload in reloads {
+        versions.insert(reload.await.expect("a reload"));
+    }
+    assert_eq!(versions, (3..23).collect(), "20 distinct versions after 2");
+
     let (dump, _) = admin
         .send(Request::new("GET", "/config_dump"), None)
         .await
         .expect("answers");
     let dump: serde_json::Value = serde_json::from_slice(&dump.body).expect("json");
-    assert_eq!(dump["version"], 2);
+    assert_eq!(dump["version"], 22);
     drop(proxy);
     let _ = std::fs::remove_dir_all(&dir);
     fleet.stop().await;
