@@ -182,8 +182,8 @@ fn merge(check: &FractionCheck, mut parts: Vec<Assertion>) -> Assertion {
         .reduce(f64::min)
         .map(|p| (p * check.parts.len() as f64).min(1.0));
     merged.evidence.alpha = check.confidence.alpha;
+    // The counts shown are the first share's; the summary has every share's.
     for part in parts {
-        merged.findings.push(part.summary.clone());
         merged.findings.extend(part.findings);
     }
     merged.verdict = verdict;
