@@ -429,20 +429,10 @@ async fn apply_phases(
 ) -> Result<Vec<Duration>, RunError> {
     let mut applied = Vec::with_capacity(phases.len());
     for (index, phase) in phases.iter().enumerate() {
-        loop {
-            let due = match phase.trigger {
-                Trigger::After(at) => started.elapsed() >= at,
-                Trigger::Requests(n) => progress.sent.load(Ordering::Relaxed) >= n,
-            };
-            if due {
-                break;
-            }
-            // A workload that ended early (interrupted, decided, stalled)
-            // leaves later phases unapplied.
-            if cancel.is_cancelled() || finished.is_cancelled() {
-                return Ok(applied);
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        // A workload that ended early (interrupted, decided, stalled)
+        // leaves later phases unapplied.
+        if !due(phase.trigger, progress, started, (cancel, finished)).await {
+            return Ok(applied);
         }
         progress.switches_begun.store(index + 1, Ordering::SeqCst);
         proxy.apply(&phase.routing).await?;
@@ -450,6 +440,33 @@ async fn apply_phases(
         applied.push(started.elapsed());
     }
     Ok(applied)
+}
+
+/// Waits until `trigger` is due: a time trigger sleeps until its moment;
+/// a request-count trigger looks every millisecond (a count has no moment
+/// to wait for). `false` when the run ended or was interrupted first.
+async fn due(
+    trigger: Trigger,
+    progress: &Progress,
+    started: Instant,
+    (cancel, finished): (&CancellationToken, &CancellationToken),
+) -> bool {
+    let reached = async {
+        match trigger {
+            Trigger::After(at) => tokio::time::sleep_until(started + at).await,
+            Trigger::Requests(n) => {
+                while progress.sent.load(Ordering::Relaxed) < n {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        biased;
+        () = reached => true,
+        () = cancel.cancelled() => false,
+        () = finished.cancelled() => false,
+    }
 }
 
 /// Waits until no endpoint has received anything for [`QUIET`] (mirrored
