@@ -320,59 +320,53 @@ fn balanced_cases(cases: &mut Vec<Case>, null: Alpha) {
             Per::Connection => "balanced per connection",
             Per::Run => "balanced per run",
         };
-        let row = |text: String, check, alpha, spread| {
-            distribution_case(
-                verifier,
-                text,
-                check,
-                alpha,
-                (&even, Tally::Endpoints, per),
-                spread,
-            )
-        };
-        for alpha in [null, Alpha::DEFAULT] {
-            cases.push(row(
-                format!("{label}, null"),
-                Check::FalseFailures,
-                alpha,
-                Spread::Null,
-            ));
-        }
-        let shifted = match per {
-            Per::Connection => (
-                format!("{label}, connection 0 at {}", shares_text(&off)),
-                Spread::First(&off),
-            ),
-            Per::Run => (
+        let alternatives = match per {
+            Per::Connection => vec![
+                (
+                    format!("{label}, connection 0 at {}", shares_text(&off)),
+                    Spread::First(&off),
+                ),
+                (format!("{label}, connection 0 pinned"), Spread::Pinned),
+            ],
+            Per::Run => vec![(
                 format!("{label}, every connection at {}", shares_text(&off)),
                 Spread::All(&off),
-            ),
+            )],
         };
-        cases.push(row(shifted.0, Check::Power, Alpha::DEFAULT, shifted.1));
-        if per == Per::Connection {
-            let text = format!("{label}, connection 0 pinned");
-            cases.push(row(text, Check::Power, Alpha::DEFAULT, Spread::Pinned));
-        }
+        null_and_power(
+            cases,
+            (&label, null),
+            Spread::Null,
+            alternatives,
+            |text, check, alpha, spread| {
+                let claim = (&even[..], Tally::Endpoints, per);
+                distribution_case(verifier, text, check, alpha, claim, spread)
+            },
+        );
     }
     let twenty_eighty = [0.2, 0.8];
     let off = [0.2 + detect(), 0.8 - detect()];
     let label = format!("20/80 × {CONNECTIONS} connections");
-    let row = |text: String, check, alpha, spread| {
-        let claim = (&twenty_eighty[..], Tally::Versions, Per::Connection);
-        distribution_case("split per connection", text, check, alpha, claim, spread)
-    };
-    for alpha in [null, Alpha::DEFAULT] {
-        cases.push(row(
-            format!("{label}, null"),
-            Check::FalseFailures,
-            alpha,
-            Spread::Null,
-        ));
-    }
-    let text = format!("{label}, connection 0 at {}", shares_text(&off));
-    cases.push(row(text, Check::Power, Alpha::DEFAULT, Spread::First(&off)));
-    let text = format!("{label}, connection 0 pinned to v2");
-    cases.push(row(text, Check::Power, Alpha::DEFAULT, Spread::Pinned));
+    let alternatives = [
+        (
+            format!("{label}, connection 0 at {}", shares_text(&off)),
+            Spread::First(&off),
+        ),
+        (
+            format!("{label}, connection 0 pinned to v2"),
+            Spread::Pinned,
+        ),
+    ];
+    null_and_power(
+        cases,
+        (&label, null),
+        Spread::Null,
+        alternatives,
+        |text, check, alpha, spread| {
+            let claim = (&twenty_eighty[..], Tally::Versions, Per::Connection);
+            distribution_case("split per connection", text, check, alpha, claim, spread)
+        },
+    );
 }
 
 /// One row of a distribution claim `(shares, tally, per)` over
