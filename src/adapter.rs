@@ -13,12 +13,16 @@
 //!   balancing.
 //! - `builtin-process`: the `meshproxy` binary as a child process, driven
 //!   through its admin API.
+//! - `envoy[=PATH]`: a real Envoy, the routing translated as istiod and
+//!   Aeraki would and served as file-based xDS.
 //! - `address=HOST:PORT`: a proxy the user runs; meshbench prints the
 //!   endpoints it must route to and can change neither its routing nor its
 //!   settings (the idle timeout), so it refuses scenarios that need either.
 
 mod address;
 mod builtin;
+mod child;
+pub mod envoy;
 mod process;
 
 use std::collections::BTreeMap;
@@ -33,6 +37,7 @@ use meshbench_wire::Protocol;
 
 pub use address::AddressAdapter;
 pub use builtin::BuiltinAdapter;
+pub use envoy::EnvoyAdapter;
 pub use process::ProcessAdapter;
 
 /// A boxed future, so adapters can be used as trait objects.
@@ -60,6 +65,19 @@ pub struct Feature<'a> {
     pub kind: &'a str,
 }
 
+/// A scenario as an adapter sees it before anything starts: the services
+/// (without endpoints), every routing state it will be given (the initial
+/// one, then each phase's), and the settings.
+#[derive(Debug, Clone)]
+pub struct Setup<'a> {
+    /// The fleet's services; their endpoints are not known yet.
+    pub services: Vec<Service>,
+    /// The initial routing, then each phase's.
+    pub routing: Vec<&'a [Routing]>,
+    /// The scenario's proxy settings.
+    pub settings: ProxySettings,
+}
+
 /// Where the workload sends each service's traffic.
 pub type Listeners = BTreeMap<String, SocketAddr>;
 
@@ -70,6 +88,8 @@ pub type Listeners = BTreeMap<String, SocketAddr>;
 pub struct ProxySettings {
     /// The downstream idle timeout (MetaProtocolProxy's `idle_timeout`).
     pub idle_timeout: Option<Duration>,
+    /// The proxy's worker threads (Istio's `concurrency`).
+    pub workers: Option<u32>,
     /// The seed of the proxy's own random draws (weighted clusters, faults,
     /// mirrors), from `--seed`, so that reruns with other seeds are
     /// independent replications. A proxy that takes no seed ignores it: it
@@ -128,6 +148,21 @@ pub trait ProxyAdapter: Send {
         None
     }
 
+    /// Why the proxy cannot be judged on this scenario at all (a routing
+    /// field or setting it cannot express), asked before anything starts;
+    /// `None` when it can. Every assertion is then `unsupported` with the
+    /// reason, and nothing runs.
+    fn unsupported_setup(&self, setup: &Setup) -> Option<String> {
+        let _ = setup;
+        None
+    }
+
+    /// What the proxy said about itself (version, build), for reports,
+    /// once started.
+    fn description(&self) -> Option<String> {
+        None
+    }
+
     /// Whether the proxy has exited on its own, and how (exit status or
     /// signal, and the tail of its log). The run asks after the workload:
     /// a run whose proxy died ends in an error, never in a verdict. An
@@ -152,6 +187,9 @@ pub enum ProxySpec {
     BuiltinProcess,
     /// `address=HOST:PORT`: a proxy the user runs.
     Address(SocketAddr),
+    /// `envoy[=PATH]`: a real Envoy ([`EnvoyAdapter`]); `envoy-l4[=PATH]`
+    /// the same Envoy as a tcp_proxy, a real layer-4 negative control.
+    Envoy(Option<std::path::PathBuf>, envoy::Layer),
     /// `builtin-fault=NAME`: the reference proxy with a deliberate defect
     /// (one of [`BuiltinAdapter::FAULTS`]), for negative controls.
     BuiltinFault(String),
@@ -165,7 +203,15 @@ impl std::str::FromStr for ProxySpec {
             "builtin" => Ok(ProxySpec::Builtin),
             "builtin-l4" => Ok(ProxySpec::BuiltinL4),
             "builtin-process" => Ok(ProxySpec::BuiltinProcess),
+            "envoy" => Ok(ProxySpec::Envoy(None, envoy::Layer::Seven)),
+            "envoy-l4" => Ok(ProxySpec::Envoy(None, envoy::Layer::Four)),
             other => {
+                if let Some(path) = other.strip_prefix("envoy=") {
+                    return Ok(ProxySpec::Envoy(Some(path.into()), envoy::Layer::Seven));
+                }
+                if let Some(path) = other.strip_prefix("envoy-l4=") {
+                    return Ok(ProxySpec::Envoy(Some(path.into()), envoy::Layer::Four));
+                }
                 if let Some(fault) = other.strip_prefix("builtin-fault=") {
                     BuiltinAdapter::faulty(fault)?;
                     return Ok(ProxySpec::BuiltinFault(fault.to_owned()));
@@ -176,7 +222,7 @@ impl std::str::FromStr for ProxySpec {
                         .map(ProxySpec::Address)
                         .map_err(|_| format!("'{addr}' is not HOST:PORT")),
                     None => Err(format!(
-                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, address=HOST:PORT, builtin-fault={} (negative controls)",
+                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, envoy[=PATH], envoy-l4[=PATH], address=HOST:PORT, builtin-fault={} (negative controls)",
                         BuiltinAdapter::FAULTS.join("|")
                     )),
                 }
@@ -192,6 +238,16 @@ impl std::fmt::Display for ProxySpec {
             ProxySpec::BuiltinL4 => f.write_str("builtin-l4"),
             ProxySpec::BuiltinProcess => f.write_str("builtin-process"),
             ProxySpec::Address(addr) => write!(f, "address={addr}"),
+            ProxySpec::Envoy(path, layer) => {
+                f.write_str(match layer {
+                    envoy::Layer::Seven => "envoy",
+                    envoy::Layer::Four => "envoy-l4",
+                })?;
+                match path {
+                    Some(path) => write!(f, "={}", path.display()),
+                    None => Ok(()),
+                }
+            }
             ProxySpec::BuiltinFault(fault) => write!(f, "builtin-fault={fault}"),
         }
     }
@@ -205,6 +261,7 @@ impl ProxySpec {
             ProxySpec::BuiltinL4 => Box::new(BuiltinAdapter::new(true)),
             ProxySpec::BuiltinProcess => Box::new(ProcessAdapter::new()),
             ProxySpec::Address(addr) => Box::new(AddressAdapter::new(*addr)),
+            ProxySpec::Envoy(path, layer) => Box::new(EnvoyAdapter::new(path.clone(), *layer)),
             // The name was checked when the spec was parsed.
             ProxySpec::BuiltinFault(fault) => match BuiltinAdapter::faulty(fault) {
                 Ok(adapter) => Box::new(adapter),
@@ -220,6 +277,21 @@ impl ProxySpec {
 /// A sentence naming the unknown adapter and the known ones.
 pub fn from_name(name: &str) -> Result<Box<dyn ProxyAdapter>, String> {
     name.parse::<ProxySpec>().map(|spec| spec.adapter())
+}
+
+/// The reference proxy's answer to `workers`: its connection pools are
+/// shared by all its threads, as one Envoy worker's are, so it runs a
+/// one-worker scenario as written and refuses any other count.
+fn shared_pools(adapter: &str, settings: ProxySettings) -> Result<(), AdapterError> {
+    match settings.workers {
+        None | Some(1) => Ok(()),
+        Some(n) => Err(AdapterError::Unsupported {
+            adapter: adapter.to_owned(),
+            what: format!(
+                "run {n} workers with a pool each (proxy.workers): its pools are shared, as one worker's"
+            ),
+        }),
+    }
 }
 
 /// The routing objects as one YAML stream (JSON documents are YAML).

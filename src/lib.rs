@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+pub mod matrix;
 pub mod report;
 pub mod resolve;
 pub mod run;
@@ -80,6 +81,19 @@ pub async fn run_scenario_on(
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
     let resolved = resolve::resolve(scenario, seed).map_err(ScenarioError::Setup)?;
+    let names = (scenario.name.as_str(), scenario.description.as_str());
+    if let Some(reason) = adapter.unsupported_setup(&setup(&resolved.spec)) {
+        let unsupported = vec![Some(reason); resolved.checks.len()];
+        let collected = run::Collected::default();
+        let assertions = report::verify(&resolved.checks, &unsupported, &collected);
+        return Ok(report::Report::new(
+            names,
+            adapter.name(),
+            seed,
+            &collected,
+            assertions,
+        ));
+    }
     let unsupported: Vec<Option<String>> = resolved
         .checks
         .iter()
@@ -90,9 +104,13 @@ pub async fn run_scenario_on(
             })
         })
         .collect();
-    let collected = run::execute(resolved.spec, adapter.as_mut(), progress, cancel).await?;
+    let mut collected = run::execute(resolved.spec, adapter.as_mut(), progress, cancel).await?;
+    if let Some(about) = adapter.description() {
+        collected
+            .notes
+            .insert(0, format!("proxy under test: {about}"));
+    }
     let assertions = report::verify(&resolved.checks, &unsupported, &collected);
-    let names = (scenario.name.as_str(), scenario.description.as_str());
     Ok(report::Report::new(
         names,
         adapter.name(),
@@ -100,4 +118,26 @@ pub async fn run_scenario_on(
         &collected,
         assertions,
     ))
+}
+
+/// The scenario as adapters see it before it starts.
+fn setup<'a>(spec: &'a run::RunSpec<'_>) -> adapter::Setup<'a> {
+    let services = spec
+        .services
+        .iter()
+        .map(|s| adapter::Service {
+            name: s.service.clone(),
+            protocol: s.protocol,
+            port: s.port,
+            endpoints: Vec::new(),
+        })
+        .collect();
+    let routing = std::iter::once(spec.routing.as_slice())
+        .chain(spec.phases.iter().map(|p| p.routing.as_slice()))
+        .collect();
+    adapter::Setup {
+        services,
+        routing,
+        settings: spec.proxy,
+    }
 }

@@ -59,6 +59,7 @@ pub fn resolve(scenario: &Scenario, seed: u64) -> Result<Resolved<'_>, String> {
         routing: routing(0)?,
         proxy: ProxySettings {
             idle_timeout: scenario.proxy.idle_timeout.map(|d| d.value.get()),
+            workers: scenario.proxy.workers.map(|w| w.value),
             seed: Some(seed),
         },
         phases,
@@ -111,6 +112,7 @@ fn workload(
         clients.push(ClientPlan {
             name,
             target,
+            authority: Some(format!("{fqdn}:{}", service.port())),
             connections: client.connections.value as usize,
             in_flight: client.in_flight.value as usize,
             lifetime,

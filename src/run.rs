@@ -70,7 +70,7 @@ pub struct RunSpec<'a> {
 }
 
 /// What a run leaves for verification and reports.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Collected {
     /// The client side: one outcome per request.
     pub ledger: Ledger,

@@ -116,6 +116,7 @@ async fn builtin_adapters_apply_the_idle_timeout() {
     let settings = ProxySettings {
         idle_timeout: Some(idle),
         seed: None,
+        workers: None,
     };
     for name in ["builtin", "builtin-process"] {
         let (fleet, mut proxy, client) = routing_to_v1(name, settings).await;
@@ -145,6 +146,7 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
     let settings = ProxySettings {
         idle_timeout: Some(Duration::from_secs(2)),
         seed: None,
+        workers: None,
     };
     let error = timed
         .start(&services(&fleet), &routing("v1"), settings)
@@ -161,7 +163,15 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
             .await
             .is_err()
     );
-    assert!(adapter::from_name("envoy").is_err());
+    assert!(adapter::from_name("nginx").is_err());
+    for (spec, shown) in [
+        ("envoy", "envoy"),
+        ("envoy-l4", "envoy-l4"),
+        ("envoy=/opt/e/envoy", "envoy=/opt/e/envoy"),
+    ] {
+        let parsed: adapter::ProxySpec = spec.parse().expect("parses");
+        assert_eq!(parsed.to_string(), shown);
+    }
     fleet.stop().await;
 }
 

@@ -14,6 +14,14 @@
 //! not claim (pinned connections, balanced overall, under `per: run`) must
 //! PASS.
 //!
+//! Against a real Envoy (`--proxy envoy`), every scenario file is a trial
+//! too, judged against the verdict `tests/expected/envoy.yaml` commits for
+//! it (pass unless listed): an unexpected pass fails as much as an
+//! unexpected failure, and a listed failure must fail in the assertion it
+//! names. Layer-4 controls run through Envoy's tcp_proxy as well. Without
+//! an Envoy installed these trials are ignored, unless
+//! `MESHBENCH_REQUIRE_ENVOY` is set (CI sets it), when they fail.
+//!
 //! Trials run one at a time (`--test-threads` overrides): scenarios with a
 //! latency window should not share two cores with another run.
 
@@ -150,7 +158,7 @@ const CONTROLS: &[Control] = &[
         edits: &[("          timeout: 2s\n", "")],
         proxy: "builtin",
         kind: "timeout",
-        naming: "did not fail within [2s",
+        naming: "did not fail within [1.98s, 2.05s]",
     },
     Control {
         name: "header-match-exact-for-regex",
@@ -233,7 +241,7 @@ const CONTROLS: &[Control] = &[
         edits: &[("tcp: { maxConnections: 1 }", "tcp: { maxConnections: 2 }")],
         proxy: "builtin",
         kind: "rejected",
-        naming: "exactly 44 expected",
+        naming: "44 to 47 expected",
     },
 ];
 
@@ -332,6 +340,71 @@ fn pinned_by_layer_4(file: &Path) -> Result<(), Failed> {
     fails_naming(&report, "balanced", "connection")
 }
 
+/// What a scenario is expected to do against a real proxy.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    /// `fail` or `unsupported` (a scenario not listed must pass).
+    verdict: String,
+    /// The assertions that do not pass (for `fail`: exactly these fail).
+    #[serde(default)]
+    assertions: Vec<String>,
+    /// Why, in words an Istio user would accept.
+    reason: String,
+}
+
+fn envoy_expectations() -> Result<std::collections::BTreeMap<String, Expected>, Failed> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/envoy.yaml");
+    let text = read(&path)?;
+    serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
+}
+
+/// The scenario against Envoy gives the committed verdict, failing (when
+/// it fails) in exactly the listed assertions.
+fn as_expected_through_envoy(file: &Path) -> Result<(), Failed> {
+    let name = relative(file);
+    let expectations = envoy_expectations()?;
+    let report = run(&name, &read(file)?, "envoy")?;
+    let (verdict, listed) = match expectations.get(&name) {
+        Some(e) => (e.verdict.as_str(), e.assertions.clone()),
+        None => ("pass", Vec::new()),
+    };
+    if report.verdict.to_string() != verdict {
+        let why = expectations.get(&name).map_or("", |e| e.reason.as_str());
+        return Err(format!(
+            "expected {verdict} through Envoy ({why}), got:\n{}",
+            report.summary()
+        )
+        .into());
+    }
+    let not_passing: Vec<String> = report
+        .assertions
+        .iter()
+        .filter(|a| a.verdict != Verdict::Pass)
+        .map(|a| a.name.clone())
+        .collect();
+    if verdict != "pass" && !listed.is_empty() && not_passing != listed {
+        return Err(format!(
+            "expected {listed:?} not to pass, but {not_passing:?} did not:\n{}",
+            report.summary()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Through Envoy's tcp_proxy a connection sticks to one endpoint.
+fn pinned_by_envoy_tcp_proxy(file: &Path) -> Result<(), Failed> {
+    let report = run(&relative(file), &read(file)?, "envoy-l4")?;
+    fails_naming(&report, "balanced", "connection")
+}
+
+/// Whether the Envoy trials run: an Envoy is installed, or required.
+fn envoy_trials() -> bool {
+    meshbench::adapter::envoy::locate().is_ok()
+        || std::env::var_os("MESHBENCH_REQUIRE_ENVOY").is_some()
+}
+
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads.get_or_insert(1);
@@ -359,6 +432,45 @@ fn main() {
             positive(p)
         }));
     }
+    let ignored = !envoy_trials();
+    for file in &files {
+        let path = file.clone();
+        let name = format!("envoy::scenario::{}", relative(file));
+        trials.push(
+            Trial::test(name, move || as_expected_through_envoy(&path)).with_ignored_flag(ignored),
+        );
+        let unsupported = envoy_expectations().is_ok_and(|e| {
+            e.get(&relative(file))
+                .is_some_and(|e| e.verdict == "unsupported")
+        });
+        // A scenario Envoy cannot run controls nothing through it.
+        if !unsupported && std::fs::read_to_string(file).is_ok_and(|t| balances_per_connection(&t))
+        {
+            let path = file.clone();
+            let name = format!("envoy::negative::tcp-proxy::{}", relative(file));
+            trials.push(
+                Trial::test(name, move || pinned_by_envoy_tcp_proxy(&path))
+                    .with_ignored_flag(ignored),
+            );
+        }
+    }
+    trials.push(Trial::test("envoy-expectations-name-real-files", {
+        let files = files.clone();
+        move || {
+            let known: Vec<String> = files.iter().map(|f| relative(f)).collect();
+            let stale: Vec<String> = envoy_expectations()?
+                .into_keys()
+                .filter(|k| !known.contains(k))
+                .collect();
+            match stale.is_empty() {
+                true => Ok(()),
+                false => Err(format!(
+                    "tests/expected/envoy.yaml lists no such scenarios: {stale:?}"
+                )
+                .into()),
+            }
+        }
+    }));
     trials.push(Trial::test("scenarios-exist", move || {
         if files.is_empty() {
             Err(format!("no scenario files under {}", root().display()).into())

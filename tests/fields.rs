@@ -59,7 +59,7 @@ routing:
         - route:
             - { destination: { host: hello, subset: v1 }, weight: 50 }
             - { destination: { host: hello, subset: v2 }, weight: 50 }
-proxy: { idle_timeout: 10s }
+proxy: { idle_timeout: 10s, workers: 1 }
 phases:
   - name: later
     at: { requests: 4500 }
@@ -305,6 +305,7 @@ fn edits() -> BTreeMap<&'static str, Edit> {
             ".proxy.idle_timeout",
             &[("/proxy/idle_timeout", || json!("20s"))],
         ),
+        (".proxy.workers", &[("/proxy/workers", || json!(2))]),
         (".workload.warmup", &[("/workload/warmup", || json!(20))]),
         (
             ".workload.clients[].call.attachments",

@@ -65,6 +65,7 @@ fn spec(routing: Vec<adapter::Routing>, phases: Vec<Phase>, requests: u64) -> Ru
                 clients: vec![ClientPlan {
                     name: "client".into(),
                     target: *listeners.get(SERVICE).ok_or("no listener")?,
+                    authority: None,
                     connections: 4,
                     in_flight: 2,
                     lifetime: None,

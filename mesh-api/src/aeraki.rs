@@ -8,6 +8,11 @@ use serde::de::IgnoredAny;
 
 use super::{Destination, KeyValue, Percent, StringMatch};
 
+/// meshbench's extension annotation on a MetaRouter: per-route timeout,
+/// retries and fault, which Aeraki's MetaRouter has no field for. A YAML
+/// map from route name to [`RoutePolicy`].
+pub const ROUTE_POLICIES_ANNOTATION: &str = "meshbench.io/route-policies";
+
 /// `MetaRouter.spec`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

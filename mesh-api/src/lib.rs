@@ -18,10 +18,13 @@
 //! - `load`: [`load_objects`] from YAML text, and [`objects`] from any serde
 //!   deserializer (the scenario loader's, which keeps file positions).
 //! - [`duration`]: Go duration strings, as Istio writes them (`2s`, `100ms`).
+//! - [`hosts`]: which service a routing object's host names, and the DNS
+//!   names a sidecar answers to.
 #![forbid(unsafe_code)]
 
 pub mod aeraki;
 pub mod duration;
+pub mod hosts;
 pub mod istio;
 mod load;
 

@@ -83,8 +83,7 @@ impl Outliers {
                 policy.consecutive_gateway_errors,
             );
         let already = state.ejected_until.is_some_and(|t| t > now);
-        let allowed = (cluster_size * policy.max_ejection_percent as usize / 100).max(1);
-        let eject = tripped && !already && ejected_now < allowed;
+        let eject = tripped && !already && within_cap(ejected_now, cluster_size, policy);
         if eject {
             state.ejections += 1;
             state.ejected_until = Some(now + policy.base_ejection_time * state.ejections);
@@ -109,6 +108,17 @@ impl Outliers {
             })
             .unwrap_or_default()
     }
+}
+
+/// Whether one more ejection keeps the ejected share at or below
+/// `max_ejection_percent`, counting the host about to be ejected, as Envoy
+/// 1.40 decides (`DetectorImpl::ejectHost`; no `always_eject_one_host`,
+/// which no Istio field sets). Istio leaves the cap at Envoy's 10 %: with
+/// fewer than ten hosts nothing is ejected unless the DestinationRule
+/// raises `maxEjectionPercent`.
+fn within_cap(ejected_now: usize, cluster_size: usize, policy: &OutlierDetection) -> bool {
+    let share = 100.0 * (ejected_now + 1) as f64 / cluster_size.max(1) as f64;
+    share <= f64::from(policy.max_ejection_percent)
 }
 
 #[cfg(test)]
@@ -163,5 +173,19 @@ mod tests {
             outliers.observe("c", addr(n), Health::Error, Some(&p), 4);
         }
         assert_eq!(outliers.ejected("c").len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cap_counts_the_host_about_to_be_ejected() {
+        let outliers = Outliers::default();
+        let mut p = policy(1);
+        p.max_ejection_percent = 33;
+        for n in 1..=3 {
+            outliers.observe("c", addr(n), Health::Error, Some(&p), 3);
+        }
+        assert!(outliers.ejected("c").is_empty(), "1 of 3 is 33.3 % > 33 %");
+        p.max_ejection_percent = 34;
+        outliers.observe("c", addr(1), Health::Error, Some(&p), 3);
+        assert_eq!(outliers.ejected("c").len(), 1);
     }
 }

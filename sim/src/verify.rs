@@ -101,6 +101,21 @@ impl Selection {
             .is_none_or(|p| entry.phase == p && !entry.switching);
         class && phase
     }
+
+    /// Like [`Selection::keeps`], with the requests in flight while the
+    /// routing switched into the phase too (either routing may have served
+    /// them). What a switch sets off, such as an ejection, may begin there.
+    pub fn keeps_or_switching_in(&self, entry: &Entry) -> bool {
+        let phase = self
+            .phase
+            .is_none_or(|p| entry.phase == p || (entry.switching && entry.phase + 1 == p));
+        phase
+            && Selection {
+                phase: None,
+                ..self.clone()
+            }
+            .keeps(entry)
+    }
 }
 
 /// One expectation's result.

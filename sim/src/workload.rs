@@ -192,6 +192,10 @@ pub struct ClientPlan {
     pub name: String,
     /// Where it connects (the proxy's listener for the service).
     pub target: SocketAddr,
+    /// The `Host` an HTTP request carries unless its call sets one: the
+    /// service's name and port, as an application in a mesh addresses it
+    /// (a sidecar picks the virtual host by it). `None`: the target address.
+    pub authority: Option<String>,
     /// Long-lived connections it holds.
     pub connections: usize,
     /// Requests in flight per connection (closed loop).
@@ -575,8 +579,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// One connection with `in_flight` workers, replaced when its lifetime is up.
 async fn closed_loop(run: Arc<ClientRun>) {
     loop {
-        let connection =
-            Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await;
+        let connection = Connection::open(&run.plan, &run.next_connection).await;
         if rounds(&run, &connection).await == Stopped::Done {
             return;
         }
@@ -735,9 +738,7 @@ struct Lived {
 impl Lived {
     async fn open(run: &ClientRun) -> Lived {
         Lived {
-            connection: Arc::new(
-                Connection::open(&run.plan.target, &run.plan.mix, &run.next_connection).await,
-            ),
+            connection: Arc::new(Connection::open(&run.plan, &run.next_connection).await),
             life: Life::new(run.plan.lifetime),
         }
     }

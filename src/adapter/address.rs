@@ -40,6 +40,14 @@ impl ProxyAdapter for AddressAdapter {
                     ),
                 });
             }
+            if let Some(workers) = settings.workers {
+                return Err(AdapterError::Unsupported {
+                    adapter: "address".to_owned(),
+                    what: format!(
+                        "set the worker count ({workers}) of a proxy it does not run (proxy.workers)"
+                    ),
+                });
+            }
             if !self.addr.ip().is_loopback() {
                 return Err(AdapterError::Start(format!(
                     "{} is not a loopback address: meshbench sends traffic to 127.0.0.0/8 only",

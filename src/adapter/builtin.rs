@@ -8,7 +8,7 @@ use meshbench_proxy_under_test::route::RouteTable;
 
 use super::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
-    endpoint_list,
+    endpoint_list, shared_pools,
 };
 
 /// `builtin`, `builtin-l4` and the negative controls `builtin-fault=…`.
@@ -99,6 +99,7 @@ impl ProxyAdapter for BuiltinAdapter {
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
+            shared_pools(&self.name, settings)?;
             self.endpoints = Some(endpoint_list(services));
             let table = self.compile(routing)?;
             let defaults = ProxyOptions::default();

@@ -1,51 +1,25 @@
 //! The `meshproxy` binary as a child process, driven through its admin API.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 
 use meshbench_sim::client::http::HttpClient;
 use meshbench_wire::http1::Request;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
+use super::child::Supervised;
 use super::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
-    endpoint_list, routing_yaml,
+    endpoint_list, routing_yaml, shared_pools,
 };
 
 /// `builtin-process`.
 #[derive(Debug, Default)]
 pub struct ProcessAdapter {
-    child: Option<Child>,
+    child: Option<Supervised>,
     admin: Option<std::net::SocketAddr>,
     /// Its routing and endpoint files, removed when dropped.
     dir: Option<tempfile::TempDir>,
-    /// The last lines `meshproxy` wrote to stderr, for an exit report.
-    log: Arc<Mutex<VecDeque<String>>>,
-}
-
-/// How many of its last log lines an exit report quotes.
-const LOG_TAIL: usize = 20;
-
-/// An exit status in words: `exited with status 1`, `killed by signal 9 (SIGKILL)`.
-fn describe_exit(status: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => {
-            let name = match signal {
-                6 => " (SIGABRT)",
-                9 => " (SIGKILL)",
-                11 => " (SIGSEGV)",
-                15 => " (SIGTERM)",
-                _ => "",
-            };
-            format!("killed by signal {signal}{name}")
-        }
-        (None, None) => "ended".to_owned(),
-    }
 }
 
 impl ProcessAdapter {
@@ -88,20 +62,6 @@ fn settings_args(settings: ProxySettings) -> Vec<String> {
     args
 }
 
-/// Keeps the last [`LOG_TAIL`] lines of `stderr` in `log` until it closes.
-async fn keep_tail(stderr: tokio::process::ChildStderr, log: Arc<Mutex<VecDeque<String>>>) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let Ok(mut log) = log.lock() else {
-            return;
-        };
-        if log.len() == LOG_TAIL {
-            log.pop_front();
-        }
-        log.push_back(line);
-    }
-}
-
 fn parse_line(line: &str) -> Option<(String, std::net::SocketAddr)> {
     let (name, addr) = line.split_once(' ')?;
     Some((name.to_owned(), addr.parse().ok()?))
@@ -119,6 +79,7 @@ impl ProxyAdapter for ProcessAdapter {
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
+            shared_pools("builtin-process", settings)?;
             let start = |e: std::io::Error| AdapterError::Start(e.to_string());
             let temp = tempfile::Builder::new()
                 .prefix("meshbench-proxy-")
@@ -129,36 +90,28 @@ impl ProxyAdapter for ProcessAdapter {
                 .map_err(|e| AdapterError::Start(e.to_string()))?;
             std::fs::write(dir.join("endpoints.yaml"), endpoints).map_err(start)?;
             std::fs::write(dir.join("routing.yaml"), routing_yaml(routing)).map_err(start)?;
-            let mut child = Command::new(meshproxy_path()?)
+            let mut command = Command::new(meshproxy_path()?);
+            command
                 .arg("--config")
                 .arg(dir.join("routing.yaml"))
                 .arg("--endpoints")
                 .arg(dir.join("endpoints.yaml"))
                 .args(["--admin", "127.0.0.1:0"])
-                .args(settings_args(settings))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(start)?;
+                .args(settings_args(settings));
+            let (child, stdout) = Supervised::spawn("meshproxy", &mut command).map_err(start)?;
             self.dir = Some(temp);
-            let stdout = child
-                .stdout
-                .take()
-                .ok_or_else(|| AdapterError::Start("no stdout".to_owned()))?;
-            let mut stderr = child.stderr.take();
             self.child = Some(child);
-            self.log = Arc::new(Mutex::new(VecDeque::new()));
+            let stdout = stdout.ok_or_else(|| AdapterError::Start("no stdout".to_owned()))?;
             let mut lines = BufReader::new(stdout).lines();
             let mut listeners = Listeners::new();
             // The first line names the admin API, then one line per service.
             while listeners.len() < services.len() {
                 let Some(line) = lines.next_line().await.map_err(start)? else {
-                    let mut message = String::new();
-                    if let Some(stderr) = stderr.as_mut() {
-                        let _ = tokio::io::AsyncReadExt::read_to_string(stderr, &mut message).await;
-                    }
-                    return Err(AdapterError::Refused(message.trim().to_owned()));
+                    let tail = match self.child.as_mut() {
+                        Some(child) => child.final_log().await,
+                        None => Vec::new(),
+                    };
+                    return Err(AdapterError::Refused(tail.join("\n")));
                 };
                 let Some((name, addr)) = parse_line(&line) else {
                     continue;
@@ -168,9 +121,6 @@ impl ProxyAdapter for ProcessAdapter {
                 } else {
                     listeners.insert(name, addr);
                 }
-            }
-            if let Some(stderr) = stderr {
-                tokio::spawn(keep_tail(stderr, Arc::clone(&self.log)));
             }
             Ok(listeners)
         })
@@ -211,25 +161,13 @@ impl ProxyAdapter for ProcessAdapter {
     }
 
     fn exited(&mut self) -> Option<String> {
-        let status = self.child.as_mut()?.try_wait().ok()??;
-        let log = self
-            .log
-            .lock()
-            .map(|l| l.iter().cloned().collect::<Vec<_>>());
-        let tail = log.unwrap_or_default().join("\n");
-        Some(match tail.is_empty() {
-            true => format!("meshproxy {}", describe_exit(status)),
-            false => format!(
-                "meshproxy {}; its last log lines:\n{tail}",
-                describe_exit(status)
-            ),
-        })
+        self.child.as_mut()?.exited()
     }
 
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             if let Some(mut child) = self.child.take() {
-                let _ = child.kill().await;
+                child.kill().await;
             }
             self.dir = None;
         })

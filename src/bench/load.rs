@@ -58,6 +58,7 @@ pub async fn generator(
         clients: vec![ClientPlan {
             name: "bench".to_owned(),
             target,
+            authority: None,
             connections,
             in_flight: 1,
             lifetime: None,

@@ -1,6 +1,8 @@
-//! `meshbench run FILE|DIR [--proxy NAME] [--seed N] [--out DIR]`: every
-//! scenario against the proxy, a verdict each, a report folder each inside
-//! one run folder, and a conformance index over them all.
+//! `meshbench run FILE|DIR [--proxy NAME[,NAME…]] [--seed N] [--out DIR]`:
+//! every scenario against the proxy, a verdict each, a report folder each
+//! inside one run folder, and a conformance index over them all. With
+//! several proxies, each gets its own run folder inside the run folder and
+//! `matrix.md` sets them side by side.
 //! Exit 0 when every assertion passed (or is unsupported), 1 when one
 //! failed or was inconclusive, 2 when a scenario could not be loaded or run
 //! (it is still a row of every output, with verdict `error`).
@@ -15,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use meshbench::adapter::ProxySpec;
+use meshbench::matrix::{self, Column};
 use meshbench::report::Report;
 use meshbench::suite::Suite;
 use meshbench_sim::scenario::Scenario;
@@ -31,9 +34,11 @@ pub struct Args {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// The proxy under test: builtin, builtin-l4, builtin-process,
-    /// address=HOST:PORT, or a negative control builtin-fault=mirror-leak|l4-by-weight.
-    #[arg(long, default_value = "builtin")]
-    proxy: ProxySpec,
+    /// envoy[=PATH], envoy-l4[=PATH], address=HOST:PORT, or a negative
+    /// control builtin-fault=mirror-leak|l4-by-weight. Several, comma
+    /// separated, run one after the other into one matrix.
+    #[arg(long, default_value = "builtin", value_delimiter = ',')]
+    proxy: Vec<ProxySpec>,
     /// Seed of the fleet's and the workload's random draws.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -58,32 +63,72 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     });
     let suite_folder = suite_folder(args.out.as_deref(), &files, &args.paths);
-    let mut suite = Suite::new(&args.proxy.to_string(), args.seed);
+    let mut suites = Vec::new();
+    for proxy in &args.proxy {
+        let folder = match args.proxy.len() {
+            1 => suite_folder.clone(),
+            _ => suite_folder.join(meshbench::report::slug(&proxy.to_string())),
+        };
+        let suite = run_suite(&files, proxy, args.seed, &folder, &cancel).await?;
+        suites.push((suite, folder));
+    }
+    if suites.len() > 1 {
+        let columns: Vec<Column> = suites
+            .iter()
+            .map(|(suite, folder)| Column {
+                suite,
+                folder: folder
+                    .strip_prefix(&suite_folder)
+                    .unwrap_or(folder)
+                    .display()
+                    .to_string(),
+            })
+            .collect();
+        let path = suite_folder.join("matrix.md");
+        std::fs::write(&path, matrix::markdown(&columns))
+            .with_context(|| format!("writing {}", path.display()))?;
+        say(&format!("matrix: {}\n", path.display()));
+    }
+    // A suite that could not run a scenario makes the whole run an error.
+    let verdict = match suites.iter().any(|(s, _)| s.verdict == Verdict::Error) {
+        true => Verdict::Error,
+        false => Verdict::merge_all(suites.iter().map(|(suite, _)| suite.verdict)),
+    };
+    Ok(match verdict {
+        Verdict::Error => ExitCode::from(2),
+        Verdict::Pass | Verdict::Unsupported => ExitCode::SUCCESS,
+        Verdict::Fail | Verdict::Inconclusive => ExitCode::from(1),
+    })
+}
+
+/// Every scenario of `files` against `proxy`, reports and index in `folder`.
+async fn run_suite(
+    files: &[PathBuf],
+    proxy: &ProxySpec,
+    seed: u64,
+    suite_folder: &Path,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Suite> {
+    let mut suite = Suite::new(&proxy.to_string(), seed);
     let mut folders = Folders::default();
     for file in files {
         if cancel.is_cancelled() {
             break;
         }
-        let scenario = match Scenario::load(&file) {
+        let scenario = match Scenario::load(file) {
             Ok(scenario) => scenario,
             Err(error) => {
                 report_error(&error, false);
                 let name = file.display().to_string();
                 say(&format!("ERROR {name}: the scenario did not load\n"));
-                suite.add_error(&name, &group(&file), &error.to_string());
+                suite.add_error(&name, &group(file), &error.to_string());
                 continue;
             }
         };
         let progress = Arc::new(Progress::default());
         let bar = ProgressDisplay::start(&scenario, Arc::clone(&progress));
-        let report = meshbench::run_scenario_watched(
-            &scenario,
-            &args.proxy,
-            args.seed,
-            progress,
-            cancel.clone(),
-        )
-        .await;
+        let report =
+            meshbench::run_scenario_watched(&scenario, proxy, seed, progress, cancel.clone()).await;
         bar.finish().await;
         match report {
             Ok(report) => {
@@ -94,7 +139,7 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     report.summary(),
                     path.join("report.html").display()
                 ));
-                suite.add(&report, &group(&file), &folder);
+                suite.add(&report, &group(file), &folder);
             }
             Err(error) => {
                 say(&format!(
@@ -102,23 +147,19 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     scenario.name,
                     file.display()
                 ));
-                suite.add_error(&scenario.name, &group(&file), &error.to_string());
+                suite.add_error(&scenario.name, &group(file), &error.to_string());
             }
         }
     }
-    write_index(&suite, &suite_folder)?;
+    write_index(&suite, suite_folder)?;
     say(&format!(
-        "{}: {} scenarios ({}); index: {}\n",
+        "{}: {} scenarios ({}) through {proxy}; index: {}\n",
         suite.verdict.to_string().to_uppercase(),
         suite.scenarios.len(),
         totals(&suite),
         suite_folder.join("index.html").display()
     ));
-    Ok(match suite.verdict {
-        Verdict::Error => ExitCode::from(2),
-        Verdict::Pass | Verdict::Unsupported => ExitCode::SUCCESS,
-        Verdict::Fail | Verdict::Inconclusive => ExitCode::from(1),
-    })
+    Ok(suite)
 }
 
 /// `3 pass, 1 error`.

@@ -114,22 +114,11 @@ impl<'a> Services<'a> {
         Ok(Services { by_name })
     }
 
-    /// The service `host` names: the FQDN itself (ServiceEntry-style hosts
-    /// such as `org.apache.dubbo.samples.basic.api.demoservice` included),
-    /// else `<short>` expanded with the object's namespace to
-    /// `<short>.<namespace>.svc.cluster.local` (as Istio does), else
-    /// `<short>.<ns>` expanded to `<short>.<ns>.svc.cluster.local` (as
-    /// Kubernetes DNS would; Istio itself takes a dotted host as an FQDN).
+    /// The service `host` names, by [`meshbench_mesh_api::hosts::candidates`].
     pub(crate) fn resolve(&self, host: &str, namespace: &str) -> Option<&'a ServiceEndpoints> {
-        if let Some(service) = self.by_name.get(host) {
-            return Some(service);
-        }
-        let expanded = match host.split('.').count() {
-            1 => format!("{host}.{namespace}.svc.cluster.local"),
-            2 => format!("{host}.svc.cluster.local"),
-            _ => return None,
-        };
-        self.by_name.get(expanded.as_str()).copied()
+        meshbench_mesh_api::hosts::candidates(host, namespace)
+            .iter()
+            .find_map(|name| self.by_name.get(name.as_str()).copied())
     }
 
     /// Like [`Services::resolve`], with the error an unknown host gets at `at`.

@@ -759,6 +759,7 @@ fn timeout_cases(cases: &mut Vec<Case>) {
                 selection: Selection::default(),
                 after,
                 slack,
+                early: Duration::ZERO,
                 confidence: Confidence::default(),
             };
             let mut traffic = Traffic::new(1, n, &gateway_timeout());

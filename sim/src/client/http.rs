@@ -25,10 +25,22 @@ impl HttpClient {
     /// # Errors
     /// [`ClientError::Connect`] when the address does not accept.
     pub async fn connect(addr: SocketAddr) -> Result<Self, ClientError> {
+        HttpClient::connect_as(addr, None).await
+    }
+
+    /// Opens the connection; requests without a `host` header get
+    /// `authority`, or `addr` when `None`.
+    ///
+    /// # Errors
+    /// [`ClientError::Connect`] when the address does not accept.
+    pub async fn connect_as(
+        addr: SocketAddr,
+        authority: Option<&str>,
+    ) -> Result<Self, ClientError> {
         let stream = connect(addr).await?;
         Ok(HttpClient {
             connection: Mutex::new(Lockstep::new(stream, ClientCodec::default())),
-            authority: addr.to_string(),
+            authority: authority.map_or_else(|| addr.to_string(), str::to_owned),
         })
     }
 

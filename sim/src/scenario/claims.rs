@@ -318,6 +318,7 @@ impl Context<'_> {
             Expectation::Timeout(Timeout {
                 after,
                 slack,
+                early,
                 name: _,
                 service: _,
                 of: _,
@@ -328,6 +329,7 @@ impl Context<'_> {
                 selection,
                 after: after.value.get(),
                 slack: slack.value.get(),
+                early: early.value.get(),
                 confidence,
             }),
             Expectation::Latency(Latency {
@@ -427,6 +429,7 @@ fn rejected_check(
     let Rejected {
         fraction,
         at_least,
+        at_most,
         exactly,
         status,
         name: _,
@@ -437,16 +440,17 @@ fn rejected_check(
         detect: _,
     } = rejected;
     let status = status.unwrap_or(503).to_string();
-    let count = |count: u64, or_more| {
+    let count = |least: u64, most: Option<u64>| {
         Check::Count(CountCheck {
             selection: selection.clone(),
             status: status.clone(),
-            count,
-            or_more,
+            least,
+            most,
         })
     };
-    match (fraction, at_least, exactly) {
-        (Some(fraction), None, None) => Ok(Check::Fraction(FractionCheck {
+    let value = |n: &Option<crate::scenario::Located<u64>>| n.as_ref().map(|n| n.value);
+    match (fraction, (value(at_least), value(at_most)), exactly) {
+        (Some(fraction), (None, None), None) => Ok(Check::Fraction(FractionCheck {
             kind: "rejected",
             selection: selection.clone(),
             parts: Parts::One(Part {
@@ -455,10 +459,12 @@ fn rejected_check(
             }),
             confidence,
         })),
-        (None, Some(n), None) => Ok(count(n.value, true)),
-        (None, None, Some(n)) => Ok(count(n.value, false)),
-        _ => {
-            Err("a rejected expectation needs one of 'fraction', 'at_least', 'exactly'".to_owned())
-        }
+        (None, (None, None), Some(n)) => Ok(count(n.value, Some(n.value))),
+        (None, (Some(least), most), None) => Ok(count(least, most)),
+        (None, (None, Some(most)), None) => Ok(count(0, Some(most))),
+        _ => Err(
+            "a rejected expectation needs 'fraction', 'exactly', or 'at_least'/'at_most'"
+                .to_owned(),
+        ),
     }
 }

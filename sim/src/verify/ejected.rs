@@ -1,7 +1,10 @@
 //! `ejected`: outlier detection takes a failing endpoint out of the pool.
 //!
 //! - The failing endpoints are those of one version (or one replica of it);
-//!   they start failing when the first error answer from one of them ends.
+//!   they start failing when the first error answer from one of them ends,
+//!   counting the requests in flight while the phase's routing was applied:
+//!   a proxy may eject on a failure it saw during the switch, and the clock
+//!   then starts there.
 //! - Property: no selected request *started* more than `within` after that
 //!   reaches a failing endpoint (requests already in flight may still land).
 //!   Zero tolerance: one such request fails. The run must stay shorter than
@@ -49,10 +52,12 @@ pub fn ejected(ledger: &Ledger, check: &EjectedCheck) -> Assertion {
         .filter(|e| check.selection.keeps(e))
         .collect();
     let name = format!("{} ejected within {:?}", check.version, check.within);
-    let first_failure = selected
+    let first_failure = ledger
+        .entries
         .iter()
+        .filter(|e| check.selection.keeps_or_switching_in(e))
         .filter(|e| check.is_failing_endpoint(e) && !e.outcome.is_success())
-        .map(|e| ended_at(e))
+        .map(ended_at)
         .min();
     let c = check.confidence;
     let evidence = Evidence::new("zero tolerance", c.alpha, c.power, c.detect);

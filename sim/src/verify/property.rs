@@ -8,7 +8,7 @@
 //! - Each share: [`super::fraction`] (exact two-sided binomial) in fixed
 //!   mode; a truncated SPRT per share in sequential mode, replayed in send
 //!   order as the live monitor saw it.
-//! - A count (`rejected: {exactly | at_least}`) is deterministic.
+//! - A count (`rejected: {exactly | at_least and/or at_most}`) is deterministic.
 
 use std::time::Duration;
 
@@ -286,24 +286,26 @@ impl Monitor for FractionMonitor {
 }
 
 /// A deterministic count of requests answered with a status (rejections):
-/// exactly, or at least, this many.
+/// within `[least, most]` (exactly one number when they are equal).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountCheck {
     /// Which requests.
     pub selection: Selection,
     /// The status counted.
     pub status: String,
-    /// The count.
-    pub count: u64,
-    /// Whether more than `count` is also right.
-    pub or_more: bool,
+    /// The fewest right.
+    pub least: u64,
+    /// The most right; `None`: no upper bound.
+    pub most: Option<u64>,
 }
 
 impl CountCheck {
     fn wanted(&self) -> String {
-        match self.or_more {
-            true => format!("at least {}", self.count),
-            false => format!("exactly {}", self.count),
+        match self.most {
+            Some(most) if most == self.least => format!("exactly {most}"),
+            Some(most) if self.least == 0 => format!("at most {most}"),
+            Some(most) => format!("{} to {most}", self.least),
+            None => format!("at least {}", self.least),
         }
     }
 }
@@ -321,7 +323,7 @@ pub fn count(ledger: &Ledger, check: &CountCheck) -> Assertion {
     .with_counts([("rejected", k), ("other", n - k)], [("rejected", 1.0)]);
     let wanted = check.wanted();
     let mut assertion = Assertion::new("rejected", format!("rejected {wanted}"), evidence);
-    let holds = k == check.count || (check.or_more && k > check.count);
+    let holds = k >= check.least && check.most.is_none_or(|most| k <= most);
     assertion.verdict = Verdict::from_rejection(!holds);
     assertion.summary = format!(
         "{k} of {n} requests answered {}, {wanted} expected",

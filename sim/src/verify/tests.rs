@@ -251,6 +251,7 @@ fn retried_and_timeout_are_zero_tolerance() {
         selection: Selection::default(),
         after: Duration::from_secs(2),
         slack: Duration::from_millis(500),
+        early: Duration::ZERO,
         confidence: Confidence::default(),
     };
     let in_window = Ledger {
@@ -271,6 +272,20 @@ fn retried_and_timeout_are_zero_tolerance() {
         heartbeats: Vec::new(),
     };
     assert_eq!(timeout(&late, &window).verdict, Verdict::Fail);
+    // A timer 2 ms early passes only a window that grants it, and one
+    // 100 ms early fails even then.
+    let slightly_early = Ledger {
+        sent: 1,
+        entries: vec![failed("a", "504", Duration::from_millis(1998))],
+        heartbeats: Vec::new(),
+    };
+    let tolerant = TimeoutCheck {
+        early: Duration::from_millis(5),
+        ..window.clone()
+    };
+    assert_eq!(timeout(&slightly_early, &window).verdict, Verdict::Fail);
+    assert_eq!(timeout(&slightly_early, &tolerant).verdict, Verdict::Pass);
+    assert_eq!(timeout(&early, &tolerant).verdict, Verdict::Fail);
 }
 
 #[test]
@@ -424,6 +439,35 @@ fn ejection_passes_when_the_failing_endpoint_gets_no_new_request_after_the_windo
         "{}",
         healthy.summary
     );
+
+    // The phase's routing is applied while requests 0–19 are in flight; the
+    // only failure is one of them, and the proxy ejects at once: the
+    // ejection counts from that failure (it was inconclusive before).
+    let mut switched = run.clone();
+    for (i, entry) in switched.entries.iter_mut().enumerate() {
+        entry.phase = usize::from(i >= 20);
+        entry.switching = i < 20;
+    }
+    let in_phase = EjectedCheck {
+        selection: Selection {
+            phase: Some(1),
+            ..Selection::default()
+        },
+        ..check.clone()
+    };
+    let during_switch = ejected(&switched, &in_phase);
+    assert_eq!(
+        during_switch.verdict,
+        Verdict::Pass,
+        "{}",
+        during_switch.summary
+    );
+    // Before the switch (not in flight during it) a failure starts nothing.
+    for entry in switched.entries.iter_mut().take(20) {
+        entry.switching = false;
+    }
+    let before = ejected(&switched, &in_phase);
+    assert_eq!(before.verdict, Verdict::Inconclusive, "{}", before.summary);
 }
 
 #[test]

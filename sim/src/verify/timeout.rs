@@ -1,6 +1,6 @@
-//! `timeout`: every selected request fails within [T, T + slack] of being
-//! sent: never before the configured timeout, never after the window the
-//! scenario grants. The window is the scenario's, with its slack; this is
+//! `timeout`: every selected request fails within [T − early, T + slack]
+//! of being sent: never before the window the scenario grants (by default
+//! not before the configured timeout), never after it. The window is the scenario's, with its slack; this is
 //! not a speed target. Zero tolerance.
 
 use std::collections::BTreeMap;
@@ -20,6 +20,8 @@ pub struct TimeoutCheck {
     pub after: Duration,
     /// How late it may fire.
     pub slack: Duration,
+    /// How early it may fire.
+    pub early: Duration,
     /// For the evidence only: the check is deterministic.
     pub confidence: Confidence,
 }
@@ -29,10 +31,11 @@ pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     let mut findings = Vec::new();
     let deadline = check.after + check.slack;
+    let earliest = check.after.saturating_sub(check.early);
     for entry in ledger.entries.iter().filter(|e| check.selection.keeps(e)) {
         let failed = !matches!(entry.outcome, Outcome::Response { success: true, .. });
         let took = entry.service_time;
-        let class = match (failed, took < check.after, took > deadline) {
+        let class = match (failed, took < earliest, took > deadline) {
             (false, ..) => "answered",
             (true, true, _) => "failed early",
             (true, _, true) => "failed late",
@@ -52,7 +55,7 @@ pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
     let c = check.confidence;
     let evidence = Evidence::new("zero tolerance on a window", c.alpha, c.power, c.detect)
         .with_counts(counts.iter().map(|(l, k)| (*l, *k)), [("in window", 1.0)]);
-    let window = format!("[{:?}, {:?}]", check.after, deadline);
+    let window = format!("[{earliest:?}, {deadline:?}]");
     let (verdict, summary) = match (n, good == n) {
         (0, _) => (
             Verdict::Inconclusive,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use meshbench_wire::http1::Request;
 
-use super::{Call, RequestClass};
+use super::{Call, ClientPlan};
 use crate::client::dubbo::DubboClient;
 use crate::client::http::HttpClient;
 use crate::client::tcp::TcpEchoClient;
@@ -33,19 +33,16 @@ enum Kind {
 
 impl Connection {
     /// Opens a connection for the protocol of the client's request classes.
-    pub(super) async fn open(
-        target: &SocketAddr,
-        mix: &[RequestClass],
-        ids: &AtomicU64,
-    ) -> Connection {
+    pub(super) async fn open(plan: &ClientPlan, ids: &AtomicU64) -> Connection {
         let id = ids.fetch_add(1, Ordering::Relaxed);
-        let first = mix.iter().find(|c| c.weight > 0).map(|c| &c.call);
+        let target = &plan.target;
+        let first = plan.mix.iter().find(|c| c.weight > 0).map(|c| &c.call);
         let opened = match first {
             Some(Call::Thrift { options, .. }) => ThriftClient::connect(*target, options.clone())
                 .await
                 .map(Kind::Thrift),
             Some(Call::Dubbo { .. }) => DubboClient::connect(*target).await.map(Kind::Dubbo),
-            Some(Call::Http { .. }) => HttpClient::connect(*target)
+            Some(Call::Http { .. }) => HttpClient::connect_as(*target, plan.authority.as_deref())
                 .await
                 .map(|client| Kind::Http(Box::new(client))),
             Some(Call::Tcp { .. }) => Ok(Kind::Tcp(*target)),

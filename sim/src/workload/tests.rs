@@ -38,6 +38,7 @@ fn client(target: SocketAddr, pace: Pace, budget: Budget, mix: Vec<RequestClass>
     ClientPlan {
         name: "client".into(),
         target,
+        authority: None,
         connections: 2,
         in_flight: 4,
         lifetime: None,

@@ -27,7 +27,7 @@ use crate::route::{Fault, RetryPolicy};
 ///         retries: { attempts: 2, perTryTimeout: 500ms, retryOn: "5xx,connect-failure" }
 ///         fault: { abort: { httpStatus: 500, percentage: { value: 10 } } }
 /// ```
-pub const ROUTE_POLICIES_ANNOTATION: &str = "meshbench.io/route-policies";
+pub use meshbench_mesh_api::aeraki::ROUTE_POLICIES_ANNOTATION;
 
 /// Everything in a million: the denominator of every fraction in the table.
 const MILLION: u32 = 1_000_000;

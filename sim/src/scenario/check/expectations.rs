@@ -289,17 +289,19 @@ impl<'a> Checker<'a> {
                 }
             }
             Expectation::Rejected(e) => {
-                let given = [
-                    e.fraction.is_some(),
-                    e.at_least.is_some(),
-                    e.exactly.is_some(),
-                ];
+                let bounded = e.at_least.is_some() || e.at_most.is_some();
+                let given = [e.fraction.is_some(), bounded, e.exactly.is_some()];
                 if given.iter().filter(|g| **g).count() != 1 {
                     self.push(
                         expectation.at,
-                        "a rejected expectation needs exactly one of 'fraction', 'at_least', 'exactly'",
+                        "a rejected expectation needs one of 'fraction', 'exactly', or 'at_least'/'at_most'",
                         None,
                     );
+                }
+                if let (Some(least), Some(most)) = (&e.at_least, &e.at_most)
+                    && least.value > most.value
+                {
+                    self.push(most.at, "'at_most' is below 'at_least'", None);
                 }
             }
             Expectation::Retried(e) => {

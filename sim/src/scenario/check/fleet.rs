@@ -76,5 +76,14 @@ impl<'a> Checker<'a> {
                 Some("leave it out for the proxy's own default".into()),
             );
         }
+        if let Some(workers) = &self.s.proxy.workers
+            && !(1..=64).contains(&workers.value)
+        {
+            self.push(
+                workers.at,
+                "'workers' must be between 1 and 64",
+                Some("leave it out for the proxy's own default".into()),
+            );
+        }
     }
 }

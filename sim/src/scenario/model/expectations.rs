@@ -152,13 +152,19 @@ expectation! {
 
 expectation! {
     /// Requests to a too-slow backend fail after the route timeout: within
-    /// [`after`, `after` + `slack`], never later.
+    /// [`after` − `early`, `after` + `slack`], never earlier or later.
     Timeout {
         /// The timeout the routing sets.
         after: Located<TextDuration>,
         /// How late the failure may come (default 50ms).
         #[serde(default = "default_slack")]
         slack: Located<TextDuration>,
+        /// How early the failure may come (default 0s): a proxy whose timers
+        /// run on a coarse event-loop clock (Envoy fires up to ~2 ms early)
+        /// needs a few milliseconds here; a timer that fires far too early
+        /// still fails.
+        #[serde(default = "default_early")]
+        early: Located<TextDuration>,
     }
 }
 
@@ -191,8 +197,8 @@ expectation! {
 
 expectation! {
     /// Circuit breaking: requests beyond the connection-pool limits are
-    /// rejected, at about this share, at least this many, or exactly this
-    /// many (one of the three).
+    /// rejected, at about this share, exactly this many, or at least and/or
+    /// at most this many (a range where a proxy's count depends on timing).
     Rejected {
         /// The expected share of rejected requests.
         #[serde(default)]
@@ -200,6 +206,9 @@ expectation! {
         /// At least this many rejected requests.
         #[serde(default)]
         at_least: Option<Located<u64>>,
+        /// At most this many rejected requests.
+        #[serde(default)]
+        at_most: Option<Located<u64>>,
         /// Exactly this many rejected requests (a deterministic overflow,
         /// with the backends on `hold`).
         #[serde(default)]
@@ -325,6 +334,10 @@ fn per_run() -> Per {
 
 fn default_slack() -> Located<TextDuration> {
     Located::unlocated(TextDuration(Duration::from_millis(50)))
+}
+
+fn default_early() -> Located<TextDuration> {
+    Located::unlocated(TextDuration(Duration::ZERO))
 }
 
 fn default_within() -> Located<TextDuration> {
@@ -487,9 +500,17 @@ impl Expectation {
             Expectation::Mirrored(e) => format!("{} mirrored to {}", e.fraction.value, e.to.value),
             Expectation::Rejected(e) => match (&e.fraction, &e.at_least, &e.exactly) {
                 (Some(f), _, _) => format!("{} rejected", f.value),
+                (_, Some(n), _) if e.at_most.is_some() => format!(
+                    "{} to {} rejected",
+                    n.value,
+                    e.at_most.as_ref().map_or(0, |m| m.value)
+                ),
                 (_, Some(n), _) => format!("at least {} rejected", n.value),
                 (_, _, Some(n)) => format!("exactly {} rejected", n.value),
-                (None, None, None) => "rejected".into(),
+                (None, None, None) => match &e.at_most {
+                    Some(m) => format!("at most {} rejected", m.value),
+                    None => "rejected".into(),
+                },
             },
             Expectation::Ejected(e) => {
                 format!("{} ejected within {}", e.version.value, e.within.value)

