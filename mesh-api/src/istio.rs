@@ -376,3 +376,21 @@ pub struct Subset {
     /// Replaces the top-level policy part by part.
     pub traffic_policy: Option<TrafficPolicy>,
 }
+
+/// Istio's `parseRetryOn` (`route/retry/retry.go`): the conditions of a
+/// `retries.retryOn`, and the HTTP statuses among them, which imply
+/// `retriable-status-codes` (appended when not written).
+pub fn parse_retry_on(written: &str) -> (Vec<String>, Vec<u16>) {
+    let (mut conditions, mut codes) = (Vec::new(), Vec::new());
+    for part in written.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.parse::<u16>() {
+            Ok(code) if (100..600).contains(&code) => codes.push(code),
+            _ => conditions.push(part.to_owned()),
+        }
+    }
+    let implied = "retriable-status-codes";
+    if !codes.is_empty() && !conditions.iter().any(|c| c == implied) {
+        conditions.push(implied.to_owned());
+    }
+    (conditions, codes)
+}

@@ -148,28 +148,11 @@ pub(super) fn retries(
         ..RetryPolicy::istio_default()
     };
     if let Some(written) = retry.retry_on.as_deref().filter(|r| !r.trim().is_empty()) {
-        let (conditions, codes) = retry_on(written);
+        let (conditions, codes) = meshbench_mesh_api::istio::parse_retry_on(written);
         policy.retry_on = conditions;
         policy.retriable_status_codes = codes;
     }
     Ok(Some(policy))
-}
-
-/// Istio's `parseRetryOn`: conditions, and the HTTP statuses among them
-/// (which imply `retriable-status-codes`).
-fn retry_on(written: &str) -> (Vec<String>, Vec<u16>) {
-    let (mut conditions, mut codes) = (Vec::new(), Vec::new());
-    for part in written.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match part.parse::<u16>() {
-            Ok(code) if (100..600).contains(&code) => codes.push(code),
-            _ => conditions.push(part.to_owned()),
-        }
-    }
-    let implied = "retriable-status-codes";
-    if !codes.is_empty() && !conditions.iter().any(|c| c == implied) {
-        conditions.push(implied.to_owned());
-    }
-    (conditions, codes)
 }
 
 /// `fault`: a delay needs `fixedDelay`, an abort `httpStatus`; each share is

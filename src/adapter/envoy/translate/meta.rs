@@ -84,20 +84,7 @@ pub(super) fn thrift_routes(
             let target = builder.default_target(service)?;
             vec![json!({ "match": { "method_name": "" }, "route": { "cluster": target.cluster } })]
         }
-        Some(router) => {
-            let object = check_router(router)?;
-            let namespace = router.metadata.namespace.as_str();
-            router
-                .spec
-                .routes
-                .iter()
-                .enumerate()
-                .map(|(index, route)| {
-                    let at = format!("{object} spec.routes[{index}]");
-                    thrift_route(builder, route, namespace, index, &at)
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        }
+        Some(router) => each_route(builder, router, thrift_route)?,
     };
     let name = thrift_table(service);
     Ok(RouteTable {
@@ -130,6 +117,27 @@ fn check_router(router: &Resource<MetaRouterSpec>) -> Result<String, Gap> {
         )));
     }
     Ok(object)
+}
+
+/// One filter route per MetaRouter route, in order, after the router-wide
+/// checks; `translate` gets the route, its namespace, index and field path.
+fn each_route(
+    builder: &mut Builder,
+    router: &Resource<MetaRouterSpec>,
+    translate: fn(&mut Builder, &MetaRoute, &str, usize, &str) -> Result<Value, Gap>,
+) -> Result<Vec<Value>, Gap> {
+    let object = check_router(router)?;
+    let namespace = router.metadata.namespace.as_str();
+    router
+        .spec
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(index, route)| {
+            let at = format!("{object} spec.routes[{index}]");
+            translate(builder, route, namespace, index, &at)
+        })
+        .collect()
 }
 
 /// What both filters refuse in a route: mutations.
@@ -228,18 +236,7 @@ pub(super) fn dubbo_routes(
             action,
         )]);
     };
-    let object = check_router(router)?;
-    let namespace = router.metadata.namespace.as_str();
-    router
-        .spec
-        .routes
-        .iter()
-        .enumerate()
-        .map(|(index, route)| {
-            let at = format!("{object} spec.routes[{index}]");
-            dubbo_route(builder, route, namespace, index, &at)
-        })
-        .collect()
+    each_route(builder, router, dubbo_route)
 }
 
 fn dubbo_route(
