@@ -10,6 +10,7 @@
 //! # Layout
 //! - [`procstat`]: CPU ticks from `/proc/<pid>/stat`.
 //! - [`configs`]: nginx and HAProxy configurations (loopback only).
+//! - [`envoy`]: Envoy, through the `--proxy envoy` adapter.
 //! - [`tools`]: the programs needed (and their Debian packages), versions, the machine.
 //! - [`processes`]: starting, pinning, measuring and stopping the servers.
 //! - [`load`]: meshbench's workload and wrk as load generators.
@@ -17,6 +18,7 @@
 //! - [`summary`]: the ratio tables, the Markdown summary and the SVG plots.
 
 pub mod configs;
+pub mod envoy;
 pub mod load;
 pub mod processes;
 pub mod procstat;
@@ -119,30 +121,33 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
-/// The role a target's server process plays in the CPU table.
-struct Watched<'a> {
+/// The role a target's server process plays in the CPU table, and its pid.
+struct Watched {
     role: &'static str,
-    server: &'a Server,
+    pid: u32,
+}
+
+impl Watched {
+    fn ticks(&self) -> u64 {
+        procstat::tree_ticks(self.pid)
+    }
 }
 
 /// The servers whose CPU a measurement reads: the backends, and the proxy
-/// when the target is one.
+/// (by pid: a bench server, or a proxy an adapter runs) when the target is one.
 #[derive(Clone, Copy)]
 struct Servers<'a> {
     backends: &'a [&'a Server],
-    proxy: Option<&'a Server>,
+    proxy: Option<u32>,
 }
 
-impl<'a> Servers<'a> {
-    fn watched(self) -> Vec<Watched<'a>> {
+impl Servers<'_> {
+    fn watched(self) -> Vec<Watched> {
         let backends = self.backends.iter().map(|server| Watched {
             role: "backend",
-            server,
+            pid: server.pid(),
         });
-        let proxy = self.proxy.map(|server| Watched {
-            role: "proxy",
-            server,
-        });
+        let proxy = self.proxy.map(|pid| Watched { role: "proxy", pid });
         backends.chain(proxy).collect()
     }
 }
@@ -185,9 +190,9 @@ impl Bench {
         (comparison, protocol, round): (Comparison, &Protocol, usize),
         (target, address): (&str, SocketAddr),
         rate: Option<f64>,
-        watched: &[Watched<'_>],
+        watched: &[Watched],
     ) -> anyhow::Result<()> {
-        let before: Vec<u64> = watched.iter().map(|w| w.server.ticks()).collect();
+        let before: Vec<u64> = watched.iter().map(Watched::ticks).collect();
         let connections = match rate {
             Some(_) => self.options.open_connections,
             None => self.options.connections,
@@ -204,7 +209,7 @@ impl Bench {
         .await?;
         let mut cpu_seconds = BTreeMap::new();
         for (w, before) in watched.iter().zip(before) {
-            let used = w.server.ticks().saturating_sub(before) as f64 / self.ticks;
+            let used = w.ticks().saturating_sub(before) as f64 / self.ticks;
             *cpu_seconds.entry(w.role.to_owned()).or_insert(0.0) += used;
         }
         cpu_seconds.insert("generator".to_owned(), load.generator_cpu_seconds);
@@ -236,10 +241,10 @@ impl Bench {
     /// Comparison 1: HTTP/1.1 direct, through meshproxy, nginx and HAProxy.
     async fn http(&mut self) -> anyhow::Result<()> {
         eprintln!("comparison 1: HTTP/1.1 through meshproxy, nginx and HAProxy");
-        let service = "http-sample.bench.svc.cluster.local";
+        let service = load::HTTP_SERVICE;
         let (backend, addrs) = self
             .launcher
-            .fleet("http", service, "v1", "127.0.10.1", 3000)
+            .fleet("http", service, "v1", "127.0.10.1", load::HTTP_PORT)
             .await?;
         let backend_addr = first(&addrs)?;
         let endpoints = endpoints_yaml(&[(service, "http", 3000, &[("v1", backend_addr)])]);
@@ -268,12 +273,30 @@ impl Bench {
                 haproxy_addr,
             )
             .await?;
-        let targets: Vec<(&str, SocketAddr, Option<&Server>)> = vec![
+        let envoy = envoy::start(
+            &self.launcher,
+            &[(
+                service,
+                Protocol::Http,
+                load::HTTP_PORT,
+                &[("v1", backend_addr)],
+            )],
+            "",
+        )
+        .await?;
+        let mut targets: Vec<(&str, SocketAddr, Option<u32>)> = vec![
             ("direct", backend_addr, None),
-            ("meshproxy", meshproxy_addr, Some(&meshproxy)),
-            ("nginx", nginx_addr, Some(&nginx)),
-            ("haproxy", haproxy_addr, Some(&haproxy)),
+            ("meshproxy", meshproxy_addr, Some(meshproxy.pid())),
+            ("nginx", nginx_addr, Some(nginx.pid())),
+            ("haproxy", haproxy_addr, Some(haproxy.pid())),
         ];
+        if let Some(envoy) = &envoy {
+            targets.push((
+                "envoy",
+                listener_of(&envoy.listeners, service)?,
+                Some(envoy.pid),
+            ));
+        }
         self.warm_up(&Protocol::Http, &targets).await;
         for round in 1..=self.options.rounds {
             for i in 0..targets.len() {
@@ -290,14 +313,13 @@ impl Bench {
         for server in [haproxy, nginx, meshproxy, backend] {
             server.stop().await;
         }
+        if let Some(envoy) = envoy {
+            envoy.stop().await;
+        }
         Ok(())
     }
 
-    async fn warm_up(
-        &mut self,
-        protocol: &Protocol,
-        targets: &[(&str, SocketAddr, Option<&Server>)],
-    ) {
+    async fn warm_up(&mut self, protocol: &Protocol, targets: &[(&str, SocketAddr, Option<u32>)]) {
         for (_, addr, _) in targets {
             let _ = load::generator(
                 protocol,
@@ -331,7 +353,7 @@ impl Bench {
             for i in 0..2 {
                 let watched = [Watched {
                     role: "server",
-                    server: &nginx,
+                    pid: nginx.pid(),
                 }];
                 if (i + round) % 2 == 0 {
                     let at = (Comparison::Generator, &Protocol::Http, round);
@@ -420,23 +442,53 @@ impl Bench {
                 2,
             )
             .await?;
+        let plain_envoy = envoy::start(
+            &self.launcher,
+            &[
+                (thrift, Protocol::Thrift, 9090, &[("v1", t1)]),
+                (dubbo, Protocol::Dubbo, 20880, &[("v1", d1)]),
+            ],
+            "",
+        )
+        .await?;
+        let routed_envoy = envoy::start(
+            &self.launcher,
+            &[
+                (thrift, Protocol::Thrift, 9090, &[("v1", t1), ("v2", t2)]),
+                (dubbo, Protocol::Dubbo, 20880, &[("v1", d1), ("v2", d2)]),
+            ],
+            &split_routing(thrift, dubbo),
+        )
+        .await?;
         for (protocol, service, direct, v1, v2) in [
             (Protocol::Thrift, thrift, t1, &thrift_v1, &thrift_v2),
             (Protocol::Dubbo, dubbo, d1, &dubbo_v1, &dubbo_v2),
         ] {
-            let targets: Vec<(&str, SocketAddr, Option<&Server>)> = vec![
+            let mut targets: Vec<(&str, SocketAddr, Option<u32>)> = vec![
                 ("direct", direct, None),
                 (
                     "meshproxy",
                     listener(&plain_listeners, service)?,
-                    Some(&plain_proxy),
+                    Some(plain_proxy.pid()),
                 ),
                 (
                     "meshproxy split+route",
                     listener(&routed_listeners, service)?,
-                    Some(&routed_proxy),
+                    Some(routed_proxy.pid()),
                 ),
             ];
+            for (name, envoy) in [
+                ("envoy", &plain_envoy),
+                ("envoy split+route", &routed_envoy),
+            ] {
+                if let Some(envoy) = envoy {
+                    targets.push((
+                        name,
+                        listener_of(&envoy.listeners, service)?,
+                        Some(envoy.pid),
+                    ));
+                }
+            }
             self.warm_up(&protocol, &targets).await;
             for round in 1..=self.options.rounds {
                 for i in 0..targets.len() {
@@ -460,6 +512,9 @@ impl Bench {
         ] {
             server.stop().await;
         }
+        for envoy in [plain_envoy, routed_envoy].into_iter().flatten() {
+            envoy.stop().await;
+        }
         Ok(())
     }
 }
@@ -477,6 +532,16 @@ fn listener(listeners: &[(String, SocketAddr)], service: &str) -> anyhow::Result
         .find(|(s, _)| s == service)
         .map(|(_, a)| *a)
         .ok_or_else(|| anyhow::anyhow!("meshproxy opened no listener for {service}"))
+}
+
+fn listener_of(
+    listeners: &meshbench::adapter::Listeners,
+    service: &str,
+) -> anyhow::Result<SocketAddr> {
+    listeners
+        .get(service)
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("Envoy opened no listener for {service}"))
 }
 
 /// Endpoints by version label.

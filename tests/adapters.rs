@@ -254,3 +254,87 @@ async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_
     );
     assert_eq!(report.verdict, Verdict::Unsupported);
 }
+
+/// A real Envoy through its adapter: routes, switches routing on a live
+/// connection, refuses what the translation finds invalid and what Envoy
+/// itself rejects (with Envoy's words), reports its counters and its death.
+/// Without an Envoy installed (and `MESHBENCH_REQUIRE_ENVOY` unset, as CI
+/// sets it) there is nothing to test and it says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_envoy_adapter_routes_applies_refuses_and_reports_its_death() {
+    if let Err(missing) = adapter::envoy::locate() {
+        assert!(
+            std::env::var_os("MESHBENCH_REQUIRE_ENVOY").is_none(),
+            "{missing}"
+        );
+        eprintln!("no Envoy installed: {missing}");
+        return;
+    }
+    let fleet = fleet().await;
+    let mut envoy = adapter::EnvoyAdapter::new(None, adapter::envoy::Layer::Seven);
+    let listeners = envoy
+        .start(&services(&fleet), &routing("v1"), ProxySettings::default())
+        .await
+        .expect("starts");
+    let client = ThriftClient::connect(listeners[SERVICE], ThriftOptions::default())
+        .await
+        .expect("connects");
+    assert_eq!(version(&client).await.as_deref(), Some("v1"));
+    envoy.apply(&routing("v2")).await.expect("applies");
+    assert_eq!(
+        version(&client).await.as_deref(),
+        Some("v2"),
+        "same connection, new routing"
+    );
+    let invalid = envoy
+        .apply(&routing("v9"))
+        .await
+        .expect_err("unknown subset");
+    assert!(invalid.to_string().contains("'v9'"), "{invalid}");
+    // Passes the translation, fails Envoy's own validation (at most 100).
+    let mut rejected = routing("v2");
+    rejected[1] = adapter::Routing::from_json(serde_json::json!({
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "dr", "namespace": "meta-thrift"},
+        "spec": {"host": SERVICE,
+                 "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 1, "maxEjectionPercent": 200}},
+                 "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
+    }))
+    .expect("a valid object");
+    let refused = envoy.apply(&rejected).await.expect_err("Envoy rejects it");
+    assert!(
+        matches!(refused, adapter::AdapterError::Refused(_))
+            && refused
+                .to_string()
+                .contains("MaxEjectionPercent: value must be less than or equal to 100"),
+        "{refused}"
+    );
+    assert_eq!(
+        version(&client).await.as_deref(),
+        Some("v2"),
+        "the old routing stays"
+    );
+    let stats = envoy.stats().await.expect("stats");
+    assert!(stats.contains("upstream_rq_total"), "{stats:.200}");
+    let about = envoy.description().expect("server info");
+    assert!(about.starts_with("envoy 1."), "{about}");
+    let pid = envoy.pid().expect("running");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut exit = None;
+    for _ in 0..200 {
+        exit = envoy.exited();
+        if exit.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let exit = exit.expect("the adapter sees the exit");
+    assert!(exit.contains("killed by signal 9"), "{exit}");
+    envoy.stop().await;
+    fleet.stop().await;
+}

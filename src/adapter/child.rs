@@ -8,8 +8,12 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
-/// How many of its last log lines an exit report quotes.
-const LOG_TAIL: usize = 20;
+/// How many of its last log lines are kept (Envoy's rejection messages
+/// carry a proto dump of many lines after the one that says why).
+const LOG_TAIL: usize = 200;
+
+/// How many of them an exit report quotes.
+const EXIT_TAIL: usize = 20;
 
 /// A running proxy process.
 #[derive(Debug)]
@@ -52,6 +56,11 @@ impl Supervised {
         ))
     }
 
+    /// Its process id, while it runs.
+    pub(super) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The last lines the process wrote to stderr.
     pub(super) fn log_tail(&self) -> Vec<String> {
         self.log
@@ -72,7 +81,8 @@ impl Supervised {
     /// How the process ended, with its last log lines; `None` while it runs.
     pub(super) fn exited(&mut self) -> Option<String> {
         let status = self.child.try_wait().ok()??;
-        let tail = self.log_tail().join("\n");
+        let lines = self.log_tail();
+        let tail = lines[lines.len().saturating_sub(EXIT_TAIL)..].join("\n");
         Some(match tail.is_empty() {
             true => format!("{} {}", self.name, describe_exit(status)),
             false => format!(

@@ -77,6 +77,11 @@ impl EnvoyAdapter {
         }
     }
 
+    /// Envoy's process id, while it runs (the bench reads its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref()?.pid()
+    }
+
     /// The xDS folder, as Envoy must read it (an absolute path).
     fn xds_dir(&self) -> Result<String, AdapterError> {
         let dir = self
@@ -130,20 +135,32 @@ impl EnvoyAdapter {
         }
     }
 
-    /// Envoy's own words on a rejected update, from its log.
+    /// Envoy's own words on a rejected update, from its log (which may
+    /// reach us a little after the counter: waited for, half a second at most).
     async fn rejection(&mut self) -> String {
-        let Some(child) = self.child.as_ref() else {
-            return "the update was rejected".to_owned();
-        };
-        let lines: Vec<String> = child
-            .log_tail()
-            .into_iter()
-            .filter(|l| l.contains("rejected") || l.contains("error"))
-            .collect();
-        match lines.is_empty() {
-            true => "Envoy rejected the update (no reason in its log)".to_owned(),
-            false => lines.join("\n"),
+        for _ in 0..50 {
+            let tail = self
+                .child
+                .as_ref()
+                .map(Supervised::log_tail)
+                .unwrap_or_default();
+            // The reason follows the "rejected" line and its proto dump.
+            let mut reasons: Vec<String> = Vec::new();
+            for line in tail
+                .iter()
+                .filter(|l| l.contains("alidation") || l.contains("rror"))
+            {
+                let reason: String = line.trim_start_matches(": ").chars().take(400).collect();
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+            if !reasons.is_empty() {
+                return format!("Envoy rejected the update: {}", reasons.join("; "));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        "Envoy rejected the update (no reason in its log)".to_owned()
     }
 
     fn admin(&self) -> Result<SocketAddr, AdapterError> {

@@ -37,6 +37,14 @@ pub struct Load {
     pub corrected_us: [f64; 3],
 }
 
+/// The HTTP service every HTTP comparison serves; requests name it in
+/// `Host`, as an application in a mesh does (Envoy picks its virtual host
+/// by it; nginx and HAProxy ignore it).
+pub const HTTP_SERVICE: &str = "http-sample.bench.svc.cluster.local";
+
+/// The port of [`HTTP_SERVICE`].
+pub const HTTP_PORT: u16 = 3000;
+
 /// What the workload sends: a scenario's default call of `protocol`
 /// (`GET /hello`, unframed binary `sayHello("Aeraki")`, `DemoService.sayHello("Aeraki")`).
 fn call(protocol: &Protocol) -> Call {
@@ -58,7 +66,7 @@ pub async fn generator(
         clients: vec![ClientPlan {
             name: "bench".to_owned(),
             target,
-            authority: None,
+            authority: (*protocol == Protocol::Http).then(|| format!("{HTTP_SERVICE}:{HTTP_PORT}")),
             connections,
             in_flight: 1,
             lifetime: None,

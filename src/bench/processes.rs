@@ -46,6 +46,11 @@ impl Server {
         procstat::tree_ticks(self.pid)
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// Stops it (SIGKILL to its own pid) and reaps it.
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
@@ -53,6 +58,23 @@ impl Server {
 }
 
 impl Launcher {
+    /// Pins a process someone else started (every thread) to the servers'
+    /// cores, as the bench's own servers are.
+    ///
+    /// # Errors
+    /// taskset failing.
+    pub fn pin(&self, pid: u32) -> anyhow::Result<()> {
+        let Some(taskset) = &self.taskset else {
+            return Ok(());
+        };
+        let status = std::process::Command::new(taskset)
+            .args(["-a", "-p", "-c", &self.server_cpus, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "taskset could not pin process {pid}");
+        Ok(())
+    }
+
     fn command(&self, program: &Path, cpus: &str) -> Command {
         let mut command = match &self.taskset {
             Some(taskset) => {

@@ -150,6 +150,24 @@ fn show_ratio(r: Option<f64>) -> String {
     r.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×"))
 }
 
+/// The HTTP targets, in table order.
+const HTTP_TARGETS: [&str; 5] = ["direct", "meshproxy", "nginx", "haproxy", "envoy"];
+
+/// The Thrift and Dubbo targets, in table order (direct first).
+const RPC_TARGETS: [&str; 5] = [
+    "direct",
+    "meshproxy",
+    "meshproxy split+route",
+    "envoy",
+    "envoy split+route",
+];
+
+/// The Envoy target with the same routing as `target`: meshproxy ÷ Envoy
+/// compares like with like.
+fn envoy_twin(target: &str) -> String {
+    target.replacen("meshproxy", "envoy", 1)
+}
+
 /// The figures the tables and targets are made of.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Figures {
@@ -173,7 +191,7 @@ pub struct Figures {
 pub fn figures(samples: &[Sample]) -> Figures {
     let mut f = Figures::default();
     let direct_rate = cell(samples, Comparison::Http, "http", "direct", "rate");
-    for target in ["direct", "meshproxy", "nginx", "haproxy"] {
+    for target in HTTP_TARGETS {
         let sat = cell(samples, Comparison::Http, "http", target, "saturation");
         if let Some(s) = spread_of(&sat, |s| s.cpu_us_per_request("proxy")) {
             f.http_proxy_cpu.insert(target.to_owned(), s);
@@ -193,7 +211,7 @@ pub fn figures(samples: &[Sample]) -> Figures {
     }
     for protocol in ["thrift", "dubbo"] {
         let direct = cell(samples, Comparison::Rpc, protocol, "direct", "rate");
-        for target in ["meshproxy", "meshproxy split+route"] {
+        for target in &RPC_TARGETS[1..] {
             let key = format!("{protocol} {target}");
             let sat = cell(samples, Comparison::Rpc, protocol, target, "saturation");
             if let Some(s) = spread_of(&sat, |s| s.cpu_us_per_request("proxy")) {
@@ -264,7 +282,8 @@ pub fn markdown(report: &Report) -> String {
          targets alternate within each round. CPU is utime+stime from /proc/<pid>/stat of each process \
          (generator: the meshbench process itself; wrk: the shell's `times`), divided by successful requests. \
          Every server runs one worker (nginx `master_process off`, HAProxy `nbthread 1`, meshproxy and the fleet \
-         `TOKIO_WORKER_THREADS=1`).\n",
+         `TOKIO_WORKER_THREADS=1`, Envoy `--concurrency 1` through the `--proxy envoy` adapter, with \
+         Istio's default retry policy and the fault filter in its chain, as a sidecar has them).\n",
         report
             .settings
             .iter()
@@ -280,7 +299,7 @@ pub fn markdown(report: &Report) -> String {
     if !f.http_rps.is_empty() {
         let _ = writeln!(
             md,
-            "## 1. HTTP/1.1 keep-alive: meshproxy vs nginx vs HAProxy vs direct\n"
+            "## 1. HTTP/1.1 keep-alive: meshproxy vs nginx vs HAProxy vs Envoy vs direct\n"
         );
         let _ = writeln!(
             md,
@@ -295,13 +314,15 @@ pub fn markdown(report: &Report) -> String {
                 "proxy CPU-µs/request",
                 "÷ nginx",
                 "÷ HAProxy",
+                "÷ Envoy",
                 "backend CPU-µs/request",
                 "generator CPU-µs/request",
             ],
         );
         let nginx = f.http_proxy_cpu.get("nginx");
         let haproxy = f.http_proxy_cpu.get("haproxy");
-        for target in ["direct", "meshproxy", "nginx", "haproxy"] {
+        let envoy = f.http_proxy_cpu.get("envoy");
+        for target in HTTP_TARGETS {
             let sat = cell(s, Comparison::Http, "http", target, "saturation");
             if sat.is_empty() {
                 continue;
@@ -309,11 +330,12 @@ pub fn markdown(report: &Report) -> String {
             let cpu = f.http_proxy_cpu.get(target);
             let _ = writeln!(
                 md,
-                "| {target} | {} | {} | {} | {} | {} | {} |",
+                "| {target} | {} | {} | {} | {} | {} | {} | {} |",
                 show(f.http_rps.get(target), 0),
                 show(cpu, 1),
                 show_ratio(cpu.zip(nginx).and_then(|(a, b)| ratio(a, b))),
                 show_ratio(cpu.zip(haproxy).and_then(|(a, b)| ratio(a, b))),
+                show_ratio(cpu.zip(envoy).and_then(|(a, b)| ratio(a, b))),
                 show(
                     spread_of(&sat, |s| s.cpu_us_per_request("backend")).as_ref(),
                     1
@@ -345,7 +367,7 @@ pub fn markdown(report: &Report) -> String {
                 "added p99",
             ],
         );
-        for target in ["direct", "meshproxy", "nginx", "haproxy"] {
+        for target in HTTP_TARGETS {
             let rate = cell(s, Comparison::Http, "http", target, "rate");
             if rate.is_empty() {
                 continue;
@@ -384,7 +406,10 @@ pub fn markdown(report: &Report) -> String {
 
     // 2. Thrift and Dubbo.
     if s.iter().any(|x| x.comparison == Comparison::Rpc) {
-        let _ = writeln!(md, "## 2. Thrift and Dubbo through meshproxy vs direct\n");
+        let _ = writeln!(
+            md,
+            "## 2. Thrift and Dubbo through meshproxy vs Envoy vs direct\n"
+        );
         let _ = writeln!(
             md,
             "`split+route`: a MetaRouter whose first route matches an attribute the traffic never carries \
@@ -398,6 +423,7 @@ pub fn markdown(report: &Report) -> String {
                 "throughput (rps)",
                 "proxy CPU-µs/request",
                 "÷ nginx HTTP",
+                "÷ Envoy",
                 "backend CPU-µs/request",
                 "added p50",
                 "added p90",
@@ -406,21 +432,25 @@ pub fn markdown(report: &Report) -> String {
         );
         let nginx = f.http_proxy_cpu.get("nginx");
         for protocol in ["thrift", "dubbo"] {
-            for target in ["direct", "meshproxy", "meshproxy split+route"] {
+            for target in RPC_TARGETS {
                 let sat = cell(s, Comparison::Rpc, protocol, target, "saturation");
                 if sat.is_empty() {
                     continue;
                 }
                 let key = format!("{protocol} {target}");
                 let cpu = f.rpc_proxy_cpu.get(&key);
+                let twin = f
+                    .rpc_proxy_cpu
+                    .get(&format!("{protocol} {}", envoy_twin(target)));
                 let added = f.rpc_added.get(&key);
                 let a = |i: usize| show_range(added.and_then(|a| a[i].as_ref()));
                 let _ = writeln!(
                     md,
-                    "| {protocol} | {target} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {protocol} | {target} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     show(spread_of(&sat, |s| Some(s.load.rps)).as_ref(), 0),
                     show(cpu, 1),
                     show_ratio(cpu.zip(nginx).and_then(|(a, b)| ratio(a, b))),
+                    show_ratio(cpu.zip(twin).and_then(|(a, b)| ratio(a, b))),
                     show(
                         spread_of(&sat, |s| s.cpu_us_per_request("backend")).as_ref(),
                         1
@@ -558,7 +588,11 @@ pub fn markdown(report: &Report) -> String {
         lat.map_or("–".to_owned(), |(a, b)| format!("{a:+.0} vs {b:+.0} µs")),
         verdict(lat.map(|(a, b)| a <= b))
     );
-    for (key, cpu) in &f.rpc_proxy_cpu {
+    for (key, cpu) in f
+        .rpc_proxy_cpu
+        .iter()
+        .filter(|(k, _)| k.contains("meshproxy"))
+    {
         let ok = nginx.map(|n| cpu.median <= n.median);
         let _ = writeln!(
             md,
