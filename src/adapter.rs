@@ -13,7 +13,7 @@
 //!   balancing.
 //! - `builtin-process`: the `meshproxy` binary as a child process, driven
 //!   through its admin API.
-//! - `envoy[=PATH]`: a real Envoy, the routing translated as istiod and
+//! - `envoy[:istio=1.X][=PATH]`: a real Envoy, the routing translated as istiod and
 //!   Aeraki would and served as file-based xDS.
 //! - `address=HOST:PORT`: a proxy the user runs; meshbench prints the
 //!   endpoints it must route to and can change neither its routing nor its
@@ -34,6 +34,7 @@ use std::time::Duration;
 pub use meshbench_mesh_api::Routing;
 use meshbench_sim::fleet::EndpointInfo;
 use meshbench_wire::Protocol;
+use meshbench_wire::thrift::ServerCodec;
 
 pub use address::AddressAdapter;
 pub use builtin::BuiltinAdapter;
@@ -52,6 +53,9 @@ pub struct Service {
     pub protocol: Protocol,
     /// Its port.
     pub port: u16,
+    /// What its Thrift servers speak (read only for Thrift), so that a proxy
+    /// can be told the upstream codec, as Envoy's cluster protocol options are.
+    pub thrift: ServerCodec,
     /// Its endpoints (address and pod labels).
     pub endpoints: Vec<EndpointInfo>,
 }
@@ -187,12 +191,69 @@ pub enum ProxySpec {
     BuiltinProcess,
     /// `address=HOST:PORT`: a proxy the user runs.
     Address(SocketAddr),
-    /// `envoy[=PATH]`: a real Envoy ([`EnvoyAdapter`]); `envoy-l4[=PATH]`
-    /// the same Envoy as a tcp_proxy, a real layer-4 negative control.
-    Envoy(Option<std::path::PathBuf>, envoy::Layer),
+    /// `envoy[:istio=1.X][=PATH]`: a real Envoy ([`EnvoyAdapter`]);
+    /// `envoy-l4…` the same Envoy as a tcp_proxy, a real layer-4 negative control.
+    Envoy(EnvoySpec),
     /// `builtin-fault=NAME`: the reference proxy with a deliberate defect
     /// (one of [`BuiltinAdapter::FAULTS`]), for negative controls.
     BuiltinFault(String),
+}
+
+/// `envoy[-l4][:istio=1.X][=PATH]`: which Envoy, at which layer, with which
+/// Istio release's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvoySpec {
+    /// The binary, when named; found otherwise ([`envoy::locate`]).
+    pub binary: Option<std::path::PathBuf>,
+    /// Layer 7, or the layer-4 negative control.
+    pub layer: envoy::Layer,
+    /// The Istio release whose istiod defaults the translation writes.
+    pub istio: envoy::Istio,
+}
+
+impl EnvoySpec {
+    /// `None` when `text` names no Envoy adapter.
+    fn parse(text: &str) -> Option<Result<EnvoySpec, String>> {
+        let (layer, rest) = match text.strip_prefix("envoy-l4") {
+            Some(rest) => (envoy::Layer::Four, rest),
+            None => (envoy::Layer::Seven, text.strip_prefix("envoy")?),
+        };
+        let (istio, rest) = match rest.strip_prefix(":istio=") {
+            Some(options) => {
+                let (version, rest) = options.split_at(options.find('=').unwrap_or(options.len()));
+                match version.parse() {
+                    Ok(istio) => (istio, rest),
+                    Err(error) => return Some(Err(error)),
+                }
+            }
+            None => (envoy::Istio::LATEST, rest),
+        };
+        let binary = match rest {
+            "" => None,
+            _ => Some(rest.strip_prefix('=').filter(|p| !p.is_empty())?.into()),
+        };
+        Some(Ok(EnvoySpec {
+            binary,
+            layer,
+            istio,
+        }))
+    }
+}
+
+impl std::fmt::Display for EnvoySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.layer {
+            envoy::Layer::Seven => "envoy",
+            envoy::Layer::Four => "envoy-l4",
+        })?;
+        if self.istio != envoy::Istio::LATEST {
+            write!(f, ":istio={}", self.istio)?;
+        }
+        match &self.binary {
+            Some(path) => write!(f, "={}", path.display()),
+            None => Ok(()),
+        }
+    }
 }
 
 impl std::str::FromStr for ProxySpec {
@@ -203,14 +264,9 @@ impl std::str::FromStr for ProxySpec {
             "builtin" => Ok(ProxySpec::Builtin),
             "builtin-l4" => Ok(ProxySpec::BuiltinL4),
             "builtin-process" => Ok(ProxySpec::BuiltinProcess),
-            "envoy" => Ok(ProxySpec::Envoy(None, envoy::Layer::Seven)),
-            "envoy-l4" => Ok(ProxySpec::Envoy(None, envoy::Layer::Four)),
             other => {
-                if let Some(path) = other.strip_prefix("envoy=") {
-                    return Ok(ProxySpec::Envoy(Some(path.into()), envoy::Layer::Seven));
-                }
-                if let Some(path) = other.strip_prefix("envoy-l4=") {
-                    return Ok(ProxySpec::Envoy(Some(path.into()), envoy::Layer::Four));
+                if let Some(spec) = EnvoySpec::parse(other) {
+                    return spec.map(ProxySpec::Envoy);
                 }
                 if let Some(fault) = other.strip_prefix("builtin-fault=") {
                     BuiltinAdapter::faulty(fault)?;
@@ -222,7 +278,7 @@ impl std::str::FromStr for ProxySpec {
                         .map(ProxySpec::Address)
                         .map_err(|_| format!("'{addr}' is not HOST:PORT")),
                     None => Err(format!(
-                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, envoy[=PATH], envoy-l4[=PATH], address=HOST:PORT, builtin-fault={} (negative controls)",
+                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, envoy[:istio=1.X][=PATH], envoy-l4[…], address=HOST:PORT, builtin-fault={} (negative controls)",
                         BuiltinAdapter::FAULTS.join("|")
                     )),
                 }
@@ -238,16 +294,7 @@ impl std::fmt::Display for ProxySpec {
             ProxySpec::BuiltinL4 => f.write_str("builtin-l4"),
             ProxySpec::BuiltinProcess => f.write_str("builtin-process"),
             ProxySpec::Address(addr) => write!(f, "address={addr}"),
-            ProxySpec::Envoy(path, layer) => {
-                f.write_str(match layer {
-                    envoy::Layer::Seven => "envoy",
-                    envoy::Layer::Four => "envoy-l4",
-                })?;
-                match path {
-                    Some(path) => write!(f, "={}", path.display()),
-                    None => Ok(()),
-                }
-            }
+            ProxySpec::Envoy(spec) => spec.fmt(f),
             ProxySpec::BuiltinFault(fault) => write!(f, "builtin-fault={fault}"),
         }
     }
@@ -261,7 +308,9 @@ impl ProxySpec {
             ProxySpec::BuiltinL4 => Box::new(BuiltinAdapter::new(true)),
             ProxySpec::BuiltinProcess => Box::new(ProcessAdapter::new()),
             ProxySpec::Address(addr) => Box::new(AddressAdapter::new(*addr)),
-            ProxySpec::Envoy(path, layer) => Box::new(EnvoyAdapter::new(path.clone(), *layer)),
+            ProxySpec::Envoy(spec) => {
+                Box::new(EnvoyAdapter::new(spec.binary.clone(), spec.layer).with_istio(spec.istio))
+            }
             // The name was checked when the spec was parsed.
             ProxySpec::BuiltinFault(fault) => match BuiltinAdapter::faulty(fault) {
                 Ok(adapter) => Box::new(adapter),

@@ -129,6 +129,7 @@ fn setup<'a>(spec: &'a run::RunSpec<'_>) -> adapter::Setup<'a> {
             name: s.service.clone(),
             protocol: s.protocol,
             port: s.port,
+            thrift: s.thrift,
             endpoints: Vec::new(),
         })
         .collect();

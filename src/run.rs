@@ -409,6 +409,7 @@ fn services(specs: &[ServiceSpec], endpoints: &[EndpointInfo]) -> Vec<Service> {
             name: spec.service.clone(),
             protocol: spec.protocol,
             port: spec.port,
+            thrift: spec.thrift,
             endpoints: endpoints
                 .iter()
                 .filter(|e| e.identity.service == spec.service)

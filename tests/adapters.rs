@@ -1,6 +1,11 @@
 //! Every proxy adapter through real sockets: start with a fleet, routing and
-//! settings, route, apply a phase, report stats, stop.
+//! settings, route, apply a phase, report stats, stop. `envoy_findings`:
+//! what a real Envoy does that users must know, each reproduced.
 
+#[path = "adapters/envoy_findings.rs"]
+mod envoy_findings;
+
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -42,6 +47,7 @@ async fn fleet() -> Fleet {
         service: SERVICE.into(),
         protocol: Protocol::Thrift,
         port: 9090,
+        thrift: ServerCodec::DETECT,
         versions: versions.to_vec(),
     };
     Fleet::start(&[spec], &FleetOptions::default())
@@ -54,6 +60,7 @@ fn services(fleet: &Fleet) -> Vec<Service> {
         name: SERVICE.into(),
         protocol: Protocol::Thrift,
         port: 9090,
+        thrift: ServerCodec::DETECT,
         endpoints: fleet.endpoints().to_vec(),
     }]
 }
@@ -168,9 +175,18 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
         ("envoy", "envoy"),
         ("envoy-l4", "envoy-l4"),
         ("envoy=/opt/e/envoy", "envoy=/opt/e/envoy"),
+        ("envoy:istio=1.23", "envoy:istio=1.23"),
+        ("envoy:istio=1.28", "envoy"),
+        (
+            "envoy-l4:istio=1.24.3=/opt/e/envoy",
+            "envoy-l4:istio=1.24=/opt/e/envoy",
+        ),
     ] {
         let parsed: adapter::ProxySpec = spec.parse().expect("parses");
         assert_eq!(parsed.to_string(), shown);
+    }
+    for wrong in ["envoy:istio=1.9", "envoy=", "envoyx", "envoy:istio=1.24/x"] {
+        assert!(wrong.parse::<adapter::ProxySpec>().is_err(), "{wrong}");
     }
     fleet.stop().await;
 }

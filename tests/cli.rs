@@ -15,6 +15,16 @@ struct FleetProcess {
 
 impl FleetProcess {
     fn start(service: &str, protocol: &str, app: &str, replicas: usize) -> FleetProcess {
+        Self::start_with(service, protocol, app, replicas, &[])
+    }
+
+    fn start_with(
+        service: &str,
+        protocol: &str,
+        app: &str,
+        replicas: usize,
+        extra: &[&str],
+    ) -> FleetProcess {
         let mut child = Command::new(BIN)
             .args([
                 "fleet",
@@ -31,6 +41,7 @@ impl FleetProcess {
                 "--label",
                 &format!("app={app}"),
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .expect("meshbench fleet starts");
@@ -69,28 +80,33 @@ fn call(args: &[&str]) -> (bool, String) {
     )
 }
 
+fn call_thrift(addr: &str, transport: &str) -> (bool, String) {
+    call(&[
+        "--protocol",
+        "thrift",
+        addr,
+        "sayHello",
+        "Aeraki",
+        "--count",
+        "2",
+        "--transport",
+        transport,
+    ])
+}
+
 #[test]
 fn fleet_and_call_talk_thrift() {
-    let fleet = FleetProcess::start(
+    let fleet = FleetProcess::start_with(
         "thrift-sample-server.meta-thrift.svc.cluster.local",
         "thrift",
         "thrift-sample-server",
         2,
+        &["--thrift", "auto"],
     );
     for (pod, addr) in &fleet.endpoints {
         let ip = addr.split(':').next().unwrap_or_default();
         for transport in ["framed", "unframed"] {
-            let (ok, out) = call(&[
-                "--protocol",
-                "thrift",
-                addr,
-                "sayHello",
-                "Aeraki",
-                "--count",
-                "2",
-                "--transport",
-                transport,
-            ]);
+            let (ok, out) = call_thrift(addr, transport);
             assert!(ok, "{out}");
             let expected = format!(
                 "ok Hello Aeraki, response from {pod}/{ip} (served by {pod} {addr}, attempt 1)\n"
@@ -98,6 +114,23 @@ fn fleet_and_call_talk_thrift() {
             assert_eq!(out, expected.repeat(2));
         }
     }
+}
+
+/// The default fleet is an Apache Thrift server: unframed binary only, and a
+/// framed call has its connection closed unanswered.
+#[test]
+fn the_default_thrift_fleet_speaks_one_transport() {
+    let fleet = FleetProcess::start(
+        "thrift-sample-server.meta-thrift.svc.cluster.local",
+        "thrift",
+        "thrift-sample-server",
+        1,
+    );
+    let addr = &fleet.endpoints[0].1;
+    let (ok, out) = call_thrift(addr, "unframed");
+    assert!(ok, "{out}");
+    let (ok, out) = call_thrift(addr, "framed");
+    assert!(!ok && !out.contains("ok Hello"), "{out}");
 }
 
 #[test]

@@ -272,6 +272,17 @@ const POSITIVES: &[Positive] = &[Positive {
     proxy: "builtin-l4",
 }];
 
+/// Differences between Istio releases that a scenario must catch through
+/// Envoy: the same file, the defaults of another istiod.
+const ENVOY_CONTROLS: &[Control] = &[Control {
+    name: "istio-1.23-retries-503-by-default",
+    scenario: "http/default-retries-503.yaml",
+    edits: &[],
+    proxy: "envoy:istio=1.23",
+    kind: "retried",
+    naming: "success on attempt 2",
+}];
+
 /// The scenario's text with `edits` applied; each must occur.
 fn edited(scenario: &str, edits: &[(&str, &str)]) -> Result<String, Failed> {
     let mut text = read(&root().join(scenario))?;
@@ -344,11 +355,14 @@ fn pinned_by_layer_4(file: &Path) -> Result<(), Failed> {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expected {
-    /// `fail` or `unsupported` (a scenario not listed must pass).
+    /// `fail`, `unsupported` or `error` (a scenario not listed must pass).
     verdict: String,
     /// The assertions that do not pass (for `fail`: exactly these fail).
     #[serde(default)]
     assertions: Vec<String>,
+    /// For `error`: words the run's error must contain.
+    #[serde(default)]
+    error: Option<String>,
     /// Why, in words an Istio user would accept.
     reason: String,
 }
@@ -364,7 +378,11 @@ fn envoy_expectations() -> Result<std::collections::BTreeMap<String, Expected>, 
 fn as_expected_through_envoy(file: &Path) -> Result<(), Failed> {
     let name = relative(file);
     let expectations = envoy_expectations()?;
-    let report = run(&name, &read(file)?, "envoy")?;
+    let outcome = run(&name, &read(file)?, "envoy");
+    if let Some(words) = expectations.get(&name).and_then(|e| e.error.as_deref()) {
+        return ends_in_error(outcome, words);
+    }
+    let report = outcome?;
     let (verdict, listed) = match expectations.get(&name) {
         Some(e) => (e.verdict.as_str(), e.assertions.clone()),
         None => ("pass", Vec::new()),
@@ -391,6 +409,19 @@ fn as_expected_through_envoy(file: &Path) -> Result<(), Failed> {
         .into());
     }
     Ok(())
+}
+
+/// The run ended in an error naming `words` (a proxy that died, say).
+fn ends_in_error(outcome: Result<Report, Failed>, words: &str) -> Result<(), Failed> {
+    match outcome {
+        Err(error) if error.message().is_some_and(|m| m.contains(words)) => Ok(()),
+        Err(error) => Err(format!("expected an error naming {words:?}, got: {error:?}").into()),
+        Ok(report) => Err(format!(
+            "expected an error naming {words:?}, got a verdict:\n{}",
+            report.summary()
+        )
+        .into()),
+    }
 }
 
 /// Through Envoy's tcp_proxy a connection sticks to one endpoint.
@@ -453,6 +484,12 @@ fn main() {
                     .with_ignored_flag(ignored),
             );
         }
+    }
+    for c in ENVOY_CONTROLS {
+        trials.push(
+            Trial::test(format!("envoy::negative::{}", c.name), move || control(c))
+                .with_ignored_flag(ignored),
+        );
     }
     trials.push(Trial::test("envoy-expectations-name-real-files", {
         let files = files.clone();

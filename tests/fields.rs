@@ -24,6 +24,7 @@ fleet:
   - service: hello.demo.svc.cluster.local
     protocol: thrift
     port: 9090
+    thrift: { transport: auto, protocol: auto }
     versions:
       v1: { replicas: 1, labels: { track: stable }, latency: { fixed: 1ms }, error_rate: 1%, succeed_after: 0, close_rate: 1%, response_size: 0, hold: false, down: false }
       v2: { replicas: 2, latency: { uniform: { min: 1ms, max: 2ms } } }
@@ -148,6 +149,14 @@ fn edits() -> BTreeMap<&'static str, Edit> {
             &[("/confidence/mode", || json!("sequential"))],
         ),
         (".fleet[].port", &[("/fleet/0/port", || json!(9091))]),
+        (
+            ".fleet[].thrift.transport",
+            &[("/fleet/0/thrift/transport", || json!("framed"))],
+        ),
+        (
+            ".fleet[].thrift.protocol",
+            &[("/fleet/0/thrift/protocol", || json!("compact"))],
+        ),
         (
             ".fleet[].protocol",
             &[("/fleet/4/protocol", || json!("http"))],

@@ -1,6 +1,7 @@
 //! A whole run (fleet, proxy, probe, workload, phases, drain, collection)
 //! against the builtin proxy in L7 and L4 mode.
 
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ fn spec(routing: Vec<adapter::Routing>, phases: Vec<Phase>, requests: u64) -> Ru
             service: SERVICE.into(),
             protocol: Protocol::Thrift,
             port: 9090,
+            thrift: ServerCodec::DETECT,
             versions: versions.to_vec(),
         }],
         routing,

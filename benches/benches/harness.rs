@@ -11,7 +11,7 @@ use meshbench_sim::ledger::Ledger;
 use meshbench_sim::verify::sequential::SendOrder;
 use meshbench_sim::verify::{
     self, BalancedCheck, Confidence, Counted, EjectedCheck, LatencyCheck, MirroredCheck, Mode,
-    Over, RetriedCheck, RoutedCheck, Selection, SplitCheck, TimeoutCheck,
+    Over, Per, RetriedCheck, RoutedCheck, Selection, SplitCheck, TimeoutCheck,
 };
 
 const SAMPLES: u64 = 20_000;
@@ -73,6 +73,7 @@ fn verifiers(c: &mut Criterion) {
     let split = |confidence| SplitCheck {
         selection: Selection::default(),
         weights: weights.clone(),
+        per: Per::Run,
         confidence,
     };
     let (split_fixed, split_sequential) = (split(fixed), split(sequential));
@@ -86,6 +87,7 @@ fn verifiers(c: &mut Criterion) {
         selection: Selection::default(),
         over: Over::Endpoints,
         labels: (4..8).map(|p| format!("p{p}")).collect(),
+        per: Per::Connection,
         confidence: fixed,
     };
     group.bench_function("balanced", |b| {
@@ -101,6 +103,7 @@ fn verifiers(c: &mut Criterion) {
     });
     let mirrored = MirroredCheck {
         selection: Selection::default(),
+        service: "svc".to_owned(),
         to: "v2".to_owned(),
         fraction: 0.0,
         confidence: fixed,
@@ -124,6 +127,7 @@ fn verifiers(c: &mut Criterion) {
     let retried = RetriedCheck {
         selection: Selection::default(),
         attempts: 1,
+        status: None,
         confidence: fixed,
     };
     group.bench_function("retried", |b| {
@@ -133,6 +137,7 @@ fn verifiers(c: &mut Criterion) {
         selection: Selection::default(),
         after: Duration::from_millis(100),
         slack: Duration::from_millis(50),
+        early: Duration::ZERO,
         confidence: fixed,
     };
     group.bench_function("timeout", |b| {

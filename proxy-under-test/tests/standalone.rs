@@ -1,6 +1,7 @@
 //! `meshproxy` standalone, as a user runs it: YAML files in, a fleet behind
 //! it, a client in front, a reload through the admin API.
 
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -106,6 +107,7 @@ async fn meshproxy_routes_a_fleet_from_yaml_and_reloads_through_admin() {
         service: SERVICE.into(),
         protocol: Protocol::Thrift,
         port: 9090,
+        thrift: ServerCodec::DETECT,
         versions: versions.to_vec(),
     };
     let fleet = Fleet::start(&[spec], &FleetOptions::default())

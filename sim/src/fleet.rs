@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshbench_wire::Protocol;
+use meshbench_wire::thrift::ServerCodec;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
@@ -48,6 +49,8 @@ pub struct ServiceSpec {
     pub protocol: Protocol,
     /// The port every endpoint listens on (each on its own address).
     pub port: u16,
+    /// What a Thrift service's servers speak (read only for Thrift).
+    pub thrift: ServerCodec,
     /// The versions, in order.
     pub versions: Vec<VersionSpec>,
 }
@@ -212,13 +215,18 @@ impl Fleet {
         ));
         let (tracker, shutdown) = (self.tracker.clone(), self.cancel.clone());
         let task = match service.protocol {
-            Protocol::Thrift => tokio::spawn(accept(
-                listener,
-                endpoint,
-                tracker,
-                shutdown,
-                thrift::serve_endpoint,
-            )),
+            Protocol::Thrift => {
+                let server = service.thrift;
+                tokio::spawn(accept(
+                    listener,
+                    endpoint,
+                    tracker,
+                    shutdown,
+                    move |stream, endpoint, connection, cancel| {
+                        thrift::serve_endpoint(stream, endpoint, connection, cancel, server)
+                    },
+                ))
+            }
             Protocol::Dubbo => tokio::spawn(accept(
                 listener,
                 endpoint,

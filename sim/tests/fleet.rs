@@ -33,6 +33,7 @@ fn service(name: &str, protocol: Protocol, port: u16, versions: Vec<VersionSpec>
         service: name.to_owned(),
         protocol,
         port,
+        thrift: meshbench_wire::thrift::ServerCodec::DETECT,
         versions,
     }
 }

@@ -14,6 +14,7 @@
 //!   `proxy.workers` says otherwise; admin on loopback.
 
 mod admin;
+mod istio;
 mod locate;
 mod translate;
 mod xds;
@@ -29,6 +30,7 @@ use super::child::Supervised;
 use super::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service, Setup,
 };
+pub use istio::Istio;
 pub use locate::locate;
 pub use translate::{Config, Gap, Layer, translate};
 
@@ -48,6 +50,8 @@ pub struct EnvoyAdapter {
     binary: Option<PathBuf>,
     /// Layer 7, or the layer-4 negative control.
     layer: Layer,
+    /// The Istio release whose defaults the translation writes.
+    istio: Istio,
     child: Option<Supervised>,
     admin: Option<SocketAddr>,
     /// The bootstrap and the watched xDS folder, removed when dropped.
@@ -77,6 +81,12 @@ impl EnvoyAdapter {
         }
     }
 
+    /// Writes `istio`'s defaults instead of the latest release's.
+    pub fn with_istio(mut self, istio: Istio) -> Self {
+        self.istio = istio;
+        self
+    }
+
     /// Envoy's process id, while it runs (the bench reads its CPU time).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref()?.pid()
@@ -94,8 +104,13 @@ impl EnvoyAdapter {
     /// Translates `routing` and writes it as version `self.version + 1`.
     fn push(&mut self, routing: &[Routing]) -> Result<String, AdapterError> {
         let xds_dir = self.xds_dir()?;
-        let config = translate(&self.services, routing, (self.layer, &self.binds), &xds_dir)
-            .map_err(refusal)?;
+        let config = translate(
+            &self.services,
+            routing,
+            (self.layer, self.istio, &self.binds),
+            &xds_dir,
+        )
+        .map_err(refusal)?;
         self.version += 1;
         self.subscriptions = xds::subscriptions(&config);
         let version = format!("v{}", self.version);
@@ -281,7 +296,12 @@ impl ProxyAdapter for EnvoyAdapter {
         }
         setup.routing.iter().find_map(|routing| {
             let binds = translate::Binds::new();
-            match translate(&setup.services, routing, (self.layer, &binds), "/xds") {
+            match translate(
+                &setup.services,
+                routing,
+                (self.layer, self.istio, &binds),
+                "/xds",
+            ) {
                 Err(Gap::Unsupported(reason)) => Some(reason),
                 Ok(_) | Err(Gap::Invalid(_)) => None,
             }
@@ -300,9 +320,12 @@ impl ProxyAdapter for EnvoyAdapter {
             }
         };
         let workers = self.workers;
-        self.info
-            .as_ref()
-            .map(|info| format!("{info}, {workers} worker(s){pushes}"))
+        self.info.as_ref().map(|info| {
+            format!(
+                "{info}, {workers} worker(s), istiod {} defaults{pushes}",
+                self.istio
+            )
+        })
     }
 
     fn exited(&mut self) -> Option<String> {

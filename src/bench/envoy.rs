@@ -3,6 +3,7 @@
 //! conformance verdicts judged), with one worker like the other proxies
 //! and pinned to the servers' cores.
 
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -51,6 +52,7 @@ pub async fn start(
             name: (*name).to_owned(),
             protocol: *protocol,
             port: *port,
+            thrift: ServerCodec::APACHE,
             endpoints: versions
                 .iter()
                 .enumerate()

@@ -12,6 +12,7 @@ use meshbench_sim::fleet::{
     Behaviour, Fleet, FleetOptions, Latency, Probability, ServiceSpec, VersionSpec,
 };
 use meshbench_wire::Protocol;
+use meshbench_wire::thrift::ServerCodec;
 
 use super::{parse_pair, parse_protocol};
 
@@ -32,6 +33,10 @@ pub struct Args {
     /// The port (default: 9090 thrift, 20880 dubbo, 3000 http, 3306 tcp).
     #[arg(long)]
     port: Option<u16>,
+    /// What Thrift servers speak: TRANSPORT,PROTOCOL (unframed|framed|auto,
+    /// binary|compact|auto), or `auto` to detect both in each message.
+    #[arg(long, default_value = "unframed,binary")]
+    thrift: ServerCodec,
     /// The first endpoint's loopback address; the others follow it. Default: free 127.x.y.z addresses.
     #[arg(long, value_parser = super::parse_loopback_ip)]
     address: Option<Ipv4Addr>,
@@ -71,6 +76,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         service: args.service.clone(),
         protocol: args.protocol,
         port: args.port.unwrap_or_else(|| default_port(args.protocol)),
+        thrift: args.thrift,
         versions: vec![VersionSpec {
             name: args.version.clone(),
             replicas: args.replicas,

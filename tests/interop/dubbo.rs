@@ -1,6 +1,7 @@
 //! Dubbo2: dubbo-ssl-python and dubbo2.js call our provider; our consumer
 //! calls dubbo-py's provider.
 
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -15,6 +16,7 @@ async fn provider() -> Fleet {
         service: "org.apache.dubbo.samples.basic.api.demoservice".into(),
         protocol: Protocol::Dubbo,
         port: 20880,
+        thrift: ServerCodec::DETECT,
         versions: vec![VersionSpec {
             name: "v1".into(),
             replicas: 1,

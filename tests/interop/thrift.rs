@@ -1,6 +1,7 @@
 //! Thrift: Apache Thrift's Python library and thriftpy2 against our fleet
 //! server and our client, over every transport, encoding and multiplexing.
 
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -75,6 +76,7 @@ async fn their_clients_call_our_fleet_server() {
         service: "thrift-sample-server.meta-thrift.svc.cluster.local".into(),
         protocol: Protocol::Thrift,
         port: 9090,
+        thrift: ServerCodec::DETECT,
         versions: vec![VersionSpec {
             name: "v1".into(),
             replicas: 1,

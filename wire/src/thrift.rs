@@ -16,11 +16,13 @@ mod cursor;
 pub mod header;
 pub mod hello;
 pub mod message;
+pub mod server;
 pub mod skip;
 
 pub use codec::{ThriftCodec, TransportMode};
 pub use header::{Encoding, MessageHeader, MessageType};
 pub use message::{Message, Transport};
+pub use server::ServerCodec;
 
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,7 @@ pub async fn fleet_with(
         service: service.to_owned(),
         protocol,
         port: 9000,
+        thrift: meshbench_wire::thrift::ServerCodec::DETECT,
         versions: versions
             .iter()
             .map(|(v, behaviour)| VersionSpec {

@@ -735,6 +735,7 @@ fn retried_cases(cases: &mut Vec<Case>) {
             let check = RetriedCheck {
                 selection: Selection::default(),
                 attempts: 2,
+                status: None,
                 confidence: Confidence::default(),
             };
             let mut traffic = Traffic::new(1, n, &served(&by));

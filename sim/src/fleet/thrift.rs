@@ -1,17 +1,18 @@
-//! The Thrift sample server: `HelloService.sayHello`, any transport and
-//! encoding (detected per connection, as Aeraki's codec does), multiplexed
-//! names accepted, requests on one connection served concurrently and
-//! answered by seqid.
+//! The Thrift sample server: `HelloService.sayHello` on the transport and
+//! protocol its service is configured with (or either detected per
+//! connection), multiplexed names accepted, requests on one connection served
+//! concurrently and answered by seqid. A peer speaking another codec has its
+//! connection closed unanswered, as an Apache Thrift server's would be.
 
 use std::sync::Arc;
 
 use meshbench_wire::attributes;
 use meshbench_wire::thrift::hello::{self, ApplicationErrorKind, SayHello};
-use meshbench_wire::thrift::{Message, MessageType, ThriftCodec, TransportMode};
+use meshbench_wire::thrift::{Message, MessageType, ServerCodec};
 use tokio::net::TcpStream;
 
 use super::echo::REQUEST_ID;
-use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::mux::{Answer, Ended, Order, serve};
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
@@ -21,20 +22,32 @@ pub(crate) async fn serve_endpoint(
     endpoint: Arc<Endpoint>,
     connection: u64,
     cancel: CancellationToken,
+    server: ServerCodec,
 ) {
-    let codec = ThriftCodec::new(TransportMode::Auto);
-    serve(
+    let ended = serve(
         stream,
-        codec,
+        server.codec(),
         Order::Multiplexed,
         None,
         cancel,
-        |call: Message| answer(Arc::clone(&endpoint), connection, call),
+        |call: Message| answer(Arc::clone(&endpoint), connection, call, server),
     )
     .await;
+    if let Ended::BadFrame(error) = ended {
+        tracing::warn!(endpoint = %endpoint.identity, %server, %error, "closed a connection whose bytes do not decode");
+    }
 }
 
-async fn answer(endpoint: Arc<Endpoint>, connection: u64, call: Message) -> Answer<Message> {
+async fn answer(
+    endpoint: Arc<Endpoint>,
+    connection: u64,
+    call: Message,
+    server: ServerCodec,
+) -> Answer<Message> {
+    if !server.reads(&call) {
+        tracing::warn!(endpoint = %endpoint.identity, %server, encoding = ?call.header.encoding, "closed a connection speaking another protocol");
+        return Answer::Close;
+    }
     let view = attributes::thrift(&call);
     let args = SayHello::decode_call(&call);
     let request_id = args

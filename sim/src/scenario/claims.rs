@@ -304,6 +304,7 @@ impl Context<'_> {
             }),
             Expectation::Retried(Retried {
                 attempts,
+                status,
                 name: _,
                 service: _,
                 of: _,
@@ -313,6 +314,7 @@ impl Context<'_> {
             }) => Check::Retried(RetriedCheck {
                 selection,
                 attempts: attempts.value,
+                status: status.map(|s| s.value),
                 confidence,
             }),
             Expectation::Timeout(Timeout {

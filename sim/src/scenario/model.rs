@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use meshbench_wire::Protocol;
-use meshbench_wire::thrift::{Encoding, Transport};
+use meshbench_wire::thrift::{Encoding, ServerCodec, Transport};
 use schemars::JsonSchema;
 use serde::Deserialize;
 

@@ -1,7 +1,8 @@
 //! `retried`: every selected request succeeded, and on exactly the given
 //! attempt (a backend that succeeds after N failures, a proxy that retries
-//! enough). Zero tolerance: one request failing, or succeeding on another
-//! attempt, fails.
+//! enough); or, with a `status`, every request came back with the status an
+//! endpoint answered on that attempt (a status the proxy must not retry).
+//! Zero tolerance: one request ending otherwise fails.
 //!
 //! The findings name each connection with misses first (a connection the
 //! proxy closed fails every later request on it), then single requests.
@@ -18,8 +19,11 @@ use super::{Assertion, Confidence, Selection};
 pub struct RetriedCheck {
     /// Which requests.
     pub selection: Selection,
-    /// The attempt every request must succeed on.
+    /// The attempt every request must end on.
     pub attempts: u32,
+    /// The status the endpoint answers on that attempt and the client gets;
+    /// `None` for success.
+    pub status: Option<u32>,
     /// Alpha, power, detect (for the evidence only: the check is deterministic).
     pub confidence: Confidence,
 }
@@ -48,7 +52,10 @@ fn detail(outcome: &Outcome) -> String {
 
 /// Runs the check.
 pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
-    let expected = format!("success on attempt {}", check.attempts);
+    let ending = check
+        .status
+        .map_or_else(|| "success".to_owned(), |status| status.to_string());
+    let expected = format!("{ending} on attempt {}", check.attempts);
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut requests = Vec::new();
     let mut connections: BTreeMap<u64, Misses> = BTreeMap::new();
@@ -59,6 +66,11 @@ pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
                 served_by: Some(echo),
                 ..
             } => format!("success on attempt {}", echo.attempt),
+            Outcome::Response {
+                code,
+                served_by: Some(echo),
+                ..
+            } if check.status.is_some() => format!("{code} on attempt {}", echo.attempt),
             other => other.label(),
         };
         let misses = connections.entry(entry.connection).or_default();
@@ -66,6 +78,9 @@ pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
         if label != expected {
             misses.missed += 1;
             let why = match &entry.outcome {
+                Outcome::Response {
+                    served_by: Some(_), ..
+                } if label.contains(" on attempt ") => label.clone(),
                 Outcome::Response { success: true, .. } => label.clone(),
                 other => detail(other),
             };
@@ -102,20 +117,20 @@ pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
         ),
         (_, true) => (
             Verdict::Pass,
-            format!("all {n} requests succeeded on attempt {}", check.attempts),
+            format!("all {n} requests ended in {expected}"),
         ),
         (_, false) => (
             Verdict::Fail,
-            format!(
-                "{} of {n} requests did not succeed on attempt {}",
-                n - good,
-                check.attempts
-            ),
+            format!("{} of {n} requests did not end in {expected}", n - good),
         ),
+    };
+    let claim = match check.status {
+        None => format!("retried to attempt {}", check.attempts),
+        Some(status) => format!("{status} after attempt {}", check.attempts),
     };
     Assertion {
         name: String::new(),
-        claim: format!("retried to attempt {}", check.attempts),
+        claim,
         kind: "retried".to_owned(),
         verdict,
         summary,

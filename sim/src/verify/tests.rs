@@ -235,16 +235,39 @@ fn retried_and_timeout_are_zero_tolerance() {
     let check = RetriedCheck {
         selection: Selection::default(),
         attempts: 3,
+        status: None,
         confidence: Confidence::default(),
     };
     assert_eq!(retried(&ok, &check).verdict, Verdict::Pass);
     let once = RetriedCheck {
         attempts: 1,
-        ..check
+        status: None,
+        ..check.clone()
     };
     assert_eq!(
         retried(&ok, &once).summary,
-        "3 of 3 requests did not succeed on attempt 1"
+        "3 of 3 requests did not end in success on attempt 1"
+    );
+    let mut unretried = ledger(&[(1, "v1", "a", 2)]);
+    for entry in &mut unretried.entries {
+        if let Outcome::Response { success, code, .. } = &mut entry.outcome {
+            (*success, *code) = (false, "503".into());
+        }
+    }
+    let answered_503 = RetriedCheck {
+        attempts: 1,
+        status: Some(503),
+        ..check.clone()
+    };
+    assert_eq!(retried(&unretried, &answered_503).verdict, Verdict::Pass);
+    assert_eq!(
+        retried(&ok, &answered_503).summary,
+        "3 of 3 requests did not end in 503 on attempt 1"
+    );
+    assert!(
+        retried(&ok, &answered_503).findings[0].contains("success on attempt 3"),
+        "{:?}",
+        retried(&ok, &answered_503).findings
     );
 
     let window = TimeoutCheck {
@@ -499,6 +522,7 @@ fn retried_names_each_connection_with_misses() {
     let check = RetriedCheck {
         selection: Selection::default(),
         attempts: 1,
+        status: None,
         confidence: Confidence::default(),
     };
     let assertion = retried(&run, &check);

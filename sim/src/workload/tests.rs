@@ -1,6 +1,7 @@
 //! The workload against the fleet directly (no proxy): budgets, pacing,
 //! mixes, one outcome per request.
 
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 
 use meshbench_wire::Protocol;
@@ -13,6 +14,7 @@ async fn fleet(protocol: Protocol, behaviour: Behaviour) -> Fleet {
         service: "svc.default.svc.cluster.local".into(),
         protocol,
         port: 9000,
+        thrift: ServerCodec::DETECT,
         versions: vec![VersionSpec {
             name: "v1".into(),
             replicas: 1,

@@ -34,6 +34,7 @@ use meshbench_wire::Protocol;
 use serde_json::{Value, json};
 
 use super::super::Service;
+use super::istio::Istio;
 pub(super) use http::listener_name;
 
 /// Why the objects could not be translated.
@@ -84,7 +85,7 @@ pub enum Layer {
     Four,
 }
 
-/// Translates `routing` for `services` at `layer`. `xds_dir` is where route
+/// Translates `routing` for `services` at `layer`, with `istio`'s defaults. `xds_dir` is where route
 /// tables are watched; `binds` the listener addresses.
 ///
 /// # Errors
@@ -92,11 +93,12 @@ pub enum Layer {
 pub fn translate(
     services: &[Service],
     routing: &[Routing],
-    (layer, binds): (Layer, &Binds),
+    (layer, istio, binds): (Layer, Istio, &Binds),
     xds_dir: &str,
 ) -> Result<Config, Gap> {
     let objects: Vec<&Object> = routing.iter().map(Routing::object).collect();
     let mut builder = Builder {
+        istio,
         services,
         rules: destination_rules(&objects, services)?,
         clusters: BTreeMap::new(),
@@ -231,6 +233,8 @@ fn destination_rules<'o>(
 
 /// Shared state while routes are translated: the clusters named so far.
 pub(super) struct Builder<'a> {
+    /// The release whose defaults are written.
+    istio: Istio,
     services: &'a [Service],
     rules: BTreeMap<String, &'a Resource<DestinationRuleSpec>>,
     clusters: BTreeMap<String, Value>,

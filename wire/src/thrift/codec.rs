@@ -14,6 +14,9 @@ pub enum TransportMode {
     /// Detect from the first message, then hold it for the connection (as
     /// Envoy's and Aeraki's "auto" transport does).
     Auto,
+    /// Detect each message's transport on its own, so that a connection may
+    /// carry both (a proxy sharing one upstream connection among clients).
+    EachMessage,
     /// Only this transport.
     Fixed(Transport),
 }
@@ -23,6 +26,7 @@ pub enum TransportMode {
 #[derive(Debug, Clone)]
 pub struct ThriftCodec {
     detected: Option<Transport>,
+    each_message: bool,
     hint: Option<Encoding>,
     limits: Limits,
 }
@@ -32,9 +36,10 @@ impl ThriftCodec {
     pub fn new(mode: TransportMode) -> Self {
         ThriftCodec {
             detected: match mode {
-                TransportMode::Auto => None,
+                TransportMode::Auto | TransportMode::EachMessage => None,
                 TransportMode::Fixed(transport) => Some(transport),
             },
+            each_message: mode == TransportMode::EachMessage,
             hint: None,
             limits: Limits::default(),
         }
@@ -128,8 +133,8 @@ impl Decoder for ThriftCodec {
             return Ok(None);
         }
         let transport = match self.detected {
-            Some(transport) => transport,
-            None => match detect_transport(src, self.hint)? {
+            Some(transport) if !self.each_message => transport,
+            _ => match detect_transport(src, self.hint)? {
                 Some(transport) => *self.detected.insert(transport),
                 None => return Ok(None),
             },

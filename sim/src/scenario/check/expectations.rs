@@ -308,6 +308,18 @@ impl<'a> Checker<'a> {
                 if e.attempts.value == 0 {
                     self.push(e.attempts.at, "'attempts' must be at least 1", None);
                 }
+                if let Some(status) = &e.status
+                    && service.protocol.value != meshbench_wire::Protocol::Http
+                {
+                    self.push(
+                        status.at,
+                        format!(
+                            "'status' is an HTTP status, but '{}' speaks {}",
+                            service.service.value, service.protocol.value
+                        ),
+                        None,
+                    );
+                }
             }
             Expectation::Redirected(e) => {
                 if e.status.is_some_and(|s| !(300..400).contains(&s)) {

@@ -22,6 +22,18 @@ impl<'a> Checker<'a> {
                     None,
                 );
             }
+            if let Some(thrift) = &service.thrift
+                && service.protocol.value != meshbench_wire::Protocol::Thrift
+            {
+                self.push(
+                    thrift.at,
+                    format!(
+                        "'thrift' configures Thrift servers, but '{}' speaks {}",
+                        service.service.value, service.protocol.value
+                    ),
+                    Some("remove it, or set 'protocol: thrift'".into()),
+                );
+            }
             if service.versions.is_empty() {
                 self.push(
                     service.at,

@@ -276,10 +276,16 @@ expectation! {
 
 expectation! {
     /// Retries: each selected request reaches the backends exactly
-    /// `attempts` times (the echo reports the attempt number); zero tolerance.
+    /// `attempts` times (the echo reports the attempt number) and succeeds
+    /// there, or with `status` comes back with that status from that
+    /// attempt (what the proxy must not retry); zero tolerance.
     Retried {
         /// Attempts per request, the first included.
         attempts: Located<u32>,
+        /// The status the last attempt answers and the client gets (default:
+        /// success), e.g. 503.
+        #[serde(default)]
+        status: Option<Located<u32>>,
     }
 }
 

@@ -14,8 +14,70 @@ pub struct FleetService {
     /// The port (default: 9090 thrift, 20880 dubbo, 3000 http, 3306 tcp).
     #[serde(default)]
     pub port: Option<u16>,
+    /// What a Thrift service's servers speak (default: unframed binary, as
+    /// the Aeraki sample's `TThreadPoolServer`). A client speaking anything
+    /// else has its connection closed unanswered; a proxy must convert.
+    #[serde(default)]
+    pub thrift: Option<Located<ThriftServer>>,
     /// The versions by label (`v1`, `v2`…), in order.
     pub versions: Ordered<Version>,
+}
+
+/// The one transport and protocol of a service's Thrift servers, or `auto`
+/// for servers that detect both in each message on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThriftServer {
+    /// `unframed` (default), `framed` or `auto`.
+    #[serde(default)]
+    pub transport: ServerTransport,
+    /// `binary` (default; lax binary too), `compact` or `auto`.
+    #[serde(default)]
+    pub protocol: ServerProtocol,
+}
+
+/// The transport a Thrift server reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerTransport {
+    /// Messages back to back (`TSocket`, `TBufferedTransport`).
+    #[default]
+    Unframed,
+    /// A 4-byte length before each message (`TFramedTransport`).
+    Framed,
+    /// Either, detected in each message.
+    Auto,
+}
+
+/// The protocol a Thrift server reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerProtocol {
+    /// `TBinaryProtocol`, strict or lax.
+    #[default]
+    Binary,
+    /// `TCompactProtocol`.
+    Compact,
+    /// Either, detected in each message.
+    Auto,
+}
+
+impl ThriftServer {
+    /// The fleet's form.
+    pub fn codec(&self) -> ServerCodec {
+        ServerCodec {
+            transport: match self.transport {
+                ServerTransport::Unframed => Some(Transport::Unframed),
+                ServerTransport::Framed => Some(Transport::Framed),
+                ServerTransport::Auto => None,
+            },
+            encoding: match self.protocol {
+                ServerProtocol::Binary => Some(Encoding::Binary),
+                ServerProtocol::Compact => Some(Encoding::Compact),
+                ServerProtocol::Auto => None,
+            },
+        }
+    }
 }
 
 /// The protocol names of the format (`thrift`, `dubbo`, `http`, `tcp`).
@@ -69,6 +131,10 @@ impl FleetService {
             service: self.service.value.clone(),
             protocol: self.protocol.value,
             port: self.port(),
+            thrift: self
+                .thrift
+                .as_ref()
+                .map_or(ServerCodec::APACHE, |t| t.value.codec()),
             versions: self
                 .versions
                 .iter()

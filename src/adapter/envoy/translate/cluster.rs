@@ -8,6 +8,7 @@ use meshbench_mesh_api::istio::{
     ConnectionPool, DestinationRuleSpec, LoadBalancer, OutlierDetection, SimpleLb, TrafficPolicy,
 };
 use meshbench_wire::Protocol;
+use meshbench_wire::thrift::{Encoding, Transport};
 use serde_json::{Value, json};
 
 use super::{Gap, Service, duration, proto_duration, socket_address};
@@ -80,7 +81,7 @@ pub(super) fn cluster(
         "load_assignment": { "cluster_name": name, "endpoints": [{ "lb_endpoints": endpoints }] },
         "circuit_breakers": { "thresholds": [thresholds(pool)] },
     });
-    if let Some(options) = protocol_options(service.protocol, pool) {
+    if let Some(options) = protocol_options(service, pool) {
         resource["typed_extension_protocol_options"] = options;
     }
     if let Some(outlier) = &policy.outlier_detection {
@@ -164,10 +165,11 @@ fn thresholds(pool: Option<&ConnectionPool>) -> Value {
 }
 
 /// The upstream codec: HTTP/1.1 for HTTP (with `maxRequestsPerConnection`);
-/// framed binary for Thrift, which thrift_proxy converts every downstream
-/// transport and protocol to, as a real Thrift server speaks one.
-fn protocol_options(protocol: Protocol, pool: Option<&ConnectionPool>) -> Option<Value> {
-    match protocol {
+/// for Thrift the transport and protocol the service's servers speak, which
+/// thrift_proxy converts every downstream call to (`AUTO_*`, for servers that
+/// detect, means "as the downstream connection").
+fn protocol_options(service: &Service, pool: Option<&ConnectionPool>) -> Option<Value> {
+    match service.protocol {
         Protocol::Http => {
             let mut options = json!({
                 "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -185,8 +187,16 @@ fn protocol_options(protocol: Protocol, pool: Option<&ConnectionPool>) -> Option
         Protocol::Thrift => Some(json!({
             "envoy.filters.network.thrift_proxy": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.network.thrift_proxy.v3.ThriftProtocolOptions",
-                "transport": "FRAMED",
-                "protocol": "BINARY",
+                "transport": match service.thrift.transport {
+                    Some(Transport::Framed) => "FRAMED",
+                    Some(Transport::Unframed) => "UNFRAMED",
+                    None => "AUTO_TRANSPORT",
+                },
+                "protocol": match service.thrift.encoding {
+                    Some(Encoding::Binary | Encoding::LaxBinary) => "BINARY",
+                    Some(Encoding::Compact) => "COMPACT",
+                    None => "AUTO_PROTOCOL",
+                },
             }
         })),
         Protocol::Dubbo | Protocol::Tcp => None,

@@ -13,14 +13,14 @@ use meshbench_mesh_api::{Resource, StringMatch, hosts};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Builder, Gap, RouteTable, Service, duration, file_source, fractional, percent_or_all,
+    Builder, Gap, Istio, RouteTable, Service, duration, file_source, fractional, percent_or_all,
     proto_duration, socket_address,
 };
 
 const ROUTE_CONFIGURATION: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 
-/// Istio's retry conditions when a route writes none (`retry.DefaultPolicy`,
-/// Istio ≥ 1.24: no retriable status code).
+/// Istio's retry conditions when a route writes none (`retry.DefaultPolicy`;
+/// the status codes depend on the release, [`Istio::retries_503_by_default`]).
 const DEFAULT_RETRY_ON: &str =
     "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 
@@ -107,7 +107,7 @@ pub(super) fn virtual_host(
             let target = builder.default_target(service)?;
             vec![json!({
                 "match": { "prefix": "/" },
-                "route": { "cluster": target.cluster, "timeout": "0s", "retry_policy": default_retry_policy(true) },
+                "route": { "cluster": target.cluster, "timeout": "0s", "retry_policy": default_retry_policy(true, builder.istio) },
             })]
         }
     };
@@ -186,7 +186,9 @@ fn route_action(
     // istiod writes the gRPC timeout cap equal to the route timeout.
     action.insert("timeout".into(), json!(timeout));
     action.insert("max_grpc_timeout".into(), json!(timeout));
-    if let Some(policy) = retry_policy(route.retries.as_ref(), hash_header.is_none(), at)? {
+    let previous_hosts = hash_header.is_none() || !builder.istio.hashing_drops_previous_hosts();
+    let retries = route.retries.as_ref();
+    if let Some(policy) = retry_policy(retries, (previous_hosts, builder.istio), at)? {
         action.insert("retry_policy".into(), policy);
     }
     if let Some(header) = hash_header {
@@ -210,8 +212,7 @@ fn route_action(
                     "cluster": target.cluster,
                     "runtime_fraction": { "default_value": fractional(percent) },
                     "trace_sampled": false,
-                    // Istio ≥ 1.28 (DISABLE_SHADOW_HOST_SUFFIX).
-                    "disable_shadow_host_suffix_append": true,
+                    "disable_shadow_host_suffix_append": builder.istio.mirrors_keep_the_host(),
                 }]),
             );
         }
@@ -231,21 +232,26 @@ fn route_action(
 /// policy; `attempts: 0`, none.
 fn retry_policy(
     retry: Option<&HttpRetry>,
-    previous_hosts: bool,
+    (previous_hosts, istio): (bool, Istio),
     at: &str,
 ) -> Result<Option<Value>, Gap> {
     let Some(retry) = retry else {
-        return Ok(Some(default_retry_policy(previous_hosts)));
+        return Ok(Some(default_retry_policy(previous_hosts, istio)));
     };
     if retry.attempts == 0 {
         return Ok(None);
     }
-    let mut policy = default_retry_policy(previous_hosts);
+    let mut policy = default_retry_policy(previous_hosts, istio);
     policy["num_retries"] = json!(retry.attempts);
     if let Some(written) = retry.retry_on.as_deref().filter(|r| !r.trim().is_empty()) {
+        // A written retryOn replaces the default codes too.
         let (conditions, codes) = meshbench_mesh_api::istio::parse_retry_on(written);
         policy["retry_on"] = json!(conditions.join(","));
-        if !codes.is_empty() {
+        if codes.is_empty() {
+            if let Some(fields) = policy.as_object_mut() {
+                fields.remove("retriable_status_codes");
+            }
+        } else {
             policy["retriable_status_codes"] = json!(codes);
         }
     }
@@ -258,14 +264,17 @@ fn retry_policy(
     Ok(Some(policy))
 }
 
-/// Istio's default retry policy; `previous_hosts` is left out for
-/// consistent-hash destinations (Istio ≥ 1.23).
-fn default_retry_policy(previous_hosts: bool) -> Value {
+/// Istio's default retry policy at `istio`; `previous_hosts` is false for
+/// consistent-hash destinations where the release drops the predicate.
+fn default_retry_policy(previous_hosts: bool, istio: Istio) -> Value {
     let mut policy = json!({
         "num_retries": 2,
         "retry_on": DEFAULT_RETRY_ON,
         "host_selection_retry_max_attempts": 5,
     });
+    if istio.retries_503_by_default() {
+        policy["retriable_status_codes"] = json!([503]);
+    }
     if previous_hosts {
         policy["retry_host_predicate"] = json!([{
             "name": "envoy.retry_host_predicates.previous_hosts",

@@ -1,3 +1,4 @@
+use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 
 use meshbench_sim::fleet::{EndpointInfo, Identity};
@@ -19,6 +20,7 @@ fn service(name: &str, protocol: Protocol, port: u16) -> Service {
         name: name.to_owned(),
         protocol,
         port,
+        thrift: ServerCodec::APACHE,
         endpoints: vec![
             endpoint(name, "v1", [127, 0, 1, 1], protocol),
             endpoint(name, "v2", [127, 0, 1, 2], protocol),
@@ -50,10 +52,14 @@ fn metarouter(routes: &str) -> String {
 }
 
 fn translated(services: &[Service], yaml: &str) -> Result<Config, Gap> {
+    translated_for(Istio::LATEST, services, yaml)
+}
+
+fn translated_for(istio: Istio, services: &[Service], yaml: &str) -> Result<Config, Gap> {
     translate(
         services,
         &routing(yaml),
-        (Layer::Seven, &Binds::new()),
+        (Layer::Seven, istio, &Binds::new()),
         "/xds",
     )
 }
@@ -159,6 +165,47 @@ fn a_virtualservice_gets_istios_defaults() {
 }
 
 #[test]
+fn the_istio_release_chooses_the_defaults() {
+    let host = "web.ns.svc.cluster.local";
+    let services = [service(host, Protocol::Http, 3000)];
+    let yaml = format!(
+        "{}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{ name: vs, namespace: ns }}\nspec:\n  hosts: [web]\n  http:\n    - match: [{{ uri: {{ prefix: /a }} }}]\n      route: [{{ destination: {{ host: web, subset: v1 }} }}]\n      mirror: {{ host: web, subset: v2 }}\n    - route: [{{ destination: {{ host: web, subset: v1 }} }}]\n      retries: {{ attempts: 1, retryOn: connect-failure }}",
+        subsets(host)
+    );
+    let routes = |istio: &str| {
+        let istio = istio.parse::<Istio>().expect("modelled");
+        let config = translated_for(istio, &services, &yaml).expect("translates");
+        config.routes[0].resource["virtual_hosts"][0]["routes"].clone()
+    };
+    let old = routes("1.23");
+    let default = &old[0]["route"]["retry_policy"];
+    assert_eq!(
+        default["retriable_status_codes"],
+        json!([503]),
+        "1.23 retries a 503"
+    );
+    assert_eq!(
+        old[1]["route"]["retry_policy"].get("retriable_status_codes"),
+        None,
+        "a written retryOn replaces the default codes"
+    );
+    assert_eq!(
+        old[0]["route"]["request_mirror_policies"][0]["disable_shadow_host_suffix_append"],
+        false
+    );
+    let new = routes("1.28");
+    assert_eq!(
+        new[0]["route"]["retry_policy"].get("retriable_status_codes"),
+        None,
+        "1.24 on: no status code by default"
+    );
+    assert_eq!(
+        new[0]["route"]["request_mirror_policies"][0]["disable_shadow_host_suffix_append"],
+        true
+    );
+}
+
+#[test]
 fn dubbo_routes_are_one_configuration_each_in_order() {
     let host = "demo.ns.svc.cluster.local";
     let services = [service(host, Protocol::Dubbo, 20880)];
@@ -188,8 +235,13 @@ fn dubbo_routes_are_one_configuration_each_in_order() {
 #[test]
 fn layer_four_is_a_tcp_proxy_to_the_whole_service() {
     let services = [service(THRIFT, Protocol::Thrift, 9090)];
-    let config =
-        translate(&services, &[], (Layer::Four, &Binds::new()), "/xds").expect("translates");
+    let config = translate(
+        &services,
+        &[],
+        (Layer::Four, Istio::LATEST, &Binds::new()),
+        "/xds",
+    )
+    .expect("translates");
     let filter = &config.listeners[THRIFT]["filter_chains"][0]["filters"][0];
     assert_eq!(filter["name"], "envoy.filters.network.tcp_proxy");
     assert_eq!(
