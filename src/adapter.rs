@@ -15,6 +15,8 @@
 //!   through its admin API.
 //! - `envoy[:istio=1.X][=PATH]`: a real Envoy, the routing translated as istiod and
 //!   Aeraki would and served as file-based xDS.
+//! - `haproxy[-l4][=PATH]`: a real HAProxy, the routing translated into a
+//!   `haproxy.cfg` and reloaded for phases.
 //! - `address=HOST:PORT`: a proxy the user runs; meshbench prints the
 //!   endpoints it must route to and can change neither its routing nor its
 //!   settings (the idle timeout), so it refuses scenarios that need either.
@@ -23,6 +25,8 @@ mod address;
 mod builtin;
 mod child;
 pub mod envoy;
+pub mod haproxy;
+mod mesh;
 mod process;
 
 use std::collections::BTreeMap;
@@ -39,6 +43,8 @@ use meshbench_wire::thrift::ServerCodec;
 pub use address::AddressAdapter;
 pub use builtin::BuiltinAdapter;
 pub use envoy::EnvoyAdapter;
+pub use haproxy::HaproxyAdapter;
+pub use mesh::Layer;
 pub use process::ProcessAdapter;
 
 /// A boxed future, so adapters can be used as trait objects.
@@ -194,6 +200,14 @@ pub enum ProxySpec {
     /// `envoy[:istio=1.X][=PATH]`: a real Envoy ([`EnvoyAdapter`]);
     /// `envoy-l4…` the same Envoy as a tcp_proxy, a real layer-4 negative control.
     Envoy(EnvoySpec),
+    /// `haproxy[=PATH]`: a real HAProxy ([`HaproxyAdapter`]); `haproxy-l4…`
+    /// the same HAProxy in `mode tcp`, a real layer-4 negative control.
+    Haproxy {
+        /// The binary, when named; found otherwise ([`haproxy::locate`]).
+        binary: Option<std::path::PathBuf>,
+        /// Layer 7, or the layer-4 negative control.
+        layer: Layer,
+    },
     /// `builtin-fault=NAME`: the reference proxy with a deliberate defect
     /// (one of [`BuiltinAdapter::FAULTS`]), for negative controls.
     BuiltinFault(String),
@@ -256,6 +270,22 @@ impl std::fmt::Display for EnvoySpec {
     }
 }
 
+/// `haproxy[-l4][=PATH]`; `None` when `text` names no HAProxy adapter.
+fn haproxy_spec(text: &str) -> Option<Result<ProxySpec, String>> {
+    let (layer, rest) = match text.strip_prefix("haproxy-l4") {
+        Some(rest) => (Layer::Four, rest),
+        None => (Layer::Seven, text.strip_prefix("haproxy")?),
+    };
+    let binary = match rest {
+        "" => None,
+        _ => match rest.strip_prefix('=').filter(|p| !p.is_empty()) {
+            Some(path) => Some(path.into()),
+            None => return Some(Err(format!("'{text}': write haproxy=PATH"))),
+        },
+    };
+    Some(Ok(ProxySpec::Haproxy { binary, layer }))
+}
+
 impl std::str::FromStr for ProxySpec {
     type Err = String;
 
@@ -268,6 +298,9 @@ impl std::str::FromStr for ProxySpec {
                 if let Some(spec) = EnvoySpec::parse(other) {
                     return spec.map(ProxySpec::Envoy);
                 }
+                if let Some(spec) = haproxy_spec(other) {
+                    return spec;
+                }
                 if let Some(fault) = other.strip_prefix("builtin-fault=") {
                     BuiltinAdapter::faulty(fault)?;
                     return Ok(ProxySpec::BuiltinFault(fault.to_owned()));
@@ -278,7 +311,7 @@ impl std::str::FromStr for ProxySpec {
                         .map(ProxySpec::Address)
                         .map_err(|_| format!("'{addr}' is not HOST:PORT")),
                     None => Err(format!(
-                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, envoy[:istio=1.X][=PATH], envoy-l4[…], address=HOST:PORT, builtin-fault={} (negative controls)",
+                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, envoy[:istio=1.X][=PATH], envoy-l4[…], haproxy[=PATH], haproxy-l4[=PATH], address=HOST:PORT, builtin-fault={} (negative controls)",
                         BuiltinAdapter::FAULTS.join("|")
                     )),
                 }
@@ -295,6 +328,16 @@ impl std::fmt::Display for ProxySpec {
             ProxySpec::BuiltinProcess => f.write_str("builtin-process"),
             ProxySpec::Address(addr) => write!(f, "address={addr}"),
             ProxySpec::Envoy(spec) => spec.fmt(f),
+            ProxySpec::Haproxy { binary, layer } => {
+                f.write_str(match layer {
+                    Layer::Seven => "haproxy",
+                    Layer::Four => "haproxy-l4",
+                })?;
+                match binary {
+                    Some(path) => write!(f, "={}", path.display()),
+                    None => Ok(()),
+                }
+            }
             ProxySpec::BuiltinFault(fault) => write!(f, "builtin-fault={fault}"),
         }
     }
@@ -310,6 +353,9 @@ impl ProxySpec {
             ProxySpec::Address(addr) => Box::new(AddressAdapter::new(*addr)),
             ProxySpec::Envoy(spec) => {
                 Box::new(EnvoyAdapter::new(spec.binary.clone(), spec.layer).with_istio(spec.istio))
+            }
+            ProxySpec::Haproxy { binary, layer } => {
+                Box::new(HaproxyAdapter::new(binary.clone(), *layer))
             }
             // The name was checked when the spec was parsed.
             ProxySpec::BuiltinFault(fault) => match BuiltinAdapter::faulty(fault) {

@@ -181,11 +181,23 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
             "envoy-l4:istio=1.24.3=/opt/e/envoy",
             "envoy-l4:istio=1.24=/opt/e/envoy",
         ),
+        ("haproxy", "haproxy"),
+        (
+            "haproxy-l4=/usr/local/sbin/haproxy",
+            "haproxy-l4=/usr/local/sbin/haproxy",
+        ),
     ] {
         let parsed: adapter::ProxySpec = spec.parse().expect("parses");
         assert_eq!(parsed.to_string(), shown);
     }
-    for wrong in ["envoy:istio=1.9", "envoy=", "envoyx", "envoy:istio=1.24/x"] {
+    for wrong in [
+        "envoy:istio=1.9",
+        "envoy=",
+        "envoyx",
+        "envoy:istio=1.24/x",
+        "haproxy=",
+        "haproxyx",
+    ] {
         assert!(wrong.parse::<adapter::ProxySpec>().is_err(), "{wrong}");
     }
     fleet.stop().await;
@@ -352,5 +364,156 @@ async fn the_envoy_adapter_routes_applies_refuses_and_reports_its_death() {
     let exit = exit.expect("the adapter sees the exit");
     assert!(exit.contains("killed by signal 9"), "{exit}");
     envoy.stop().await;
+    fleet.stop().await;
+}
+
+const WEB: &str = "web.demo.svc.cluster.local";
+
+/// A VirtualService sending every request to `subset` of [`WEB`], with
+/// `matched` as its one route's `match` block.
+fn web_routing(subset: &str, matched: serde_json::Value) -> Vec<adapter::Routing> {
+    [
+        serde_json::json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"hosts": ["web"], "http": [{"match": matched, "route": [{"destination": {"host": "web", "subset": subset}}]}]}
+        }),
+        serde_json::json!({
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "DestinationRule",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"host": "web", "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}]}
+        }),
+    ]
+    .into_iter()
+    .map(|object| adapter::Routing::from_json(object).expect("a valid object"))
+    .collect()
+}
+
+/// Which version answered `GET /` on `client`, and whether the proxy
+/// asked to close the connection.
+async fn web_version(client: &meshbench_sim::client::http::HttpClient) -> (String, bool) {
+    let (response, reply) = client
+        .send(meshbench_wire::http1::Request::new("GET", "/"), None)
+        .await
+        .expect("answers");
+    let closing = response
+        .headers
+        .get("connection")
+        .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+    (reply.echo.map(|e| e.version).unwrap_or_default(), closing)
+}
+
+/// A real HAProxy through its adapter: routes, reloads for a phase (a new
+/// connection sees the new routing at once; a kept-alive one gets at most
+/// one more answer under the old routing, marked `Connection: close`),
+/// refuses what the translation finds invalid and what `haproxy -c`
+/// rejects (with HAProxy's words), reports its counters and its death.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_haproxy_adapter_routes_reloads_refuses_and_reports_its_death() {
+    use meshbench_sim::client::http::HttpClient;
+    if let Err(missing) = adapter::haproxy::locate() {
+        assert!(
+            std::env::var_os("MESHBENCH_REQUIRE_HAPROXY").is_none(),
+            "{missing}"
+        );
+        eprintln!("no HAProxy installed: {missing}");
+        return;
+    }
+    let versions = ["v1", "v2"].map(|v| VersionSpec {
+        name: v.into(),
+        replicas: 1,
+        labels: BTreeMap::new(),
+        behaviour: Behaviour::default(),
+    });
+    let spec = ServiceSpec {
+        service: WEB.into(),
+        protocol: Protocol::Http,
+        port: 3000,
+        thrift: ServerCodec::APACHE,
+        versions: versions.to_vec(),
+    };
+    let fleet = Fleet::start(&[spec], &FleetOptions::default())
+        .await
+        .expect("fleet starts");
+    let services = vec![Service {
+        name: WEB.into(),
+        protocol: Protocol::Http,
+        port: 3000,
+        thrift: ServerCodec::APACHE,
+        endpoints: fleet.endpoints().to_vec(),
+    }];
+    let mut haproxy = adapter::HaproxyAdapter::new(None, adapter::Layer::Seven);
+    let every = serde_json::json!([]);
+    let listeners = haproxy
+        .start(
+            &services,
+            &web_routing("v1", every.clone()),
+            ProxySettings::default(),
+        )
+        .await
+        .expect("starts");
+    let kept = HttpClient::connect(listeners[WEB]).await.expect("connects");
+    assert_eq!(web_version(&kept).await, ("v1".to_owned(), false));
+    haproxy
+        .apply(&web_routing("v2", every.clone()))
+        .await
+        .expect("reloads");
+    let fresh = HttpClient::connect(listeners[WEB]).await.expect("connects");
+    assert_eq!(web_version(&fresh).await.0, "v2", "a new connection");
+    let (after, closing) = web_version(&kept).await;
+    assert!(
+        after == "v2" || (after == "v1" && closing),
+        "the kept connection: {after}, closing: {closing}"
+    );
+    assert_eq!(web_version(&kept).await.0, "v2", "then the new routing");
+    assert_eq!(
+        kept.reconnects(),
+        u64::from(closing),
+        "reconnected after a close"
+    );
+    let invalid = haproxy
+        .apply(&web_routing("v9", every.clone()))
+        .await
+        .expect_err("unknown subset");
+    assert!(invalid.to_string().contains("'v9'"), "{invalid}");
+    // Passes the translation, fails HAProxy's own regex compiler.
+    let broken = serde_json::json!([{"uri": {"regex": "/(unclosed"}}]);
+    let refused = haproxy
+        .apply(&web_routing("v1", broken))
+        .await
+        .expect_err("HAProxy refuses it");
+    assert!(
+        matches!(refused, adapter::AdapterError::Refused(_))
+            && refused.to_string().contains("haproxy -c refused"),
+        "{refused}"
+    );
+    assert_eq!(web_version(&fresh).await.0, "v2", "the old routing stays");
+    let stats = haproxy.stats().await.expect("stats");
+    assert!(
+        stats.contains("haproxy_frontend_http_requests_total"),
+        "{stats:.200}"
+    );
+    let about = haproxy.description().expect("version");
+    assert!(about.starts_with("HAProxy version 2."), "{about}");
+    assert!(about.contains("reloads in force after"), "{about}");
+    let pid = haproxy.pid().expect("running");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut exit = None;
+    for _ in 0..200 {
+        exit = haproxy.exited();
+        if exit.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let exit = exit.expect("the adapter sees the exit");
+    assert!(exit.contains("killed by signal 9"), "{exit}");
+    haproxy.stop().await;
     fleet.stop().await;
 }

@@ -14,13 +14,14 @@
 //! not claim (pinned connections, balanced overall, under `per: run`) must
 //! PASS.
 //!
-//! Against a real Envoy (`--proxy envoy`), every scenario file is a trial
-//! too, judged against the verdict `tests/expected/envoy.yaml` commits for
-//! it (pass unless listed): an unexpected pass fails as much as an
-//! unexpected failure, and a listed failure must fail in the assertion it
-//! names. Layer-4 controls run through Envoy's tcp_proxy as well. Without
-//! an Envoy installed these trials are ignored, unless
-//! `MESHBENCH_REQUIRE_ENVOY` is set (CI sets it), when they fail.
+//! Against each real proxy (`envoy`, `haproxy`), every scenario file is a
+//! trial too, judged against the verdict `tests/expected/<proxy>.yaml`
+//! commits for it (pass unless listed): an unexpected pass fails as much as
+//! an unexpected failure, and a listed failure must fail in the assertion it
+//! names. Layer-4 controls run through the proxy's layer-4 mode as well
+//! (Envoy's tcp_proxy, HAProxy's `mode tcp`). Without the proxy installed
+//! its trials are ignored, unless `MESHBENCH_REQUIRE_ENVOY` /
+//! `MESHBENCH_REQUIRE_HAPROXY` is set (CI sets both), when they fail.
 //!
 //! Trials run one at a time (`--test-threads` overrides): scenarios with a
 //! latency window should not share two cores with another run.
@@ -363,52 +364,153 @@ struct Expected {
     /// For `error`: words the run's error must contain.
     #[serde(default)]
     error: Option<String>,
+    /// `unsupported` when the proxy's layer-4 mode cannot run the scenario
+    /// either, so it controls nothing there.
+    #[serde(default)]
+    layer_4: Option<String>,
     /// Why, in words an Istio user would accept.
     reason: String,
 }
 
-fn envoy_expectations() -> Result<std::collections::BTreeMap<String, Expected>, Failed> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/envoy.yaml");
-    let text = read(&path)?;
-    serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
+/// A real proxy the suite judges when it is installed: its adapter at
+/// layer 7 and at layer 4, and the committed verdicts
+/// `tests/expected/<name>.yaml`.
+struct RealProxy {
+    /// The adapter, and the expectations file's stem.
+    name: &'static str,
+    /// The same proxy as a layer-4 control.
+    l4: &'static str,
+    /// Whether it is installed.
+    installed: fn() -> bool,
+    /// The variable that makes a missing install a failure (CI sets it).
+    required_by: &'static str,
 }
 
-/// The scenario against Envoy gives the committed verdict, failing (when
-/// it fails) in exactly the listed assertions.
-fn as_expected_through_envoy(file: &Path) -> Result<(), Failed> {
-    let name = relative(file);
-    let expectations = envoy_expectations()?;
-    let outcome = run(&name, &read(file)?, "envoy");
-    if let Some(words) = expectations.get(&name).and_then(|e| e.error.as_deref()) {
-        return ends_in_error(outcome, words);
+const REAL_PROXIES: &[RealProxy] = &[
+    RealProxy {
+        name: "envoy",
+        l4: "envoy-l4",
+        installed: || meshbench::adapter::envoy::locate().is_ok(),
+        required_by: "MESHBENCH_REQUIRE_ENVOY",
+    },
+    RealProxy {
+        name: "haproxy",
+        l4: "haproxy-l4",
+        installed: || meshbench::adapter::haproxy::locate().is_ok(),
+        required_by: "MESHBENCH_REQUIRE_HAPROXY",
+    },
+];
+
+impl RealProxy {
+    /// Whether its trials run: installed, or required.
+    fn runs(&self) -> bool {
+        (self.installed)() || std::env::var_os(self.required_by).is_some()
     }
-    let report = outcome?;
-    let (verdict, listed) = match expectations.get(&name) {
-        Some(e) => (e.verdict.as_str(), e.assertions.clone()),
-        None => ("pass", Vec::new()),
-    };
-    if report.verdict.to_string() != verdict {
-        let why = expectations.get(&name).map_or("", |e| e.reason.as_str());
-        return Err(format!(
-            "expected {verdict} through Envoy ({why}), got:\n{}",
-            report.summary()
-        )
-        .into());
+
+    fn expectations(&self) -> Result<std::collections::BTreeMap<String, Expected>, Failed> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/expected")
+            .join(format!("{}.yaml", self.name));
+        let text = read(&path)?;
+        serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()).into())
     }
-    let not_passing: Vec<String> = report
-        .assertions
-        .iter()
-        .filter(|a| a.verdict != Verdict::Pass)
-        .map(|a| a.name.clone())
-        .collect();
-    if verdict != "pass" && !listed.is_empty() && not_passing != listed {
-        return Err(format!(
-            "expected {listed:?} not to pass, but {not_passing:?} did not:\n{}",
-            report.summary()
-        )
-        .into());
+
+    /// The scenario gives the committed verdict, failing (when it fails)
+    /// in exactly the listed assertions.
+    fn as_expected(&self, file: &Path) -> Result<(), Failed> {
+        let name = relative(file);
+        let expectations = self.expectations()?;
+        let outcome = run(&name, &read(file)?, self.name);
+        if let Some(words) = expectations.get(&name).and_then(|e| e.error.as_deref()) {
+            return ends_in_error(outcome, words);
+        }
+        let report = outcome?;
+        let (verdict, listed) = match expectations.get(&name) {
+            Some(e) => (e.verdict.as_str(), e.assertions.clone()),
+            None => ("pass", Vec::new()),
+        };
+        if report.verdict.to_string() != verdict {
+            let why = expectations.get(&name).map_or("", |e| e.reason.as_str());
+            return Err(format!(
+                "expected {verdict} through {} ({why}), got:\n{}",
+                self.name,
+                report.summary()
+            )
+            .into());
+        }
+        let not_passing: Vec<String> = report
+            .assertions
+            .iter()
+            .filter(|a| a.verdict != Verdict::Pass)
+            .map(|a| a.name.clone())
+            .collect();
+        if verdict != "pass" && !listed.is_empty() && not_passing != listed {
+            return Err(format!(
+                "expected {listed:?} not to pass, but {not_passing:?} did not:\n{}",
+                report.summary()
+            )
+            .into());
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Through the proxy at layer 4 a connection sticks to one endpoint.
+    fn pins_connections(&self, file: &Path) -> Result<(), Failed> {
+        let report = run(&relative(file), &read(file)?, self.l4)?;
+        fails_naming(&report, "balanced", "connection")
+    }
+
+    /// Every file its expectations name exists.
+    fn names_real_files(&self, files: &[PathBuf]) -> Result<(), Failed> {
+        let known: Vec<String> = files.iter().map(|f| relative(f)).collect();
+        let stale: Vec<String> = self
+            .expectations()?
+            .into_keys()
+            .filter(|k| !known.contains(k))
+            .collect();
+        match stale.is_empty() {
+            true => Ok(()),
+            false => Err(format!(
+                "tests/expected/{}.yaml lists no such scenarios: {stale:?}",
+                self.name
+            )
+            .into()),
+        }
+    }
+
+    /// Its trials: every scenario, and a layer-4 control for each scenario
+    /// that balances per connection and that the proxy can run.
+    fn trials(&'static self, files: &[PathBuf]) -> Vec<Trial> {
+        let ignored = !self.runs();
+        let mut trials = Vec::new();
+        for file in files {
+            let path = file.clone();
+            let name = format!("{}::scenario::{}", self.name, relative(file));
+            trials.push(
+                Trial::test(name, move || self.as_expected(&path)).with_ignored_flag(ignored),
+            );
+            let l4_unsupported = self.expectations().is_ok_and(|e| {
+                e.get(&relative(file))
+                    .is_some_and(|e| e.layer_4.as_deref() == Some("unsupported"))
+            });
+            if !l4_unsupported
+                && std::fs::read_to_string(file).is_ok_and(|t| balances_per_connection(&t))
+            {
+                let path = file.clone();
+                let name = format!("{}::negative::layer-4::{}", self.name, relative(file));
+                trials.push(
+                    Trial::test(name, move || self.pins_connections(&path))
+                        .with_ignored_flag(ignored),
+                );
+            }
+        }
+        let files = files.to_vec();
+        trials.push(Trial::test(
+            format!("{}-expectations-name-real-files", self.name),
+            move || self.names_real_files(&files),
+        ));
+        trials
+    }
 }
 
 /// The run ended in an error naming `words` (a proxy that died, say).
@@ -422,18 +524,6 @@ fn ends_in_error(outcome: Result<Report, Failed>, words: &str) -> Result<(), Fai
         )
         .into()),
     }
-}
-
-/// Through Envoy's tcp_proxy a connection sticks to one endpoint.
-fn pinned_by_envoy_tcp_proxy(file: &Path) -> Result<(), Failed> {
-    let report = run(&relative(file), &read(file)?, "envoy-l4")?;
-    fails_naming(&report, "balanced", "connection")
-}
-
-/// Whether the Envoy trials run: an Envoy is installed, or required.
-fn envoy_trials() -> bool {
-    meshbench::adapter::envoy::locate().is_ok()
-        || std::env::var_os("MESHBENCH_REQUIRE_ENVOY").is_some()
 }
 
 fn main() {
@@ -463,51 +553,16 @@ fn main() {
             positive(p)
         }));
     }
-    let ignored = !envoy_trials();
-    for file in &files {
-        let path = file.clone();
-        let name = format!("envoy::scenario::{}", relative(file));
-        trials.push(
-            Trial::test(name, move || as_expected_through_envoy(&path)).with_ignored_flag(ignored),
-        );
-        let unsupported = envoy_expectations().is_ok_and(|e| {
-            e.get(&relative(file))
-                .is_some_and(|e| e.verdict == "unsupported")
-        });
-        // A scenario Envoy cannot run controls nothing through it.
-        if !unsupported && std::fs::read_to_string(file).is_ok_and(|t| balances_per_connection(&t))
-        {
-            let path = file.clone();
-            let name = format!("envoy::negative::tcp-proxy::{}", relative(file));
-            trials.push(
-                Trial::test(name, move || pinned_by_envoy_tcp_proxy(&path))
-                    .with_ignored_flag(ignored),
-            );
-        }
+    for proxy in REAL_PROXIES {
+        trials.extend(proxy.trials(&files));
     }
+    let ignored = !REAL_PROXIES[0].runs();
     for c in ENVOY_CONTROLS {
         trials.push(
             Trial::test(format!("envoy::negative::{}", c.name), move || control(c))
                 .with_ignored_flag(ignored),
         );
     }
-    trials.push(Trial::test("envoy-expectations-name-real-files", {
-        let files = files.clone();
-        move || {
-            let known: Vec<String> = files.iter().map(|f| relative(f)).collect();
-            let stale: Vec<String> = envoy_expectations()?
-                .into_keys()
-                .filter(|k| !known.contains(k))
-                .collect();
-            match stale.is_empty() {
-                true => Ok(()),
-                false => Err(format!(
-                    "tests/expected/envoy.yaml lists no such scenarios: {stale:?}"
-                )
-                .into()),
-            }
-        }
-    }));
     trials.push(Trial::test("scenarios-exist", move || {
         if files.is_empty() {
             Err(format!("no scenario files under {}", root().display()).into())

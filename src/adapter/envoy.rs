@@ -30,6 +30,7 @@ use super::child::Supervised;
 use super::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service, Setup,
 };
+pub(super) use admin::get as admin_get;
 pub use istio::Istio;
 pub use locate::locate;
 pub use translate::{Config, Gap, Layer, translate};

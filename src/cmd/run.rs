@@ -34,8 +34,9 @@ pub struct Args {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// The proxy under test: builtin, builtin-l4, builtin-process,
-    /// envoy[=PATH], envoy-l4[=PATH], address=HOST:PORT, or a negative
-    /// control builtin-fault=mirror-leak|l4-by-weight. Several, comma
+    /// envoy[:istio=1.X][=PATH], envoy-l4[…], haproxy[=PATH],
+    /// haproxy-l4[=PATH], address=HOST:PORT, or a negative control
+    /// builtin-fault=mirror-leak|l4-by-weight. Several, comma
     /// separated, run one after the other into one matrix.
     #[arg(long, default_value = "builtin", value_delimiter = ',')]
     proxy: Vec<ProxySpec>,

@@ -29,24 +29,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use meshbench_mesh_api::istio::DestinationRuleSpec;
-use meshbench_mesh_api::{Destination, Object, Percent, Resource, Routing, hosts};
+use meshbench_mesh_api::{Destination, Object, Percent, Resource, Routing};
 use meshbench_wire::Protocol;
 use serde_json::{Value, json};
 
-use super::super::Service;
+pub use super::super::mesh::{Gap, Layer};
+use super::super::{Service, mesh};
 use super::istio::Istio;
 pub(super) use http::listener_name;
-
-/// Why the objects could not be translated.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Gap {
-    /// Envoy has no way to say it (the reason, naming the field and filter).
-    #[error("{0}")]
-    Unsupported(String),
-    /// The objects are wrong for this fleet (an unknown host or subset).
-    #[error("{0}")]
-    Invalid(String),
-}
 
 /// A route table delivered by its own discovery file (RDS or TRDS).
 #[derive(Debug, Clone, PartialEq)]
@@ -74,17 +64,6 @@ pub struct Config {
 /// Envoy chose, so that a listener update is never a new socket.
 pub type Binds = BTreeMap<String, SocketAddr>;
 
-/// Which filters listen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layer {
-    /// The protocol's own filter: HCM, thrift_proxy, dubbo_proxy, tcp_proxy.
-    #[default]
-    Seven,
-    /// tcp_proxy for every service, to the whole service: the layer-4
-    /// negative control (a connection stays on the endpoint it was given).
-    Four,
-}
-
 /// Translates `routing` for `services` at `layer`, with `istio`'s defaults. `xds_dir` is where route
 /// tables are watched; `binds` the listener addresses.
 ///
@@ -100,11 +79,11 @@ pub fn translate(
     let mut builder = Builder {
         istio,
         services,
-        rules: destination_rules(&objects, services)?,
+        rules: mesh::destination_rules(&objects, services).map_err(Gap::Invalid)?,
         clusters: BTreeMap::new(),
     };
     builder.every_cluster()?;
-    let routers = routers(&objects, services)?;
+    let routers = mesh::routers(&objects, services).map_err(Gap::Invalid)?;
     let mut config = Config {
         listeners: BTreeMap::new(),
         clusters: BTreeMap::new(),
@@ -163,74 +142,6 @@ fn meta_router(router: Option<&Object>) -> Option<&Resource<meshbench_mesh_api::
     }
 }
 
-/// Which MetaRouter or VirtualService routes each service. A MetaRouter
-/// routes its first host only, as Aeraki does; a VirtualService every host.
-fn routers<'o>(
-    objects: &[&'o Object],
-    services: &[Service],
-) -> Result<BTreeMap<String, &'o Object>, Gap> {
-    let mut out: BTreeMap<String, &Object> = BTreeMap::new();
-    for &object in objects {
-        let (hosts, namespace): (&[String], &str) = match object {
-            Object::MetaRouter(r) => (
-                r.spec.hosts.get(..1).unwrap_or_default(),
-                &r.metadata.namespace,
-            ),
-            Object::VirtualService(vs) => (&vs.spec.hosts, &vs.metadata.namespace),
-            Object::DestinationRule(_) => continue,
-        };
-        for host in hosts {
-            let service = find(services, host, namespace).ok_or_else(|| {
-                Gap::Invalid(format!(
-                    "{}: host '{host}' is no service of the fleet",
-                    object.describe()
-                ))
-            })?;
-            if let Some(other) = out.insert(service.name.clone(), object)
-                && !std::ptr::eq(other, object)
-            {
-                return Err(Gap::Invalid(format!(
-                    "{} and {} both route {}",
-                    other.describe(),
-                    object.describe(),
-                    service.name
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The service `host` names, written in `namespace`.
-fn find<'s>(services: &'s [Service], host: &str, namespace: &str) -> Option<&'s Service> {
-    hosts::candidates(host, namespace)
-        .into_iter()
-        .find_map(|name| services.iter().find(|s| s.name == name))
-}
-
-/// DestinationRules by the service they configure.
-fn destination_rules<'o>(
-    objects: &[&'o Object],
-    services: &[Service],
-) -> Result<BTreeMap<String, &'o Resource<DestinationRuleSpec>>, Gap> {
-    let mut out = BTreeMap::new();
-    for &object in objects {
-        let Object::DestinationRule(rule) = object else {
-            continue;
-        };
-        let service =
-            find(services, &rule.spec.host, &rule.metadata.namespace).ok_or_else(|| {
-                Gap::Invalid(format!(
-                    "{}: host '{}' is no service of the fleet",
-                    object.describe(),
-                    rule.spec.host
-                ))
-            })?;
-        out.insert(service.name.clone(), rule);
-    }
-    Ok(out)
-}
-
 /// Shared state while routes are translated: the clusters named so far.
 pub(super) struct Builder<'a> {
     /// The release whose defaults are written.
@@ -257,7 +168,7 @@ impl Builder<'_> {
         namespace: &str,
         object: &str,
     ) -> Result<Target, Gap> {
-        let service = find(self.services, &destination.host, namespace).ok_or_else(|| {
+        let service = mesh::find(self.services, &destination.host, namespace).ok_or_else(|| {
             Gap::Invalid(format!(
                 "{object}: destination host '{}' is no service of the fleet",
                 destination.host

@@ -5,7 +5,7 @@
 
 use meshbench_mesh_api::Resource;
 use meshbench_mesh_api::istio::{
-    ConnectionPool, DestinationRuleSpec, LoadBalancer, OutlierDetection, SimpleLb, TrafficPolicy,
+    ConnectionPool, DestinationRuleSpec, LoadBalancer, OutlierDetection, SimpleLb,
 };
 use meshbench_wire::Protocol;
 use meshbench_wire::thrift::{Encoding, Transport};
@@ -41,29 +41,11 @@ pub(super) fn cluster(
         subset.unwrap_or(""),
         service.name
     );
-    let (labels, policy) = match subset {
-        None => (None, rule.and_then(|r| r.spec.traffic_policy.clone())),
-        Some(subset) => {
-            let found = rule
-                .and_then(|r| r.spec.subsets.iter().find(|s| s.name == subset))
-                .ok_or_else(|| {
-                    Gap::Invalid(format!(
-                        "subset '{subset}' of {} is defined by no DestinationRule",
-                        service.name
-                    ))
-                })?;
-            let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
-            (
-                Some(&found.labels),
-                merge(top, found.traffic_policy.as_ref()),
-            )
-        }
-    };
-    let policy = policy.unwrap_or_default();
-    let endpoints: Vec<Value> = service
+    let subset = super::mesh::subset(service, rule, subset).map_err(Gap::Invalid)?;
+    let policy = subset.policy;
+    let endpoints: Vec<Value> = subset
         .endpoints
         .iter()
-        .filter(|e| labels.is_none_or(|l| l.iter().all(|(k, v)| e.labels.get(k) == Some(v))))
         .map(|e| json!({ "endpoint": { "address": socket_address(e.identity.addr) } }))
         .collect();
     let (lb_policy, hash_header) = load_balancer(policy.load_balancer.as_ref())?;
@@ -94,31 +76,6 @@ pub(super) fn cluster(
         resource,
         hash_header,
     })
-}
-
-/// The subset's policy over the top level's: each of `loadBalancer`,
-/// `connectionPool` and `outlierDetection` replaced whole when the subset
-/// sets it.
-fn merge(top: Option<&TrafficPolicy>, subset: Option<&TrafficPolicy>) -> Option<TrafficPolicy> {
-    match (top, subset) {
-        (None, None) => None,
-        (Some(top), None) => Some(top.clone()),
-        (None, Some(subset)) => Some(subset.clone()),
-        (Some(top), Some(subset)) => Some(TrafficPolicy {
-            load_balancer: subset
-                .load_balancer
-                .clone()
-                .or_else(|| top.load_balancer.clone()),
-            connection_pool: subset
-                .connection_pool
-                .clone()
-                .or_else(|| top.connection_pool.clone()),
-            outlier_detection: subset
-                .outlier_detection
-                .clone()
-                .or_else(|| top.outlier_detection.clone()),
-        }),
-    }
 }
 
 /// `lb_policy`, and the hashed header: LEAST_REQUEST by default (Istio's

@@ -1,0 +1,186 @@
+//! What every translating adapter reads from the routing objects the same
+//! way, whatever it writes: which object routes which service (a MetaRouter
+//! its first host, as Aeraki does; a VirtualService every host), which
+//! DestinationRule configures it, and a subset as its endpoints and the
+//! traffic policy in force for them.
+
+use std::collections::BTreeMap;
+
+use meshbench_mesh_api::istio::{DestinationRuleSpec, TrafficPolicy};
+use meshbench_mesh_api::{Object, Resource, hosts};
+use meshbench_sim::fleet::EndpointInfo;
+
+use super::Service;
+
+/// Why the objects could not be translated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Gap {
+    /// The proxy has no way to say it (the reason, naming the field and
+    /// the proxy feature).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The objects are wrong for this fleet (an unknown host or subset).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Which layer a translating adapter listens at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layer {
+    /// The protocol's own codec: HTTP routes, Thrift and Dubbo routers, TCP
+    /// weights.
+    #[default]
+    Seven,
+    /// A TCP proxy for every service, to the whole service: the layer-4
+    /// negative control (a connection stays on the endpoint it was given).
+    Four,
+}
+
+/// The service `host` names, written in `namespace`.
+pub(super) fn find<'s>(
+    services: &'s [Service],
+    host: &str,
+    namespace: &str,
+) -> Option<&'s Service> {
+    hosts::candidates(host, namespace)
+        .into_iter()
+        .find_map(|name| services.iter().find(|s| s.name == name))
+}
+
+/// Which MetaRouter or VirtualService routes each service, by service name.
+///
+/// # Errors
+/// A host that is no service of the fleet, or a service two objects route.
+pub(super) fn routers<'o>(
+    objects: &[&'o Object],
+    services: &[Service],
+) -> Result<BTreeMap<String, &'o Object>, String> {
+    let mut out: BTreeMap<String, &Object> = BTreeMap::new();
+    for &object in objects {
+        let (hosts, namespace): (&[String], &str) = match object {
+            Object::MetaRouter(r) => (
+                r.spec.hosts.get(..1).unwrap_or_default(),
+                &r.metadata.namespace,
+            ),
+            Object::VirtualService(vs) => (&vs.spec.hosts, &vs.metadata.namespace),
+            Object::DestinationRule(_) => continue,
+        };
+        for host in hosts {
+            let service = find(services, host, namespace).ok_or_else(|| {
+                format!(
+                    "{}: host '{host}' is no service of the fleet",
+                    object.describe()
+                )
+            })?;
+            if let Some(other) = out.insert(service.name.clone(), object)
+                && !std::ptr::eq(other, object)
+            {
+                return Err(format!(
+                    "{} and {} both route {}",
+                    other.describe(),
+                    object.describe(),
+                    service.name
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// DestinationRules by the service they configure.
+///
+/// # Errors
+/// A rule whose host is no service of the fleet.
+pub(super) fn destination_rules<'o>(
+    objects: &[&'o Object],
+    services: &[Service],
+) -> Result<BTreeMap<String, &'o Resource<DestinationRuleSpec>>, String> {
+    let mut out = BTreeMap::new();
+    for &object in objects {
+        let Object::DestinationRule(rule) = object else {
+            continue;
+        };
+        let service =
+            find(services, &rule.spec.host, &rule.metadata.namespace).ok_or_else(|| {
+                format!(
+                    "{}: host '{}' is no service of the fleet",
+                    object.describe(),
+                    rule.spec.host
+                )
+            })?;
+        out.insert(service.name.clone(), rule);
+    }
+    Ok(out)
+}
+
+/// A subset of a service (or the whole service): its endpoints and the
+/// traffic policy in force for them.
+pub(super) struct Subset<'s> {
+    /// The endpoints whose labels match the subset's, in fleet order.
+    pub endpoints: Vec<&'s EndpointInfo>,
+    /// The subset's policy over the rule's top level (see [`merge`]).
+    pub policy: TrafficPolicy,
+}
+
+/// `subset` (none: the whole service) of `service` under `rule`.
+///
+/// # Errors
+/// A subset no rule defines.
+pub(super) fn subset<'s>(
+    service: &'s Service,
+    rule: Option<&Resource<DestinationRuleSpec>>,
+    subset: Option<&str>,
+) -> Result<Subset<'s>, String> {
+    let (labels, policy) = match subset {
+        None => (None, rule.and_then(|r| r.spec.traffic_policy.clone())),
+        Some(name) => {
+            let found = rule
+                .and_then(|r| r.spec.subsets.iter().find(|s| s.name == name))
+                .ok_or_else(|| {
+                    format!(
+                        "subset '{name}' of {} is defined by no DestinationRule",
+                        service.name
+                    )
+                })?;
+            let top = rule.and_then(|r| r.spec.traffic_policy.as_ref());
+            (
+                Some(&found.labels),
+                merge(top, found.traffic_policy.as_ref()),
+            )
+        }
+    };
+    let endpoints = service
+        .endpoints
+        .iter()
+        .filter(|e| labels.is_none_or(|l| l.iter().all(|(k, v)| e.labels.get(k) == Some(v))))
+        .collect();
+    Ok(Subset {
+        endpoints,
+        policy: policy.unwrap_or_default(),
+    })
+}
+
+/// The subset's policy over the top level's: each of `loadBalancer`,
+/// `connectionPool` and `outlierDetection` replaced whole when the subset
+/// sets it (istiod's `MergeTrafficPolicy`).
+fn merge(top: Option<&TrafficPolicy>, subset: Option<&TrafficPolicy>) -> Option<TrafficPolicy> {
+    match (top, subset) {
+        (None, None) => None,
+        (Some(top), None) => Some(top.clone()),
+        (None, Some(subset)) => Some(subset.clone()),
+        (Some(top), Some(subset)) => Some(TrafficPolicy {
+            load_balancer: subset
+                .load_balancer
+                .clone()
+                .or_else(|| top.load_balancer.clone()),
+            connection_pool: subset
+                .connection_pool
+                .clone()
+                .or_else(|| top.connection_pool.clone()),
+            outlier_detection: subset
+                .outlier_detection
+                .clone()
+                .or_else(|| top.outlier_detection.clone()),
+        }),
+    }
+}
