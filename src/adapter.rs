@@ -17,6 +17,8 @@
 //!   Aeraki would and served as file-based xDS.
 //! - `haproxy[-l4][=PATH]`: a real HAProxy, the routing translated into a
 //!   `haproxy.cfg` and reloaded for phases.
+//! - `nginx[-l4][=PATH]`: a real nginx, the routing translated into an
+//!   `nginx.conf` and reloaded for phases.
 //! - `address=HOST:PORT`: a proxy the user runs; meshbench prints the
 //!   endpoints it must route to and can change neither its routing nor its
 //!   settings (the idle timeout), so it refuses scenarios that need either.
@@ -27,6 +29,7 @@ mod child;
 pub mod envoy;
 pub mod haproxy;
 mod mesh;
+pub mod nginx;
 mod process;
 
 use std::collections::BTreeMap;
@@ -45,6 +48,7 @@ pub use builtin::BuiltinAdapter;
 pub use envoy::EnvoyAdapter;
 pub use haproxy::HaproxyAdapter;
 pub use mesh::Layer;
+pub use nginx::NginxAdapter;
 pub use process::ProcessAdapter;
 
 /// A boxed future, so adapters can be used as trait objects.
@@ -208,6 +212,14 @@ pub enum ProxySpec {
         /// Layer 7, or the layer-4 negative control.
         layer: Layer,
     },
+    /// `nginx[=PATH]`: a real nginx ([`NginxAdapter`]); `nginx-l4…` the
+    /// same nginx as a `stream` proxy, a real layer-4 negative control.
+    Nginx {
+        /// The binary, when named; found otherwise ([`nginx::locate`]).
+        binary: Option<std::path::PathBuf>,
+        /// Layer 7, or the layer-4 negative control.
+        layer: Layer,
+    },
     /// `builtin-fault=NAME`: the reference proxy with a deliberate defect
     /// (one of [`BuiltinAdapter::FAULTS`]), for negative controls.
     BuiltinFault(String),
@@ -270,20 +282,41 @@ impl std::fmt::Display for EnvoySpec {
     }
 }
 
-/// `haproxy[-l4][=PATH]`; `None` when `text` names no HAProxy adapter.
-fn haproxy_spec(text: &str) -> Option<Result<ProxySpec, String>> {
-    let (layer, rest) = match text.strip_prefix("haproxy-l4") {
+/// `NAME[-l4][=PATH]` for a proxy found on the machine (`haproxy`,
+/// `nginx`); `None` when `text` does not name it.
+fn located_spec(
+    text: &str,
+    name: &str,
+) -> Option<Result<(Layer, Option<std::path::PathBuf>), String>> {
+    let rest = text.strip_prefix(name)?;
+    let (layer, rest) = match rest.strip_prefix("-l4") {
         Some(rest) => (Layer::Four, rest),
-        None => (Layer::Seven, text.strip_prefix("haproxy")?),
+        None => (Layer::Seven, rest),
     };
-    let binary = match rest {
-        "" => None,
+    match rest {
+        "" => Some(Ok((layer, None))),
         _ => match rest.strip_prefix('=').filter(|p| !p.is_empty()) {
-            Some(path) => Some(path.into()),
-            None => return Some(Err(format!("'{text}': write haproxy=PATH"))),
+            Some(path) => Some(Ok((layer, Some(path.into())))),
+            None => Some(Err(format!("'{text}': write {name}=PATH"))),
         },
-    };
-    Some(Ok(ProxySpec::Haproxy { binary, layer }))
+    }
+}
+
+/// `name` or `name-l4`, then `=PATH` when a binary is named.
+fn located_name(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    layer: Layer,
+    binary: Option<&std::path::Path>,
+) -> std::fmt::Result {
+    f.write_str(name)?;
+    if layer == Layer::Four {
+        f.write_str("-l4")?;
+    }
+    match binary {
+        Some(path) => write!(f, "={}", path.display()),
+        None => Ok(()),
+    }
 }
 
 impl std::str::FromStr for ProxySpec {
@@ -298,8 +331,11 @@ impl std::str::FromStr for ProxySpec {
                 if let Some(spec) = EnvoySpec::parse(other) {
                     return spec.map(ProxySpec::Envoy);
                 }
-                if let Some(spec) = haproxy_spec(other) {
-                    return spec;
+                if let Some(spec) = located_spec(other, "haproxy") {
+                    return spec.map(|(layer, binary)| ProxySpec::Haproxy { binary, layer });
+                }
+                if let Some(spec) = located_spec(other, "nginx") {
+                    return spec.map(|(layer, binary)| ProxySpec::Nginx { binary, layer });
                 }
                 if let Some(fault) = other.strip_prefix("builtin-fault=") {
                     BuiltinAdapter::faulty(fault)?;
@@ -311,7 +347,7 @@ impl std::str::FromStr for ProxySpec {
                         .map(ProxySpec::Address)
                         .map_err(|_| format!("'{addr}' is not HOST:PORT")),
                     None => Err(format!(
-                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, envoy[:istio=1.X][=PATH], envoy-l4[…], haproxy[=PATH], haproxy-l4[=PATH], address=HOST:PORT, builtin-fault={} (negative controls)",
+                        "unknown proxy adapter '{other}'\nknown: builtin, builtin-l4, builtin-process, envoy[:istio=1.X][=PATH], envoy-l4[…], haproxy[-l4][=PATH], nginx[-l4][=PATH], address=HOST:PORT, builtin-fault={} (negative controls)",
                         BuiltinAdapter::FAULTS.join("|")
                     )),
                 }
@@ -329,14 +365,10 @@ impl std::fmt::Display for ProxySpec {
             ProxySpec::Address(addr) => write!(f, "address={addr}"),
             ProxySpec::Envoy(spec) => spec.fmt(f),
             ProxySpec::Haproxy { binary, layer } => {
-                f.write_str(match layer {
-                    Layer::Seven => "haproxy",
-                    Layer::Four => "haproxy-l4",
-                })?;
-                match binary {
-                    Some(path) => write!(f, "={}", path.display()),
-                    None => Ok(()),
-                }
+                located_name(f, "haproxy", *layer, binary.as_deref())
+            }
+            ProxySpec::Nginx { binary, layer } => {
+                located_name(f, "nginx", *layer, binary.as_deref())
             }
             ProxySpec::BuiltinFault(fault) => write!(f, "builtin-fault={fault}"),
         }
@@ -356,6 +388,9 @@ impl ProxySpec {
             }
             ProxySpec::Haproxy { binary, layer } => {
                 Box::new(HaproxyAdapter::new(binary.clone(), *layer))
+            }
+            ProxySpec::Nginx { binary, layer } => {
+                Box::new(NginxAdapter::new(binary.clone(), *layer))
             }
             // The name was checked when the spec was parsed.
             ProxySpec::BuiltinFault(fault) => match BuiltinAdapter::faulty(fault) {

@@ -170,7 +170,7 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
             .await
             .is_err()
     );
-    assert!(adapter::from_name("nginx").is_err());
+    assert!(adapter::from_name("squid").is_err());
     for (spec, shown) in [
         ("envoy", "envoy"),
         ("envoy-l4", "envoy-l4"),
@@ -182,6 +182,8 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
             "envoy-l4:istio=1.24=/opt/e/envoy",
         ),
         ("haproxy", "haproxy"),
+        ("nginx", "nginx"),
+        ("nginx-l4", "nginx-l4"),
         (
             "haproxy-l4=/usr/local/sbin/haproxy",
             "haproxy-l4=/usr/local/sbin/haproxy",
@@ -197,6 +199,7 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
         "envoy:istio=1.24/x",
         "haproxy=",
         "haproxyx",
+        "nginx-l7",
     ] {
         assert!(wrong.parse::<adapter::ProxySpec>().is_err(), "{wrong}");
     }
@@ -405,22 +408,38 @@ async fn web_version(client: &meshbench_sim::client::http::HttpClient) -> (Strin
     (reply.echo.map(|e| e.version).unwrap_or_default(), closing)
 }
 
-/// A real HAProxy through its adapter: routes, reloads for a phase (a new
-/// connection sees the new routing at once; a kept-alive one gets at most
-/// one more answer under the old routing, marked `Connection: close`),
-/// refuses what the translation finds invalid and what `haproxy -c`
-/// rejects (with HAProxy's words), reports its counters and its death.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_haproxy_adapter_routes_reloads_refuses_and_reports_its_death() {
+/// What a reloading proxy's adapter test checks of it.
+struct Reloading<T> {
+    /// Its adapter.
+    proxy: T,
+    /// The running master's pid.
+    pid: fn(&T) -> Option<u32>,
+    /// Words of the proxy's own refusal (its config checker).
+    refusal: &'static str,
+    /// A counter its stats carry.
+    counter: &'static str,
+    /// How its description starts.
+    about: &'static str,
+    /// Whether a kept-alive connection gets at most one more answer under
+    /// the old routing, marked `Connection: close` (HAProxy); nginx's old
+    /// workers serve it for a while longer and then close it abruptly.
+    closes_gracefully: bool,
+}
+
+/// A real reloading proxy through its adapter: routes, reloads for a phase
+/// (a new connection sees the new routing at once), refuses what the
+/// translation finds invalid and what the proxy's own checker rejects (with
+/// its words), reports its counters and its death.
+async fn reloading_proxy_lifecycle<T: ProxyAdapter>(reloading: Reloading<T>) {
     use meshbench_sim::client::http::HttpClient;
-    if let Err(missing) = adapter::haproxy::locate() {
-        assert!(
-            std::env::var_os("MESHBENCH_REQUIRE_HAPROXY").is_none(),
-            "{missing}"
-        );
-        eprintln!("no HAProxy installed: {missing}");
-        return;
-    }
+    let Reloading {
+        mut proxy,
+        pid,
+        refusal,
+        counter,
+        about,
+        closes_gracefully,
+    } = reloading;
     let versions = ["v1", "v2"].map(|v| VersionSpec {
         name: v.into(),
         replicas: 1,
@@ -444,9 +463,8 @@ async fn the_haproxy_adapter_routes_reloads_refuses_and_reports_its_death() {
         thrift: ServerCodec::APACHE,
         endpoints: fleet.endpoints().to_vec(),
     }];
-    let mut haproxy = adapter::HaproxyAdapter::new(None, adapter::Layer::Seven);
     let every = serde_json::json!([]);
-    let listeners = haproxy
+    let listeners = proxy
         .start(
             &services,
             &web_routing("v1", every.clone()),
@@ -456,57 +474,59 @@ async fn the_haproxy_adapter_routes_reloads_refuses_and_reports_its_death() {
         .expect("starts");
     let kept = HttpClient::connect(listeners[WEB]).await.expect("connects");
     assert_eq!(web_version(&kept).await, ("v1".to_owned(), false));
-    haproxy
+    proxy
         .apply(&web_routing("v2", every.clone()))
         .await
         .expect("reloads");
     let fresh = HttpClient::connect(listeners[WEB]).await.expect("connects");
     assert_eq!(web_version(&fresh).await.0, "v2", "a new connection");
-    let (after, closing) = web_version(&kept).await;
-    assert!(
-        after == "v2" || (after == "v1" && closing),
-        "the kept connection: {after}, closing: {closing}"
-    );
-    assert_eq!(web_version(&kept).await.0, "v2", "then the new routing");
-    assert_eq!(
-        kept.reconnects(),
-        u64::from(closing),
-        "reconnected after a close"
-    );
-    let invalid = haproxy
+    if closes_gracefully {
+        let (after, closing) = web_version(&kept).await;
+        assert!(
+            after == "v2" || (after == "v1" && closing),
+            "the kept connection: {after}, closing: {closing}"
+        );
+        assert_eq!(web_version(&kept).await.0, "v2", "then the new routing");
+        assert_eq!(
+            kept.reconnects(),
+            u64::from(closing),
+            "reconnected after a close"
+        );
+    }
+    let invalid = proxy
         .apply(&web_routing("v9", every.clone()))
         .await
         .expect_err("unknown subset");
     assert!(invalid.to_string().contains("'v9'"), "{invalid}");
-    // Passes the translation, fails HAProxy's own regex compiler.
+    // Passes the translation, fails the proxy's own regex compiler.
     let broken = serde_json::json!([{"uri": {"regex": "/(unclosed"}}]);
-    let refused = haproxy
+    let refused = proxy
         .apply(&web_routing("v1", broken))
         .await
-        .expect_err("HAProxy refuses it");
+        .expect_err("the proxy refuses it");
     assert!(
         matches!(refused, adapter::AdapterError::Refused(_))
-            && refused.to_string().contains("haproxy -c refused"),
+            && refused.to_string().contains(refusal),
         "{refused}"
     );
     assert_eq!(web_version(&fresh).await.0, "v2", "the old routing stays");
-    let stats = haproxy.stats().await.expect("stats");
+    let stats = proxy.stats().await.expect("stats");
+    assert!(stats.contains(counter), "{stats:.200}");
+    let description = proxy.description().expect("version");
+    assert!(description.starts_with(about), "{description}");
     assert!(
-        stats.contains("haproxy_frontend_http_requests_total"),
-        "{stats:.200}"
+        description.contains("reloads in force after"),
+        "{description}"
     );
-    let about = haproxy.description().expect("version");
-    assert!(about.starts_with("HAProxy version 2."), "{about}");
-    assert!(about.contains("reloads in force after"), "{about}");
-    let pid = haproxy.pid().expect("running");
+    let master = pid(&proxy).expect("running");
     let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
+        .args(["-9", &master.to_string()])
         .status()
         .expect("kill runs");
     assert!(killed.success());
     let mut exit = None;
     for _ in 0..200 {
-        exit = haproxy.exited();
+        exit = proxy.exited();
         if exit.is_some() {
             break;
         }
@@ -514,6 +534,62 @@ async fn the_haproxy_adapter_routes_reloads_refuses_and_reports_its_death() {
     }
     let exit = exit.expect("the adapter sees the exit");
     assert!(exit.contains("killed by signal 9"), "{exit}");
-    haproxy.stop().await;
+    proxy.stop().await;
+    let mut left = true;
+    for _ in 0..200 {
+        left = tokio::net::TcpStream::connect(listeners[WEB]).await.is_ok();
+        if !left {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!left, "a worker still serves after stop");
     fleet.stop().await;
+}
+
+/// Whether a proxy's tests run: installed, or a failure when `required_by` is set.
+fn installed(located: Result<std::path::PathBuf, String>, required_by: &str) -> bool {
+    match located {
+        Ok(_) => true,
+        Err(missing) => {
+            assert!(std::env::var_os(required_by).is_none(), "{missing}");
+            eprintln!("not installed: {missing}");
+            false
+        }
+    }
+}
+
+/// HAProxy: a kept connection gets at most one more answer under the old
+/// routing, with `Connection: close`, and the client reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_haproxy_adapter_routes_reloads_refuses_and_reports_its_death() {
+    if !installed(adapter::haproxy::locate(), "MESHBENCH_REQUIRE_HAPROXY") {
+        return;
+    }
+    reloading_proxy_lifecycle(Reloading {
+        proxy: adapter::HaproxyAdapter::new(None, adapter::Layer::Seven),
+        pid: adapter::HaproxyAdapter::pid,
+        refusal: "haproxy -c refused",
+        counter: "haproxy_frontend_http_requests_total",
+        about: "HAProxy version 2.",
+        closes_gracefully: true,
+    })
+    .await;
+}
+
+/// nginx, and no worker left behind once its master was killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nginx_adapter_routes_reloads_refuses_and_reports_its_death() {
+    if !installed(adapter::nginx::locate(), "MESHBENCH_REQUIRE_NGINX") {
+        return;
+    }
+    reloading_proxy_lifecycle(Reloading {
+        proxy: adapter::NginxAdapter::new(None, adapter::Layer::Seven),
+        pid: adapter::NginxAdapter::pid,
+        refusal: "nginx -t refused",
+        counter: "Active connections",
+        about: "nginx version: nginx/1.",
+        closes_gracefully: false,
+    })
+    .await;
 }

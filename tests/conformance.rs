@@ -14,14 +14,14 @@
 //! not claim (pinned connections, balanced overall, under `per: run`) must
 //! PASS.
 //!
-//! Against each real proxy (`envoy`, `haproxy`), every scenario file is a
+//! Against each real proxy (`envoy`, `haproxy`, `nginx`), every scenario file is a
 //! trial too, judged against the verdict `tests/expected/<proxy>.yaml`
 //! commits for it (pass unless listed): an unexpected pass fails as much as
 //! an unexpected failure, and a listed failure must fail in the assertion it
 //! names. Layer-4 controls run through the proxy's layer-4 mode as well
-//! (Envoy's tcp_proxy, HAProxy's `mode tcp`). Without the proxy installed
-//! its trials are ignored, unless `MESHBENCH_REQUIRE_ENVOY` /
-//! `MESHBENCH_REQUIRE_HAPROXY` is set (CI sets both), when they fail.
+//! (Envoy's tcp_proxy, HAProxy's `mode tcp`, nginx's `stream`). Without
+//! the proxy installed its trials are ignored, unless its
+//! `MESHBENCH_REQUIRE_<PROXY>` is set (CI sets all three), when they fail.
 //!
 //! Trials run one at a time (`--test-threads` overrides): scenarios with a
 //! latency window should not share two cores with another run.
@@ -398,6 +398,12 @@ const REAL_PROXIES: &[RealProxy] = &[
         l4: "haproxy-l4",
         installed: || meshbench::adapter::haproxy::locate().is_ok(),
         required_by: "MESHBENCH_REQUIRE_HAPROXY",
+    },
+    RealProxy {
+        name: "nginx",
+        l4: "nginx-l4",
+        installed: || meshbench::adapter::nginx::locate().is_ok(),
+        required_by: "MESHBENCH_REQUIRE_NGINX",
     },
 ];
 

@@ -184,3 +184,39 @@ fn merge(top: Option<&TrafficPolicy>, subset: Option<&TrafficPolicy>) -> Option<
         }),
     }
 }
+
+/// A header name: an HTTP token.
+///
+/// # Errors
+/// [`Gap::Invalid`] naming `at`.
+pub(super) fn token<'t>(name: &'t str, at: &str) -> Result<&'t str, Gap> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$&*+-.^_`|~".contains(c));
+    match valid {
+        true => Ok(name),
+        false => Err(Gap::Invalid(format!("{at}: '{name}' is not a header name"))),
+    }
+}
+
+/// PCRE metacharacters escaped, for a literal in a regex.
+pub(super) fn regex_escape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A Go duration from a routing object, or the error naming the field.
+///
+/// # Errors
+/// [`Gap::Invalid`] naming `field`.
+pub(super) fn duration(text: &str, field: &str) -> Result<std::time::Duration, Gap> {
+    meshbench_mesh_api::duration::parse(text)
+        .ok_or_else(|| Gap::Invalid(format!("{field}: '{text}' is not a duration")))
+}

@@ -33,6 +33,7 @@ use meshbench_mesh_api::{Destination, Object, Percent, Resource, Routing};
 use meshbench_wire::Protocol;
 use serde_json::{Value, json};
 
+pub(super) use super::super::mesh::duration;
 pub use super::super::mesh::{Gap, Layer};
 use super::super::{Service, mesh};
 use super::istio::Istio;
@@ -272,12 +273,6 @@ pub(super) fn proto_duration(duration: Duration) -> String {
         0 => format!("{}s", duration.as_secs()),
         nanos => format!("{}.{nanos:09}s", duration.as_secs()),
     }
-}
-
-/// A Go duration from a routing object, or the error naming the field.
-pub(super) fn duration(text: &str, field: &str) -> Result<Duration, Gap> {
-    meshbench_mesh_api::duration::parse(text)
-        .ok_or_else(|| Gap::Invalid(format!("{field}: '{text}' is not a duration")))
 }
 
 /// A percentage as Envoy's `FractionalPercent` over a million (istiod

@@ -33,7 +33,7 @@ use meshbench_mesh_api::{Destination, Object, Resource, Routing, StringMatch};
 use meshbench_wire::Protocol;
 
 use super::super::Service;
-use super::super::mesh::{self, Gap, Layer};
+use super::super::mesh::{self, Gap, Layer, duration, regex_escape, token};
 
 /// Where each frontend binds, by service name, and the Prometheus
 /// exporter's address.
@@ -846,30 +846,6 @@ fn log_format(text: &str, at: &str) -> Result<String, Gap> {
     Ok(literal(text, at)?.replace('%', "%%"))
 }
 
-/// A header name: an HTTP token.
-fn token<'t>(name: &'t str, at: &str) -> Result<&'t str, Gap> {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "!#$&*+-.^_`|~".contains(c));
-    match valid {
-        true => Ok(name),
-        false => Err(Gap::Invalid(format!("{at}: '{name}' is not a header name"))),
-    }
-}
-
-/// PCRE metacharacters escaped, for a literal prefix in a regex.
-fn regex_escape(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if "\\.^$|?*+()[]{}".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `balance …` for a subset's load balancer: LEAST_REQUEST (Istio's
 /// default) as `leastconn`, which counts requests in flight per server on
 /// HTTP/1.1.
@@ -934,12 +910,6 @@ fn connect_timeout(policy: &TrafficPolicy, at: &str) -> Result<Option<String>, G
         .and_then(|t| t.connect_timeout.as_deref())
         .map(|t| duration(t, &format!("{at}.connectionPool.tcp.connectTimeout")).map(milliseconds))
         .transpose()
-}
-
-/// A Go duration from a routing object, or the error naming the field.
-fn duration(text: &str, field: &str) -> Result<Duration, Gap> {
-    meshbench_mesh_api::duration::parse(text)
-        .ok_or_else(|| Gap::Invalid(format!("{field}: '{text}' is not a duration")))
 }
 
 #[cfg(test)]

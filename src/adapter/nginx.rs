@@ -1,0 +1,406 @@
+//! nginx as the proxy under test: the routing objects translated into one
+//! `nginx.conf` ([`config`]), nginx run with its master process and
+//! watched as a child process.
+//!
+//! - nginx is found from `--proxy nginx=PATH`, `$MESHBENCH_NGINX`, or
+//!   `PATH` (Debian's `/usr/sbin/nginx`); TCP needs Debian's stream module
+//!   (`libnginx-mod-stream`), looked for under `/usr/lib/nginx/modules`.
+//! - Each server listens on a loopback port picked before the start and kept
+//!   for every reload (the master keeps its listening sockets).
+//! - A configuration is checked with `nginx -t` first: a refusal quotes
+//!   nginx's own message. `apply()` sends the master `SIGHUP` and returns
+//!   once the control server answers with the new version, which only the
+//!   new workers do; the old workers finish the requests they hold and
+//!   close their keep-alive connections.
+//! - `worker_processes 2` (Istio's sidecar worker count) unless the
+//!   scenario's `proxy.workers` says otherwise.
+
+mod config;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use meshbench_sim::client::http::HttpClient;
+use meshbench_wire::http1::Request;
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use super::child::Supervised;
+use super::mesh::{Gap, Layer};
+use super::{
+    AdapterError, BoxFuture, Feature, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
+    Setup,
+};
+pub use config::{Binds, Options, Paths, config};
+
+/// Istio's sidecar worker count, as nginx worker processes.
+const WORKERS: u32 = 2;
+
+/// How long nginx may take to start, or a reload to be in force.
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// Where Debian installs the stream module.
+const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
+/// `nginx[-l4][=PATH]`.
+#[derive(Debug, Default)]
+pub struct NginxAdapter {
+    /// The binary named on the command line, if any.
+    binary: Option<PathBuf>,
+    /// Layer 7, or the layer-4 negative control.
+    layer: Layer,
+    child: Option<Supervised>,
+    /// The process group of the master and its workers, kept after the
+    /// master is gone so that its workers can still be stopped.
+    group: Option<u32>,
+    /// The prefix directory, removed when dropped.
+    dir: Option<tempfile::TempDir>,
+    services: Vec<Service>,
+    binds: Option<Binds>,
+    options: Option<Options>,
+    /// The configuration's version, as the control server answers it.
+    version: u64,
+    /// `nginx -v`'s words.
+    about: Option<String>,
+    /// How long each reload took to be in force.
+    applied_in: Vec<Duration>,
+}
+
+/// Where nginx is: `$MESHBENCH_NGINX`, else the first `nginx` on `PATH` or
+/// in `/usr/sbin`.
+///
+/// # Errors
+/// A sentence saying where it looked and how to install it.
+pub fn locate() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("MESHBENCH_NGINX") {
+        return Ok(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("nginx"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            "no nginx in $MESHBENCH_NGINX, PATH or /usr/sbin: install it (apt-get install nginx libnginx-mod-stream) or name it with --proxy nginx=PATH".to_owned()
+        })
+}
+
+/// The stream module, when installed.
+fn stream_module() -> Option<&'static str> {
+    Path::new(STREAM_MODULE).is_file().then_some(STREAM_MODULE)
+}
+
+impl NginxAdapter {
+    /// An nginx found at `binary`, or by [`locate`], listening at `layer`.
+    pub fn new(binary: Option<PathBuf>, layer: Layer) -> Self {
+        let mut adapter = NginxAdapter::default();
+        adapter.binary = binary;
+        adapter.layer = layer;
+        adapter
+    }
+
+    /// The master's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref()?.pid()
+    }
+
+    fn binary(&self) -> Result<PathBuf, AdapterError> {
+        match &self.binary {
+            Some(path) => Ok(path.clone()),
+            None => locate().map_err(AdapterError::Start),
+        }
+    }
+
+    fn dir(&self) -> Result<&Path, AdapterError> {
+        self.dir
+            .as_ref()
+            .map(tempfile::TempDir::path)
+            .ok_or_else(|| AdapterError::Start("not started".to_owned()))
+    }
+
+    /// Translates `routing` as the next version, checks it with `nginx -t`
+    /// and installs it as `nginx.conf`.
+    async fn write(&mut self, routing: &[Routing]) -> Result<PathBuf, AdapterError> {
+        let dir = self.dir()?.to_owned();
+        let (binds, options) = match (&self.binds, self.options) {
+            (Some(binds), Some(options)) => (binds, options),
+            _ => return Err(AdapterError::Start("not started".to_owned())),
+        };
+        let prefix = dir.display().to_string();
+        let paths = Paths {
+            dir: &prefix,
+            stream_module: stream_module(),
+            version: self.version + 1,
+        };
+        let text = config(&self.services, routing, binds, options, paths).map_err(refusal)?;
+        let next = dir.join("next.conf");
+        std::fs::write(&next, &text).map_err(|e| AdapterError::Start(e.to_string()))?;
+        let check = Command::new(self.binary()?)
+            .args(["-t", "-q", "-e", "stderr", "-p"])
+            .arg(&dir)
+            .arg("-c")
+            .arg(&next)
+            .output()
+            .await
+            .map_err(|e| AdapterError::Start(e.to_string()))?;
+        if !check.status.success() {
+            let said = String::from_utf8_lossy(&check.stderr);
+            let lines: Vec<&str> = said
+                .lines()
+                .filter(|l| l.contains("[emerg]"))
+                .take(5)
+                .collect();
+            return Err(AdapterError::Refused(format!(
+                "nginx -t refused the configuration: {}",
+                lines.join("; ")
+            )));
+        }
+        let installed = dir.join("nginx.conf");
+        std::fs::rename(&next, &installed).map_err(|e| AdapterError::Start(e.to_string()))?;
+        self.version += 1;
+        Ok(installed)
+    }
+
+    /// Waits until the control server answers with the installed version.
+    async fn await_version(&mut self) -> Result<(), AdapterError> {
+        let control = self
+            .binds
+            .as_ref()
+            .map(|b| b.control)
+            .ok_or_else(|| AdapterError::Start("not started".to_owned()))?;
+        let want = self.version.to_string();
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            if let Some(exit) = self.exited() {
+                return Err(AdapterError::Start(exit));
+            }
+            if version_at(control).await.as_deref() == Some(want.as_str()) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(AdapterError::Start(format!(
+                    "nginx did not serve version {want} at {control} within {READY_WITHIN:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// What the control server says its version is, on a new connection.
+async fn version_at(control: SocketAddr) -> Option<String> {
+    let client = HttpClient::connect(control).await.ok()?;
+    let (response, _) = client
+        .send(Request::new("GET", "/__meshbench/version"), None)
+        .await
+        .ok()?;
+    (response.status == 200).then(|| String::from_utf8_lossy(&response.body).into_owned())
+}
+
+/// Sends `signal` to the process group `group` (nginx's master and workers).
+async fn signal_group(signal: &str, group: u32) {
+    let _ = Command::new("kill")
+        .args([signal, "--", &format!("-{group}")])
+        .output()
+        .await;
+}
+
+/// A free port on 127.0.0.1, for a server that nginx binds next.
+fn free_port() -> Result<SocketAddr, AdapterError> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| AdapterError::Start(format!("no free loopback port: {e}")))
+}
+
+/// A translation gap as the adapter error it is.
+fn refusal(gap: Gap) -> AdapterError {
+    match gap {
+        Gap::Unsupported(what) => AdapterError::Unsupported {
+            adapter: "nginx".to_owned(),
+            what,
+        },
+        Gap::Invalid(reason) => AdapterError::Refused(reason),
+    }
+}
+
+impl ProxyAdapter for NginxAdapter {
+    fn name(&self) -> &str {
+        match self.layer {
+            Layer::Seven => "nginx",
+            Layer::Four => "nginx-l4",
+        }
+    }
+
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        routing: &'a [Routing],
+        settings: ProxySettings,
+    ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
+        Box::pin(async move {
+            let temp = tempfile::Builder::new()
+                .prefix("meshbench-nginx-")
+                .tempdir()
+                .map_err(|e| AdapterError::Start(e.to_string()))?;
+            self.dir = Some(temp);
+            self.services = services.to_vec();
+            let mut listeners = Listeners::new();
+            for service in services {
+                listeners.insert(service.name.clone(), free_port()?);
+            }
+            self.binds = Some(Binds {
+                services: listeners.clone(),
+                control: free_port()?,
+            });
+            self.options = Some(Options {
+                layer: self.layer,
+                workers: settings.workers.unwrap_or(WORKERS),
+                idle_timeout: settings.idle_timeout,
+            });
+            let installed = self.write(routing).await?;
+            let binary = self.binary()?;
+            let mut command = Command::new(&binary);
+            command
+                .args(["-e", "stderr", "-p"])
+                .arg(self.dir()?)
+                .arg("-c")
+                .arg(&installed)
+                // Its own group, so that stopping it stops its workers even
+                // after the master died.
+                .process_group(0);
+            let (child, _) = Supervised::spawn("nginx", &mut command)
+                .map_err(|e| AdapterError::Start(format!("{}: {e}", binary.display())))?;
+            self.group = child.pid();
+            self.child = Some(child);
+            self.await_version().await?;
+            self.about = Command::new(&binary)
+                .arg("-v")
+                .output()
+                .await
+                .ok()
+                .and_then(|o| {
+                    String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .next()
+                        .map(str::to_owned)
+                });
+            Ok(listeners)
+        })
+    }
+
+    fn apply<'a>(&'a mut self, routing: &'a [Routing]) -> BoxFuture<'a, Result<(), AdapterError>> {
+        Box::pin(async move {
+            self.write(routing).await?;
+            let started = Instant::now();
+            let pid = self
+                .pid()
+                .ok_or_else(|| AdapterError::Start("nginx is not running".to_owned()))?;
+            let signalled = Command::new("kill")
+                .args(["-HUP", &pid.to_string()])
+                .status()
+                .await
+                .map_err(|e| AdapterError::Start(format!("signalling nginx: {e}")))?;
+            if !signalled.success() {
+                return Err(AdapterError::Start(format!("kill -HUP {pid} failed")));
+            }
+            self.await_version().await?;
+            self.applied_in.push(started.elapsed());
+            Ok(())
+        })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            let control = self.binds.as_ref()?.control;
+            super::envoy::admin_get(control, "/__meshbench/status")
+                .await
+                .ok()
+        })
+    }
+
+    fn unsupported(&self, feature: &Feature) -> Option<String> {
+        let _ = feature;
+        None
+    }
+
+    fn unsupported_setup(&self, setup: &Setup) -> Option<String> {
+        let placeholder = SocketAddr::from(([127, 0, 0, 1], 1));
+        let binds = Binds {
+            services: setup
+                .services
+                .iter()
+                .map(|s| (s.name.clone(), placeholder))
+                .collect(),
+            control: placeholder,
+        };
+        let options = Options {
+            layer: self.layer,
+            workers: WORKERS,
+            idle_timeout: setup.settings.idle_timeout,
+        };
+        let paths = Paths {
+            dir: "/tmp",
+            stream_module: stream_module(),
+            version: 1,
+        };
+        setup.routing.iter().find_map(|routing| {
+            match config(&setup.services, routing, &binds, options, paths) {
+                Err(Gap::Unsupported(reason)) => Some(reason),
+                Ok(_) | Err(Gap::Invalid(_)) => None,
+            }
+        })
+    }
+
+    fn description(&self) -> Option<String> {
+        let workers = self.options.map_or(WORKERS, |o| o.workers);
+        let reloads = match self.applied_in.as_slice() {
+            [] => String::new(),
+            times => {
+                let ms: Vec<String> = times
+                    .iter()
+                    .map(|t| format!("{:.0}", t.as_secs_f64() * 1e3))
+                    .collect();
+                format!("; reloads in force after {} ms", ms.join(", "))
+            }
+        };
+        self.about
+            .as_ref()
+            .map(|v| format!("{v}, {workers} worker(s){reloads}"))
+    }
+
+    fn exited(&mut self) -> Option<String> {
+        self.child.as_mut()?.exited()
+    }
+
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let (Some(mut child), Some(group)) = (self.child.take(), self.group.take()) {
+                // The master stops its workers on TERM; KILL is for a
+                // master that does not, and for workers it left behind.
+                signal_group("-TERM", group).await;
+                for _ in 0..200 {
+                    if child.exited().is_some() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                signal_group("-KILL", group).await;
+                child.kill().await;
+            }
+            self.dir = None;
+        })
+    }
+}
+
+impl Drop for NginxAdapter {
+    /// Workers outlive a killed master: a dropped adapter takes its whole
+    /// process group down, stopped or not.
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{group}")])
+                .output();
+        }
+    }
+}
