@@ -27,6 +27,8 @@ mod address;
 mod builtin;
 mod child;
 pub mod envoy;
+#[cfg(test)]
+mod fixtures;
 pub mod haproxy;
 mod mesh;
 pub mod nginx;

@@ -1,5 +1,6 @@
-//! A proxy run as a child process: started with its stderr kept as a
-//! bounded log tail, asked whether it has exited, killed on stop or drop.
+//! A proxy run as a child process: found on the machine, started with its
+//! stderr kept as a bounded log tail, given loopback ports, asked whether it
+//! has exited, killed on stop or drop.
 
 use std::collections::VecDeque;
 use std::process::Stdio;
@@ -7,6 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
+
+use super::AdapterError;
 
 /// How many of its last log lines are kept (Envoy's rejection messages
 /// carry a proto dump of many lines after the one that says why).
@@ -129,5 +132,62 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
             format!("killed by signal {signal}{name}")
         }
         (None, None) => "ended".to_owned(),
+    }
+}
+
+/// A system-installed proxy binary: `$variable`, else the first `name` on
+/// `PATH` or in `/usr/sbin` (where Debian puts nginx and HAProxy).
+///
+/// # Errors
+/// A sentence saying where it looked and how to `install` it.
+pub(super) fn locate_installed(
+    variable: &str,
+    name: &str,
+    install: &str,
+) -> Result<std::path::PathBuf, String> {
+    if let Some(path) = std::env::var_os(variable) {
+        let path = std::path::PathBuf::from(path);
+        return match path.is_file() {
+            true => Ok(path),
+            false => Err(format!(
+                "${variable} names {}, which is no file",
+                path.display()
+            )),
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([std::path::PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no {name} in ${variable}, PATH or /usr/sbin: install it ({install}) or name it with --proxy {name}=PATH"
+            )
+        })
+}
+
+/// A free port on 127.0.0.1, for a listener the child binds next and keeps
+/// across reloads.
+///
+/// # Errors
+/// [`AdapterError::Start`] when no port is free.
+pub(super) fn free_port() -> Result<std::net::SocketAddr, AdapterError> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| AdapterError::Start(format!("no free loopback port: {e}")))
+}
+
+/// `; {what} in force after 3, 5 ms` for reports, or nothing before the first.
+pub(super) fn in_force_after(what: &str, times: &[std::time::Duration]) -> String {
+    match times {
+        [] => String::new(),
+        times => {
+            let ms: Vec<String> = times
+                .iter()
+                .map(|t| format!("{:.0}", t.as_secs_f64() * 1e3))
+                .collect();
+            format!("; {what} in force after {} ms", ms.join(", "))
+        }
     }
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::child::Supervised;
+use super::child::{Supervised, in_force_after};
 use super::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service, Setup,
 };
@@ -111,7 +111,7 @@ impl EnvoyAdapter {
             (self.layer, self.istio, &self.binds),
             &xds_dir,
         )
-        .map_err(refusal)?;
+        .map_err(|gap| gap.refused_by("envoy"))?;
         self.version += 1;
         self.subscriptions = xds::subscriptions(&config);
         let version = format!("v{}", self.version);
@@ -226,17 +226,6 @@ impl EnvoyAdapter {
     }
 }
 
-/// A translation gap as the adapter error it is.
-fn refusal(gap: Gap) -> AdapterError {
-    match gap {
-        Gap::Unsupported(what) => AdapterError::Unsupported {
-            adapter: "envoy".to_owned(),
-            what,
-        },
-        Gap::Invalid(reason) => AdapterError::Refused(reason),
-    }
-}
-
 impl ProxyAdapter for EnvoyAdapter {
     fn name(&self) -> &str {
         match self.layer {
@@ -310,16 +299,7 @@ impl ProxyAdapter for EnvoyAdapter {
     }
 
     fn description(&self) -> Option<String> {
-        let pushes = match self.applied_in.as_slice() {
-            [] => String::new(),
-            times => {
-                let ms: Vec<String> = times
-                    .iter()
-                    .map(|t| format!("{:.0}", t.as_secs_f64() * 1e3))
-                    .collect();
-                format!("; configuration in force after {} ms", ms.join(", "))
-            }
-        };
+        let pushes = in_force_after("configuration", &self.applied_in);
         let workers = self.workers;
         self.info.as_ref().map(|info| {
             format!(

@@ -26,7 +26,7 @@ use tokio::net::UnixStream;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::child::Supervised;
+use super::child::{Supervised, free_port, in_force_after};
 use super::mesh::{Gap, Layer};
 use super::{
     AdapterError, BoxFuture, Feature, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
@@ -61,23 +61,13 @@ pub struct HaproxyAdapter {
     applied_in: Vec<Duration>,
 }
 
-/// Where HAProxy is: `$MESHBENCH_HAPROXY`, else the first `haproxy` on
-/// `PATH` or in `/usr/sbin`.
+/// Where haproxy is: `$MESHBENCH_HAPROXY`, else the first `haproxy` on `PATH` or in
+/// `/usr/sbin`.
 ///
 /// # Errors
 /// A sentence saying where it looked and how to install it.
 pub fn locate() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("MESHBENCH_HAPROXY") {
-        return Ok(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("haproxy"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            "no haproxy in $MESHBENCH_HAPROXY, PATH or /usr/sbin: install it (apt-get install haproxy) or name it with --proxy haproxy=PATH".to_owned()
-        })
+    super::child::locate_installed("MESHBENCH_HAPROXY", "haproxy", "apt-get install haproxy")
 }
 
 impl HaproxyAdapter {
@@ -118,7 +108,8 @@ impl HaproxyAdapter {
             _ => return Err(AdapterError::Start("not started".to_owned())),
         };
         let socket = dir.join("stats.sock").display().to_string();
-        let text = config(&self.services, routing, binds, options, &socket).map_err(refusal)?;
+        let text = config(&self.services, routing, binds, options, &socket)
+            .map_err(|gap| gap.refused_by("haproxy"))?;
         let next = dir.join("next.cfg");
         std::fs::write(&next, &text).map_err(|e| AdapterError::Start(e.to_string()))?;
         let check = Command::new(self.binary()?)
@@ -188,24 +179,6 @@ fn info_pid(info: &str) -> Option<u32> {
     info.lines()
         .find_map(|l| l.strip_prefix("Pid:"))
         .and_then(|pid| pid.trim().parse().ok())
-}
-
-/// A free port on 127.0.0.1, for a frontend that HAProxy binds next.
-fn free_port() -> Result<SocketAddr, AdapterError> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map_err(|e| AdapterError::Start(format!("no free loopback port: {e}")))
-}
-
-/// A translation gap as the adapter error it is.
-fn refusal(gap: Gap) -> AdapterError {
-    match gap {
-        Gap::Unsupported(what) => AdapterError::Unsupported {
-            adapter: "haproxy".to_owned(),
-            what,
-        },
-        Gap::Invalid(reason) => AdapterError::Refused(reason),
-    }
 }
 
 impl ProxyAdapter for HaproxyAdapter {
@@ -324,16 +297,7 @@ impl ProxyAdapter for HaproxyAdapter {
 
     fn description(&self) -> Option<String> {
         let threads = self.options.map_or(THREADS, |o| o.threads);
-        let reloads = match self.applied_in.as_slice() {
-            [] => String::new(),
-            times => {
-                let ms: Vec<String> = times
-                    .iter()
-                    .map(|t| format!("{:.0}", t.as_secs_f64() * 1e3))
-                    .collect();
-                format!("; reloads in force after {} ms", ms.join(", "))
-            }
-        };
+        let reloads = in_force_after("reloads", &self.applied_in);
         self.version
             .as_ref()
             .map(|v| format!("{v}, {threads} thread(s){reloads}"))

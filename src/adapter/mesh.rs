@@ -10,7 +10,7 @@ use meshbench_mesh_api::istio::{DestinationRuleSpec, TrafficPolicy};
 use meshbench_mesh_api::{Object, Resource, hosts};
 use meshbench_sim::fleet::EndpointInfo;
 
-use super::Service;
+use super::{AdapterError, Service};
 
 /// Why the objects could not be translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +22,19 @@ pub enum Gap {
     /// The objects are wrong for this fleet (an unknown host or subset).
     #[error("{0}")]
     Invalid(String),
+}
+impl Gap {
+    /// The adapter error it is for `adapter`: a gap is unsupported, an
+    /// invalid object is refused.
+    pub(super) fn refused_by(self, adapter: &str) -> AdapterError {
+        match self {
+            Gap::Unsupported(what) => AdapterError::Unsupported {
+                adapter: adapter.to_owned(),
+                what,
+            },
+            Gap::Invalid(reason) => AdapterError::Refused(reason),
+        }
+    }
 }
 
 /// Which layer a translating adapter listens at.

@@ -9,9 +9,11 @@
 //!   for every reload (the master keeps its listening sockets).
 //! - A configuration is checked with `nginx -t` first: a refusal quotes
 //!   nginx's own message. `apply()` sends the master `SIGHUP` and returns
-//!   once the control server answers with the new version, which only the
-//!   new workers do; the old workers finish the requests they hold and
-//!   close their keep-alive connections.
+//!   once the control server answers with the new version (which only new
+//!   workers do) and every old worker has been told to quit: until then an
+//!   old worker still serves the open keep-alive connections under the old
+//!   routing. A quitting worker finishes the request it holds and closes
+//!   its keep-alive connections.
 //! - `worker_processes 2` (Istio's sidecar worker count) unless the
 //!   scenario's `proxy.workers` says otherwise.
 
@@ -26,7 +28,7 @@ use meshbench_wire::http1::Request;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::child::Supervised;
+use super::child::{Supervised, free_port, in_force_after};
 use super::mesh::{Gap, Layer};
 use super::{
     AdapterError, BoxFuture, Feature, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
@@ -67,23 +69,17 @@ pub struct NginxAdapter {
     applied_in: Vec<Duration>,
 }
 
-/// Where nginx is: `$MESHBENCH_NGINX`, else the first `nginx` on `PATH` or
-/// in `/usr/sbin`.
+/// Where nginx is: `$MESHBENCH_NGINX`, else the first `nginx` on `PATH` or in
+/// `/usr/sbin`.
 ///
 /// # Errors
 /// A sentence saying where it looked and how to install it.
 pub fn locate() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("MESHBENCH_NGINX") {
-        return Ok(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("nginx"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            "no nginx in $MESHBENCH_NGINX, PATH or /usr/sbin: install it (apt-get install nginx libnginx-mod-stream) or name it with --proxy nginx=PATH".to_owned()
-        })
+    super::child::locate_installed(
+        "MESHBENCH_NGINX",
+        "nginx",
+        "apt-get install nginx libnginx-mod-stream",
+    )
 }
 
 /// The stream module, when installed.
@@ -133,7 +129,8 @@ impl NginxAdapter {
             stream_module: stream_module(),
             version: self.version + 1,
         };
-        let text = config(&self.services, routing, binds, options, paths).map_err(refusal)?;
+        let text = config(&self.services, routing, binds, options, paths)
+            .map_err(|gap| gap.refused_by("nginx"))?;
         let next = dir.join("next.conf");
         std::fs::write(&next, &text).map_err(|e| AdapterError::Start(e.to_string()))?;
         let check = Command::new(self.binary()?)
@@ -162,6 +159,23 @@ impl NginxAdapter {
         Ok(installed)
     }
 
+    /// Waits until none of the `old` workers takes requests any more: the
+    /// new routing is in force only then, for the open connections too
+    /// (a quitting worker finishes the request it holds and closes its
+    /// keep-alive connections).
+    async fn await_old_workers(&mut self, old: &[u32]) -> Result<(), AdapterError> {
+        let deadline = Instant::now() + READY_WITHIN;
+        while old.iter().any(|pid| still_serving(*pid)) {
+            if Instant::now() >= deadline {
+                return Err(AdapterError::Start(format!(
+                    "nginx's old workers {old:?} still served {READY_WITHIN:?} after the reload"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(())
+    }
+
     /// Waits until the control server answers with the installed version.
     async fn await_version(&mut self) -> Result<(), AdapterError> {
         let control = self
@@ -188,6 +202,34 @@ impl NginxAdapter {
     }
 }
 
+/// The worker processes of `master`, from `/proc`: each process whose
+/// parent it is.
+fn workers(master: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| parent(*pid) == Some(master))
+        .collect()
+}
+
+/// A process's parent, from `/proc/PID/stat` (the field after the
+/// parenthesised name and the state).
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether an old worker still takes requests: it runs and has not been
+/// told to quit (nginx retitles a quitting worker "is shutting down").
+fn still_serving(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|title| !String::from_utf8_lossy(&title).contains("shutting down"))
+}
+
 /// What the control server says its version is, on a new connection.
 async fn version_at(control: SocketAddr) -> Option<String> {
     let client = HttpClient::connect(control).await.ok()?;
@@ -204,24 +246,6 @@ async fn signal_group(signal: &str, group: u32) {
         .args([signal, "--", &format!("-{group}")])
         .output()
         .await;
-}
-
-/// A free port on 127.0.0.1, for a server that nginx binds next.
-fn free_port() -> Result<SocketAddr, AdapterError> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map_err(|e| AdapterError::Start(format!("no free loopback port: {e}")))
-}
-
-/// A translation gap as the adapter error it is.
-fn refusal(gap: Gap) -> AdapterError {
-    match gap {
-        Gap::Unsupported(what) => AdapterError::Unsupported {
-            adapter: "nginx".to_owned(),
-            what,
-        },
-        Gap::Invalid(reason) => AdapterError::Refused(reason),
-    }
 }
 
 impl ProxyAdapter for NginxAdapter {
@@ -296,6 +320,7 @@ impl ProxyAdapter for NginxAdapter {
             let pid = self
                 .pid()
                 .ok_or_else(|| AdapterError::Start("nginx is not running".to_owned()))?;
+            let old = workers(pid);
             let signalled = Command::new("kill")
                 .args(["-HUP", &pid.to_string()])
                 .status()
@@ -305,6 +330,7 @@ impl ProxyAdapter for NginxAdapter {
                 return Err(AdapterError::Start(format!("kill -HUP {pid} failed")));
             }
             self.await_version().await?;
+            self.await_old_workers(&old).await?;
             self.applied_in.push(started.elapsed());
             Ok(())
         })
@@ -354,16 +380,7 @@ impl ProxyAdapter for NginxAdapter {
 
     fn description(&self) -> Option<String> {
         let workers = self.options.map_or(WORKERS, |o| o.workers);
-        let reloads = match self.applied_in.as_slice() {
-            [] => String::new(),
-            times => {
-                let ms: Vec<String> = times
-                    .iter()
-                    .map(|t| format!("{:.0}", t.as_secs_f64() * 1e3))
-                    .collect();
-                format!("; reloads in force after {} ms", ms.join(", "))
-            }
-        };
+        let reloads = in_force_after("reloads", &self.applied_in);
         self.about
             .as_ref()
             .map(|v| format!("{v}, {workers} worker(s){reloads}"))

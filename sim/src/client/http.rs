@@ -1,10 +1,13 @@
 //! An HTTP/1.1 client over one keep-alive connection, one request at a time,
 //! written and read from the calling task. A response with `Connection:
 //! close` ends the connection gracefully (RFC 9112 §9.6, what a proxy does
-//! on a reload): the next request opens a new one to the same address, as
-//! every HTTP client library does, and [`HttpClient::reconnects`] counts it.
-//! A connection that breaks otherwise stays broken: that is a failure to
-//! report, not to hide.
+//! on a reload), and so does a server closing it while it is idle (§9.5:
+//! a server may close an idle connection at any time): the next request
+//! opens a new one to the same address, as every HTTP client library does,
+//! and [`HttpClient::reconnects`] counts it. An idempotent request whose
+//! reused connection closes before a byte of its answer is sent once more
+//! on a new one (RFC 9110 §9.2.2, as HTTP client libraries do). Any other
+//! break stays broken: that is a failure to report, not to hide.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +18,7 @@ use tokio::sync::Mutex;
 
 use super::{ClientError, Reply, connect};
 use crate::fleet::echo::{Echo, PREFIX, REQUEST_ID};
-use meshbench_wire::mux::Lockstep;
+use meshbench_wire::mux::{Lockstep, MuxError};
 
 /// A keep-alive connection.
 #[derive(Debug)]
@@ -32,6 +35,15 @@ pub struct HttpClient {
 struct Current {
     lockstep: Lockstep<TcpStream, ClientCodec>,
     closed_by_server: bool,
+    /// Exchanges completed on it: a connection with none is not reused.
+    exchanges: u64,
+}
+
+/// GET, HEAD, PUT, DELETE, OPTIONS and TRACE (RFC 9110 §9.2.2).
+fn idempotent(request: &Request) -> bool {
+    ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]
+        .iter()
+        .any(|m| request.method.eq_ignore_ascii_case(m))
 }
 
 impl HttpClient {
@@ -57,6 +69,7 @@ impl HttpClient {
             connection: Mutex::new(Current {
                 lockstep: Lockstep::new(stream, ClientCodec::default()),
                 closed_by_server: false,
+                exchanges: 0,
             }),
             addr,
             authority: authority.map_or_else(|| addr.to_string(), str::to_owned),
@@ -81,12 +94,22 @@ impl HttpClient {
         }
         let response = {
             let mut current = self.connection.lock().await;
-            if current.closed_by_server {
-                current.lockstep = Lockstep::new(connect(self.addr).await?, ClientCodec::default());
-                current.closed_by_server = false;
-                self.reconnects.fetch_add(1, Ordering::Relaxed);
+            if current.closed_by_server || current.lockstep.closed_while_idle() {
+                self.reconnect(&mut current).await?;
             }
-            let response = current.lockstep.call(&request).await?;
+            let response = match current.lockstep.call(&request).await {
+                // The server closed the kept-alive connection as the request
+                // went out, before a byte of the answer: RFC 9110 §9.2.2 lets
+                // a client send an idempotent request again, once, on a new
+                // connection. The endpoints count tries, so a request that
+                // did reach one is not hidden: it shows as a second attempt.
+                Err(MuxError::Closed) if current.exchanges > 0 && idempotent(&request) => {
+                    self.reconnect(&mut current).await?;
+                    current.lockstep.call(&request).await?
+                }
+                answer => answer?,
+            };
+            current.exchanges += 1;
             current.closed_by_server = response
                 .headers
                 .get("connection")
@@ -115,8 +138,17 @@ impl HttpClient {
             .is_ok_and(|current| current.lockstep.has_ended() && !current.closed_by_server)
     }
 
-    /// How many times the server closed the connection gracefully and the
-    /// next request opened a new one.
+    /// Opens a new connection in place of the current one.
+    async fn reconnect(&self, current: &mut Current) -> Result<(), ClientError> {
+        current.lockstep = Lockstep::new(connect(self.addr).await?, ClientCodec::default());
+        current.closed_by_server = false;
+        current.exchanges = 0;
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How many times the server closed the connection (gracefully, while
+    /// idle, or as an idempotent request went out) and a new one was opened.
     pub fn reconnects(&self) -> u64 {
         self.reconnects.load(Ordering::Relaxed)
     }

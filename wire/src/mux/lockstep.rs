@@ -104,6 +104,20 @@ impl<C> Lockstep<TcpStream, C> {
     }
 }
 
+impl<C> Lockstep<TcpStream, C> {
+    /// Whether the peer closed the connection while it was idle: nothing
+    /// owed, nothing buffered, and the socket at its end of stream (what a
+    /// server does to an idle keep-alive connection, at any time it likes).
+    /// Reads at most one byte, which only a connection found closed loses.
+    pub fn closed_while_idle(&self) -> bool {
+        if self.ended.is_some() || self.owed > 0 || !self.framed.read_buffer().is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(self.framed.get_ref().try_read(&mut probe), Ok(0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

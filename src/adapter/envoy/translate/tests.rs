@@ -2,8 +2,9 @@ use meshbench_wire::thrift::ServerCodec;
 use std::collections::BTreeMap;
 
 use meshbench_sim::fleet::{EndpointInfo, Identity};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::super::super::fixtures::routing;
 use super::*;
 
 fn endpoint(service: &str, version: &str, ip: [u8; 4], protocol: Protocol) -> EndpointInfo {
@@ -26,15 +27,6 @@ fn service(name: &str, protocol: Protocol, port: u16) -> Service {
             endpoint(name, "v2", [127, 0, 1, 2], protocol),
         ],
     }
-}
-
-fn routing(yaml: &str) -> Vec<Routing> {
-    yaml.split("\n---\n")
-        .map(|doc| {
-            let value: Value = meshbench_mesh_api::parse_yaml(doc).expect("yaml");
-            Routing::from_json(value).expect("object")
-        })
-        .collect()
 }
 
 const THRIFT: &str = "thrift.ns.svc.cluster.local";

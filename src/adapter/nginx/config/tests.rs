@@ -1,51 +1,7 @@
 use std::collections::BTreeMap;
 
-use meshbench_sim::fleet::{EndpointInfo, Identity};
-use meshbench_wire::thrift::ServerCodec;
-use serde_json::Value;
-
+use super::super::super::fixtures::{SUBSETS, WEB, routing, virtual_service, web};
 use super::*;
-
-const WEB: &str = "web.ns.svc.cluster.local";
-
-fn endpoint(version: &str, ip: [u8; 4]) -> EndpointInfo {
-    let addr = SocketAddr::from((ip, 3000));
-    EndpointInfo {
-        identity: Identity::new(WEB, "web", (version, 0), addr, "t"),
-        protocol: Protocol::Http,
-        labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
-    }
-}
-
-fn web(protocol: Protocol) -> Service {
-    Service {
-        name: WEB.to_owned(),
-        protocol,
-        port: 3000,
-        thrift: ServerCodec::APACHE,
-        endpoints: vec![
-            endpoint("v1", [127, 0, 1, 1]),
-            endpoint("v2", [127, 0, 1, 2]),
-        ],
-    }
-}
-
-fn routing(yaml: &str) -> Vec<Routing> {
-    yaml.split("\n---\n")
-        .map(|doc| {
-            let value: Value = meshbench_mesh_api::parse_yaml(doc).expect("yaml");
-            Routing::from_json(value).expect("object")
-        })
-        .collect()
-}
-
-const SUBSETS: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: dr, namespace: ns }\nspec:\n  host: web\n  subsets:\n    - { name: v1, labels: { version: v1 } }\n    - { name: v2, labels: { version: v2 } }";
-
-fn virtual_service(http: &str) -> String {
-    format!(
-        "{SUBSETS}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{ name: vs, namespace: ns }}\nspec:\n  hosts: [web]\n  http:\n{http}"
-    )
-}
 
 fn written(service: Service, layer: Layer, yaml: &str) -> Result<String, Gap> {
     let binds = Binds {
