@@ -57,7 +57,7 @@ impl From<meshbench_wire::mux::MuxError> for ClientError {
         match error {
             MuxError::Closed => ClientError::Closed,
             MuxError::Protocol(reason) => ClientError::Protocol(reason),
-            MuxError::Io(reason) => ClientError::Io(reason),
+            MuxError::Io(reason) | MuxError::Reset(reason) => ClientError::Io(reason),
         }
     }
 }

@@ -233,3 +233,141 @@ pub(super) fn duration(text: &str, field: &str) -> Result<std::time::Duration, G
     meshbench_mesh_api::duration::parse(text)
         .ok_or_else(|| Gap::Invalid(format!("{field}: '{text}' is not a duration")))
 }
+
+/// When a retry is made, before any proxy's keywords: Envoy's `retry_on`
+/// conditions that an HTTP/1.1 upstream can meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RetryOn {
+    /// The connection could not be made.
+    ConnectFailure,
+    /// The connection broke before an answer.
+    Reset,
+    /// The try's timeout struck.
+    Timeout,
+    /// Any 5xx answer (Envoy's `5xx`; each proxy says which codes it can).
+    ServerError,
+    /// This status (`gateway-error` is 502, 503 and 504; `retriable-status-codes`).
+    Status(u16),
+}
+
+/// A route's timeout and retries as istiod writes them: Istio's default
+/// policy when the route sets no `retries`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RetryPlan {
+    /// The timeout of each try; `None`: none (Istio's `0s`).
+    pub timeout: Option<std::time::Duration>,
+    /// Retries after the first try.
+    pub retries: u32,
+    /// When to retry.
+    pub on: Vec<RetryOn>,
+}
+
+impl RetryPlan {
+    /// Istio's default policy (`retry.DefaultPolicy`) on HTTP/1.1: no
+    /// timeout, 2 retries on connect failure (its `refused-stream`,
+    /// `unavailable` and `cancelled` are HTTP/2 and gRPC conditions).
+    pub(super) fn default_route() -> RetryPlan {
+        RetryPlan {
+            timeout: None,
+            retries: 2,
+            on: vec![RetryOn::ConnectFailure],
+        }
+    }
+
+    /// `route`'s plan for a `proxy` whose timeout is per try, as HAProxy's
+    /// and nginx's are: a route timeout with `perTryTimeout`, or with
+    /// retries on timeouts, has no equivalent (Envoy's route timeout spans
+    /// the retries).
+    ///
+    /// # Errors
+    /// [`Gap`] naming the field.
+    pub(super) fn of(
+        route: &meshbench_mesh_api::istio::HttpRoute,
+        at: &str,
+        proxy: &str,
+    ) -> Result<RetryPlan, Gap> {
+        let mut timeout = route
+            .timeout
+            .as_deref()
+            .map(|t| duration(t, &format!("{at}.timeout")))
+            .transpose()?
+            .filter(|t| !t.is_zero());
+        let Some(retry) = &route.retries else {
+            return Ok(RetryPlan {
+                timeout,
+                ..RetryPlan::default_route()
+            });
+        };
+        if let Some(text) = &retry.per_try_timeout {
+            if timeout.is_some() && retry.attempts > 0 {
+                return Err(Gap::Unsupported(format!(
+                    "{at}: timeout with retries.perTryTimeout: {proxy} has no timeout across retries"
+                )));
+            }
+            timeout = Some(duration(text, &format!("{at}.retries.perTryTimeout"))?);
+        }
+        if retry.attempts == 0 {
+            return Ok(RetryPlan {
+                timeout,
+                retries: 0,
+                on: Vec::new(),
+            });
+        }
+        let written = retry
+            .retry_on
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or(
+                "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+            );
+        let on = retry_conditions(written, &format!("{at}.retries.retryOn"), proxy)?;
+        if timeout.is_some()
+            && on
+                .iter()
+                .any(|c| matches!(c, RetryOn::Timeout | RetryOn::ServerError))
+        {
+            return Err(Gap::Unsupported(format!(
+                "{at}: a timeout with retries on timeouts: {proxy}'s timeout is per try, Envoy's route timeout spans the retries"
+            )));
+        }
+        Ok(RetryPlan {
+            timeout,
+            retries: retry.attempts,
+            on,
+        })
+    }
+}
+
+/// A written `retryOn` as conditions, in the order written.
+fn retry_conditions(written: &str, at: &str, proxy: &str) -> Result<Vec<RetryOn>, Gap> {
+    let (conditions, codes) = meshbench_mesh_api::istio::parse_retry_on(written);
+    let mut on = Vec::new();
+    for condition in &conditions {
+        let these: Vec<RetryOn> = match condition.as_str() {
+            "5xx" => vec![
+                RetryOn::ConnectFailure,
+                RetryOn::Reset,
+                RetryOn::Timeout,
+                RetryOn::ServerError,
+            ],
+            "gateway-error" => [502, 503, 504].map(RetryOn::Status).to_vec(),
+            "connect-failure" => vec![RetryOn::ConnectFailure],
+            "reset" => vec![RetryOn::Reset],
+            // HTTP/2 and gRPC conditions: an HTTP/1.1 answer never meets them.
+            "refused-stream" | "unavailable" | "cancelled" | "deadline-exceeded"
+            | "resource-exhausted" | "internal" => Vec::new(),
+            "retriable-status-codes" => codes.iter().map(|c| RetryOn::Status(*c)).collect(),
+            other => {
+                return Err(Gap::Unsupported(format!(
+                    "{at} '{other}' has no {proxy} equivalent"
+                )));
+            }
+        };
+        for condition in these {
+            if !on.contains(&condition) {
+                on.push(condition);
+            }
+        }
+    }
+    Ok(on)
+}

@@ -5,7 +5,7 @@
 //! a server may close an idle connection at any time): the next request
 //! opens a new one to the same address, as every HTTP client library does,
 //! and [`HttpClient::reconnects`] counts it. An idempotent request whose
-//! reused connection closes before a byte of its answer is sent once more
+//! reused connection closes or is reset before a byte of its answer is sent once more
 //! on a new one (RFC 9110 §9.2.2, as HTTP client libraries do). Any other
 //! break stays broken: that is a failure to report, not to hide.
 
@@ -98,12 +98,14 @@ impl HttpClient {
                 self.reconnect(&mut current).await?;
             }
             let response = match current.lockstep.call(&request).await {
-                // The server closed the kept-alive connection as the request
-                // went out, before a byte of the answer: RFC 9110 §9.2.2 lets
+                // The server closed (or reset) the kept-alive connection as
+                // the request went out, before a byte of the answer: RFC 9110 §9.2.2 lets
                 // a client send an idempotent request again, once, on a new
                 // connection. The endpoints count tries, so a request that
                 // did reach one is not hidden: it shows as a second attempt.
-                Err(MuxError::Closed) if current.exchanges > 0 && idempotent(&request) => {
+                Err(MuxError::Closed | MuxError::Reset(_))
+                    if current.exchanges > 0 && idempotent(&request) =>
+                {
                     self.reconnect(&mut current).await?;
                     current.lockstep.call(&request).await?
                 }

@@ -26,14 +26,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use meshbench_mesh_api::istio::{
-    HeaderOperations, Headers, HttpMatchRequest, HttpRetry, HttpRoute, LoadBalancer, SimpleLb,
-    TrafficPolicy, VirtualServiceSpec,
+    HeaderOperations, Headers, HttpMatchRequest, HttpRoute, LoadBalancer, SimpleLb, TrafficPolicy,
+    VirtualServiceSpec,
 };
 use meshbench_mesh_api::{Destination, Object, Resource, Routing, StringMatch};
 use meshbench_wire::Protocol;
 
 use super::super::Service;
-use super::super::mesh::{self, Gap, Layer, duration, regex_escape, token};
+use super::super::mesh::{self, Gap, Layer, RetryOn, RetryPlan, duration, regex_escape, token};
 
 /// Where each frontend binds, by service name, and the Prometheus
 /// exporter's address.
@@ -170,7 +170,7 @@ struct Backend<'b> {
     /// The namespace the destination was written in.
     namespace: &'b str,
     /// A route's timeout and retries; `None` for a TCP backend.
-    policy: Option<&'b RoutePolicy>,
+    policy: Option<&'b str>,
     headers: Option<&'b Headers>,
 }
 
@@ -258,7 +258,10 @@ impl Writer<'_, '_> {
                 name: format!("{name}_all"),
                 destination: &whole(service),
                 namespace: "default",
-                policy: Some(&RoutePolicy::default_route()),
+                policy: Some(&directives(
+                    &RetryPlan::default_route(),
+                    "the default route",
+                )?),
                 headers: None,
             });
         };
@@ -321,7 +324,7 @@ impl Writer<'_, '_> {
                 "VirtualService {}/{} http[{j}]",
                 vs.metadata.namespace, vs.metadata.name
             );
-            let policy = RoutePolicy::of(route, &at)?;
+            let policy = directives(&RetryPlan::of(route, &at, "HAProxy")?, &at)?;
             for (k, leg) in legs.iter().enumerate() {
                 self.backend(Backend {
                     name: format!("{name}_r{j}_d{k}"),
@@ -567,7 +570,7 @@ impl Writer<'_, '_> {
             let _ = writeln!(self.out, "    timeout connect {connect}");
         }
         if let Some(policy) = policy {
-            self.out.push_str(&policy.directives());
+            self.out.push_str(policy);
         }
         // The route's own operations are in the frontend; these are the
         // destination's.
@@ -602,130 +605,44 @@ fn whole(service: &Service) -> Destination {
     }
 }
 
-/// A route's timeout and retries, as a backend's directives.
-struct RoutePolicy {
-    timeout: Option<Duration>,
-    retries: u32,
-    retry_on: Vec<String>,
-}
-
-impl RoutePolicy {
-    fn of(route: &HttpRoute, at: &str) -> Result<RoutePolicy, Gap> {
-        let timeout = route
-            .timeout
-            .as_deref()
-            .map(|t| duration(t, &format!("{at}.timeout")))
-            .transpose()?
-            .filter(|t| !t.is_zero());
-        match &route.retries {
-            Some(retry) => retry_policy(retry, timeout, at),
-            None => Ok(RoutePolicy {
-                timeout,
-                ..RoutePolicy::default_route()
-            }),
-        }
-    }
-
-    /// Istio's default policy (`retry.DefaultPolicy`) on HTTP/1.1: no
-    /// timeout, 2 retries on connect failure, each on another server.
-    fn default_route() -> RoutePolicy {
-        RoutePolicy {
-            timeout: None,
-            retries: 2,
-            retry_on: vec!["conn-failure".to_owned()],
-        }
-    }
-
-    fn directives(&self) -> String {
-        let mut out = String::new();
-        if let Some(timeout) = self.timeout {
-            let _ = writeln!(out, "    timeout server {}", milliseconds(timeout));
-        }
-        let _ = writeln!(out, "    retries {}", self.retries);
-        match self.retries {
-            0 => out.push_str("    retry-on none\n"),
-            _ => {
-                let _ = writeln!(out, "    retry-on {}", self.retry_on.join(" "));
-                out.push_str("    option redispatch 1\n");
-            }
-        }
-        out
-    }
-}
-
-/// A written `retries` block: Envoy's conditions as HAProxy's keywords.
-fn retry_policy(
-    retry: &HttpRetry,
-    timeout: Option<Duration>,
-    at: &str,
-) -> Result<RoutePolicy, Gap> {
-    let mut timeout = timeout;
-    if let Some(text) = &retry.per_try_timeout {
-        if timeout.is_some() && retry.attempts > 0 {
-            return Err(Gap::Unsupported(format!(
-                "{at}: timeout with retries.perTryTimeout: HAProxy has no timeout across retries"
-            )));
-        }
-        timeout = Some(duration(text, &format!("{at}.retries.perTryTimeout"))?);
-    }
-    let written = retry
-        .retry_on
-        .as_deref()
-        .filter(|r| !r.trim().is_empty())
-        .unwrap_or("connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
-    let (conditions, codes) = meshbench_mesh_api::istio::parse_retry_on(written);
+/// A route's timeout and retries as a backend's directives: `retry-on`
+/// keywords for the plan's conditions, each retry on another server
+/// (`option redispatch 1`, Envoy's previous-hosts predicate).
+fn directives(plan: &RetryPlan, at: &str) -> Result<String, Gap> {
     let mut keywords: Vec<String> = Vec::new();
-    let mut add = |k: &str| {
-        if !keywords.iter().any(|w| w == k) {
-            keywords.push(k.to_owned());
-        }
-    };
-    for condition in &conditions {
-        match condition.as_str() {
-            "5xx" => {
-                for k in ["conn-failure", "empty-response", "response-timeout"] {
-                    add(k);
-                }
-                for code in [500, 501, 502, 503, 504] {
-                    add(&code.to_string());
-                }
-            }
-            "gateway-error" => ["502", "503", "504"].iter().for_each(|k| add(k)),
-            "connect-failure" => add("conn-failure"),
-            "reset" => add("empty-response"),
-            // HTTP/2 and gRPC conditions: an HTTP/1.1 answer never meets them.
-            "refused-stream" | "unavailable" | "cancelled" | "deadline-exceeded"
-            | "resource-exhausted" | "internal" => {}
-            "retriable-status-codes" => {
-                for code in &codes {
-                    if !RETRIABLE.contains(code) {
-                        return Err(Gap::Unsupported(format!(
-                            "{at}.retries.retryOn {code}: HAProxy 2.6 retries on {RETRIABLE:?} only"
-                        )));
-                    }
-                    add(&code.to_string());
-                }
-            }
-            other => {
+    for condition in &plan.on {
+        let these: Vec<String> = match condition {
+            RetryOn::ConnectFailure => vec!["conn-failure".to_owned()],
+            RetryOn::Reset => vec!["empty-response".to_owned()],
+            RetryOn::Timeout => vec!["response-timeout".to_owned()],
+            // HAProxy 2.6 retries no 5xx beyond 504.
+            RetryOn::ServerError => [500, 501, 502, 503, 504].map(|c| c.to_string()).to_vec(),
+            RetryOn::Status(code) if RETRIABLE.contains(code) => vec![code.to_string()],
+            RetryOn::Status(code) => {
                 return Err(Gap::Unsupported(format!(
-                    "{at}.retries.retryOn '{other}' has no HAProxy retry-on keyword"
+                    "{at}.retries.retryOn {code}: HAProxy 2.6 retries on {RETRIABLE:?} only"
                 )));
             }
+        };
+        for keyword in these {
+            if !keywords.contains(&keyword) {
+                keywords.push(keyword);
+            }
         }
     }
-    if timeout.is_some() && retry.attempts > 0 && keywords.iter().any(|k| k == "response-timeout") {
-        return Err(Gap::Unsupported(format!(
-            "{at}: a timeout with retries on timeouts: HAProxy's server timeout is per try, Envoy's route timeout spans the retries"
-        )));
+    let mut out = String::new();
+    if let Some(timeout) = plan.timeout {
+        let _ = writeln!(out, "    timeout server {}", milliseconds(timeout));
     }
-    if keywords.is_empty() {
-        keywords.push("none".to_owned());
+    let _ = writeln!(out, "    retries {}", plan.retries);
+    match (plan.retries, keywords.is_empty()) {
+        (0, _) | (_, true) => out.push_str("    retry-on none\n"),
+        _ => {
+            let _ = writeln!(out, "    retry-on {}", keywords.join(" "));
+            out.push_str("    option redispatch 1\n");
+        }
     }
-    Ok(RoutePolicy {
-        timeout,
-        retries: retry.attempts,
-        retry_on: keywords,
-    })
+    Ok(out)
 }
 
 /// Fields HAProxy 2.6 has no way to say.

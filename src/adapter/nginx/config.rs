@@ -29,14 +29,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use meshbench_mesh_api::istio::{
-    DestinationRuleSpec, HeaderOperations, HttpMatchRequest, HttpRetry, HttpRoute, SimpleLb,
-    TrafficPolicy, VirtualServiceSpec,
+    DestinationRuleSpec, HeaderOperations, HttpMatchRequest, HttpRoute, SimpleLb, TrafficPolicy,
+    VirtualServiceSpec,
 };
 use meshbench_mesh_api::{Destination, Object, Resource, Routing, StringMatch};
 use meshbench_wire::Protocol;
 
 use super::super::Service;
-use super::super::mesh::{self, Gap, Layer, duration, regex_escape, token};
+use super::super::mesh::{self, Gap, Layer, RetryOn, RetryPlan, regex_escape, token};
 
 /// Where each server listens, by service name, and the control server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,8 +294,9 @@ impl Writer<'_, '_> {
             proxy(
                 out,
                 &format!("http://{name}_all"),
-                &RoutePolicy::default_route(),
-            );
+                &RetryPlan::default_route(),
+                "the default route",
+            )?;
             out.line("    }");
             out.line("}\n");
             return Ok(());
@@ -471,8 +472,9 @@ impl Writer<'_, '_> {
         proxy(
             locations,
             &format!("http://{pick}"),
-            &RoutePolicy::of(route, at)?,
-        );
+            &RetryPlan::of(route, at, "nginx")?,
+            at,
+        )?;
         locations.line("    }");
         locations.text.push_str(&mirror_location.text);
         Ok(())
@@ -649,22 +651,23 @@ fn rewrite(route: &HttpRoute, path: &str, at: &str) -> Result<String, Gap> {
 }
 
 /// `proxy_pass` to `target` with the route's timeout and retries.
-fn proxy(out: &mut Section, target: &str, policy: &RoutePolicy) {
+fn proxy(out: &mut Section, target: &str, plan: &RetryPlan, at: &str) -> Result<(), Gap> {
     out.line(&format!("        proxy_pass {target};"));
     out.line("        proxy_set_header Host $http_host;");
     out.line("        proxy_http_version 1.1;");
     out.line("        proxy_set_header Connection \"\";");
-    let timeout = policy.timeout.map_or_else(|| FOREVER.to_owned(), seconds);
+    let timeout = plan.timeout.map_or_else(|| FOREVER.to_owned(), seconds);
     out.line(&format!("        proxy_read_timeout {timeout};"));
     out.line(&format!("        proxy_send_timeout {timeout};"));
     out.line(&format!(
         "        proxy_next_upstream {};",
-        policy.next_upstream.join(" ")
+        next_upstream(plan, at)?.join(" ")
     ));
     out.line(&format!(
         "        proxy_next_upstream_tries {};",
-        policy.retries + 1
+        plan.retries + 1
     ));
+    Ok(())
 }
 
 /// Request header operations: `proxy_set_header` (an empty value removes).
@@ -713,130 +716,42 @@ fn response_headers(out: &mut Section, ops: &HeaderOperations, at: &str) -> Resu
     Ok(())
 }
 
-/// A route's timeout and retries.
-struct RoutePolicy {
-    timeout: Option<Duration>,
-    retries: u32,
-    next_upstream: Vec<&'static str>,
-}
-
-impl RoutePolicy {
-    fn of(route: &HttpRoute, at: &str) -> Result<RoutePolicy, Gap> {
-        let timeout = route
-            .timeout
-            .as_deref()
-            .map(|t| duration(t, &format!("{at}.timeout")))
-            .transpose()?
-            .filter(|t| !t.is_zero());
-        match &route.retries {
-            Some(retry) => retry_policy(retry, timeout, at),
-            None => Ok(RoutePolicy {
-                timeout,
-                ..RoutePolicy::default_route()
-            }),
-        }
-    }
-
-    /// Istio's default policy (`retry.DefaultPolicy`) on HTTP/1.1: no
-    /// timeout, 2 retries on connection errors; Envoy retries any method.
-    fn default_route() -> RoutePolicy {
-        RoutePolicy {
-            timeout: None,
-            retries: 2,
-            next_upstream: vec!["error", "non_idempotent"],
-        }
-    }
-}
-
-/// A written `retries` block: Envoy's conditions as `proxy_next_upstream`.
-fn retry_policy(
-    retry: &HttpRetry,
-    timeout: Option<Duration>,
-    at: &str,
-) -> Result<RoutePolicy, Gap> {
-    let mut timeout = timeout;
-    if let Some(text) = &retry.per_try_timeout {
-        if timeout.is_some() && retry.attempts > 0 {
-            return Err(Gap::Unsupported(format!(
-                "{at}: timeout with retries.perTryTimeout: nginx has no timeout across retries"
-            )));
-        }
-        timeout = Some(duration(text, &format!("{at}.retries.perTryTimeout"))?);
-    }
-    if retry.attempts == 0 {
-        return Ok(RoutePolicy {
-            timeout,
-            retries: 0,
-            next_upstream: vec!["off"],
-        });
-    }
-    let written = retry
-        .retry_on
-        .as_deref()
-        .filter(|r| !r.trim().is_empty())
-        .unwrap_or("connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
-    let (conditions, codes) = meshbench_mesh_api::istio::parse_retry_on(written);
+/// The `proxy_next_upstream` conditions of a plan: `off` without any, and
+/// `non_idempotent` with any, as Envoy retries every method.
+fn next_upstream(plan: &RetryPlan, at: &str) -> Result<Vec<&'static str>, Gap> {
     let mut next: Vec<&'static str> = Vec::new();
-    let mut add = |k: &'static str| {
-        if !next.contains(&k) {
-            next.push(k);
-        }
-    };
-    for condition in &conditions {
-        match condition.as_str() {
-            "5xx" => [
-                "error", "timeout", "http_500", "http_502", "http_503", "http_504",
-            ]
-            .into_iter()
-            .for_each(&mut add),
-            "gateway-error" => ["http_502", "http_503", "http_504"]
-                .into_iter()
-                .for_each(&mut add),
-            "connect-failure" | "reset" => add("error"),
-            // HTTP/2 and gRPC conditions: an HTTP/1.1 answer never meets them.
-            "refused-stream" | "unavailable" | "cancelled" | "deadline-exceeded"
-            | "resource-exhausted" | "internal" => {}
-            "retriable-status-codes" => {
-                for code in &codes {
-                    let keyword = match code {
-                        500 => "http_500",
-                        502 => "http_502",
-                        503 => "http_503",
-                        504 => "http_504",
-                        403 => "http_403",
-                        404 => "http_404",
-                        429 => "http_429",
-                        other => {
-                            return Err(Gap::Unsupported(format!(
-                                "{at}.retries.retryOn {other}: nginx retries on 403, 404, 429, 500, 502, 503 and 504 only"
-                            )));
-                        }
-                    };
-                    add(keyword);
-                }
-            }
-            other => {
+    for condition in &plan.on {
+        let these: &[&'static str] = match condition {
+            RetryOn::ConnectFailure | RetryOn::Reset => &["error"],
+            RetryOn::Timeout => &["timeout"],
+            // nginx retries no 5xx but these.
+            RetryOn::ServerError => &["http_500", "http_502", "http_503", "http_504"],
+            RetryOn::Status(403) => &["http_403"],
+            RetryOn::Status(404) => &["http_404"],
+            RetryOn::Status(429) => &["http_429"],
+            RetryOn::Status(500) => &["http_500"],
+            RetryOn::Status(502) => &["http_502"],
+            RetryOn::Status(503) => &["http_503"],
+            RetryOn::Status(504) => &["http_504"],
+            RetryOn::Status(other) => {
                 return Err(Gap::Unsupported(format!(
-                    "{at}.retries.retryOn '{other}' has no proxy_next_upstream condition"
+                    "{at}.retries.retryOn {other}: nginx retries on 403, 404, 429, 500, 502, 503 and 504 only"
                 )));
             }
+        };
+        for keyword in these {
+            if !next.contains(keyword) {
+                next.push(keyword);
+            }
         }
     }
-    if timeout.is_some() && next.contains(&"timeout") {
-        return Err(Gap::Unsupported(format!(
-            "{at}: a timeout with retries on timeouts: nginx's read timeout is per try, Envoy's route timeout spans the retries"
-        )));
+    match (plan.retries, next.is_empty()) {
+        (0, _) | (_, true) => Ok(vec!["off"]),
+        _ => {
+            next.push("non_idempotent");
+            Ok(next)
+        }
     }
-    if next.is_empty() {
-        next.push("off");
-    } else {
-        next.push("non_idempotent");
-    }
-    Ok(RoutePolicy {
-        timeout,
-        retries: retry.attempts,
-        next_upstream: next,
-    })
 }
 
 /// Fields nginx 1.22 has no way to say.

@@ -22,15 +22,29 @@ pub enum MuxError {
     /// Writing or reading the socket failed.
     #[error("i/o error: {0}")]
     Io(String),
+    /// The peer reset the connection (or had closed it when a write went
+    /// out): like [`MuxError::Closed`], the peer is gone, abruptly.
+    #[error("i/o error: {0}")]
+    Reset(String),
 }
 
 impl From<CodecError> for MuxError {
     fn from(error: CodecError) -> MuxError {
         match error {
             CodecError::Decode(e) => MuxError::Protocol(e.to_string()),
+            CodecError::Io(e) if peer_gone(e.kind()) => MuxError::Reset(e.to_string()),
             CodecError::Io(e) => MuxError::Io(e.to_string()),
         }
     }
+}
+
+/// An I/O error that means the peer reset or left the connection.
+fn peer_gone(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        kind,
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
+    )
 }
 
 /// How responses find their requests.
