@@ -436,7 +436,9 @@ fn routing_yaml(routing: &[Routing]) -> String {
 }
 
 /// The endpoint list the reference proxy reads, from the fleet's services.
-fn endpoint_list(services: &[Service]) -> meshbench_proxy_under_test::config::EndpointList {
+/// The services' endpoints in meshproxy's `endpoints.yaml` form, which names
+/// nothing but addresses and labels: what any proxy configured by hand needs.
+pub fn endpoint_list(services: &[Service]) -> meshbench_proxy_under_test::config::EndpointList {
     use meshbench_proxy_under_test::config::{Endpoint, EndpointList, ServiceEndpoints};
     EndpointList {
         services: services

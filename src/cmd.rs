@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod calibrate;
 pub mod call;
+pub mod endpoints;
 pub mod fleet;
 pub mod plan;
 pub mod run;

@@ -50,22 +50,35 @@ pub async fn run_scenario(
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
     let progress = Arc::new(Progress::default());
-    run_scenario_watched(scenario, proxy, seed, progress, cancel).await
+    let options = RunOptions {
+        seed,
+        placement: run::Placement::default(),
+    };
+    run_scenario_watched(scenario, proxy, options, progress, cancel).await
 }
 
-/// [`run_scenario`], with the measured workload's live counters in
-/// `progress` for a progress display.
+/// What a run is given besides the scenario and the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Seed of the fleet's, the workload's and the proxy's random draws.
+    pub seed: u64,
+    /// Where the fleet runs, and how long the proxy may take to route.
+    pub placement: run::Placement,
+}
+
+/// [`run_scenario`] with every [`RunOptions`], and the measured workload's
+/// live counters in `progress` for a progress display.
 ///
 /// # Errors
 /// [`ScenarioError`] when the scenario cannot be run at all.
 pub async fn run_scenario_watched(
     scenario: &Scenario,
     proxy: &adapter::ProxySpec,
-    seed: u64,
+    options: RunOptions,
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
-    run_scenario_on(scenario, proxy.adapter(), seed, progress, cancel).await
+    run_scenario_on(scenario, proxy.adapter(), options, progress, cancel).await
 }
 
 /// [`run_scenario_watched`] against an adapter value: any proxy a caller
@@ -76,10 +89,11 @@ pub async fn run_scenario_watched(
 pub async fn run_scenario_on(
     scenario: &Scenario,
     mut adapter: Box<dyn adapter::ProxyAdapter>,
-    seed: u64,
+    options: RunOptions,
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
+    let seed = options.seed;
     let resolved = resolve::resolve(scenario, seed).map_err(ScenarioError::Setup)?;
     let names = (scenario.name.as_str(), scenario.description.as_str());
     if let Some(reason) = adapter.unsupported_setup(&setup(&resolved.spec)) {
@@ -104,7 +118,14 @@ pub async fn run_scenario_on(
             })
         })
         .collect();
-    let mut collected = run::execute(resolved.spec, adapter.as_mut(), progress, cancel).await?;
+    let mut collected = run::execute(
+        resolved.spec,
+        adapter.as_mut(),
+        options.placement,
+        progress,
+        cancel,
+    )
+    .await?;
     if let Some(about) = adapter.description() {
         collected
             .notes

@@ -32,6 +32,8 @@ enum Command {
     Schema(cmd::schema::Args),
     /// Run scenarios against a proxy: a verdict and a report folder each.
     Run(cmd::run::Args),
+    /// Print the endpoints a run with --fleet-at starts, as endpoints.yaml, to configure a proxy by hand.
+    Endpoints(cmd::endpoints::Args),
     /// Measure every verifier's false-failure rate and power on synthetic runs; write the report.
     Calibrate(cmd::calibrate::Args),
     /// Measure meshproxy, the load generator and the fleet beside nginx, HAProxy and wrk; write reports/bench/<date>/.
@@ -52,6 +54,7 @@ async fn main() -> std::process::ExitCode {
         Command::Plan(args) => cmd::plan::run(&args),
         Command::Schema(args) => cmd::schema::run(&args),
         Command::Run(args) => cmd::run::run(&args).await,
+        Command::Endpoints(args) => cmd::endpoints::run(&args).await,
         Command::Calibrate(args) => cmd::calibrate::run(&args),
         Command::Bench(args) => cmd::bench::run(&args).await,
     };

@@ -69,6 +69,27 @@ pub struct RunSpec<'a> {
     pub seed: u64,
 }
 
+/// Where the fleet runs and how long the proxy may take to route, which no
+/// scenario says: the command line's `--fleet-at` and `--ready-within`, for
+/// a proxy configured by hand before the run (`--proxy address=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The first endpoint's loopback address, the others following it in
+    /// fleet order; `None`: free addresses, different in every run.
+    pub fleet_at: Option<std::net::Ipv4Addr>,
+    /// How long the readiness probe waits for each service to route.
+    pub ready_within: Duration,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            fleet_at: None,
+            ready_within: probe::READY_WITHIN,
+        }
+    }
+}
+
 /// What a run leaves for verification and reports.
 #[derive(Debug, Default)]
 pub struct Collected {
@@ -151,6 +172,7 @@ const MAX_DRAIN: Duration = Duration::from_secs(5);
 pub async fn execute(
     spec: RunSpec<'_>,
     proxy: &mut dyn ProxyAdapter,
+    placement: Placement,
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
@@ -158,12 +180,13 @@ pub async fn execute(
         &spec.services,
         &FleetOptions {
             seed: spec.seed,
-            first_ip: None,
+            first_ip: placement.fleet_at,
         },
     )
     .await
     .map_err(|e| RunError::Fleet(e.to_string()))?;
-    let result = with_fleet(spec, &fleet, proxy, progress, cancel).await;
+    let ready_within = placement.ready_within;
+    let result = with_fleet(spec, &fleet, proxy, (ready_within, progress), cancel).await;
     proxy.stop().await;
     let endpoints = fleet.endpoints().to_vec();
     let records = fleet.collector().records();
@@ -196,7 +219,7 @@ async fn with_fleet(
     spec: RunSpec<'_>,
     fleet: &Fleet,
     proxy: &mut dyn ProxyAdapter,
-    progress: Arc<Progress>,
+    (ready_within, progress): (Duration, Arc<Progress>),
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
     let services = services(&spec.services, fleet.endpoints());
@@ -206,7 +229,7 @@ async fn with_fleet(
     for service in &services {
         if let Some(addr) = listeners.get(&service.name) {
             let call = probe_call(&plan, *addr, service.protocol);
-            let probed = probe::until_routed(service, *addr, &call, &cancel).await;
+            let probed = probe::until_routed(service, *addr, &call, ready_within, &cancel).await;
             if let (Err(_), Some(exit)) = (&probed, proxy.exited()) {
                 return Err(RunError::ProxyExited(exit));
             }
@@ -401,8 +424,8 @@ async fn release_when_still(
     }
 }
 
-/// Groups the fleet's endpoints by service for the adapter.
-fn services(specs: &[ServiceSpec], endpoints: &[EndpointInfo]) -> Vec<Service> {
+/// The fleet's services as adapters see them, each with its running endpoints.
+pub fn services(specs: &[ServiceSpec], endpoints: &[EndpointInfo]) -> Vec<Service> {
     specs
         .iter()
         .map(|spec| Service {

@@ -257,7 +257,10 @@ async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_
     let report = meshbench::run_scenario_on(
         &scenario,
         adapter,
-        1,
+        meshbench::RunOptions {
+            seed: 1,
+            placement: meshbench::run::Placement::default(),
+        },
         Default::default(),
         tokio_util::sync::CancellationToken::new(),
     )

@@ -412,3 +412,74 @@ fn commands_refuse_addresses_off_loopback() {
         );
     }
 }
+
+/// Issue 13, item 3: a proxy configured before the run. `meshbench
+/// endpoints --fleet-at` prints where the fleet will be; a proxy run by
+/// hand (meshproxy, given those endpoints and the scenario's routing) is
+/// then judged through `--proxy address=` with the same `--fleet-at`.
+#[test]
+fn a_proxy_configured_before_the_run_is_judged_at_the_fleet_it_was_given() {
+    let scenario_file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/http/greeter-traffic-split.yaml");
+    let fleet_at = format!("127.0.{}.1", 150 + std::process::id() % 100);
+    let work = std::env::temp_dir().join(format!("meshbench-cli-byhand-{}", std::process::id()));
+    std::fs::create_dir_all(&work).expect("a work folder");
+    let endpoints = Command::new(BIN)
+        .args(["endpoints", "--fleet-at", &fleet_at])
+        .arg(&scenario_file)
+        .output()
+        .expect("meshbench endpoints runs");
+    assert!(endpoints.status.success(), "{endpoints:?}");
+    let listed = String::from_utf8_lossy(&endpoints.stdout).into_owned();
+    assert!(
+        listed.contains(&format!("address: {fleet_at}:3000")),
+        "{listed}"
+    );
+    std::fs::write(work.join("endpoints.yaml"), &listed).expect("writes");
+    let scenario = meshbench_sim::scenario::Scenario::load(&scenario_file).expect("loads");
+    let routing: Vec<String> = scenario
+        .routing_in_phase(0)
+        .iter()
+        .map(|o| o.to_json().to_string())
+        .collect();
+    std::fs::write(work.join("routing.yaml"), routing.join("\n---\n")).expect("writes");
+    let meshproxy = std::path::Path::new(BIN).with_file_name("meshproxy");
+    let mut proxy = Command::new(&meshproxy)
+        .arg("--config")
+        .arg(work.join("routing.yaml"))
+        .arg("--endpoints")
+        .arg(work.join("endpoints.yaml"))
+        .args(["--admin", "127.0.0.1:0", "--for", "60s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("meshproxy starts");
+    let stdout = proxy.stdout.take().expect("piped");
+    let listener = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.strip_prefix("greeter-service.default.svc.cluster.local ")
+                .map(str::to_owned)
+        })
+        .expect("meshproxy names its listener");
+    let output = Command::new(BIN)
+        .args([
+            "run",
+            "--fleet-at",
+            &fleet_at,
+            "--ready-within",
+            "20s",
+            "--out",
+        ])
+        .arg(work.join("out"))
+        .arg(&scenario_file)
+        .arg(format!("--proxy=address={listener}"))
+        .output()
+        .expect("meshbench run runs");
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("PASS greeter-90-10"), "{said}");
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -114,6 +114,7 @@ async fn l7_balances_within_each_connection_and_l4_pins_each_connection() {
         let collected = run::execute(
             spec(vec![destination_rule()], vec![], 400),
             proxy.as_mut(),
+            run::Placement::default(),
             Default::default(),
             CancellationToken::new(),
         )
@@ -159,6 +160,7 @@ async fn a_phase_shifts_traffic_on_open_connections() {
     let collected = run::execute(
         spec(to("v1"), phases, 600),
         proxy.as_mut(),
+        run::Placement::default(),
         Default::default(),
         CancellationToken::new(),
     )
@@ -213,6 +215,7 @@ async fn split_sequence(seed: u64) -> Vec<String> {
     let collected = run::execute(
         resolved.spec,
         proxy.as_mut(),
+        run::Placement::default(),
         Default::default(),
         CancellationToken::new(),
     )
@@ -292,6 +295,7 @@ async fn a_proxy_killed_mid_run_ends_the_run_in_an_error() {
     let result = run::execute(
         resolved.spec,
         proxy.as_mut(),
+        run::Placement::default(),
         progress,
         CancellationToken::new(),
     )
@@ -347,7 +351,14 @@ async fn a_frozen_proxy_ends_the_run_in_an_error_instead_of_hanging() {
         }
         false
     });
-    let result = run::execute(spec, proxy.as_mut(), progress, CancellationToken::new()).await;
+    let result = run::execute(
+        spec,
+        proxy.as_mut(),
+        run::Placement::default(),
+        progress,
+        CancellationToken::new(),
+    )
+    .await;
     assert!(
         freezer.await.expect("the freezer ends"),
         "the proxy was stopped"

@@ -54,6 +54,8 @@ impl ProxyAdapter for AddressAdapter {
                     self.addr
                 )));
             }
+            // With `--fleet-at` these are the addresses `meshbench endpoints`
+            // printed before the run; without it they are new every run.
             eprintln!("meshbench: route these endpoints behind {}:", self.addr);
             for service in services {
                 for endpoint in &service.endpoints {

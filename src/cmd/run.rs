@@ -1,4 +1,5 @@
-//! `meshbench run FILE|DIR [--proxy NAME[,NAME…]] [--seed N] [--out DIR]`:
+//! `meshbench run FILE|DIR [--proxy NAME[,NAME…]] [--seed N] [--out DIR]
+//! [--fleet-at IP] [--ready-within DURATION]`:
 //! every scenario against the proxy, a verdict each, a report folder each
 //! inside one run folder, and a conformance index over them all. With
 //! several proxies, each gets its own run folder inside the run folder and
@@ -7,6 +8,7 @@
 //! failed or was inconclusive, 2 when a scenario could not be loaded or run
 //! (it is still a row of every output, with verdict `error`).
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,10 +18,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use meshbench::RunOptions;
 use meshbench::adapter::ProxySpec;
 use meshbench::matrix::{self, Column};
 use meshbench::report::Report;
+use meshbench::run::Placement;
 use meshbench::suite::Suite;
+use meshbench_sim::duration;
 use meshbench_sim::scenario::Scenario;
 use meshbench_sim::stats::Verdict;
 use meshbench_sim::workload::Progress;
@@ -34,8 +39,8 @@ pub struct Args {
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     /// The proxy under test: builtin, builtin-l4, builtin-process,
-    /// envoy[:istio=1.X][=PATH], envoy-l4[…], haproxy[=PATH],
-    /// haproxy-l4[=PATH], address=HOST:PORT, or a negative control
+    /// envoy[:istio=1.X][=PATH], envoy-l4[…], haproxy[-l4][=PATH],
+    /// nginx[-l4][=PATH], address=HOST:PORT, or a negative control
     /// builtin-fault=mirror-leak|l4-by-weight. Several, comma
     /// separated, run one after the other into one matrix.
     #[arg(long, default_value = "builtin", value_delimiter = ',')]
@@ -46,6 +51,27 @@ pub struct Args {
     /// Where reports go (default: reports/runs/<unix time>-<scenario>/).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The fleet's first loopback address, the others following it in fleet
+    /// order, the same in every run: for a proxy configured beforehand
+    /// (`meshbench endpoints FILE --fleet-at IP` prints them). Default: free
+    /// addresses, different in every run.
+    #[arg(long, value_parser = super::parse_loopback_ip)]
+    fleet_at: Option<Ipv4Addr>,
+    /// How long the proxy may take to route each service's first request.
+    #[arg(long, default_value = "10s", value_parser = duration::parse)]
+    ready_within: Duration,
+}
+
+impl Args {
+    fn options(&self) -> RunOptions {
+        RunOptions {
+            seed: self.seed,
+            placement: Placement {
+                fleet_at: self.fleet_at,
+                ready_within: self.ready_within,
+            },
+        }
+    }
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -70,7 +96,7 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
             1 => suite_folder.clone(),
             _ => suite_folder.join(meshbench::report::slug(&proxy.to_string())),
         };
-        let suite = run_suite(&files, proxy, args.seed, &folder, &cancel).await?;
+        let suite = run_suite(&files, proxy, args.options(), &folder, &cancel).await?;
         suites.push((suite, folder));
     }
     if suites.len() > 1 {
@@ -106,11 +132,11 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
 async fn run_suite(
     files: &[PathBuf],
     proxy: &ProxySpec,
-    seed: u64,
+    options: RunOptions,
     suite_folder: &Path,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Suite> {
-    let mut suite = Suite::new(&proxy.to_string(), seed);
+    let mut suite = Suite::new(&proxy.to_string(), options.seed);
     let mut folders = Folders::default();
     for file in files {
         if cancel.is_cancelled() {
@@ -129,7 +155,8 @@ async fn run_suite(
         let progress = Arc::new(Progress::default());
         let bar = ProgressDisplay::start(&scenario, Arc::clone(&progress));
         let report =
-            meshbench::run_scenario_watched(&scenario, proxy, seed, progress, cancel.clone()).await;
+            meshbench::run_scenario_watched(&scenario, proxy, options, progress, cancel.clone())
+                .await;
         bar.finish().await;
         match report {
             Ok(report) => {

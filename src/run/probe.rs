@@ -18,8 +18,9 @@ use tokio_util::sync::CancellationToken;
 use super::{PROBE_PREFIX, RunError};
 use crate::adapter::Service;
 
-/// How long a proxy may take to route its first request.
-const READY_WITHIN: Duration = Duration::from_secs(10);
+/// How long a proxy may take to route its first request, unless the
+/// command line says otherwise.
+pub(super) const READY_WITHIN: Duration = Duration::from_secs(10);
 
 /// What a probe learned besides "the proxy is up".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,11 +38,12 @@ pub struct Probed {
 /// decode, which is reported as a finding rather than waited out.
 ///
 /// # Errors
-/// [`RunError::NotReady`] after [`READY_WITHIN`], or [`RunError::Interrupted`].
+/// [`RunError::NotReady`] after `within`, or [`RunError::Interrupted`].
 pub(super) async fn until_routed(
     service: &Service,
     addr: SocketAddr,
     call: &Call,
+    within: Duration,
     cancel: &CancellationToken,
 ) -> Result<Probed, RunError> {
     let started = Instant::now();
@@ -61,10 +63,10 @@ pub(super) async fn until_routed(
             }
             Err(other) => other.to_string(),
         };
-        if started.elapsed() >= READY_WITHIN {
+        if started.elapsed() >= within {
             return Err(RunError::NotReady {
                 service: service.name.clone(),
-                waited: READY_WITHIN,
+                waited: within,
                 last,
             });
         }
