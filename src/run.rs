@@ -288,6 +288,14 @@ async fn with_fleet(
         .check_conservation()
         .map_err(|e| RunError::Ledger(e.to_string()))?;
     drain(fleet).await;
+    let reconnects = progress
+        .reconnects
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if reconnects > 0 {
+        notes.push(format!(
+            "the HTTP clients opened {reconnects} new connection(s) because the proxy closed kept-alive ones (Connection: close, an idle close, or a reset under an idempotent request, which was sent once more; the endpoints count every try)"
+        ));
+    }
     Ok(Collected {
         ledger,
         notes,

@@ -265,6 +265,11 @@ pub struct Progress {
     /// Set when the evidence is already decisive: no request starts after
     /// it, the ones in flight finish and are recorded.
     pub stop: AtomicBool,
+    /// New connections the HTTP clients opened because a server closed a
+    /// kept-alive one (see [`crate::client::http`]), counted as each
+    /// workload connection ends: a report says so, so that a proxy that
+    /// keeps closing connections is seen even when no request was lost.
+    pub reconnects: AtomicU64,
     /// The requests ended so far, in the order they ended; the ledger is
     /// made of them when the run is over.
     finished: Mutex<Vec<Entry>>,
@@ -579,7 +584,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// One connection with `in_flight` workers, replaced when its lifetime is up.
 async fn closed_loop(run: Arc<ClientRun>) {
     loop {
-        let connection = Connection::open(&run.plan, &run.next_connection).await;
+        let connection = Connection::open(&run.plan, &run.next_connection, &run.progress).await;
         if rounds(&run, &connection).await == Stopped::Done {
             return;
         }
@@ -738,7 +743,9 @@ struct Lived {
 impl Lived {
     async fn open(run: &ClientRun) -> Lived {
         Lived {
-            connection: Arc::new(Connection::open(&run.plan, &run.next_connection).await),
+            connection: Arc::new(
+                Connection::open(&run.plan, &run.next_connection, &run.progress).await,
+            ),
             life: Life::new(run.plan.lifetime),
         }
     }

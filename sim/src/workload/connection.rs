@@ -2,11 +2,12 @@
 //! request of a worker goes over it and comes back as an [`Outcome`].
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use meshbench_wire::http1::Request;
 
-use super::{Call, ClientPlan};
+use super::{Call, ClientPlan, Progress};
 use crate::client::dubbo::DubboClient;
 use crate::client::http::HttpClient;
 use crate::client::tcp::TcpEchoClient;
@@ -17,6 +18,18 @@ use crate::ledger::Outcome;
 pub(super) struct Connection {
     id: u64,
     kind: Kind,
+    /// Where its HTTP client's reconnects are counted when it ends.
+    progress: Arc<Progress>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Kind::Http(client) = &self.kind {
+            self.progress
+                .reconnects
+                .fetch_add(client.reconnects(), Ordering::Relaxed);
+        }
+    }
 }
 
 enum Kind {
@@ -33,7 +46,11 @@ enum Kind {
 
 impl Connection {
     /// Opens a connection for the protocol of the client's request classes.
-    pub(super) async fn open(plan: &ClientPlan, ids: &AtomicU64) -> Connection {
+    pub(super) async fn open(
+        plan: &ClientPlan,
+        ids: &AtomicU64,
+        progress: &Arc<Progress>,
+    ) -> Connection {
         let id = ids.fetch_add(1, Ordering::Relaxed);
         let target = &plan.target;
         let first = plan.mix.iter().find(|c| c.weight > 0).map(|c| &c.call);
@@ -49,7 +66,11 @@ impl Connection {
             None => Ok(Kind::Broken("no request class to send".to_owned())),
         };
         let kind = opened.unwrap_or_else(|e| Kind::Broken(e.to_string()));
-        Connection { id, kind }
+        Connection {
+            id,
+            kind,
+            progress: Arc::clone(progress),
+        }
     }
 
     /// The run-wide id of this connection.
