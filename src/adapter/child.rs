@@ -191,3 +191,26 @@ pub(super) fn in_force_after(what: &str, times: &[std::time::Duration]) -> Strin
         }
     }
 }
+
+/// A fresh folder for the child's files (`meshbench-NAME-…`), removed when
+/// dropped.
+///
+/// # Errors
+/// [`AdapterError::Start`] when it cannot be made.
+pub(super) fn scratch(name: &str) -> Result<tempfile::TempDir, AdapterError> {
+    tempfile::Builder::new()
+        .prefix(&format!("meshbench-{name}-"))
+        .tempdir()
+        .map_err(|e| AdapterError::Start(e.to_string()))
+}
+
+/// A free loopback port for each service's listener, by service name.
+///
+/// # Errors
+/// [`AdapterError::Start`] when no port is free.
+pub(super) fn free_ports(services: &[super::Service]) -> Result<super::Listeners, AdapterError> {
+    services
+        .iter()
+        .map(|s| Ok((s.name.clone(), free_port()?)))
+        .collect()
+}

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::child::{Supervised, in_force_after};
+use super::child::{Supervised, in_force_after, scratch};
 use super::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service, Setup,
 };
@@ -249,10 +249,7 @@ impl ProxyAdapter for EnvoyAdapter {
                 });
             }
             self.workers = settings.workers.unwrap_or(CONCURRENCY);
-            let temp = tempfile::Builder::new()
-                .prefix("meshbench-envoy-")
-                .tempdir()
-                .map_err(|e| AdapterError::Start(e.to_string()))?;
+            let temp = scratch("envoy")?;
             let dir = temp.path().to_owned();
             self.dir = Some(temp);
             self.services = services.to_vec();

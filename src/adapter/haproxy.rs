@@ -26,7 +26,7 @@ use tokio::net::UnixStream;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::child::{Supervised, free_port, in_force_after};
+use super::child::{Supervised, free_port, free_ports, in_force_after, scratch};
 use super::mesh::{Gap, Layer};
 use super::{
     AdapterError, BoxFuture, Feature, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
@@ -196,16 +196,9 @@ impl ProxyAdapter for HaproxyAdapter {
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
-            let temp = tempfile::Builder::new()
-                .prefix("meshbench-haproxy-")
-                .tempdir()
-                .map_err(|e| AdapterError::Start(e.to_string()))?;
-            self.dir = Some(temp);
+            self.dir = Some(scratch("haproxy")?);
             self.services = services.to_vec();
-            let mut listeners = Listeners::new();
-            for service in services {
-                listeners.insert(service.name.clone(), free_port()?);
-            }
+            let listeners = free_ports(services)?;
             self.binds = Some(Binds {
                 services: listeners.clone(),
                 metrics: free_port()?,

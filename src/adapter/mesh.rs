@@ -371,3 +371,21 @@ fn retry_conditions(written: &str, at: &str, proxy: &str) -> Result<Vec<RetryOn>
     }
     Ok(on)
 }
+
+/// A redirect's status as istiod writes it (`ApplyRedirect`): 301 when
+/// unset (or 0), 301, 302, 303, 307 and 308 as themselves.
+///
+/// # Errors
+/// [`Gap::Unsupported`] for any other code: istiod drops the redirect.
+pub(super) fn redirect_code(
+    redirect: &meshbench_mesh_api::istio::HttpRedirect,
+    at: &str,
+) -> Result<u16, Gap> {
+    match redirect.redirect_code.unwrap_or(301) {
+        0 => Ok(301),
+        code @ (301 | 302 | 303 | 307 | 308) => Ok(code),
+        other => Err(Gap::Unsupported(format!(
+            "{at}.redirect.redirectCode {other}: istiod drops a redirect with this code"
+        ))),
+    }
+}

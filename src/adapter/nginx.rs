@@ -28,7 +28,7 @@ use meshbench_wire::http1::Request;
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use super::child::{Supervised, free_port, in_force_after};
+use super::child::{Supervised, free_port, free_ports, in_force_after, scratch};
 use super::mesh::{Gap, Layer};
 use super::{
     AdapterError, BoxFuture, Feature, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
@@ -263,16 +263,9 @@ impl ProxyAdapter for NginxAdapter {
         settings: ProxySettings,
     ) -> BoxFuture<'a, Result<Listeners, AdapterError>> {
         Box::pin(async move {
-            let temp = tempfile::Builder::new()
-                .prefix("meshbench-nginx-")
-                .tempdir()
-                .map_err(|e| AdapterError::Start(e.to_string()))?;
-            self.dir = Some(temp);
+            self.dir = Some(scratch("nginx")?);
             self.services = services.to_vec();
-            let mut listeners = Listeners::new();
-            for service in services {
-                listeners.insert(service.name.clone(), free_port()?);
-            }
+            let listeners = free_ports(services)?;
             self.binds = Some(Binds {
                 services: listeners.clone(),
                 control: free_port()?,

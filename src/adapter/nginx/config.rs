@@ -402,12 +402,7 @@ impl Writer<'_, '_> {
             locations.line(&format!("        if ({var} = 1) {{ return {status}; }}"));
         }
         if let Some(redirect) = &route.redirect {
-            let code = redirect.redirect_code.unwrap_or(301);
-            if ![301, 302, 303, 307, 308].contains(&code) {
-                return Err(Gap::Invalid(format!(
-                    "{at}.redirect.redirectCode {code}: istiod drops a redirect with this code"
-                )));
-            }
+            let code = mesh::redirect_code(redirect, at)?;
             let host = match &redirect.authority {
                 Some(authority) => literal(authority, &format!("{at}.redirect.authority"))?,
                 None => "$http_host".to_owned(),

@@ -318,17 +318,12 @@ fn fault_config(fault: &HttpFault, at: &str) -> Result<Value, Gap> {
 /// `redirect` (`ApplyRedirect`): 301 unless written; 302, 303, 307 and 308
 /// as themselves.
 fn redirect_action(redirect: &HttpRedirect, at: &str) -> Result<Value, Gap> {
-    let code = match redirect.redirect_code.unwrap_or(301) {
-        0 | 301 => "MOVED_PERMANENTLY",
+    let code = match super::mesh::redirect_code(redirect, at)? {
         302 => "FOUND",
         303 => "SEE_OTHER",
         307 => "TEMPORARY_REDIRECT",
         308 => "PERMANENT_REDIRECT",
-        other => {
-            return Err(Gap::Unsupported(format!(
-                "{at}.redirect.redirectCode {other}: istiod drops a redirect with this code"
-            )));
-        }
+        _ => "MOVED_PERMANENTLY",
     };
     let mut out = json!({ "response_code": code });
     if let Some(uri) = &redirect.uri {
