@@ -354,20 +354,7 @@ async fn the_envoy_adapter_routes_applies_refuses_and_reports_its_death() {
     let about = envoy.description().expect("server info");
     assert!(about.starts_with("envoy 1."), "{about}");
     let pid = envoy.pid().expect("running");
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let mut exit = None;
-    for _ in 0..200 {
-        exit = envoy.exited();
-        if exit.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let exit = exit.expect("the adapter sees the exit");
+    let exit = killed_and_seen(&mut envoy, pid).await;
     assert!(exit.contains("killed by signal 9"), "{exit}");
     envoy.stop().await;
     fleet.stop().await;
@@ -522,20 +509,7 @@ async fn reloading_proxy_lifecycle<T: ProxyAdapter>(reloading: Reloading<T>) {
         "{description}"
     );
     let master = pid(&proxy).expect("running");
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &master.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let mut exit = None;
-    for _ in 0..200 {
-        exit = proxy.exited();
-        if exit.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let exit = exit.expect("the adapter sees the exit");
+    let exit = killed_and_seen(&mut proxy, master).await;
     assert!(exit.contains("killed by signal 9"), "{exit}");
     proxy.stop().await;
     let mut left = true;
@@ -548,6 +522,22 @@ async fn reloading_proxy_lifecycle<T: ProxyAdapter>(reloading: Reloading<T>) {
     }
     assert!(!left, "a worker still serves after stop");
     fleet.stop().await;
+}
+
+/// SIGKILLs `pid` and returns how the adapter reports the exit (within 2 s).
+async fn killed_and_seen(proxy: &mut impl ProxyAdapter, pid: u32) -> String {
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    for _ in 0..200 {
+        if let Some(exit) = proxy.exited() {
+            return exit;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the adapter did not see pid {pid} exit");
 }
 
 /// Whether a proxy's tests run: installed, or a failure when `required_by` is set.
