@@ -51,7 +51,7 @@ pub use envoy::EnvoyAdapter;
 pub use haproxy::HaproxyAdapter;
 pub use mesh::Layer;
 pub use nginx::NginxAdapter;
-pub use process::ProcessAdapter;
+pub use process::{ProcessAdapter, meshproxy_path};
 
 /// A boxed future, so adapters can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -185,6 +185,14 @@ pub trait ProxyAdapter: Send {
     /// in-process proxy cannot exit alone: `None`.
     fn exited(&mut self) -> Option<String> {
         None
+    }
+
+    /// The operating-system processes the proxy runs as, while it runs,
+    /// its master first (nginx's and HAProxy's workers after it): what a
+    /// benchmark pins to its cores and whose CPU time it counts. An
+    /// in-process proxy has none of its own: empty.
+    fn processes(&self) -> Vec<u32> {
+        Vec::new()
     }
 
     /// Stops the proxy and releases everything it holds. Always called.

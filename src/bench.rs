@@ -9,19 +9,18 @@
 //!
 //! # Layout
 //! - [`procstat`]: CPU ticks from `/proc/<pid>/stat`.
-//! - [`configs`]: nginx and HAProxy configurations (loopback only).
-//! - [`envoy`]: Envoy, through the `--proxy envoy` adapter.
+//! - [`proxies`]: meshproxy, nginx, HAProxy and Envoy, started through the
+//!   `--proxy` adapters, so the bench measures what the verdicts judged.
 //! - [`tools`]: the programs needed (and their Debian packages), versions, the machine.
-//! - [`processes`]: starting, pinning, measuring and stopping the servers.
+//! - [`processes`]: the fleet as processes; pinning every server.
 //! - [`load`]: meshbench's workload and wrk as load generators.
 //! - [`spread`]: median and spread of rounds.
 //! - [`summary`]: the ratio tables, the Markdown summary and the SVG plots.
 
-pub mod configs;
-pub mod envoy;
 pub mod load;
 pub mod processes;
 pub mod procstat;
+pub mod proxies;
 pub mod spread;
 pub mod summary;
 pub mod tools;
@@ -35,6 +34,7 @@ use serde::Serialize;
 
 use load::{Load, Protocol};
 use processes::{Launcher, Server};
+use proxies::{Proxy, Running, service, split_routing};
 
 /// Which comparisons to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -121,36 +121,43 @@ pub struct Report {
     pub failures: Vec<String>,
 }
 
-/// The role a target's server process plays in the CPU table, and its pid.
+/// The processes of one role in the CPU table (`backend`, `proxy`, `server`).
 struct Watched {
     role: &'static str,
-    pid: u32,
+    pids: Vec<u32>,
 }
 
 impl Watched {
     fn ticks(&self) -> u64 {
-        procstat::tree_ticks(self.pid)
+        procstat::ticks_of(&self.pids)
     }
 }
 
-/// The servers whose CPU a measurement reads: the backends, and the proxy
-/// (by pid: a bench server, or a proxy an adapter runs) when the target is one.
+/// The servers whose CPU a measurement reads: the backends, and the
+/// proxy's processes when the target is a proxy.
 #[derive(Clone, Copy)]
 struct Servers<'a> {
     backends: &'a [&'a Server],
-    proxy: Option<u32>,
+    proxy: &'a [u32],
 }
 
 impl Servers<'_> {
     fn watched(self) -> Vec<Watched> {
-        let backends = self.backends.iter().map(|server| Watched {
+        let backends = Watched {
             role: "backend",
-            pid: server.pid(),
+            pids: self.backends.iter().map(|server| server.pid()).collect(),
+        };
+        let proxy = (!self.proxy.is_empty()).then(|| Watched {
+            role: "proxy",
+            pids: self.proxy.to_vec(),
         });
-        let proxy = self.proxy.map(|pid| Watched { role: "proxy", pid });
-        backends.chain(proxy).collect()
+        std::iter::once(backends).chain(proxy).collect()
     }
 }
+
+/// A target of a comparison: its name, where the load goes, and the
+/// proxy processes behind that address (none when direct).
+type Target<'a> = (&'a str, SocketAddr, &'a [u32]);
 
 struct Bench {
     options: Options,
@@ -238,64 +245,58 @@ impl Bench {
         Ok(())
     }
 
-    /// Comparison 1: HTTP/1.1 direct, through meshproxy, nginx and HAProxy.
+    /// Starts `proxy` through its adapter, pinned, with one worker.
+    async fn proxy(
+        &self,
+        proxy: Proxy,
+        services: &[crate::adapter::Service],
+        routing: &[crate::adapter::Routing],
+    ) -> anyhow::Result<Option<Running>> {
+        proxies::start(proxy, (&self.launcher, &self.tools), services, routing).await
+    }
+
+    /// Comparison 1: HTTP/1.1 direct, through meshproxy, nginx, HAProxy and Envoy.
     async fn http(&mut self) -> anyhow::Result<()> {
-        eprintln!("comparison 1: HTTP/1.1 through meshproxy, nginx and HAProxy");
-        let service = load::HTTP_SERVICE;
+        eprintln!("comparison 1: HTTP/1.1 through meshproxy, nginx, HAProxy and Envoy");
+        let name = load::HTTP_SERVICE;
         let (backend, addrs) = self
             .launcher
-            .fleet("http", service, "v1", "127.0.10.1", load::HTTP_PORT)
+            .fleet("http", name, "v1", "127.0.10.1", load::HTTP_PORT)
             .await?;
         let backend_addr = first(&addrs)?;
-        let endpoints = endpoints_yaml(&[(service, "http", 3000, &[("v1", backend_addr)])]);
-        let (meshproxy, listeners) = self
-            .launcher
-            .meshproxy("meshproxy-http", &endpoints, "", "127.0.11.1", 1)
-            .await?;
-        let meshproxy_addr = listener(&listeners, service)?;
-        let nginx_addr: SocketAddr = "127.0.12.1:8080".parse()?;
-        let nginx_dir = self.launcher.dir.join("nginx-proxy");
-        let nginx = self
-            .launcher
-            .nginx(
-                &self.tools.nginx,
-                "nginx-proxy",
-                &configs::nginx_proxy(&nginx_dir, nginx_addr, &[backend_addr]),
-                nginx_addr,
-            )
-            .await?;
-        let haproxy_addr: SocketAddr = "127.0.13.1:8080".parse()?;
-        let haproxy = self
-            .launcher
-            .haproxy(
-                &self.tools.haproxy,
-                &configs::haproxy(haproxy_addr, &[backend_addr]),
-                haproxy_addr,
-            )
-            .await?;
-        let envoy = envoy::start(
-            &self.launcher,
-            &[(
-                service,
-                Protocol::Http,
-                load::HTTP_PORT,
-                &[("v1", backend_addr)],
-            )],
-            "",
-        )
-        .await?;
-        let mut targets: Vec<(&str, SocketAddr, Option<u32>)> = vec![
-            ("direct", backend_addr, None),
-            ("meshproxy", meshproxy_addr, Some(meshproxy.pid())),
-            ("nginx", nginx_addr, Some(nginx.pid())),
-            ("haproxy", haproxy_addr, Some(haproxy.pid())),
-        ];
-        if let Some(envoy) = &envoy {
-            targets.push((
-                "envoy",
-                listener_of(&envoy.listeners, service)?,
-                Some(envoy.pid),
-            ));
+        let services = [service(
+            name,
+            Protocol::Http,
+            load::HTTP_PORT,
+            &[("v1", backend_addr)],
+        )];
+        let mut running = Vec::new();
+        for proxy in [Proxy::Meshproxy, Proxy::Nginx, Proxy::Haproxy, Proxy::Envoy] {
+            match self.proxy(proxy, &services, &[]).await {
+                Ok(Some(started)) => running.push((proxy.name(), started)),
+                Ok(None) => {}
+                Err(error) => {
+                    stop_all(running).await;
+                    return Err(error);
+                }
+            }
+        }
+        let result = self.http_rounds(&backend, backend_addr, &running).await;
+        stop_all(running).await;
+        backend.stop().await;
+        result
+    }
+
+    async fn http_rounds(
+        &mut self,
+        backend: &Server,
+        backend_addr: SocketAddr,
+        running: &[(&str, Running)],
+    ) -> anyhow::Result<()> {
+        let mut targets: Vec<Target> = vec![("direct", backend_addr, &[])];
+        for (name, proxy) in running {
+            let address = proxy.listener(load::HTTP_SERVICE)?;
+            targets.push((name, address, &proxy.processes));
         }
         self.warm_up(&Protocol::Http, &targets).await;
         for round in 1..=self.options.rounds {
@@ -303,23 +304,17 @@ impl Bench {
                 // Rotate the order each round so no target always goes first.
                 let (name, addr, proxy) = targets[(i + round - 1) % targets.len()];
                 let servers = Servers {
-                    backends: &[&backend],
+                    backends: &[backend],
                     proxy,
                 };
                 let at = (Comparison::Http, Protocol::Http, round);
                 self.saturation_and_rate(&at, name, addr, servers).await?;
             }
         }
-        for server in [haproxy, nginx, meshproxy, backend] {
-            server.stop().await;
-        }
-        if let Some(envoy) = envoy {
-            envoy.stop().await;
-        }
         Ok(())
     }
 
-    async fn warm_up(&mut self, protocol: &Protocol, targets: &[(&str, SocketAddr, Option<u32>)]) {
+    async fn warm_up(&mut self, protocol: &Protocol, targets: &[Target<'_>]) {
         for (_, addr, _) in targets {
             let _ = load::generator(
                 protocol,
@@ -336,28 +331,32 @@ impl Bench {
     /// Comparison 3: the generator vs wrk against one nginx web server.
     async fn generator(&mut self) -> anyhow::Result<()> {
         eprintln!("comparison 3: meshbench's load generator vs wrk against nginx");
-        let addr: SocketAddr = "127.0.14.1:8080".parse()?;
-        let dir = self.launcher.dir.join("nginx-web");
-        let nginx = self
-            .launcher
-            .nginx(
-                &self.tools.nginx,
-                "nginx-web",
-                &configs::nginx_web(&dir, addr),
-                addr,
-            )
-            .await?;
-        self.warm_up(&Protocol::Http, &[("nginx", addr, None)])
-            .await;
+        let nginx =
+            crate::adapter::nginx::WebServer::start(Some(self.tools.nginx.clone()), 1).await?;
+        let processes = nginx.processes();
+        for pid in &processes {
+            self.launcher.pin(*pid)?;
+        }
+        let result = self.generator_rounds(nginx.address(), processes).await;
+        nginx.stop().await;
+        result
+    }
+
+    async fn generator_rounds(
+        &mut self,
+        addr: SocketAddr,
+        processes: Vec<u32>,
+    ) -> anyhow::Result<()> {
+        self.warm_up(&Protocol::Http, &[("nginx", addr, &[])]).await;
+        let nginx = Watched {
+            role: "server",
+            pids: processes,
+        };
         for round in 1..=self.options.rounds {
             for i in 0..2 {
-                let watched = [Watched {
-                    role: "server",
-                    pid: nginx.pid(),
-                }];
                 if (i + round) % 2 == 0 {
                     let at = (Comparison::Generator, &Protocol::Http, round);
-                    self.measure(at, ("meshbench", addr), None, &watched)
+                    self.measure(at, ("meshbench", addr), None, std::slice::from_ref(&nginx))
                         .await?;
                 } else {
                     let before = nginx.ticks();
@@ -392,130 +391,133 @@ impl Bench {
                 }
             }
         }
-        nginx.stop().await;
         Ok(())
     }
 
-    /// Comparison 2: Thrift and Dubbo direct and through meshproxy, plain and
-    /// with a 20/80 split behind a header (attribute) route.
+    /// Comparison 2: Thrift and Dubbo direct and through meshproxy and
+    /// Envoy, plain and with a 20/80 split behind a header (attribute) route.
     async fn rpc(&mut self) -> anyhow::Result<()> {
-        eprintln!("comparison 2: Thrift and Dubbo through meshproxy");
+        eprintln!("comparison 2: Thrift and Dubbo through meshproxy and Envoy");
         let thrift = "thrift-sample-server.bench.svc.cluster.local";
         let dubbo = "org.apache.dubbo.samples.basic.api.DemoService";
-        let (thrift_v1, t1) = self
-            .launcher
-            .fleet("thrift", thrift, "v1", "127.0.20.1", 9090)
-            .await?;
-        let (thrift_v2, t2) = self
-            .launcher
-            .fleet("thrift", thrift, "v2", "127.0.20.2", 9090)
-            .await?;
-        let (dubbo_v1, d1) = self
-            .launcher
-            .fleet("dubbo", dubbo, "v1", "127.0.21.1", 20880)
-            .await?;
-        let (dubbo_v2, d2) = self
-            .launcher
-            .fleet("dubbo", dubbo, "v2", "127.0.21.2", 20880)
-            .await?;
-        let (t1, t2, d1, d2) = (first(&t1)?, first(&t2)?, first(&d1)?, first(&d2)?);
+        let mut fleet = Vec::new();
+        for (protocol, name, version, ip, port) in [
+            ("thrift", thrift, "v1", "127.0.20.1", 9090),
+            ("thrift", thrift, "v2", "127.0.20.2", 9090),
+            ("dubbo", dubbo, "v1", "127.0.21.1", 20880),
+            ("dubbo", dubbo, "v2", "127.0.21.2", 20880),
+        ] {
+            let started = self.launcher.fleet(protocol, name, version, ip, port).await;
+            match started.and_then(|(server, addrs)| Ok((first(&addrs)?, server))) {
+                Ok((addr, server)) => fleet.push((server, addr)),
+                Err(error) => {
+                    stop_fleet(fleet).await;
+                    return Err(error);
+                }
+            }
+        }
+        let result = self.rpc_with(&fleet, (thrift, dubbo)).await;
+        stop_fleet(fleet).await;
+        result
+    }
+
+    async fn rpc_with(
+        &mut self,
+        fleet: &[(Server, SocketAddr)],
+        (thrift, dubbo): (&str, &str),
+    ) -> anyhow::Result<()> {
+        let [
+            (thrift_v1, t1),
+            (thrift_v2, t2),
+            (dubbo_v1, d1),
+            (dubbo_v2, d2),
+        ] = fleet
+        else {
+            anyhow::bail!("the RPC fleet is four servers");
+        };
+        let (t1, t2, d1, d2) = (*t1, *t2, *d1, *d2);
         // Plain: one version each, the default route.
-        let plain = endpoints_yaml(&[
-            (thrift, "thrift", 9090, &[("v1", t1)]),
-            (dubbo, "dubbo", 20880, &[("v1", d1)]),
-        ]);
-        let (plain_proxy, plain_listeners) = self
-            .launcher
-            .meshproxy("meshproxy-rpc", &plain, "", "127.0.22.1", 2)
-            .await?;
-        let both = endpoints_yaml(&[
-            (thrift, "thrift", 9090, &[("v1", t1), ("v2", t2)]),
-            (dubbo, "dubbo", 20880, &[("v1", d1), ("v2", d2)]),
-        ]);
-        let (routed_proxy, routed_listeners) = self
-            .launcher
-            .meshproxy(
-                "meshproxy-rpc-routed",
+        let plain = [
+            service(thrift, Protocol::Thrift, 9090, &[("v1", t1)]),
+            service(dubbo, Protocol::Dubbo, 20880, &[("v1", d1)]),
+        ];
+        let both = [
+            service(thrift, Protocol::Thrift, 9090, &[("v1", t1), ("v2", t2)]),
+            service(dubbo, Protocol::Dubbo, 20880, &[("v1", d1), ("v2", d2)]),
+        ];
+        let mut routed = split_routing(thrift, ("method", "ping"))?;
+        routed.extend(split_routing(dubbo, ("x-user", "batchjob"))?);
+        let mut running = Vec::new();
+        for (name, proxy, services, routing) in [
+            ("meshproxy", Proxy::Meshproxy, &plain, &[][..]),
+            (
+                "meshproxy split+route",
+                Proxy::Meshproxy,
                 &both,
-                &split_routing(thrift, dubbo),
-                "127.0.23.1",
-                2,
-            )
-            .await?;
-        let plain_envoy = envoy::start(
-            &self.launcher,
-            &[
-                (thrift, Protocol::Thrift, 9090, &[("v1", t1)]),
-                (dubbo, Protocol::Dubbo, 20880, &[("v1", d1)]),
-            ],
-            "",
-        )
-        .await?;
-        let routed_envoy = envoy::start(
-            &self.launcher,
-            &[
-                (thrift, Protocol::Thrift, 9090, &[("v1", t1), ("v2", t2)]),
-                (dubbo, Protocol::Dubbo, 20880, &[("v1", d1), ("v2", d2)]),
-            ],
-            &split_routing(thrift, dubbo),
-        )
-        .await?;
-        for (protocol, service, direct, v1, v2) in [
-            (Protocol::Thrift, thrift, t1, &thrift_v1, &thrift_v2),
-            (Protocol::Dubbo, dubbo, d1, &dubbo_v1, &dubbo_v2),
+                &routed[..],
+            ),
+            ("envoy", Proxy::Envoy, &plain, &[][..]),
+            ("envoy split+route", Proxy::Envoy, &both, &routed[..]),
         ] {
-            let mut targets: Vec<(&str, SocketAddr, Option<u32>)> = vec![
-                ("direct", direct, None),
-                (
-                    "meshproxy",
-                    listener(&plain_listeners, service)?,
-                    Some(plain_proxy.pid()),
-                ),
-                (
-                    "meshproxy split+route",
-                    listener(&routed_listeners, service)?,
-                    Some(routed_proxy.pid()),
-                ),
-            ];
-            for (name, envoy) in [
-                ("envoy", &plain_envoy),
-                ("envoy split+route", &routed_envoy),
-            ] {
-                if let Some(envoy) = envoy {
-                    targets.push((
-                        name,
-                        listener_of(&envoy.listeners, service)?,
-                        Some(envoy.pid),
-                    ));
-                }
-            }
-            self.warm_up(&protocol, &targets).await;
-            for round in 1..=self.options.rounds {
-                for i in 0..targets.len() {
-                    let (name, addr, proxy) = targets[(i + round - 1) % targets.len()];
-                    let servers = Servers {
-                        backends: &[v1, v2],
-                        proxy,
-                    };
-                    let at = (Comparison::Rpc, protocol, round);
-                    self.saturation_and_rate(&at, name, addr, servers).await?;
+            match self.proxy(proxy, services, routing).await {
+                Ok(Some(started)) => running.push((name, started)),
+                Ok(None) => {}
+                Err(error) => {
+                    stop_all(running).await;
+                    return Err(error);
                 }
             }
         }
-        for server in [
-            plain_proxy,
-            routed_proxy,
-            thrift_v1,
-            thrift_v2,
-            dubbo_v1,
-            dubbo_v2,
+        let backends = [[thrift_v1, thrift_v2], [dubbo_v1, dubbo_v2]];
+        let mut result = Ok(());
+        for (protocol, service, direct, backends) in [
+            (Protocol::Thrift, thrift, t1, &backends[0]),
+            (Protocol::Dubbo, dubbo, d1, &backends[1]),
         ] {
-            server.stop().await;
+            result = self
+                .rpc_rounds(protocol, service, (direct, backends), &running)
+                .await;
+            if result.is_err() {
+                break;
+            }
         }
-        for envoy in [plain_envoy, routed_envoy].into_iter().flatten() {
-            envoy.stop().await;
+        stop_all(running).await;
+        result
+    }
+
+    async fn rpc_rounds(
+        &mut self,
+        protocol: Protocol,
+        service: &str,
+        (direct, backends): (SocketAddr, &[&Server]),
+        running: &[(&str, Running)],
+    ) -> anyhow::Result<()> {
+        let mut targets: Vec<Target> = vec![("direct", direct, &[])];
+        for (name, proxy) in running {
+            targets.push((name, proxy.listener(service)?, &proxy.processes));
+        }
+        self.warm_up(&protocol, &targets).await;
+        for round in 1..=self.options.rounds {
+            for i in 0..targets.len() {
+                let (name, addr, proxy) = targets[(i + round - 1) % targets.len()];
+                let servers = Servers { backends, proxy };
+                let at = (Comparison::Rpc, protocol, round);
+                self.saturation_and_rate(&at, name, addr, servers).await?;
+            }
         }
         Ok(())
+    }
+}
+
+async fn stop_all(running: Vec<(&str, Running)>) {
+    for (_, proxy) in running {
+        proxy.stop().await;
+    }
+}
+
+async fn stop_fleet(fleet: Vec<(Server, SocketAddr)>) {
+    for (server, _) in fleet {
+        server.stop().await;
     }
 }
 
@@ -524,68 +526,6 @@ fn first(addrs: &[SocketAddr]) -> anyhow::Result<SocketAddr> {
         .first()
         .copied()
         .ok_or_else(|| anyhow::anyhow!("the fleet printed no endpoint"))
-}
-
-fn listener(listeners: &[(String, SocketAddr)], service: &str) -> anyhow::Result<SocketAddr> {
-    listeners
-        .iter()
-        .find(|(s, _)| s == service)
-        .map(|(_, a)| *a)
-        .ok_or_else(|| anyhow::anyhow!("meshproxy opened no listener for {service}"))
-}
-
-fn listener_of(
-    listeners: &meshbench::adapter::Listeners,
-    service: &str,
-) -> anyhow::Result<SocketAddr> {
-    listeners
-        .get(service)
-        .copied()
-        .ok_or_else(|| anyhow::anyhow!("Envoy opened no listener for {service}"))
-}
-
-/// Endpoints by version label.
-pub type Versioned<'a> = &'a [(&'a str, SocketAddr)];
-
-/// meshproxy's endpoint list: (service, protocol, port, endpoints) per service.
-pub fn endpoints_yaml(services: &[(&str, &str, u16, Versioned<'_>)]) -> String {
-    let mut out = String::from("services:\n");
-    for (name, protocol, port, endpoints) in services {
-        out.push_str(&format!(
-            "  - name: {name}\n    protocol: {protocol}\n    port: {port}\n    endpoints:\n"
-        ));
-        for (version, addr) in endpoints.iter() {
-            out.push_str(&format!(
-                "      - {{ address: \"{addr}\", labels: {{ version: {version} }} }}\n"
-            ));
-        }
-    }
-    out
-}
-
-/// A 20/80 split between v1 and v2 behind an attribute route that the
-/// bench's traffic never matches, for Thrift and Dubbo (MetaRouter).
-pub fn split_routing(thrift: &str, dubbo: &str) -> String {
-    let mut docs = Vec::new();
-    for (host, name, attribute, value) in [
-        (thrift, "thrift", "method", "ping"),
-        (dubbo, "dubbo", "x-user", "batchjob"),
-    ] {
-        docs.push(format!(
-            "apiVersion: networking.istio.io/v1alpha3\nkind: DestinationRule\nmetadata:\n  name: {name}\n  namespace: bench\n\
-             spec:\n  host: {host}\n  subsets:\n    - name: v1\n      labels: {{ version: v1 }}\n    - name: v2\n      labels: {{ version: v2 }}\n"
-        ));
-        docs.push(format!(
-            "apiVersion: metaprotocol.aeraki.io/v1alpha1\nkind: MetaRouter\nmetadata:\n  name: {name}-route\n  namespace: bench\n\
-             spec:\n  hosts:\n    - {host}\n  routes:\n\
-             \x20   - name: header-route\n      match:\n        attributes:\n          {attribute}:\n            exact: {value}\n\
-             \x20     route:\n        - destination:\n            host: {host}\n            subset: v2\n\
-             \x20   - name: split\n      match:\n        attributes:\n          method:\n            exact: sayHello\n\
-             \x20     route:\n        - destination:\n            host: {host}\n            subset: v1\n          weight: 20\n\
-             \x20       - destination:\n            host: {host}\n            subset: v2\n          weight: 80\n"
-        ));
-    }
-    docs.join("---\n")
 }
 
 /// Waits (bounded) for the machine to be quiet enough to measure.
@@ -715,19 +655,4 @@ pub async fn run(options: Options) -> anyhow::Result<(Report, PathBuf)> {
     };
     let folder = summary::write(&report, &options.out, options.latest)?;
     Ok((report, folder))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn meshproxy_files_name_loopback_endpoints() {
-        let addr: SocketAddr = "127.0.20.1:9090".parse().expect("addr");
-        let yaml = endpoints_yaml(&[("svc", "thrift", 9090, &[("v1", addr)])]);
-        assert!(yaml.contains("address: \"127.0.20.1:9090\""));
-        let routing = split_routing("t.svc", "d.svc");
-        assert_eq!(routing.matches("kind: MetaRouter").count(), 2);
-        assert_eq!(routing.matches("weight: 80").count(), 2);
-    }
 }

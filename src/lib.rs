@@ -9,11 +9,13 @@
 //! - [`resolve`]: a scenario becomes a run spec and its named checks.
 //! - [`report`]: the checks applied to the collected oracles; terminal summary, JSON,
 //!   JUnit, Markdown and HTML.
+//! - [`bench`]: `meshbench bench`, the proxies and generators measured side by side.
 //! - [`suite`]: many scenarios' reports as one conformance summary (features
 //!   supported, unsupported, failed).
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+pub mod bench;
 pub mod matrix;
 pub mod report;
 pub mod resolve;

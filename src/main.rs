@@ -2,7 +2,6 @@
 //! `cmd/`; this file parses flags, dispatches and turns errors into exit codes
 //! (0 success, 1 a call failed or a scenario is invalid, 2 could not run).
 
-mod bench;
 mod cmd;
 
 use clap::{Parser, Subcommand};

@@ -110,7 +110,11 @@ async fn builtin_adapters_route_apply_report_and_stop() {
         assert!(refused.to_string().contains("'v9'"), "{name}: {refused}");
         let stats = proxy.stats().await.expect("stats");
         assert!(stats.contains("meshproxy_requests_total"), "{name}");
+        // In-process, or one child process of its own.
+        let processes = proxy.processes().len();
+        assert_eq!(processes, usize::from(name == "builtin-process"), "{name}");
         proxy.stop().await;
+        assert!(proxy.processes().is_empty(), "{name}: stopped");
         fleet.stop().await;
     }
 }
@@ -353,7 +357,7 @@ async fn the_envoy_adapter_routes_applies_refuses_and_reports_its_death() {
     assert!(stats.contains("upstream_rq_total"), "{stats:.200}");
     let about = envoy.description().expect("server info");
     assert!(about.starts_with("envoy 1."), "{about}");
-    let pid = envoy.pid().expect("running");
+    let pid = *envoy.processes().first().expect("running");
     let exit = killed_and_seen(&mut envoy, pid).await;
     assert!(exit.contains("killed by signal 9"), "{exit}");
     envoy.stop().await;
@@ -402,8 +406,9 @@ async fn web_version(client: &meshbench_sim::client::http::HttpClient) -> (Strin
 struct Reloading<T> {
     /// Its adapter.
     proxy: T,
-    /// The running master's pid.
-    pid: fn(&T) -> Option<u32>,
+    /// How many processes it runs with the default settings, master
+    /// included.
+    processes: usize,
     /// Words of the proxy's own refusal (its config checker).
     refusal: &'static str,
     /// A counter its stats carry.
@@ -424,7 +429,7 @@ async fn reloading_proxy_lifecycle<T: ProxyAdapter>(reloading: Reloading<T>) {
     use meshbench_sim::client::http::HttpClient;
     let Reloading {
         mut proxy,
-        pid,
+        processes,
         refusal,
         counter,
         about,
@@ -462,6 +467,8 @@ async fn reloading_proxy_lifecycle<T: ProxyAdapter>(reloading: Reloading<T>) {
         )
         .await
         .expect("starts");
+    let running = proxy.processes();
+    assert_eq!(running.len(), processes, "master and workers: {running:?}");
     let kept = HttpClient::connect(listeners[WEB]).await.expect("connects");
     assert_eq!(web_version(&kept).await, ("v1".to_owned(), false));
     proxy
@@ -508,7 +515,8 @@ async fn reloading_proxy_lifecycle<T: ProxyAdapter>(reloading: Reloading<T>) {
         description.contains("reloads in force after"),
         "{description}"
     );
-    let master = pid(&proxy).expect("running");
+    let master = *proxy.processes().first().expect("running");
+    assert_eq!(master, running[0], "the master is the one started");
     let exit = killed_and_seen(&mut proxy, master).await;
     assert!(exit.contains("killed by signal 9"), "{exit}");
     proxy.stop().await;
@@ -521,7 +529,19 @@ async fn reloading_proxy_lifecycle<T: ProxyAdapter>(reloading: Reloading<T>) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(!left, "a worker still serves after stop");
+    assert!(proxy.processes().is_empty(), "none left after stop");
+    assert!(gone(&running), "every process ended: {running:?}");
     fleet.stop().await;
+}
+
+/// Whether none of `pids` is alive any more (a zombie counts as ended).
+fn gone(pids: &[u32]) -> bool {
+    pids.iter().all(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit_once(')')
+                .is_some_and(|(_, s)| s.trim_start().starts_with('Z'))
+        })
+    })
 }
 
 /// SIGKILLs `pid` and returns how the adapter reports the exit (within 2 s).
@@ -561,7 +581,7 @@ async fn the_haproxy_adapter_routes_reloads_refuses_and_reports_its_death() {
     }
     reloading_proxy_lifecycle(Reloading {
         proxy: adapter::HaproxyAdapter::new(None, adapter::Layer::Seven),
-        pid: adapter::HaproxyAdapter::pid,
+        processes: 2,
         refusal: "haproxy -c refused",
         counter: "haproxy_frontend_http_requests_total",
         about: "HAProxy version 2.",
@@ -578,11 +598,42 @@ async fn the_nginx_adapter_routes_reloads_refuses_and_reports_its_death() {
     }
     reloading_proxy_lifecycle(Reloading {
         proxy: adapter::NginxAdapter::new(None, adapter::Layer::Seven),
-        pid: adapter::NginxAdapter::pid,
+        processes: 3,
         refusal: "nginx -t refused",
         counter: "Active connections",
         about: "nginx version: nginx/1.",
         closes_gracefully: false,
     })
     .await;
+}
+
+/// nginx as the bench's web server: answers every path with `200 hello`,
+/// runs its master and the workers asked for, and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_as_a_web_server_answers_and_stops() {
+    use meshbench_sim::client::http::HttpClient;
+    use meshbench_wire::http1::Request;
+    if !installed(adapter::nginx::locate(), "MESHBENCH_REQUIRE_NGINX") {
+        return;
+    }
+    let web = adapter::nginx::WebServer::start(None, 1)
+        .await
+        .expect("starts");
+    let processes = web.processes();
+    assert_eq!(processes.len(), 2, "master and one worker: {processes:?}");
+    let client = HttpClient::connect(web.address()).await.expect("connects");
+    for path in ["/", "/any/path"] {
+        let (response, _) = client
+            .send(Request::new("GET", path), None)
+            .await
+            .expect("answers");
+        assert_eq!(
+            (response.status, &response.body[..]),
+            (200, &b"hello\n"[..])
+        );
+    }
+    let address = web.address();
+    web.stop().await;
+    assert!(tokio::net::TcpStream::connect(address).await.is_err());
+    assert!(gone(&processes), "{processes:?}");
 }

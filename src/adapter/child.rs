@@ -64,6 +64,12 @@ impl Supervised {
         self.child.id()
     }
 
+    /// The process and every live descendant (nginx's workers, HAProxy's
+    /// worker), itself first; empty once it has gone.
+    pub(super) fn processes(&self) -> Vec<u32> {
+        self.pid().map_or_else(Vec::new, descendants)
+    }
+
     /// The last lines the process wrote to stderr.
     pub(super) fn log_tail(&self) -> Vec<String> {
         self.log
@@ -100,6 +106,44 @@ impl Supervised {
     pub(super) async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// `root` and every live process below it, from `/proc`, parents before
+/// their children.
+pub(super) fn descendants(root: u32) -> Vec<u32> {
+    let table = parents();
+    let mut found = vec![root];
+    let mut next = 0;
+    while let Some(&parent) = found.get(next) {
+        found.extend(
+            table
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(pid, _)| *pid),
+        );
+        next += 1;
+    }
+    found
+}
+
+/// Every live process with its parent, from `/proc/PID/stat` (the field
+/// after the parenthesised name and the state).
+fn parents() -> Vec<(u32, u32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, parent(pid)?)))
+        .collect()
+}
+
+/// A process's parent.
+pub(super) fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Keeps the last [`LOG_TAIL`] lines of `stderr` in `log` until it closes.

@@ -89,11 +89,6 @@ impl EnvoyAdapter {
         self
     }
 
-    /// Envoy's process id, while it runs (the bench reads its CPU time).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref()?.pid()
-    }
-
     /// The xDS folder, as Envoy must read it (an absolute path).
     fn xds_dir(&self) -> Result<String, AdapterError> {
         let dir = self
@@ -326,6 +321,12 @@ impl ProxyAdapter for EnvoyAdapter {
 
     fn exited(&mut self) -> Option<String> {
         self.child.as_mut()?.exited()
+    }
+
+    fn processes(&self) -> Vec<u32> {
+        self.child
+            .as_ref()
+            .map_or_else(Vec::new, Supervised::processes)
     }
 
     fn stop(&mut self) -> BoxFuture<'_, ()> {

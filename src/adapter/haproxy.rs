@@ -80,11 +80,6 @@ impl HaproxyAdapter {
         }
     }
 
-    /// The master's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref()?.pid()
-    }
-
     fn binary(&self) -> Result<PathBuf, AdapterError> {
         match &self.binary {
             Some(path) => Ok(path.clone()),
@@ -298,6 +293,12 @@ impl ProxyAdapter for HaproxyAdapter {
 
     fn exited(&mut self) -> Option<String> {
         self.child.as_mut()?.exited()
+    }
+
+    fn processes(&self) -> Vec<u32> {
+        self.child
+            .as_ref()
+            .map_or_else(Vec::new, Supervised::processes)
     }
 
     fn stop(&mut self) -> BoxFuture<'_, ()> {

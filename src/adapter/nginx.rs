@@ -97,7 +97,7 @@ impl NginxAdapter {
     }
 
     /// The master's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
+    fn pid(&self) -> Option<u32> {
         self.child.as_ref()?.pid()
     }
 
@@ -133,26 +133,7 @@ impl NginxAdapter {
             .map_err(|gap| gap.refused_by("nginx"))?;
         let next = dir.join("next.conf");
         std::fs::write(&next, &text).map_err(|e| AdapterError::Start(e.to_string()))?;
-        let check = Command::new(self.binary()?)
-            .args(["-t", "-q", "-e", "stderr", "-p"])
-            .arg(&dir)
-            .arg("-c")
-            .arg(&next)
-            .output()
-            .await
-            .map_err(|e| AdapterError::Start(e.to_string()))?;
-        if !check.status.success() {
-            let said = String::from_utf8_lossy(&check.stderr);
-            let lines: Vec<&str> = said
-                .lines()
-                .filter(|l| l.contains("[emerg]"))
-                .take(5)
-                .collect();
-            return Err(AdapterError::Refused(format!(
-                "nginx -t refused the configuration: {}",
-                lines.join("; ")
-            )));
-        }
+        check(&self.binary()?, &dir, &next).await?;
         let installed = dir.join("nginx.conf");
         std::fs::rename(&next, &installed).map_err(|e| AdapterError::Start(e.to_string()))?;
         self.version += 1;
@@ -183,44 +164,121 @@ impl NginxAdapter {
             .as_ref()
             .map(|b| b.control)
             .ok_or_else(|| AdapterError::Start("not started".to_owned()))?;
-        let want = self.version.to_string();
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if let Some(exit) = self.exited() {
-                return Err(AdapterError::Start(exit));
-            }
-            if version_at(control).await.as_deref() == Some(want.as_str()) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(AdapterError::Start(format!(
-                    "nginx did not serve version {want} at {control} within {READY_WITHIN:?}"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let child = self
+            .child
+            .as_mut()
+            .ok_or_else(|| AdapterError::Start("not started".to_owned()))?;
+        await_version(child, control, self.version).await
     }
 }
 
-/// The worker processes of `master`, from `/proc`: each process whose
-/// parent it is.
-fn workers(master: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| parent(*pid) == Some(master))
-        .collect()
+/// Checks `file` with `nginx -t`; a refusal quotes nginx's `[emerg]` lines.
+async fn check(binary: &Path, dir: &Path, file: &Path) -> Result<(), AdapterError> {
+    let check = Command::new(binary)
+        .args(["-t", "-q", "-e", "stderr", "-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(file)
+        .output()
+        .await
+        .map_err(|e| AdapterError::Start(e.to_string()))?;
+    if check.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&check.stderr);
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("[emerg]"))
+        .take(5)
+        .collect();
+    Err(AdapterError::Refused(format!(
+        "nginx -t refused the configuration: {}",
+        lines.join("; ")
+    )))
 }
 
-/// A process's parent, from `/proc/PID/stat` (the field after the
-/// parenthesised name and the state).
-fn parent(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(1)?.parse().ok()
+/// Starts nginx's master on `file` with `dir` as its prefix, in a process
+/// group of its own, so that stopping it stops its workers even after the
+/// master died; returns it and that group.
+fn launch(binary: &Path, dir: &Path, file: &Path) -> Result<(Supervised, u32), AdapterError> {
+    let mut command = Command::new(binary);
+    command
+        .args(["-e", "stderr", "-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(file)
+        .process_group(0);
+    let (child, _) = Supervised::spawn("nginx", &mut command)
+        .map_err(|e| AdapterError::Start(format!("{}: {e}", binary.display())))?;
+    let group = child
+        .pid()
+        .ok_or_else(|| AdapterError::Start("nginx exited at once".to_owned()))?;
+    Ok((child, group))
+}
+
+/// Waits until the control server at `control` answers `version` (which
+/// only the workers of that configuration do); `child` exiting meanwhile
+/// is the error.
+async fn await_version(
+    child: &mut Supervised,
+    control: SocketAddr,
+    version: u64,
+) -> Result<(), AdapterError> {
+    let want = version.to_string();
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        if let Some(exit) = child.exited() {
+            return Err(AdapterError::Start(exit));
+        }
+        if version_at(control).await.as_deref() == Some(want.as_str()) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(AdapterError::Start(format!(
+                "nginx did not serve version {want} at {control} within {READY_WITHIN:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `nginx -v`'s line.
+async fn version_line(binary: &Path) -> Option<String> {
+    let output = Command::new(binary).arg("-v").output().await.ok()?;
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .next()
+        .map(str::to_owned)
+}
+
+/// Stops nginx: TERM to its group (the master stops its workers), then
+/// KILL for a master that does not and for workers it left behind.
+async fn stop_group(mut child: Supervised, group: u32) {
+    signal_group("-TERM", group).await;
+    for _ in 0..200 {
+        if child.exited().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    signal_group("-KILL", group).await;
+    child.kill().await;
+}
+
+/// Workers outlive a killed master: what is dropped takes its whole
+/// process group down, stopped or not.
+fn kill_group_now(group: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .output();
+}
+
+/// The worker processes of `master`: its children.
+fn workers(master: u32) -> Vec<u32> {
+    super::child::descendants(master)
+        .into_iter()
+        .filter(|pid| super::child::parent(*pid) == Some(master))
+        .collect()
 }
 
 /// Whether an old worker still takes requests: it runs and has not been
@@ -277,31 +335,11 @@ impl ProxyAdapter for NginxAdapter {
             });
             let installed = self.write(routing).await?;
             let binary = self.binary()?;
-            let mut command = Command::new(&binary);
-            command
-                .args(["-e", "stderr", "-p"])
-                .arg(self.dir()?)
-                .arg("-c")
-                .arg(&installed)
-                // Its own group, so that stopping it stops its workers even
-                // after the master died.
-                .process_group(0);
-            let (child, _) = Supervised::spawn("nginx", &mut command)
-                .map_err(|e| AdapterError::Start(format!("{}: {e}", binary.display())))?;
-            self.group = child.pid();
+            let (child, group) = launch(&binary, self.dir()?, &installed)?;
+            self.group = Some(group);
             self.child = Some(child);
             self.await_version().await?;
-            self.about = Command::new(&binary)
-                .arg("-v")
-                .output()
-                .await
-                .ok()
-                .and_then(|o| {
-                    String::from_utf8_lossy(&o.stderr)
-                        .lines()
-                        .next()
-                        .map(str::to_owned)
-                });
+            self.about = version_line(&binary).await;
             Ok(listeners)
         })
     }
@@ -383,20 +421,16 @@ impl ProxyAdapter for NginxAdapter {
         self.child.as_mut()?.exited()
     }
 
+    fn processes(&self) -> Vec<u32> {
+        self.child
+            .as_ref()
+            .map_or_else(Vec::new, Supervised::processes)
+    }
+
     fn stop(&mut self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            if let (Some(mut child), Some(group)) = (self.child.take(), self.group.take()) {
-                // The master stops its workers on TERM; KILL is for a
-                // master that does not, and for workers it left behind.
-                signal_group("-TERM", group).await;
-                for _ in 0..200 {
-                    if child.exited().is_some() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                signal_group("-KILL", group).await;
-                child.kill().await;
+            if let (Some(child), Some(group)) = (self.child.take(), self.group.take()) {
+                stop_group(child, group).await;
             }
             self.dir = None;
         })
@@ -404,13 +438,85 @@ impl ProxyAdapter for NginxAdapter {
 }
 
 impl Drop for NginxAdapter {
-    /// Workers outlive a killed master: a dropped adapter takes its whole
-    /// process group down, stopped or not.
     fn drop(&mut self) {
         if let Some(group) = self.group.take() {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", "--", &format!("-{group}")])
-                .output();
+            kill_group_now(group);
+        }
+    }
+}
+
+/// nginx as a plain web server answering `200 hello` to every request, run
+/// as the adapter runs nginx: the backend `meshbench bench` measures load
+/// generators against (a server nobody here wrote, fast enough not to be
+/// the limit).
+#[derive(Debug)]
+pub struct WebServer {
+    child: Option<Supervised>,
+    group: Option<u32>,
+    address: SocketAddr,
+    /// The prefix directory, removed when dropped.
+    _dir: tempfile::TempDir,
+}
+
+impl WebServer {
+    /// Starts nginx (at `binary`, or found by [`locate`]) with `workers`
+    /// worker processes on a free loopback port; returns once it answers.
+    ///
+    /// # Errors
+    /// nginx missing, refusing the configuration or not answering.
+    pub async fn start(binary: Option<PathBuf>, workers: u32) -> Result<WebServer, AdapterError> {
+        let binary = match binary {
+            Some(binary) => binary,
+            None => locate().map_err(AdapterError::Start)?,
+        };
+        let dir = scratch("nginx-web")?;
+        let (address, control) = (free_port()?, free_port()?);
+        let prefix = dir.path().display().to_string();
+        let paths = Paths {
+            dir: &prefix,
+            stream_module: None,
+            version: 1,
+        };
+        let file = dir.path().join("nginx.conf");
+        std::fs::write(&file, config::web_server(address, control, workers, paths))
+            .map_err(|e| AdapterError::Start(e.to_string()))?;
+        check(&binary, dir.path(), &file).await?;
+        let (mut child, group) = launch(&binary, dir.path(), &file)?;
+        let mut server = WebServer {
+            child: None,
+            group: Some(group),
+            address,
+            _dir: dir,
+        };
+        await_version(&mut child, control, 1).await?;
+        server.child = Some(child);
+        Ok(server)
+    }
+
+    /// Where it listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Its master, then its workers.
+    pub fn processes(&self) -> Vec<u32> {
+        self.child
+            .as_ref()
+            .map_or_else(Vec::new, Supervised::processes)
+    }
+
+    /// Stops it and its workers.
+    pub async fn stop(mut self) {
+        if let (Some(child), Some(group)) = (self.child.take(), self.group.take()) {
+            stop_group(child, group).await;
+        }
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        if let Some(group) = self.group.take() {
+            kill_group_now(group);
         }
     }
 }

@@ -16,6 +16,8 @@ use super::{
 /// `builtin-process`.
 #[derive(Debug, Default)]
 pub struct ProcessAdapter {
+    /// The binary, when not the `meshproxy` next to this program.
+    binary: Option<PathBuf>,
     child: Option<Supervised>,
     admin: Option<std::net::SocketAddr>,
     /// Its routing and endpoint files, removed when dropped.
@@ -27,10 +29,19 @@ impl ProcessAdapter {
     pub fn new() -> Self {
         ProcessAdapter::default()
     }
+
+    /// A not yet started `meshproxy` run from `binary` (the bench runs a
+    /// copy, so that a rebuild meanwhile does not change what it measures).
+    pub fn with_binary(binary: PathBuf) -> Self {
+        ProcessAdapter {
+            binary: Some(binary),
+            ..ProcessAdapter::default()
+        }
+    }
 }
 
 /// `meshproxy` next to the running `meshbench` (cargo builds both into one folder).
-fn meshproxy_path() -> Result<PathBuf, AdapterError> {
+pub fn meshproxy_path() -> Result<PathBuf, AdapterError> {
     let exe = std::env::current_exe().map_err(|e| AdapterError::Start(e.to_string()))?;
     let dir = exe
         .parent()
@@ -90,7 +101,15 @@ impl ProxyAdapter for ProcessAdapter {
                 .map_err(|e| AdapterError::Start(e.to_string()))?;
             std::fs::write(dir.join("endpoints.yaml"), endpoints).map_err(start)?;
             std::fs::write(dir.join("routing.yaml"), routing_yaml(routing)).map_err(start)?;
-            let mut command = Command::new(meshproxy_path()?);
+            let binary = match &self.binary {
+                Some(binary) => binary.clone(),
+                None => meshproxy_path()?,
+            };
+            let mut command = Command::new(binary);
+            if let Some(workers) = settings.workers {
+                // One worker is one runtime thread (more are refused above).
+                command.env("TOKIO_WORKER_THREADS", workers.to_string());
+            }
             command
                 .arg("--config")
                 .arg(dir.join("routing.yaml"))
@@ -162,6 +181,12 @@ impl ProxyAdapter for ProcessAdapter {
 
     fn exited(&mut self) -> Option<String> {
         self.child.as_mut()?.exited()
+    }
+
+    fn processes(&self) -> Vec<u32> {
+        self.child
+            .as_ref()
+            .map_or_else(Vec::new, Supervised::processes)
     }
 
     fn stop(&mut self) -> BoxFuture<'_, ()> {

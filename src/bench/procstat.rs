@@ -1,8 +1,6 @@
 //! CPU time of processes, from the kernel's own accounting in
 //! `/proc/<pid>/stat` (`utime` + `stime`, in clock ticks, all threads).
 
-use std::collections::BTreeMap;
-
 /// The fields of one `/proc/<pid>/stat` line the bench reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
@@ -45,42 +43,14 @@ pub fn read(pid: u32) -> Option<Stat> {
     parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
-/// CPU ticks of `root` and every live descendant (nginx's workers, a
-/// shell's children).
-pub fn tree_ticks(root: u32) -> u64 {
-    let mut all: BTreeMap<u32, Stat> = BTreeMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(stat) = read(pid) {
-                all.insert(pid, stat);
-            }
-        }
-    }
-    descendants_ticks(root, &all)
-}
-
-/// Sums the ticks of `root` and its descendants in a process table.
-pub fn descendants_ticks(root: u32, all: &BTreeMap<u32, Stat>) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![root];
-    let mut seen = std::collections::BTreeSet::new();
-    while let Some(pid) = stack.pop() {
-        if !seen.insert(pid) {
-            continue;
-        }
-        if let Some(stat) = all.get(&pid) {
-            total += stat.ticks();
-        }
-        stack.extend(all.values().filter(|s| s.ppid == pid).map(|s| s.pid));
-    }
-    total
+/// CPU ticks of these processes, each its own: a proxy lists its master
+/// and its workers, so no process is counted twice. A process that is gone
+/// counts nothing.
+pub fn ticks_of(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| read(*pid))
+        .map(|s| s.ticks())
+        .sum()
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux the bench
@@ -141,29 +111,8 @@ mod tests {
     fn our_own_stat_reads() {
         let me = read(std::process::id()).expect("/proc/self is readable");
         assert_eq!(me.pid, std::process::id());
-        assert!(tree_ticks(me.pid) >= me.ticks());
-    }
-
-    #[test]
-    fn descendants_are_summed_and_strangers_are_not() {
-        let stat = |pid, ppid, utime| Stat {
-            pid,
-            ppid,
-            utime,
-            stime: 1,
-        };
-        let table: BTreeMap<u32, Stat> = [
-            stat(10, 1, 5),
-            stat(11, 10, 7),
-            stat(12, 11, 9),
-            stat(20, 1, 100),
-        ]
-        .into_iter()
-        .map(|s| (s.pid, s))
-        .collect();
-        assert_eq!(descendants_ticks(10, &table), 6 + 8 + 10);
-        assert_eq!(descendants_ticks(20, &table), 101);
-        assert_eq!(descendants_ticks(99, &table), 0);
+        assert!(ticks_of(&[me.pid]) >= me.ticks());
+        assert_eq!(ticks_of(&[u32::MAX]), 0);
     }
 
     #[test]

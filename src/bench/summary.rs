@@ -44,9 +44,9 @@ pub async fn verification_cost() -> anyhow::Result<Vec<VerifyRun>> {
     ] {
         let scenario = meshbench_sim::scenario::Scenario::load(Path::new(file))
             .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-        let report = meshbench::run_scenario(
+        let report = crate::run_scenario(
             &scenario,
-            &meshbench::adapter::ProxySpec::Builtin,
+            &crate::adapter::ProxySpec::Builtin,
             1,
             tokio_util::sync::CancellationToken::new(),
         )
@@ -68,31 +68,9 @@ pub async fn verification_cost() -> anyhow::Result<Vec<VerifyRun>> {
 
 /// The current UTC time as `YYYY-MM-DDTHHMMZ` (folder-name safe).
 pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rest = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H%MZ")
+        .to_string()
 }
 
 /// Samples of one cell, in round order.
@@ -281,9 +259,11 @@ pub fn markdown(report: &Report) -> String {
         "Settings: {}. Every cell is the median of the rounds, ± half the range in percent of the median; \
          targets alternate within each round. CPU is utime+stime from /proc/<pid>/stat of each process \
          (generator: the meshbench process itself; wrk: the shell's `times`), divided by successful requests. \
-         Every server runs one worker (nginx `master_process off`, HAProxy `nbthread 1`, meshproxy and the fleet \
-         `TOKIO_WORKER_THREADS=1`, Envoy `--concurrency 1` through the `--proxy envoy` adapter, with \
-         Istio's default retry policy and the fault filter in its chain, as a sidecar has them).\n",
+         Every proxy is started by the adapter `meshbench run --proxy` judges it with, with one worker \
+         (`proxy.workers: 1`: nginx `worker_processes 1` beside its master, HAProxy `nbthread 1` beside its master, \
+         meshproxy `TOKIO_WORKER_THREADS=1`, Envoy `--concurrency 1` with Istio's default retry policy and the \
+         fault filter in its chain, as a sidecar has them); the fleet runs `TOKIO_WORKER_THREADS=1`. \
+         A proxy's CPU is the sum over its master and workers.\n",
         report
             .settings
             .iter()
@@ -797,9 +777,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
+    fn the_date_is_a_folder_name() {
+        let date = now_utc();
+        assert_eq!(date.len(), "2026-12-03T0812Z".len(), "{date}");
+        assert!(date.ends_with('Z') && !date.contains(':'), "{date}");
     }
 }

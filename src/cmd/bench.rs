@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::bench::{self, Comparison};
+use meshbench::bench::{self, Comparison};
 
 fn parse_comparison(text: &str) -> Result<Comparison, String> {
     match text {

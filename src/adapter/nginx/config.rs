@@ -140,6 +140,27 @@ pub fn config(
     Ok(document(&module, &http, &stream, binds, options, paths))
 }
 
+/// `nginx.conf` for nginx as a plain web server on `listen`, answering
+/// `200 hello` to every request, with the control server the adapter's
+/// configurations have (so it starts the same way).
+pub fn web_server(listen: SocketAddr, control: SocketAddr, workers: u32, paths: Paths) -> String {
+    let mut http = Section::default();
+    http.line("server {");
+    http.line(&format!("    listen {listen};"));
+    http.line("    location / { default_type text/plain; return 200 \"hello\\n\"; }");
+    http.line("}");
+    let binds = Binds {
+        services: BTreeMap::new(),
+        control,
+    };
+    let options = Options {
+        layer: Layer::Seven,
+        workers,
+        idle_timeout: None,
+    };
+    document("", &http, &Section::default(), &binds, options, paths)
+}
+
 /// The whole file: main context, `http` with the control server, `stream`.
 fn document(
     module: &str,
@@ -560,7 +581,11 @@ impl Writer<'_, '_> {
             ));
         }
         if http {
+            // Kept-alive upstream connections for as many requests as the
+            // client sends, as Envoy's pools do (nginx closes one after
+            // 1000 by default).
             out.line("    keepalive 64;");
+            out.line("    keepalive_requests 100000000;");
         }
         out.line("}");
         Ok(())
