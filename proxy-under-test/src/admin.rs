@@ -9,11 +9,16 @@
 //! - `PUT /config`: new routing objects (YAML); compiled against the running
 //!   endpoints and applied to the next request of every connection, or
 //!   refused whole with the compiler's error (400); an empty body is
-//!   refused; reloads are serialised, so versions strictly increase.
+//!   refused; reloads are serialised, so versions strictly increase; a body
+//!   over [`MAX_BODY`] is answered 413 before it is read.
+//!
+//! Off loopback (a container's admin port), every request must carry
+//! `authorization: Bearer <token>` ([`Access::Token`]); without it, 401.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use meshbench_wire::Limits;
 use meshbench_wire::http1::{Request, Response, ServerCodec};
 use meshbench_wire::mux::{Answer, Order, serve};
 use tokio::net::TcpListener;
@@ -25,17 +30,63 @@ use crate::route::RouteTable;
 /// Admin connections idle longer than this are closed.
 const ADMIN_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The largest `PUT /config` body: a routing stream of thousands of objects
+/// fits; a larger one is answered 413 from its `content-length`.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Who may use the admin API.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone who reaches it: on loopback, that is this machine's users.
+    Open,
+    /// Requests carrying `authorization: Bearer <token>`.
+    Token(String),
+}
+
+impl std::fmt::Debug for Access {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Access::Open => f.write_str("Open"),
+            Access::Token(_) => f.write_str("Token(<redacted>)"),
+        }
+    }
+}
+
+impl Access {
+    /// Whether `request` may be answered.
+    fn allows(&self, request: &Request) -> bool {
+        let Access::Token(token) = self else {
+            return true;
+        };
+        let given = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared in full whatever the first difference, so the time
+        // taken says nothing about how much of the token was right.
+        given.len() == token.len()
+            && given
+                .bytes()
+                .zip(token.bytes())
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+}
+
 /// Compiles routing objects (YAML text) into a table with the given version.
 pub type Compiler = dyn Fn(&str, u64) -> Result<RouteTable, String> + Send + Sync;
 
 /// Serves the admin API on `listener` until `cancel` fires.
 pub async fn run(
     listener: TcpListener,
-    proxy: Arc<Proxy>,
-    compiler: Arc<Compiler>,
+    (proxy, compiler): (Arc<Proxy>, Arc<Compiler>),
+    access: Access,
     cancel: CancellationToken,
 ) {
     let reloads = Arc::new(Mutex::new(()));
+    let access = Arc::new(access);
     loop {
         let stream = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -45,16 +96,19 @@ pub async fn run(
             },
         };
         let (proxy, compiler, cancel) = (Arc::clone(&proxy), Arc::clone(&compiler), cancel.clone());
-        let reloads = Arc::clone(&reloads);
+        let (reloads, access) = (Arc::clone(&reloads), Arc::clone(&access));
         tokio::spawn(async move {
             serve(
                 stream,
-                ServerCodec::default(),
+                ServerCodec::new(Limits::with_max_frame(MAX_BODY)),
                 Order::Sequential,
                 Some(ADMIN_IDLE),
                 cancel,
                 |request: Request| {
-                    let answer = respond(&proxy, compiler.as_ref(), &reloads, &request);
+                    let answer = match access.allows(&request) {
+                        true => respond(&proxy, compiler.as_ref(), &reloads, &request),
+                        false => unauthorized(),
+                    };
                     async move { Answer::Reply(answer) }
                 },
             )
@@ -150,6 +204,12 @@ fn redact(value: &mut serde_json::Value) {
     }
 }
 
+fn unauthorized() -> Response {
+    let mut response = text(401, "this admin API needs `authorization: Bearer <token>`\n");
+    response.headers.append("www-authenticate", "Bearer");
+    response
+}
+
 fn text(status: u16, body: &str) -> Response {
     let mut response = Response::new(status, body.to_owned());
     response
@@ -167,6 +227,24 @@ fn json(value: &serde_json::Value) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_admits_only_requests_that_carry_it_whole() {
+        let with = |value: Option<&str>| {
+            let mut request = Request::new("GET", "/ready");
+            if let Some(value) = value {
+                request.headers.append("authorization", value);
+            }
+            request
+        };
+        let access = Access::Token("s3cret-token".to_owned());
+        assert!(access.allows(&with(Some("Bearer s3cret-token"))));
+        for refused in [None, Some("Bearer s3cret"), Some("Bearer s3cret-token2"), Some("s3cret-token")] {
+            assert!(!access.allows(&with(refused)), "{refused:?}");
+        }
+        assert!(Access::Open.allows(&with(None)));
+        assert!(!format!("{access:?}").contains("s3cret"));
+    }
 
     #[test]
     fn config_dump_redacts_values_matched_on_secret_headers() {

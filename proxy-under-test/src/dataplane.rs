@@ -26,7 +26,7 @@ use std::future::Future;
 use meshbench_wire::attributes::Attributes;
 use meshbench_wire::dubbo::DubboCodec;
 use meshbench_wire::http1::ServerCodec;
-use meshbench_wire::mux::{Answer, Ended, Order, serve};
+use meshbench_wire::mux::{Answer, Ended, Order, Refusal, serve};
 use meshbench_wire::thrift::{ThriftCodec, TransportMode};
 use meshbench_wire::{CodecError, Protocol};
 use rand::rngs::StdRng;
@@ -596,7 +596,7 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
     order: Order,
     handle: H,
 ) where
-    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError>,
+    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError> + Refusal<Resp>,
     H: Fn(Arc<ListenerContext>, Req) -> Fut,
     Fut: Future<Output = Answer<Resp>> + Send + 'static,
     Resp: Send + 'static,

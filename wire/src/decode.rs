@@ -32,20 +32,33 @@ impl fmt::Display for Protocol {
 /// Size limits a decoder enforces before it buffers or allocates anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest frame (or unframed message, or HTTP head + body) accepted.
+    /// The largest frame (or unframed message, or HTTP body) accepted.
     pub max_frame: usize,
+    /// The largest HTTP head (start line and header fields) accepted: a
+    /// head is re-parsed as its bytes arrive, so a small bound also keeps
+    /// a head sent in many pieces cheap.
+    pub max_head: usize,
 }
 
 impl Limits {
     /// 16 MiB: what Envoy's thrift and dubbo filters and the thrift crate accept.
     pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
+    /// 60 KiB: Envoy's `max_request_headers_kb` default.
+    pub const DEFAULT_MAX_HEAD: usize = 60 * 1024;
+
+    /// These limits with at most `max_frame` bytes per frame (the head
+    /// bound shrinks with it).
+    pub fn with_max_frame(max_frame: usize) -> Self {
+        Limits {
+            max_frame,
+            max_head: Self::DEFAULT_MAX_HEAD.min(max_frame),
+        }
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_frame: Self::DEFAULT_MAX_FRAME,
-        }
+        Limits::with_max_frame(Self::DEFAULT_MAX_FRAME)
     }
 }
 
@@ -84,6 +97,21 @@ impl DecodeError {
         DecodeError::Invalid {
             protocol,
             reason: reason.into(),
+        }
+    }
+
+    /// Checks the size of an HTTP head still arriving against `limits`.
+    ///
+    /// # Errors
+    /// `TooLarge` when `size` exceeds `limits.max_head`.
+    pub fn check_head(size: usize, limits: Limits) -> Result<(), Self> {
+        match size > limits.max_head {
+            true => Err(DecodeError::TooLarge {
+                protocol: Protocol::Http,
+                size,
+                max: limits.max_head,
+            }),
+            false => Ok(()),
         }
     }
 

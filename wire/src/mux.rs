@@ -16,4 +16,4 @@ mod serve;
 
 pub use lockstep::Lockstep;
 pub use pipeline::{Matching, MuxError, Pipeline};
-pub use serve::{Answer, Ended, Order, serve};
+pub use serve::{Answer, Ended, Order, Refusal, serve};

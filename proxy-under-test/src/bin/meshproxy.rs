@@ -6,14 +6,14 @@
 //! until Ctrl-C (or `--for`). Exit codes: 0 stopped cleanly, 2 could not start.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use meshbench_proxy_under_test::admin::{self, Compiler};
+use meshbench_proxy_under_test::admin::{self, Access, Compiler};
 use meshbench_proxy_under_test::config::{self, EndpointList};
 use meshbench_proxy_under_test::dataplane::{Mode, Proxy, ProxyOptions};
 use tokio_util::sync::CancellationToken;
@@ -31,9 +31,14 @@ struct Args {
     /// The endpoint list: services, protocols, ports, endpoints and their labels (YAML).
     #[arg(long)]
     endpoints: PathBuf,
-    /// The admin API address, on loopback (it has no authentication).
-    #[arg(long, default_value = "127.0.0.1:15000", value_parser = loopback_addr)]
+    /// The admin API address: loopback, unless --admin-token-file is given
+    /// (a container's admin port), when every request must carry the token.
+    #[arg(long, default_value = "127.0.0.1:15000", value_parser = socket_addr)]
     admin: SocketAddr,
+    /// A file holding the admin API's bearer token (a file, so that no
+    /// process listing shows it); required to bind the admin API off loopback.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
     /// The loopback address every listener binds (each on its own port).
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST), value_parser = loopback_ip)]
     listen_ip: IpAddr,
@@ -53,12 +58,35 @@ struct Args {
     run_for: Option<Duration>,
 }
 
-/// An address on loopback: meshproxy listens nowhere else.
-fn loopback_addr(text: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not HOST:PORT"))?;
-    loopback_ip(&addr.ip().to_string()).map(|_| addr)
+fn socket_addr(text: &str) -> Result<SocketAddr, String> {
+    text.parse()
+        .map_err(|_| format!("'{text}' is not HOST:PORT"))
+}
+
+/// Who may use the admin API at `addr`: anyone on loopback without a
+/// token; the token's bearers otherwise, and off loopback only with one.
+fn admin_access(addr: SocketAddr, token_file: Option<&Path>) -> anyhow::Result<Access> {
+    let Some(file) = token_file else {
+        anyhow::ensure!(
+            addr.ip().is_loopback(),
+            "--admin {addr} is not on loopback: the admin API changes the routing, so off loopback it needs --admin-token-file"
+        );
+        return Ok(Access::Open);
+    };
+    let token = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the admin token from {}", file.display()))?;
+    let token = token.trim();
+    anyhow::ensure!(
+        token.len() >= 16 && token.bytes().all(|b| b.is_ascii_graphic()),
+        "the admin token in {} must be at least 16 printable characters",
+        file.display()
+    );
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "meshproxy: warning: the admin API listens on {addr}, off loopback; every request must carry `authorization: Bearer <token>`"
+        );
+    }
+    Ok(Access::Token(token.to_owned()))
 }
 
 /// A loopback IP address (127.0.0.0/8 or ::1).
@@ -94,6 +122,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let access = admin_access(args.admin, args.admin_token_file.as_deref())?;
     let endpoints_text = std::fs::read_to_string(&args.endpoints)
         .with_context(|| format!("reading {}", args.endpoints.display()))?;
     let endpoints: Arc<EndpointList> = Arc::new(
@@ -127,8 +156,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     tokio::spawn(admin::run(
         admin_listener,
-        Arc::clone(&proxy),
-        compiler,
+        (Arc::clone(&proxy), compiler),
+        access,
         cancel.clone(),
     ));
     println!("admin {admin_addr}");
@@ -154,6 +183,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_admin_api_leaves_loopback_only_with_a_token() {
+        let file = std::env::temp_dir().join(format!("meshproxy-token-{}", std::process::id()));
+        std::fs::write(&file, "0123456789abcdef-token\n").expect("writes");
+        let loopback: SocketAddr = "127.0.0.1:15000".parse().expect("address");
+        let any: SocketAddr = "0.0.0.0:15000".parse().expect("address");
+        assert_eq!(admin_access(loopback, None).expect("open"), Access::Open);
+        let refused = admin_access(any, None).expect_err("needs a token");
+        assert!(refused.to_string().contains("--admin-token-file"), "{refused}");
+        let token = Access::Token("0123456789abcdef-token".to_owned());
+        assert_eq!(admin_access(any, Some(&file)).expect("token"), token);
+        std::fs::write(&file, "short").expect("writes");
+        assert!(admin_access(any, Some(&file)).is_err(), "a short token");
+        let _ = std::fs::remove_file(&file);
+    }
 
     #[test]
     fn durations_are_go_durations_only() {

@@ -699,7 +699,7 @@ fn an_oversized_body_is_refused_before_it_is_buffered() {
             0xda, 0xbb, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff,
         ][..],
     );
-    let mut codec = DubboCodec::new().with_limits(Limits { max_frame: 1024 });
+    let mut codec = DubboCodec::new().with_limits(Limits::with_max_frame(1024));
     assert!(codec.decode(&mut buf).is_err());
     assert!(buf.capacity() < 1024, "reserved {} bytes", buf.capacity());
     let big = Frame {
@@ -1105,7 +1105,7 @@ fn decode_every_way(bytes: &[u8]) {
     let _ = Response::decode(bytes);
     let _ = decode_event(bytes);
     let mut buf = BytesMut::from(bytes);
-    let mut codec = DubboCodec::new().with_limits(Limits { max_frame: 4096 });
+    let mut codec = DubboCodec::new().with_limits(Limits::with_max_frame(4096));
     while let Ok(Some(frame)) = codec.decode(&mut buf) {
         let _ = Request::from_frame(&frame);
         let _ = Reply::from_frame(&frame);

@@ -74,7 +74,14 @@ impl BodyReader {
                 })?,
                 Step::ChunkSize => match take_line(src)? {
                     Some(line) => {
-                        self.step = match chunk_size(&line)? {
+                        let size = chunk_size(&line)?;
+                        // Judged when announced, not when the bytes arrive.
+                        DecodeError::check_size(
+                            Protocol::Http,
+                            self.body.len().saturating_add(size),
+                            self.limits,
+                        )?;
+                        self.step = match size {
                             0 => Step::Trailers,
                             n => Step::ChunkData(n),
                         };

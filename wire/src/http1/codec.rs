@@ -28,6 +28,9 @@ struct Pending<H> {
 pub struct ServerCodec {
     limits: Limits,
     pending: Option<Pending<Request>>,
+    /// The status that answers the request that did not decode (400, 413
+    /// or 431), once one did not.
+    refused: Option<u16>,
 }
 
 impl ServerCodec {
@@ -36,16 +39,36 @@ impl ServerCodec {
         ServerCodec {
             limits,
             pending: None,
+            refused: None,
         }
     }
 
-    fn parse_head(&self, src: &mut BytesMut) -> Result<Option<Pending<Request>>, DecodeError> {
+    /// Records what answers a request that did not decode: 431 for a head
+    /// over its bound, 413 for a body over the frame limit (announced or
+    /// grown), 400 for bytes that are no HTTP.
+    fn refuse(&mut self, status: u16, error: DecodeError) -> DecodeError {
+        self.refused = Some(match error {
+            DecodeError::Invalid { .. } => 400,
+            _ => status,
+        });
+        error
+    }
+
+    fn parse_head(&mut self, src: &mut BytesMut) -> Result<Option<Pending<Request>>, DecodeError> {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut fields);
         let len = match parsed.parse(src) {
             Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return self.wait_for_head(src),
-            Err(e) => return Err(invalid(format!("bad request head: {e}"))),
+            Ok(httparse::Status::Partial) => {
+                DecodeError::check_head(src.len(), self.limits).map_err(|e| self.refuse(431, e))?;
+                return Ok(None);
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                let error = invalid(format!("more than {MAX_HEADERS} header fields"));
+                self.refused = Some(431);
+                return Err(error);
+            }
+            Err(e) => return Err(self.refuse(400, invalid(format!("bad request head: {e}")))),
         };
         let headers = collect_headers(parsed.headers);
         let request = Request {
@@ -56,17 +79,29 @@ impl ServerCodec {
             body: Bytes::new(),
         };
         // A request without a length has no body (RFC 9112 §6.3).
-        let framing = framing(&request.headers)?.unwrap_or(Framing::Length(0));
+        let framing = framing(&request.headers)
+            .map_err(|e| self.refuse(400, e))?
+            .unwrap_or(Framing::Length(0));
         src.advance(len);
+        let body = BodyReader::new(framing, self.limits).map_err(|e| self.refuse(413, e))?;
         Ok(Some(Pending {
-            body: BodyReader::new(framing, self.limits)?,
+            body,
             head: request,
         }))
     }
 
-    fn wait_for_head<T>(&self, src: &BytesMut) -> Result<Option<T>, DecodeError> {
-        DecodeError::check_size(Protocol::Http, src.len(), self.limits)?;
-        Ok(None)
+    /// The answer to the request that did not decode, closing the
+    /// connection, once one did not: what a server says before it closes.
+    pub fn refusal(&self) -> Option<Response> {
+        let status = self.refused?;
+        let reason = match status {
+            413 => "the request body exceeds the limit",
+            431 => "the request head exceeds the limit",
+            _ => "the request is not valid HTTP/1.1",
+        };
+        let mut response = Response::new(status, format!("{reason}\n"));
+        response.headers.append("connection", "close");
+        Some(response)
     }
 }
 
@@ -78,8 +113,9 @@ impl Decoder for ServerCodec {
         if self.pending.is_none() {
             self.pending = self.parse_head(src)?;
         }
+        let completed = complete(&mut self.pending, src).map_err(|e| self.refuse(413, e))?;
         Ok(
-            complete(&mut self.pending, src)?.map(|(mut request, body)| {
+            completed.map(|(mut request, body)| {
                 request.body = body;
                 request
             }),
@@ -123,7 +159,7 @@ impl ClientCodec {
             let len = match parsed.parse(src) {
                 Ok(httparse::Status::Complete(len)) => len,
                 Ok(httparse::Status::Partial) => {
-                    DecodeError::check_size(Protocol::Http, src.len(), self.limits)?;
+                    DecodeError::check_head(src.len(), self.limits)?;
                     return Ok(None);
                 }
                 Err(e) => return Err(invalid(format!("bad response head: {e}"))),

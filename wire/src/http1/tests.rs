@@ -145,7 +145,7 @@ fn bad_input_gives_exact_errors() {
 
 #[test]
 fn a_head_that_never_ends_is_refused_at_the_limit() {
-    let mut codec = ServerCodec::new(Limits { max_frame: 64 });
+    let mut codec = ServerCodec::new(Limits::with_max_frame(64));
     let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nx-long: "[..]);
     buf.extend_from_slice(&[b'a'; 100]);
     let error = codec.decode(&mut buf).expect_err("too large").to_string();
@@ -153,6 +153,63 @@ fn a_head_that_never_ends_is_refused_at_the_limit() {
         error,
         "http: frame of 124 bytes exceeds the limit of 64 bytes"
     );
+}
+
+/// The status a server answers a request it cannot decode with, before
+/// it closes: 431 for a head over its bound or too many fields, 413 for a
+/// body over the frame limit (announced or grown), 400 for non-HTTP.
+#[test]
+fn undecodable_requests_get_the_status_that_says_why() {
+    let refused = |limits: Limits, bytes: Vec<u8>| {
+        let mut codec = ServerCodec::new(limits);
+        assert!(codec.refusal().is_none(), "nothing refused yet");
+        let mut buf = BytesMut::from(&bytes[..]);
+        codec.decode(&mut buf).expect_err("does not decode");
+        let response = codec.refusal().expect("an answer");
+        assert_eq!(response.headers.get("connection"), Some("close"));
+        response.status
+    };
+    let mut long_head = b"GET / HTTP/1.1\r\nx-long: ".to_vec();
+    long_head.extend(std::iter::repeat_n(b'a', Limits::DEFAULT_MAX_HEAD));
+    assert_eq!(refused(Limits::default(), long_head), 431);
+    let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..129 {
+        many.extend(format!("x-{i}: v\r\n").bytes());
+    }
+    many.extend(b"\r\n");
+    assert_eq!(refused(Limits::default(), many), 431);
+    let announced = b"PUT / HTTP/1.1\r\ncontent-length: 16777217\r\n\r\n".to_vec();
+    assert_eq!(refused(Limits::default(), announced), 413);
+    let mut grown = b"PUT / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n100\r\n".to_vec();
+    grown.extend([b'a'; 0x100]);
+    assert_eq!(refused(Limits::with_max_frame(128), grown), 413);
+    // A chunk announcing more than the limit, with none of its bytes sent.
+    let declared = b"PUT / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n7fffffff\r\n".to_vec();
+    assert_eq!(refused(Limits::default(), declared), 413);
+    assert_eq!(refused(Limits::default(), b"\x16\x03\x01 TLS?\r\n\r\n".to_vec()), 400);
+}
+
+/// A head sent in many small pieces is re-parsed only up to its bound: a
+/// 15 MiB head in 2 KiB pieces is refused after 60 KiB, not parsed 7,680 times.
+#[test]
+fn a_head_in_pieces_is_refused_at_its_bound() {
+    let mut codec = ServerCodec::default();
+    let start = b"GET / HTTP/1.1\r\nx-long: ";
+    let mut buf = BytesMut::from(&start[..]);
+    let mut pieces = 0;
+    let error = loop {
+        buf.extend_from_slice(&[b'a'; 2048]);
+        pieces += 1;
+        match codec.decode(&mut buf) {
+            Ok(None) => continue,
+            Ok(Some(_)) => panic!("no head ends"),
+            Err(error) => break error,
+        }
+    };
+    // The first piece that takes the head past its bound.
+    let expected = (Limits::DEFAULT_MAX_HEAD - start.len()) / 2048 + 1;
+    assert_eq!(pieces, expected, "{error}");
+    assert_eq!(codec.refusal().map(|r| r.status), Some(431));
 }
 
 proptest! {
@@ -198,7 +255,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-        let limits = Limits { max_frame: 256 };
+        let limits = Limits::with_max_frame(256);
         let mut server = ServerCodec::new(limits);
         let mut buf = BytesMut::from(&bytes[..]);
         while let Ok(Some(_)) = server.decode(&mut buf) {}
@@ -213,6 +270,6 @@ proptest! {
         let mut wire = b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
         wire.extend_from_slice(&bytes);
         let mut buf = BytesMut::from(&wire[..]);
-        let _ = ServerCodec::new(Limits { max_frame: 128 }).decode(&mut buf);
+        let _ = ServerCodec::new(Limits::with_max_frame(128)).decode(&mut buf);
     }
 }

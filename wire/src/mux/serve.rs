@@ -49,10 +49,40 @@ pub enum Ended {
     Cancelled,
 }
 
+/// What a server codec answers, before the connection closes, to a
+/// request it could not decode.
+pub trait Refusal<Resp> {
+    /// That answer, once a decode failed; `None` closes without one.
+    fn refusal(&self) -> Option<Resp>;
+}
+
+/// HTTP answers 400, 413 or 431 ([`crate::http1::ServerCodec::refusal`]).
+impl Refusal<crate::http1::Response> for crate::http1::ServerCodec {
+    fn refusal(&self) -> Option<crate::http1::Response> {
+        crate::http1::ServerCodec::refusal(self)
+    }
+}
+
+/// Thrift closes without an answer: a `TApplicationException` names the
+/// call's sequence id, which an undecodable frame does not reliably give.
+impl<R> Refusal<R> for crate::thrift::ThriftCodec {
+    fn refusal(&self) -> Option<R> {
+        None
+    }
+}
+
+/// Dubbo closes without an answer, as Envoy's dubbo proxy does: a
+/// `BAD_REQUEST` response names a request id the bad frame may not carry.
+impl<R> Refusal<R> for crate::dubbo::DubboCodec {
+    fn refusal(&self) -> Option<R> {
+        None
+    }
+}
+
 /// Serves one connection with `codec`: decodes requests, runs `handle` on
 /// each and writes the answers, until the peer closes, a frame does not
-/// decode, a handler asks to close, the connection idles past `idle`, or
-/// `cancel` fires. When the peer stops sending, the requests it already made
+/// decode (answered with the codec's [`Refusal`] first), a handler asks to
+/// close, the connection idles past `idle`, or `cancel` fires. When the peer stops sending, the requests it already made
 /// are still answered.
 ///
 /// # Returns
@@ -67,7 +97,7 @@ pub async fn serve<S, C, Req, Resp, H, Fut>(
 ) -> Ended
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError>,
+    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError> + Refusal<Resp>,
     H: Fn(Req) -> Fut,
     Fut: Future<Output = Answer<Resp>> + Send + 'static,
     Resp: Send + 'static,
@@ -108,7 +138,12 @@ where
                     }
                     idle_timer.as_mut().reset(Instant::now() + idle);
                 }
-                Some(Err(error)) => return Ended::BadFrame(error),
+                Some(Err(error)) => {
+                    if let Some(refusal) = framed.codec().refusal() {
+                        let _ = framed.send(refusal).await;
+                    }
+                    return Ended::BadFrame(error);
+                }
                 None => {
                     while let Some(Ok(answer)) = in_flight.join_next().await {
                         if !write(&mut framed, answer).await {

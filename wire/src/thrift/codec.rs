@@ -85,7 +85,7 @@ impl ThriftCodec {
 
     fn decode_unframed(&self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
         let end = header::parse(src, self.hint, self.limits)
-            .and_then(|header| skip::struct_end(header.encoding, src, header.len));
+            .and_then(|header| skip::struct_end(header.encoding, src, header.len, self.limits));
         match end {
             Ok(end) => {
                 let bytes = src.split_to(end).freeze();

@@ -4,22 +4,34 @@
 //!
 //! The walk allocates nothing. Every loop consumes at least one byte per
 //! iteration, so a hostile element count cannot make it spin past the buffer.
+//! A declared length or count is judged against the size limit as soon as
+//! it is read: a string of 2³¹−1 bytes, or a list of as many elements
+//! (each at least one byte), is refused at once, not waited for.
 
 use super::cursor::{Cursor, invalid};
-use crate::{DecodeError, thrift::Encoding};
+use crate::{DecodeError, Limits, Protocol, thrift::Encoding};
 
 /// How deeply structs and containers may nest (the thrift crate's default).
 pub const MAX_DEPTH: usize = 64;
 
-/// Returns the offset just past the struct that starts at `start`.
+/// Returns the offset just past the struct that starts at `start`, in a
+/// message that starts at offset 0 and may be `limits.max_frame` long.
 ///
 /// # Errors
-/// `Incomplete` when `buf` ends inside the struct; `Invalid` for an unknown
-/// type, a negative length or nesting deeper than [`MAX_DEPTH`].
-pub fn struct_end(encoding: Encoding, buf: &[u8], start: usize) -> Result<usize, DecodeError> {
+/// `Incomplete` when `buf` ends inside the struct; `TooLarge` when a
+/// declared length or count takes the message past the limit; `Invalid`
+/// for an unknown type, a negative length or nesting deeper than
+/// [`MAX_DEPTH`].
+pub fn struct_end(
+    encoding: Encoding,
+    buf: &[u8],
+    start: usize,
+    limits: Limits,
+) -> Result<usize, DecodeError> {
     let mut walker = Walker {
         cur: Cursor { buf, pos: start },
         depth: 0,
+        max: limits.max_frame,
     };
     match encoding {
         Encoding::Binary | Encoding::LaxBinary => walker.binary_struct()?,
@@ -28,10 +40,12 @@ pub fn struct_end(encoding: Encoding, buf: &[u8], start: usize) -> Result<usize,
     Ok(walker.cur.pos)
 }
 
-/// A cursor that also counts nesting.
+/// A cursor that also counts nesting and knows the size limit.
 struct Walker<'a> {
     cur: Cursor<'a>,
     depth: usize,
+    /// The largest message, in bytes from offset 0.
+    max: usize,
 }
 
 // === binary protocol ===
@@ -76,12 +90,14 @@ impl Walker<'_> {
             UUID => self.advance(16),
             STRING => {
                 let len = self.binary_len("string")?;
+                self.declared(len, 1)?;
                 self.advance(len)
             }
             STRUCT => self.binary_struct(),
             MAP => {
                 let (key, value) = (self.u8()?, self.u8()?);
                 let len = self.binary_len("map")?;
+                self.declared(len, 2)?;
                 self.enter()?;
                 for _ in 0..len {
                     self.binary_value(key)?;
@@ -93,6 +109,7 @@ impl Walker<'_> {
             SET | LIST => {
                 let element = self.u8()?;
                 let len = self.binary_len("list")?;
+                self.declared(len, 1)?;
                 self.enter()?;
                 for _ in 0..len {
                     self.binary_value(element)?;
@@ -160,6 +177,7 @@ impl Walker<'_> {
             UUID => self.advance(16),
             BINARY => {
                 let len = self.compact_len()?;
+                self.declared(len, 1)?;
                 self.advance(len)
             }
             STRUCT => self.compact_struct(),
@@ -169,6 +187,7 @@ impl Walker<'_> {
                     15 => self.compact_len()?,
                     short => usize::from(short),
                 };
+                self.declared(len, 1)?;
                 self.enter()?;
                 for _ in 0..len {
                     self.compact_value(header & 0x0f)?;
@@ -181,6 +200,7 @@ impl Walker<'_> {
                 if len == 0 {
                     return Ok(());
                 }
+                self.declared(len, 2)?;
                 let types = self.u8()?;
                 self.enter()?;
                 for _ in 0..len {
@@ -204,6 +224,20 @@ impl Walker<'_> {
 // === cursor ===
 
 impl Walker<'_> {
+    /// Refuses `count` items of at least `min_size` bytes each that cannot
+    /// fit the limit from here, before any of them is waited for.
+    fn declared(&self, count: usize, min_size: usize) -> Result<(), DecodeError> {
+        let size = count.saturating_mul(min_size).saturating_add(self.cur.pos);
+        match size > self.max {
+            true => Err(DecodeError::TooLarge {
+                protocol: Protocol::Thrift,
+                size,
+                max: self.max,
+            }),
+            false => Ok(()),
+        }
+    }
+
     fn enter(&mut self) -> Result<(), DecodeError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {

@@ -182,16 +182,53 @@ fn bad_input_gives_exact_errors() {
 
 #[test]
 fn an_unframed_message_larger_than_the_limit_is_refused_while_buffering() {
-    let big =
-        call(&"x".repeat(2000), &[]).encode_call(Transport::Unframed, Encoding::Binary, None, 1);
-    let limits = Limits { max_frame: 1024 };
+    // 300 i32 fields: no declared size says how long it is, the bytes do.
+    let mut big = vec![0x80, 0x01, 0x00, 0x01, 0, 0, 0, 1, b'm', 0, 0, 0, 1];
+    for id in 1..=300u16 {
+        big.push(8);
+        big.extend(id.to_be_bytes());
+        big.extend(7i32.to_be_bytes());
+    }
+    let limits = Limits::with_max_frame(1024);
     let mut codec = ThriftCodec::new(TransportMode::Auto).with_limits(limits);
-    let mut buf = BytesMut::from(&big.bytes[..1500]);
+    let mut buf = BytesMut::from(&big[..1500]);
     let error = codec.decode(&mut buf).expect_err("too large");
     assert_eq!(
         error.to_string(),
         "thrift: frame of 1500 bytes exceeds the limit of 1024 bytes"
     );
+}
+
+/// A string length, list count or map count that cannot fit the limit is
+/// refused as soon as it is read, on bytes that end right after it: the
+/// connection is not held open waiting for 2 GiB that will never come.
+#[test]
+fn declared_sizes_past_the_limit_are_refused_before_their_bytes() {
+    let binary_call = [0x80, 0x01, 0x00, 0x01, 0, 0, 0, 1, b'm', 0, 0, 0, 1];
+    let max = [0x7f, 0xff, 0xff, 0xff];
+    let with = |prefix: &[u8], field: &[u8]| [prefix, field].concat();
+    let cases = [
+        ("binary string", with(&binary_call, &[&[11, 0, 1][..], &max].concat())),
+        ("binary list", with(&binary_call, &[&[15, 0, 1, 8][..], &max].concat())),
+        ("binary map", with(&binary_call, &[&[13, 0, 1, 11, 11][..], &max].concat())),
+        // Compact: call, seqid 1, name "m", field 1 of type binary, list, map.
+        ("compact binary", vec![0x82, 0x21, 1, 1, b'm', 0x18, 0xff, 0xff, 0xff, 0xff, 0x07]),
+        ("compact list", vec![0x82, 0x21, 1, 1, b'm', 0x19, 0xf5, 0xff, 0xff, 0xff, 0xff, 0x07]),
+        ("compact map", vec![0x82, 0x21, 1, 1, b'm', 0x1b, 0xff, 0xff, 0xff, 0xff, 0x07]),
+    ];
+    for (what, bytes) in cases {
+        let error = decode_error(&bytes, Limits::default());
+        assert!(
+            error.starts_with("thrift: frame of ")
+                && error.ends_with("exceeds the limit of 16777216 bytes"),
+            "{what}: {error}"
+        );
+    }
+    // Within the limit, the same declarations wait for their bytes.
+    let small = with(&binary_call, &[11, 0, 1, 0, 0, 0x10, 0]);
+    let mut codec = ThriftCodec::new(TransportMode::Auto);
+    let mut buf = BytesMut::from(&small[..]);
+    assert!(codec.decode(&mut buf).expect("no error").is_none());
 }
 
 #[test]
@@ -261,7 +298,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512), lax in any::<bool>()) {
-        let limits = Limits { max_frame: 256 };
+        let limits = Limits::with_max_frame(256);
         let mut codec = ThriftCodec::new(TransportMode::Auto).with_limits(limits);
         if lax {
             codec = codec.with_encoding_hint(Encoding::LaxBinary);
@@ -276,6 +313,6 @@ proptest! {
 
     #[test]
     fn arbitrary_bodies_never_panic_the_skipper(body in prop::collection::vec(any::<u8>(), 0..256), encoding in encoding_strategy()) {
-        let _ = skip::struct_end(encoding, &body, 0);
+        let _ = skip::struct_end(encoding, &body, 0, Limits::default());
     }
 }
