@@ -12,6 +12,7 @@
 //! The table arrives through a watch channel, so a reload applies to the
 //! next request on connections that stay open.
 
+mod admission;
 mod dubbo;
 mod http;
 mod policy;
@@ -36,6 +37,8 @@ use tokio::sync::watch;
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use admission::{Acceptor, Admission};
 
 use crate::balance::{Balancers, Pick};
 use crate::breaker::Breakers;
@@ -96,6 +99,10 @@ pub struct ProxyOptions {
     /// for this long are closed (Aeraki's `idle_timeout`); this is also what
     /// ends a peer trickling a frame byte by byte.
     pub idle_timeout: Option<std::time::Duration>,
+    /// The most downstream connections open at once, over every listener;
+    /// `None` for no limit but the file descriptors. Connections past it
+    /// are accepted and closed at once, and counted.
+    pub max_connections: Option<usize>,
     /// Deliberate defects, for the bench's negative controls only.
     pub faults: Faults,
 }
@@ -121,6 +128,7 @@ impl Default for ProxyOptions {
             seed: 1,
             mode: Mode::L7,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            max_connections: None,
             faults: Faults::default(),
         }
     }
@@ -155,6 +163,7 @@ impl Proxy {
             stats: Stats::default(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             idle_timeout: options.idle_timeout,
+            admission: Admission::new(options.max_connections),
             faults: options.faults,
         });
         let cancel = CancellationToken::new();
@@ -254,6 +263,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     rng: Mutex<StdRng>,
     idle_timeout: Option<std::time::Duration>,
+    admission: Admission,
     pub(crate) faults: Faults,
 }
 
@@ -518,18 +528,11 @@ async fn accept(
     tracker: TaskTracker,
     cancel: CancellationToken,
 ) {
+    let mut acceptor = Acceptor::new(listener);
     loop {
-        let accepted = tokio::select! {
+        let (stream, slot) = tokio::select! {
             _ = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                tracing::warn!(%error, service = %context.service, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
+            accepted = acceptor.next(&context) => accepted,
         };
         let _ = stream.set_nodelay(true);
         context.count("meshproxy_downstream_connections_total", &[]);
@@ -582,6 +585,7 @@ async fn accept(
                 .shared
                 .stats
                 .add(active, &[("listener", &context.service)], -1);
+            drop(slot);
         });
     }
 }

@@ -19,3 +19,6 @@ mod admin;
 
 #[path = "dataplane/bad_input.rs"]
 mod bad_input;
+
+#[path = "dataplane/limits.rs"]
+mod limits;

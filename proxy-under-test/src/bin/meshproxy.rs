@@ -53,6 +53,11 @@ struct Args {
     /// `idle_timeout`): `500ms`, `2s`, `5m`, or a bare number of seconds.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     idle_timeout: Duration,
+    /// The most downstream connections open at once, over every listener;
+    /// more are accepted, closed at once and counted (default: no limit but
+    /// the file descriptors).
+    #[arg(long)]
+    max_connections: Option<usize>,
     /// Stop after this long, a duration such as 30s (default: until Ctrl-C).
     #[arg(long = "for", value_parser = parse_duration)]
     run_for: Option<Duration>,
@@ -109,8 +114,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        // Warnings (refused connections) by default; RUST_LOG overrides.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Args::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,6 +156,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         mode: if args.l4 { Mode::L4 } else { Mode::L7 },
         idle_timeout: Some(args.idle_timeout),
+        max_connections: args.max_connections,
         ..ProxyOptions::default()
     };
     let proxy = Arc::new(Proxy::start(table, &options).await?);
