@@ -210,7 +210,10 @@ fn redact(value: &mut serde_json::Value) {
 }
 
 fn unauthorized() -> Response {
-    let mut response = text(401, "this admin API needs `authorization: Bearer <token>`\n");
+    let mut response = text(
+        401,
+        "this admin API needs `authorization: Bearer <token>`\n",
+    );
     response.headers.append("www-authenticate", "Bearer");
     response
 }
@@ -244,7 +247,12 @@ mod tests {
         };
         let access = Access::Token("s3cret-token".to_owned());
         assert!(access.allows(&with(Some("Bearer s3cret-token"))));
-        for refused in [None, Some("Bearer s3cret"), Some("Bearer s3cret-token2"), Some("s3cret-token")] {
+        for refused in [
+            None,
+            Some("Bearer s3cret"),
+            Some("Bearer s3cret-token2"),
+            Some("s3cret-token"),
+        ] {
             assert!(!access.allows(&with(refused)), "{refused:?}");
         }
         assert!(Access::Open.allows(&with(None)));

@@ -13,6 +13,7 @@
 //! next request on connections that stay open.
 
 mod admission;
+mod budget;
 mod dubbo;
 mod http;
 mod policy;
@@ -39,6 +40,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use admission::{Acceptor, Admission};
+pub use budget::{Budget, DEFAULT_BUDGET};
+use budget::{Buffered, Metered};
 
 use crate::balance::{Balancers, Pick};
 use crate::breaker::Breakers;
@@ -103,6 +106,9 @@ pub struct ProxyOptions {
     /// `None` for no limit but the file descriptors. Connections past it
     /// are accepted and closed at once, and counted.
     pub max_connections: Option<usize>,
+    /// The bytes every downstream connection's read buffer may hold
+    /// together ([`Budget`]); a connection that would pass it is refused.
+    pub memory_budget: usize,
     /// Deliberate defects, for the bench's negative controls only.
     pub faults: Faults,
 }
@@ -129,6 +135,7 @@ impl Default for ProxyOptions {
             mode: Mode::L7,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             max_connections: None,
+            memory_budget: DEFAULT_BUDGET,
             faults: Faults::default(),
         }
     }
@@ -164,6 +171,7 @@ impl Proxy {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             idle_timeout: options.idle_timeout,
             admission: Admission::new(options.max_connections),
+            budget: Arc::new(Budget::new(options.memory_budget)),
             faults: options.faults,
         });
         let cancel = CancellationToken::new();
@@ -264,6 +272,7 @@ pub(crate) struct Shared {
     rng: Mutex<StdRng>,
     idle_timeout: Option<std::time::Duration>,
     admission: Admission,
+    budget: Arc<Budget>,
     pub(crate) faults: Faults,
 }
 
@@ -600,12 +609,14 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
     order: Order,
     handle: H,
 ) where
-    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError> + Refusal<Resp>,
+    C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError> + Buffered,
+    Metered<C>: Refusal<Resp>,
     H: Fn(Arc<ListenerContext>, Req) -> Fut,
     Fut: Future<Output = Answer<Resp>> + Send + 'static,
     Resp: Send + 'static,
 {
     let idle = context.shared.idle_timeout;
+    let codec = Metered::new(codec, Arc::clone(&context.shared.budget));
     let ended = serve(stream, codec, order, idle, cancel, |request| {
         let timed = Arc::clone(&context);
         let answer = handle(Arc::clone(&context), request);
@@ -623,6 +634,9 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
     })
     .await;
     match ended {
+        Ended::BadFrame(CodecError::Io(e)) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+            context.count("meshproxy_downstream_overload_total", &[])
+        }
         Ended::BadFrame(_) => context.count("meshproxy_downstream_decode_errors_total", &[]),
         Ended::Idle => context.count("meshproxy_downstream_idle_timeouts_total", &[]),
         Ended::Closed | Ended::Cancelled => {}

@@ -68,7 +68,11 @@ impl Drop for MeshProxy {
 }
 
 fn spawn(config: &std::path::Path, endpoints: &std::path::Path) -> MeshProxy {
-    spawn_with(Command::new(env!("CARGO_BIN_EXE_meshproxy")), config, endpoints)
+    spawn_with(
+        Command::new(env!("CARGO_BIN_EXE_meshproxy")),
+        config,
+        endpoints,
+    )
 }
 
 /// `meshproxy` run by `command` (itself, or a shell that sets limits first).
@@ -282,10 +286,8 @@ async fn at_the_descriptor_limit_connections_are_refused_cleanly_and_logged() {
     let (mut refused, mut held) = (0, 0);
     for stream in &mut streams {
         let mut byte = [0u8; 1];
-        let read = tokio::time::timeout(
-            std::time::Duration::from_millis(20),
-            stream.read(&mut byte),
-        );
+        let read =
+            tokio::time::timeout(std::time::Duration::from_millis(20), stream.read(&mut byte));
         match read.await {
             Ok(Ok(0) | Err(_)) => refused += 1,
             Ok(Ok(_)) => panic!("bytes unasked"),
@@ -326,7 +328,10 @@ async fn at_the_descriptor_limit_connections_are_refused_cleanly_and_logged() {
     // and the client that was served again afterwards. One the test saw
     // held may still have been refused after it looked.
     assert_eq!(counted + admitted, 2 * LIMIT + 1, "{stats}");
-    assert!(counted >= refused, "counted {counted}, seen closed {refused}");
+    assert!(
+        counted >= refused,
+        "counted {counted}, seen closed {refused}"
+    );
     let _ = proxy.child.kill();
     let _ = proxy.child.wait();
     let mut log = String::new();
@@ -338,6 +343,125 @@ async fn at_the_descriptor_limit_connections_are_refused_cleanly_and_logged() {
     assert!(
         log.contains(&format!("out of file descriptors (limit {LIMIT})")),
         "{log}"
+    );
+    fleet.stop().await;
+}
+
+/// The resident memory of `pid`, in bytes (`VmRSS`).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+/// The amplification probe of issue 16, scaled to the test: 40
+/// connections each send all but the last byte of a 15 MB Thrift frame
+/// and hold it. With a 64 MiB budget meshproxy holds at most that much
+/// (the connections past it are closed with a count), and gives the
+/// memory back once they close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_frames_stay_within_the_memory_budget() {
+    use tokio::io::AsyncWriteExt;
+    const BUDGET_MIB: u64 = 64;
+    const FRAME: usize = 15_000_000;
+    let versions = [VersionSpec {
+        name: "v2".into(),
+        replicas: 1,
+        labels: BTreeMap::new(),
+        behaviour: Behaviour::default(),
+    }];
+    let spec = ServiceSpec {
+        service: SERVICE.into(),
+        protocol: Protocol::Thrift,
+        port: 9090,
+        thrift: ServerCodec::DETECT,
+        versions: versions.to_vec(),
+    };
+    let fleet = Fleet::start(&[spec], &FleetOptions::default())
+        .await
+        .expect("fleet starts");
+    let dir = std::env::temp_dir().join(format!("meshproxy-budget-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (config, endpoints) = (dir.join("routing.yaml"), dir.join("endpoints.yaml"));
+    std::fs::write(&config, metarouter(0, 100)).expect("writes");
+    std::fs::write(&endpoints, endpoints_yaml(&fleet)).expect("writes");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meshproxy"));
+    command.args(["--memory-budget-mib", &BUDGET_MIB.to_string()]);
+    let proxy = tokio::task::spawn_blocking(move || spawn_with(command, &config, &endpoints))
+        .await
+        .expect("spawned");
+    let pid = proxy.child.id();
+    let baseline = rss(pid);
+    let mut frame = Vec::with_capacity(FRAME);
+    frame.extend((FRAME as u32 - 4).to_be_bytes());
+    frame.extend([
+        0x80, 0x01, 0x00, 0x01, 0, 0, 0, 1, b'm', 0, 0, 0, 1, 11, 0, 1,
+    ]);
+    frame.extend(((FRAME - 24) as u32).to_be_bytes());
+    frame.resize(FRAME - 1, b'x');
+    let frame = std::sync::Arc::new(frame);
+    let senders: Vec<_> = (0..40)
+        .map(|_| {
+            let (frame, addr) = (std::sync::Arc::clone(&frame), proxy.listener);
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+                // A refused connection fails mid-write; a held one takes it all.
+                stream.write_all(&frame).await.ok()?;
+                Some(stream)
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for sender in senders {
+        if let Some(stream) = sender.await.expect("joins") {
+            held.push(stream);
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let holding = rss(pid);
+    let budget = BUDGET_MIB * 1024 * 1024;
+    eprintln!(
+        "RSS baseline {} MiB, held {} MiB with {} of 40 connections open",
+        baseline >> 20,
+        holding >> 20,
+        held.len()
+    );
+    assert!(
+        holding <= baseline + budget + (32 << 20),
+        "held {holding} B, baseline {baseline} B, budget {budget} B"
+    );
+    let admin = HttpClient::connect(proxy.admin).await.expect("admin");
+    let (stats, _) = admin
+        .send(Request::new("GET", "/stats/prometheus"), None)
+        .await
+        .expect("answers");
+    let stats = String::from_utf8_lossy(&stats.body).into_owned();
+    let overloaded: usize = stats
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!(
+                "meshproxy_downstream_overload_total{{listener=\"{SERVICE}\"}} "
+            ))?
+            .parse()
+            .ok()
+        })
+        .unwrap_or(0);
+    assert!(
+        overloaded > 0 && overloaded >= 40 - held.len(),
+        "{overloaded} refused for the budget, {} held",
+        held.len()
+    );
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let after = rss(pid);
+    eprintln!("RSS after the close {} MiB", after >> 20);
+    assert!(
+        after <= baseline + (16 << 20),
+        "after {after} B, baseline {baseline} B"
     );
     fleet.stop().await;
 }

@@ -58,6 +58,11 @@ struct Args {
     /// the file descriptors).
     #[arg(long)]
     max_connections: Option<usize>,
+    /// MiB every downstream connection's buffered request bytes may hold
+    /// together; a connection that would pass it is refused (HTTP 503
+    /// `x-envoy-overloaded`, Thrift and Dubbo a close) and closed.
+    #[arg(long, default_value_t = 256)]
+    memory_budget_mib: usize,
     /// Stop after this long, a duration such as 30s (default: until Ctrl-C).
     #[arg(long = "for", value_parser = parse_duration)]
     run_for: Option<Duration>,
@@ -157,6 +162,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         mode: if args.l4 { Mode::L4 } else { Mode::L7 },
         idle_timeout: Some(args.idle_timeout),
         max_connections: args.max_connections,
+        memory_budget: args.memory_budget_mib.saturating_mul(1024 * 1024),
         ..ProxyOptions::default()
     };
     let proxy = Arc::new(Proxy::start(table, &options).await?);
@@ -203,7 +209,10 @@ mod tests {
         let any: SocketAddr = "0.0.0.0:15000".parse().expect("address");
         assert_eq!(admin_access(loopback, None).expect("open"), Access::Open);
         let refused = admin_access(any, None).expect_err("needs a token");
-        assert!(refused.to_string().contains("--admin-token-file"), "{refused}");
+        assert!(
+            refused.to_string().contains("--admin-token-file"),
+            "{refused}"
+        );
         let token = Access::Token("0123456789abcdef-token".to_owned());
         assert_eq!(admin_access(any, Some(&file)).expect("token"), token);
         std::fs::write(&file, "short").expect("writes");

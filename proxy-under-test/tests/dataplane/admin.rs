@@ -126,7 +126,11 @@ async fn admin_refuses_strangers_and_oversized_bodies() {
     let v1 = table(
         &fleet,
         Protocol::Thrift,
-        vec![route("r", vec![], forward(vec![(cluster_name(&fleet, "v1"), 1)]))],
+        vec![route(
+            "r",
+            vec![],
+            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
+        )],
     );
     let proxy = Arc::new(
         Proxy::start(v1, &ProxyOptions::default())
@@ -169,10 +173,13 @@ async fn admin_refuses_strangers_and_oversized_bodies() {
     );
     raw.write_all(head.as_bytes()).await.expect("writes");
     let mut answer = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(5), raw.read_to_end(&mut answer))
-        .await
-        .expect("answered and closed at once, not after a body")
-        .expect("reads");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        raw.read_to_end(&mut answer),
+    )
+    .await
+    .expect("answered and closed at once, not after a body")
+    .expect("reads");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");

@@ -26,7 +26,11 @@ async fn connections_past_the_limit_are_closed_at_once_and_counted() {
     let table = table(
         &fleet,
         Protocol::Thrift,
-        vec![route("r", vec![], forward(vec![(cluster_name(&fleet, "v1"), 1)]))],
+        vec![route(
+            "r",
+            vec![],
+            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
+        )],
     );
     let options = ProxyOptions {
         max_connections: Some(3),
@@ -44,7 +48,10 @@ async fn connections_past_the_limit_are_closed_at_once_and_counted() {
         "the fourth is closed"
     );
     for stream in &mut held {
-        assert!(!closed_within(stream, Duration::from_millis(100)).await, "held");
+        assert!(
+            !closed_within(stream, Duration::from_millis(100)).await,
+            "held"
+        );
     }
     let stats = proxy.stats().render();
     assert!(

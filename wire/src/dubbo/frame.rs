@@ -256,13 +256,25 @@ impl Frame {
 }
 
 /// Cuts a byte stream into [`Frame`]s and writes them back.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct DubboCodec {
     limits: Limits,
 }
 
+impl Default for DubboCodec {
+    fn default() -> Self {
+        DubboCodec {
+            limits: Limits::with_max_frame(DubboCodec::MAX_PAYLOAD),
+        }
+    }
+}
+
 impl DubboCodec {
-    /// A codec with the default size limit.
+    /// 8 MiB: Dubbo's own default payload limit (`dubbo.protocol.payload`,
+    /// 8388608), which its providers and consumers enforce.
+    pub const MAX_PAYLOAD: usize = 8 * 1024 * 1024;
+
+    /// A codec with Dubbo's default size limit, [`Self::MAX_PAYLOAD`].
     pub fn new() -> Self {
         DubboCodec::default()
     }

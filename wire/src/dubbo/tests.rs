@@ -670,10 +670,10 @@ fn frame_errors_are_exact() {
         "dubbo: bad magic 0x1234, expected 0xdabb"
     );
     let mut oversized = vec![0xda, 0xbb, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    oversized.extend((16 * 1024 * 1024 + 1u32).to_be_bytes());
+    oversized.extend((8 * 1024 * 1024 + 1u32).to_be_bytes());
     assert_eq!(
         codec_error(&oversized, false),
-        "dubbo: frame of 16777217 bytes exceeds the limit of 16777216 bytes"
+        "dubbo: frame of 8388609 bytes exceeds the limit of 8388608 bytes"
     );
     assert_eq!(
         codec_error(&[0xda, 0xbb, 0xc2, 0, 0], true),

@@ -43,20 +43,27 @@ fn invalid(reason: String) -> DecodeError {
 
 impl BodyReader {
     pub(crate) fn new(framing: Framing, limits: Limits) -> Result<Self, DecodeError> {
-        let step = match framing {
-            Framing::Length(0) => Step::Done,
+        let (step, declared) = match framing {
+            Framing::Length(0) => (Step::Done, 0),
             Framing::Length(n) => {
                 DecodeError::check_size(Protocol::Http, n, limits)?;
-                Step::Length(n)
+                (Step::Length(n), n)
             }
-            Framing::Chunked => Step::ChunkSize,
-            Framing::UntilClose => Step::UntilClose,
+            Framing::Chunked => (Step::ChunkSize, 0),
+            Framing::UntilClose => (Step::UntilClose, 0),
         };
         Ok(BodyReader {
             step,
-            body: BytesMut::new(),
+            // A declared length is room taken at once, so that what the
+            // body will hold is known (and can be judged) before it arrives.
+            body: BytesMut::with_capacity(declared),
             limits,
         })
+    }
+
+    /// The bytes this body holds room for.
+    pub(crate) fn capacity(&self) -> usize {
+        self.body.capacity()
     }
 
     /// Moves what it can from `src` into the body; the body once complete.

@@ -90,6 +90,11 @@ impl ServerCodec {
         }))
     }
 
+    /// The bytes held for the body of the request still arriving.
+    pub fn buffered(&self) -> usize {
+        self.pending.as_ref().map_or(0, |p| p.body.capacity())
+    }
+
     /// The answer to the request that did not decode, closing the
     /// connection, once one did not: what a server says before it closes.
     pub fn refusal(&self) -> Option<Response> {
@@ -114,12 +119,10 @@ impl Decoder for ServerCodec {
             self.pending = self.parse_head(src)?;
         }
         let completed = complete(&mut self.pending, src).map_err(|e| self.refuse(413, e))?;
-        Ok(
-            completed.map(|(mut request, body)| {
-                request.body = body;
-                request
-            }),
-        )
+        Ok(completed.map(|(mut request, body)| {
+            request.body = body;
+            request
+        }))
     }
 }
 

@@ -186,7 +186,10 @@ fn undecodable_requests_get_the_status_that_says_why() {
     // A chunk announcing more than the limit, with none of its bytes sent.
     let declared = b"PUT / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n7fffffff\r\n".to_vec();
     assert_eq!(refused(Limits::default(), declared), 413);
-    assert_eq!(refused(Limits::default(), b"\x16\x03\x01 TLS?\r\n\r\n".to_vec()), 400);
+    assert_eq!(
+        refused(Limits::default(), b"\x16\x03\x01 TLS?\r\n\r\n".to_vec()),
+        400
+    );
 }
 
 /// A head sent in many small pieces is re-parsed only up to its bound: a

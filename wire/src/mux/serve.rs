@@ -49,6 +49,12 @@ pub enum Ended {
     Cancelled,
 }
 
+/// The most requests of one connection answered at once: past it the
+/// connection is not read until one completes, so a client pipelining
+/// without end is held back instead of buffered (Envoy's default
+/// `max_requests` circuit breaker is the same 1024).
+pub const MAX_IN_FLIGHT: usize = 1024;
+
 /// What a server codec answers, before the connection closes, to a
 /// request it could not decode.
 pub trait Refusal<Resp> {
@@ -119,7 +125,7 @@ where
                 }
                 idle_timer.as_mut().reset(Instant::now() + idle);
             }
-            frame = framed.next() => match frame {
+            frame = framed.next(), if in_flight.len() < MAX_IN_FLIGHT => match frame {
                 Some(Ok(request)) => {
                     let answer = handle(request);
                     match order {

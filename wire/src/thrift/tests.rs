@@ -208,13 +208,33 @@ fn declared_sizes_past_the_limit_are_refused_before_their_bytes() {
     let max = [0x7f, 0xff, 0xff, 0xff];
     let with = |prefix: &[u8], field: &[u8]| [prefix, field].concat();
     let cases = [
-        ("binary string", with(&binary_call, &[&[11, 0, 1][..], &max].concat())),
-        ("binary list", with(&binary_call, &[&[15, 0, 1, 8][..], &max].concat())),
-        ("binary map", with(&binary_call, &[&[13, 0, 1, 11, 11][..], &max].concat())),
+        (
+            "binary string",
+            with(&binary_call, &[&[11, 0, 1][..], &max].concat()),
+        ),
+        (
+            "binary list",
+            with(&binary_call, &[&[15, 0, 1, 8][..], &max].concat()),
+        ),
+        (
+            "binary map",
+            with(&binary_call, &[&[13, 0, 1, 11, 11][..], &max].concat()),
+        ),
         // Compact: call, seqid 1, name "m", field 1 of type binary, list, map.
-        ("compact binary", vec![0x82, 0x21, 1, 1, b'm', 0x18, 0xff, 0xff, 0xff, 0xff, 0x07]),
-        ("compact list", vec![0x82, 0x21, 1, 1, b'm', 0x19, 0xf5, 0xff, 0xff, 0xff, 0xff, 0x07]),
-        ("compact map", vec![0x82, 0x21, 1, 1, b'm', 0x1b, 0xff, 0xff, 0xff, 0xff, 0x07]),
+        (
+            "compact binary",
+            vec![0x82, 0x21, 1, 1, b'm', 0x18, 0xff, 0xff, 0xff, 0xff, 0x07],
+        ),
+        (
+            "compact list",
+            vec![
+                0x82, 0x21, 1, 1, b'm', 0x19, 0xf5, 0xff, 0xff, 0xff, 0xff, 0x07,
+            ],
+        ),
+        (
+            "compact map",
+            vec![0x82, 0x21, 1, 1, b'm', 0x1b, 0xff, 0xff, 0xff, 0xff, 0x07],
+        ),
     ];
     for (what, bytes) in cases {
         let error = decode_error(&bytes, Limits::default());
