@@ -6,6 +6,7 @@ pub mod call;
 pub mod endpoints;
 pub mod fleet;
 pub mod plan;
+pub mod reliability;
 pub mod run;
 pub mod schema;
 pub mod validate;

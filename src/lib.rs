@@ -10,6 +10,7 @@
 //! - [`report`]: the checks applied to the collected oracles; terminal summary, JSON,
 //!   JUnit, Markdown and HTML.
 //! - [`bench`]: `meshbench bench`, the proxies and generators measured side by side.
+//! - [`reliability`]: `meshbench reliability`, probes of a proxy under hostile and careless clients.
 //! - [`suite`]: many scenarios' reports as one conformance summary (features
 //!   supported, unsupported, failed).
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@
 pub mod adapter;
 pub mod bench;
 pub mod matrix;
+pub mod reliability;
 pub mod report;
 pub mod resolve;
 pub mod run;

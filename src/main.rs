@@ -35,6 +35,8 @@ enum Command {
     Endpoints(cmd::endpoints::Args),
     /// Measure every verifier's false-failure rate and power on synthetic runs; write the report.
     Calibrate(cmd::calibrate::Args),
+    /// Probe meshproxy and Envoy as hostile and careless clients would; write reports/reliability.md.
+    Reliability(cmd::reliability::Args),
     /// Measure meshproxy, the load generator and the fleet beside nginx, HAProxy and wrk; write reports/bench/<date>/.
     Bench(cmd::bench::Args),
 }
@@ -56,6 +58,7 @@ async fn main() -> std::process::ExitCode {
         Command::Endpoints(args) => cmd::endpoints::run(&args).await,
         Command::Calibrate(args) => cmd::calibrate::run(&args),
         Command::Bench(args) => cmd::bench::run(&args).await,
+        Command::Reliability(args) => cmd::reliability::run(&args).await,
     };
     match result {
         Ok(code) => code,
