@@ -75,7 +75,12 @@ async fn garbage_is_closed_and_good_calls_all_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route_switches_under_load_lose_nothing() {
     let m = probe(Probe::Reloads).await;
-    assert_eq!(m.sent, Scale::TEST.calls, "{m:?}");
+    let reloads = Scale::TEST.reloads;
+    assert_eq!(
+        m.reloads,
+        Some([reloads, reloads]),
+        "every switch applied under load: {m:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

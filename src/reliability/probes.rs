@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use meshbench_sim::client::thrift::{ThriftClient, ThriftOptions};
@@ -97,6 +98,8 @@ pub struct Measured {
     /// Of the hostile connections offered, how many the proxy closed
     /// (within the probe's window), and how many were offered.
     pub closed: Option<[usize; 2]>,
+    /// Route switches applied, and asked for.
+    pub reloads: Option<[usize; 2]>,
     /// Whether the proxy answered again within 10 s of the load letting go.
     pub recovered: Option<bool>,
     /// Whether 20 calls after the probe all succeeded, and the proxy lives.
@@ -182,11 +185,16 @@ const GIVE_UP_AFTER: usize = 3;
 /// each bounded by [`CALL_TIMEOUT`]: every call sent ends in `ok` or
 /// `failed`; after [`GIVE_UP_AFTER`] failures in a row no more are sent.
 async fn calls(addr: SocketAddr, calls: usize) -> Tally {
+    calls_until(addr, calls, &AtomicBool::new(false)).await
+}
+
+/// [`calls`], stopping early once `stop` is set.
+async fn calls_until(addr: SocketAddr, calls: usize, stop: &AtomicBool) -> Tally {
     let mut tally = Tally::default();
     let mut client = None;
     let mut failures_in_a_row = 0;
     for _ in 0..calls {
-        if failures_in_a_row == GIVE_UP_AFTER {
+        if failures_in_a_row == GIVE_UP_AFTER || stop.load(Ordering::Relaxed) {
             break;
         }
         tally.sent += 1;
@@ -220,9 +228,22 @@ async fn calls(addr: SocketAddr, calls: usize) -> Tally {
 
 /// Well-formed calls over `connections` connections at once.
 async fn calls_over(addr: SocketAddr, total: usize, connections: usize) -> Tally {
+    calls_over_until(addr, total, connections, Arc::new(AtomicBool::new(false))).await
+}
+
+/// [`calls_over`], stopping early once `stop` is set.
+async fn calls_over_until(
+    addr: SocketAddr,
+    total: usize,
+    connections: usize,
+    stop: Arc<AtomicBool>,
+) -> Tally {
     let each = total.div_ceil(connections.max(1));
     let tasks: Vec<_> = (0..connections)
-        .map(|_| tokio::spawn(calls(addr, each)))
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move { calls_until(addr, each, &stop).await })
+        })
         .collect();
     let mut tally = Tally::default();
     for task in tasks {
@@ -309,6 +330,7 @@ impl Probe {
             failed: 0,
             lost: 0,
             closed: None,
+            reloads: None,
             recovered: None,
             answers_after: false,
             notes: Vec::new(),
@@ -492,18 +514,22 @@ async fn garbage(stand: &Stand, scale: Scale, measured: &mut Measured) -> Usage 
     held
 }
 
-/// Route switches, v1 and v2 in turn, under closed-loop load.
+/// Route switches, v1 and v2 in turn, under closed-loop load that lasts
+/// until the last switch (at most ten times the probe's calls).
 async fn reloads(stand: &mut Stand, scale: Scale, measured: &mut Measured) -> Usage {
     measured.offered = format!(
-        "{} route switches during {} calls on 10 connections",
-        scale.reloads, scale.calls
+        "{} route switches, 10 ms apart, under closed-loop calls on 10 connections until the last",
+        scale.reloads
     );
-    let load = tokio::spawn(calls_over(stand.listener, scale.calls, 10));
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(calls_over_until(
+        stand.listener,
+        scale.calls * 10,
+        10,
+        Arc::clone(&stop),
+    ));
     let mut applied = 0;
     for i in 0..scale.reloads {
-        if load.is_finished() {
-            break;
-        }
         let subset = if i % 2 == 0 { "v2" } else { "v1" };
         match stand.route_to(subset).await {
             Ok(()) => applied += 1,
@@ -514,6 +540,7 @@ async fn reloads(stand: &mut Stand, scale: Scale, measured: &mut Measured) -> Us
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    stop.store(true, Ordering::Relaxed);
     let held = usage(&stand.processes());
     if let Ok(tally) = load.await {
         take(measured, tally);
@@ -522,6 +549,7 @@ async fn reloads(stand: &mut Stand, scale: Scale, measured: &mut Measured) -> Us
         "{applied} of {} reloads applied under load",
         scale.reloads
     ));
+    measured.reloads = Some([applied, scale.reloads]);
     held
 }
 
