@@ -235,15 +235,9 @@ async fn meshproxy_routes_a_fleet_from_yaml_and_reloads_through_admin() {
     fleet.stop().await;
 }
 
-/// At its file-descriptor limit, meshproxy refuses the connections it has
-/// no descriptor for cleanly (closed at once, not left in the backlog),
-/// counts them with their cause, says why in a rate-limited warning, and
-/// serves again once descriptors are free.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_descriptor_limit_connections_are_refused_cleanly_and_logged() {
-    use std::io::Read;
-    use tokio::io::AsyncReadExt;
-    const LIMIT: u32 = 48;
+/// One v2 Thrift endpoint, and the routing (everything to v2) and
+/// endpoint files for meshproxy in a folder of the test's own.
+async fn v2_fleet_and_files(test: &str) -> (Fleet, std::path::PathBuf, std::path::PathBuf) {
     let versions = [VersionSpec {
         name: "v2".into(),
         replicas: 1,
@@ -260,11 +254,24 @@ async fn at_the_descriptor_limit_connections_are_refused_cleanly_and_logged() {
     let fleet = Fleet::start(&[spec], &FleetOptions::default())
         .await
         .expect("fleet starts");
-    let dir = std::env::temp_dir().join(format!("meshproxy-fds-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("meshproxy-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (config, endpoints) = (dir.join("routing.yaml"), dir.join("endpoints.yaml"));
     std::fs::write(&config, metarouter(0, 100)).expect("writes");
     std::fs::write(&endpoints, endpoints_yaml(&fleet)).expect("writes");
+    (fleet, config, endpoints)
+}
+
+/// At its file-descriptor limit, meshproxy refuses the connections it has
+/// no descriptor for cleanly (closed at once, not left in the backlog),
+/// counts them with their cause, says why in a rate-limited warning, and
+/// serves again once descriptors are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_descriptor_limit_connections_are_refused_cleanly_and_logged() {
+    use std::io::Read;
+    use tokio::io::AsyncReadExt;
+    const LIMIT: u32 = 48;
+    let (fleet, config, endpoints) = v2_fleet_and_files("fds").await;
     let mut shell = Command::new("bash");
     shell
         .arg("-c")
@@ -368,27 +375,7 @@ async fn held_frames_stay_within_the_memory_budget() {
     use tokio::io::AsyncWriteExt;
     const BUDGET_MIB: u64 = 64;
     const FRAME: usize = 15_000_000;
-    let versions = [VersionSpec {
-        name: "v2".into(),
-        replicas: 1,
-        labels: BTreeMap::new(),
-        behaviour: Behaviour::default(),
-    }];
-    let spec = ServiceSpec {
-        service: SERVICE.into(),
-        protocol: Protocol::Thrift,
-        port: 9090,
-        thrift: ServerCodec::DETECT,
-        versions: versions.to_vec(),
-    };
-    let fleet = Fleet::start(&[spec], &FleetOptions::default())
-        .await
-        .expect("fleet starts");
-    let dir = std::env::temp_dir().join(format!("meshproxy-budget-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (config, endpoints) = (dir.join("routing.yaml"), dir.join("endpoints.yaml"));
-    std::fs::write(&config, metarouter(0, 100)).expect("writes");
-    std::fs::write(&endpoints, endpoints_yaml(&fleet)).expect("writes");
+    let (fleet, config, endpoints) = v2_fleet_and_files("budget").await;
     let mut command = Command::new(env!("CARGO_BIN_EXE_meshproxy"));
     command.args(["--memory-budget-mib", &BUDGET_MIB.to_string()]);
     let proxy = tokio::task::spawn_blocking(move || spawn_with(command, &config, &endpoints))

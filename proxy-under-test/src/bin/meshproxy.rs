@@ -79,7 +79,7 @@ fn admin_access(addr: SocketAddr, token_file: Option<&Path>) -> anyhow::Result<A
     let Some(file) = token_file else {
         anyhow::ensure!(
             addr.ip().is_loopback(),
-            "--admin {addr} is not on loopback: the admin API changes the routing, so off loopback it needs --admin-token-file"
+            "--admin {addr} is not a loopback address: the admin API changes the routing, so off loopback it needs --admin-token-file"
         );
         return Ok(Access::Open);
     };

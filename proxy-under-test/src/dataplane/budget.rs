@@ -94,6 +94,10 @@ impl<C> Metered<C> {
         C: Buffered,
     {
         let capacity = buffer.capacity() + self.inner.buffered();
+        // Most reads leave the buffer as it was: no shared write then.
+        if capacity == self.charged {
+            return Ok(());
+        }
         if self.budget.resize(self.charged, capacity) {
             self.charged = capacity;
             return Ok(());
