@@ -31,8 +31,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use meshbench_sim::fleet::{Behaviour, Fleet, FleetOptions, ServiceSpec, VersionSpec};
-use meshbench_wire::Protocol;
+use meshbench_wire::dubbo::DubboCodec;
 use meshbench_wire::thrift::ServerCodec;
+use meshbench_wire::{Limits, Protocol};
 
 use crate::adapter::{
     EnvoyAdapter, Layer, ProcessAdapter, ProxyAdapter, ProxySettings, Routing, Service,
@@ -77,18 +78,25 @@ impl Subject {
     }
 
     /// The limits in force for the probes, as the proxy documents them.
-    pub fn limits(self) -> &'static str {
+    pub fn limits(self) -> String {
+        const KIB: usize = 1024;
+        const MIB: usize = 1024 * 1024;
         match self {
-            Subject::Meshproxy => {
-                "Thrift frames 16 MiB, Dubbo 8 MiB, HTTP heads 60 KiB and bodies 16 MiB; \
-                 a 256 MiB budget for buffered requests; 1024 requests in flight per connection; \
-                 no connection limit but the descriptors (a reserve descriptor refuses cleanly)"
-            }
-            Subject::Envoy => {
-                "as the adapter writes it, like istiod: Envoy's defaults, a 1 MiB per-connection \
-                 buffer limit (`per_connection_buffer_limit_bytes` unset), no overload manager, \
-                 no connection limit"
-            }
+            Subject::Meshproxy => format!(
+                "Thrift frames {} MiB, Dubbo {} MiB, HTTP heads {} KiB and bodies {} MiB; \
+                 a {} MiB budget for buffered requests; {} requests in flight per connection; \
+                 no connection limit but the descriptors (a reserve descriptor refuses cleanly)",
+                Limits::DEFAULT_MAX_FRAME / MIB,
+                DubboCodec::MAX_PAYLOAD / MIB,
+                Limits::DEFAULT_MAX_HEAD / KIB,
+                Limits::DEFAULT_MAX_FRAME / MIB,
+                meshbench_proxy_under_test::dataplane::DEFAULT_BUDGET / MIB,
+                meshbench_wire::mux::MAX_IN_FLIGHT,
+            ),
+            Subject::Envoy => "as the adapter writes it, like istiod: Envoy's defaults, a 1 MiB \
+                 per-connection buffer limit (`per_connection_buffer_limit_bytes` unset), no \
+                 overload manager, no connection limit"
+                .to_owned(),
         }
     }
 }

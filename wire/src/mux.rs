@@ -16,4 +16,4 @@ mod serve;
 
 pub use lockstep::Lockstep;
 pub use pipeline::{Matching, MuxError, Pipeline};
-pub use serve::{Answer, Ended, Order, Refusal, serve};
+pub use serve::{Answer, Ended, MAX_IN_FLIGHT, Order, Refusal, serve};
