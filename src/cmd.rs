@@ -47,9 +47,10 @@ pub fn parse_protocol(text: &str) -> Result<Protocol, String> {
         "thrift" => Ok(Protocol::Thrift),
         "dubbo" => Ok(Protocol::Dubbo),
         "http" => Ok(Protocol::Http),
+        "grpc" | "triple" => Ok(Protocol::Grpc),
         "tcp" => Ok(Protocol::Tcp),
         other => Err(format!(
-            "unknown protocol '{other}' (thrift, dubbo, http or tcp)"
+            "unknown protocol '{other}' (thrift, dubbo, http, grpc, triple or tcp)"
         )),
     }
 }

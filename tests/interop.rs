@@ -1,5 +1,6 @@
 //! Interop with implementations nobody here wrote: Apache Thrift's and
-//! thriftpy2's Python libraries, dubbo-ssl-python, dubbo2.js and hessian.js.
+//! thriftpy2's Python libraries, dubbo-ssl-python, dubbo2.js and hessian.js,
+//! grpcio and @grpc/grpc-js.
 //!
 //! The peers are installed by `tests/interop/setup.sh` (run by `.ci/run`).
 //! Under `CI=true` a missing peer fails its test; elsewhere it is skipped with
@@ -16,3 +17,6 @@ mod thrift;
 
 #[path = "interop/dubbo.rs"]
 mod dubbo;
+
+#[path = "interop/grpc.rs"]
+mod grpc;

@@ -138,6 +138,7 @@ fn verifiers(c: &mut Criterion) {
         after: Duration::from_millis(100),
         slack: Duration::from_millis(50),
         early: Duration::ZERO,
+        status: None,
         confidence: fixed,
     };
     group.bench_function("timeout", |b| {

@@ -196,8 +196,10 @@ pub struct FaultDelay {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct FaultAbort {
-    /// The status answered; required.
+    /// The HTTP status answered (this or `grpcStatus` is required).
     pub http_status: Option<u16>,
+    /// The gRPC status answered, by name (`UNAVAILABLE`), for gRPC services.
+    pub grpc_status: Option<String>,
     /// The aborted share; absent means 100 %.
     pub percentage: Option<Percent>,
 }

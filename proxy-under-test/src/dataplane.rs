@@ -15,6 +15,7 @@
 mod admission;
 mod budget;
 mod dubbo;
+mod grpc;
 mod http;
 mod policy;
 mod tcp;
@@ -588,6 +589,7 @@ async fn accept(
                     )
                     .await
                 }
+                Protocol::Grpc => grpc::serve_downstream(stream, connection, cancel).await,
                 Protocol::Tcp => tcp::serve_downstream(stream, connection, cancel).await,
             }
             context

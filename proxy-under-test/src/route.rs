@@ -267,8 +267,28 @@ impl RetryPolicy {
 pub struct Fault {
     /// Delay some requests.
     pub delay: Option<(Duration, u32)>,
-    /// Abort some requests with this status, per million.
-    pub abort: Option<(u16, u32)>,
+    /// Abort some requests with this answer, per million.
+    pub abort: Option<(Abort, u32)>,
+}
+
+/// What an aborted request is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Abort {
+    /// An HTTP status (`httpStatus`); a gRPC call gets the gRPC code it
+    /// maps to, as Envoy's local replies to gRPC do.
+    Http(u16),
+    /// A gRPC status (`grpcStatus`), for gRPC services only.
+    Grpc(u32),
+}
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Abort::Http(status) => write!(f, "{status}"),
+            Abort::Grpc(code) => write!(f, "grpc-status {code}"),
+        }
+    }
 }
 
 impl Fault {
@@ -281,7 +301,7 @@ impl Fault {
     }
 
     /// The abort status of a request whose draw falls in the aborted fraction.
-    pub fn abort_for(&self, draw: u32) -> Option<u16> {
+    pub fn abort_for(&self, draw: u32) -> Option<Abort> {
         self.abort
             .filter(|(_, per_million)| draw < *per_million)
             .map(|(status, _)| status)

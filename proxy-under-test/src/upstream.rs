@@ -4,7 +4,10 @@
 //! does). HTTP/1.1 keeps a pool of keep-alive connections per endpoint, each
 //! carrying one request at a time: the request's own task writes it and
 //! reads the answer, with no task or channel in between (as an event-loop
-//! proxy does), so a request costs no wakeup besides its socket's.
+//! proxy does), so a request costs no wakeup besides its socket's. gRPC
+//! shares one HTTP/2 connection per endpoint, a stream per call ([`grpc`]).
+
+pub mod grpc;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,6 +42,13 @@ pub enum UpstreamError {
         addr: SocketAddr,
         /// Why.
         reason: MuxError,
+    },
+    /// The HTTP/2 endpoint refused the stream before processing it
+    /// (`REFUSED_STREAM`): safe to retry, Envoy's `refused-stream`.
+    #[error("upstream refused the stream: {addr}")]
+    RefusedStream {
+        /// The endpoint.
+        addr: SocketAddr,
     },
 }
 
@@ -106,6 +116,7 @@ pub struct Upstreams {
     dubbo: Shared<SocketAddr, Frame, Frame>,
     /// Idle keep-alive connections and how many requests each has carried.
     http: Mutex<HashMap<SocketAddr, Vec<IdleHttp>>>,
+    grpc: grpc::Pool,
     next_id: AtomicU64,
 }
 
@@ -115,6 +126,7 @@ impl Default for Upstreams {
             thrift: Shared::new(),
             dubbo: Shared::new(),
             http: Mutex::new(HashMap::new()),
+            grpc: grpc::Pool::default(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -247,6 +259,21 @@ impl Upstreams {
             pools.entry(addr).or_default().push((connection, used));
         }
         Ok(response)
+    }
+
+    /// Sends a gRPC call to `addr` on its shared HTTP/2 connection.
+    ///
+    /// # Errors
+    /// When the endpoint cannot be reached, resets the stream or closes the
+    /// connection before the whole answer.
+    pub async fn grpc(
+        &self,
+        addr: SocketAddr,
+        call: &grpc::GrpcCall,
+        connect_timeout: Duration,
+    ) -> Result<grpc::GrpcAnswer, UpstreamError> {
+        let max = meshbench_wire::Limits::DEFAULT_MAX_FRAME;
+        self.grpc.call(addr, call, connect_timeout, max).await
     }
 
     /// An idle connection to `addr` still fit to carry a request; the ones

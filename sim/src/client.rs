@@ -1,11 +1,13 @@
 //! Protocol clients that hold long-lived connections, as real RPC clients do,
 //! and carry several requests at once on each: Thrift by seqid, Dubbo by
-//! request id; HTTP/1.1 one request at a time per keep-alive connection.
+//! request id, gRPC by HTTP/2 stream; HTTP/1.1 one request at a time per
+//! keep-alive connection.
 //!
 //! Every call ends in exactly one result: a [`Reply`] (success or the
 //! protocol's error) or a [`ClientError`] (the connection failed).
 
 pub mod dubbo;
+pub mod grpc;
 pub mod http;
 pub mod tcp;
 pub mod thrift;

@@ -2,7 +2,7 @@
 //! listening on its own loopback address and answering with its identity.
 //!
 //! Endpoints speak the protocol of their service: the Thrift `HelloService`,
-//! the Dubbo `DemoService`, HTTP (`/hello` and a travels-like JSON API) or a
+//! the Dubbo `DemoService`, the gRPC/Triple `Greeter`, HTTP (`/hello` and a travels-like JSON API) or a
 //! TCP echo. Each records what it receives into one fleet-wide [`Collector`]
 //! and behaves as its version's [`Behaviour`] says.
 
@@ -11,6 +11,7 @@ pub mod behaviour;
 mod dubbo;
 pub mod echo;
 mod endpoint;
+mod grpc;
 pub mod hold;
 mod http;
 pub mod identity;
@@ -240,6 +241,13 @@ impl Fleet {
                 tracker,
                 shutdown,
                 http::serve_endpoint,
+            )),
+            Protocol::Grpc => tokio::spawn(accept(
+                listener,
+                endpoint,
+                tracker,
+                shutdown,
+                grpc::serve_endpoint,
             )),
             Protocol::Tcp => tokio::spawn(accept(
                 listener,

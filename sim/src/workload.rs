@@ -68,6 +68,18 @@ pub enum Call {
         /// The body (sent with its `content-length`; empty: none).
         body: String,
     },
+    /// A unary gRPC (Triple) call of the Greeter: `HelloRequest{name}`.
+    Grpc {
+        /// The gRPC service (`package.Service`).
+        service: String,
+        /// The method.
+        method: String,
+        /// The `name` of the `HelloRequest`.
+        name: String,
+        /// Metadata, sent as HTTP/2 headers (Triple attachments travel so);
+        /// the request id is added as `x-request-id`.
+        metadata: BTreeMap<String, String>,
+    },
     /// A TCP connection to the echo service: the unit is the connection.
     Tcp {
         /// Bytes sent (and expected back) once connected.
@@ -79,7 +91,8 @@ impl Call {
     /// The routing attributes the call carries, named as
     /// [`meshbench_wire::attributes`] names them (lower case): thrift
     /// `method` (and `service`), dubbo `interface`, `method` and the
-    /// attachments, http `:method`, `:path` and the headers; tcp none.
+    /// attachments, http `:method`, `:path` and the headers, grpc `:method`
+    /// (`POST`), `:path` (`/service/method`) and the metadata; tcp none.
     /// Attributes the client adds itself (request ids, `:authority`) are
     /// not listed.
     pub fn attributes(&self) -> BTreeMap<String, String> {
@@ -118,6 +131,19 @@ impl Call {
                 out.insert(":method".into(), method.clone());
                 out.insert(":path".into(), path.clone());
                 add_all(headers, &mut out);
+            }
+            Call::Grpc {
+                service,
+                method,
+                metadata,
+                ..
+            } => {
+                out.insert(":method".into(), "POST".into());
+                out.insert(":path".into(), meshbench_wire::grpc::path(service, method));
+                for (k, v) in metadata {
+                    out.entry(k.to_ascii_lowercase())
+                        .or_insert_with(|| v.clone());
+                }
             }
             Call::Tcp { .. } => {}
         }

@@ -351,7 +351,9 @@ fn unsupported_settings(services: &[Service], settings: ProxySettings) -> Option
         Protocol::Thrift | Protocol::Dubbo => {
             "Envoy 1.40's thrift_proxy and dubbo_proxy have no downstream idle timeout"
         }
-        Protocol::Http | Protocol::Tcp => "the adapter does not translate idle timeouts",
+        Protocol::Http | Protocol::Grpc | Protocol::Tcp => {
+            "the adapter does not translate idle timeouts"
+        }
     };
     Some(format!(
         "proxy.idle_timeout ({idle:?}) for {} {}: {why}",

@@ -57,15 +57,6 @@ pub struct Args {
     seed: u64,
 }
 
-fn default_port(protocol: Protocol) -> u16 {
-    match protocol {
-        Protocol::Thrift => 9090,
-        Protocol::Dubbo => 20880,
-        Protocol::Http => 3000,
-        Protocol::Tcp => 3306,
-    }
-}
-
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let behaviour = Behaviour {
         latency: args.latency.map_or(Latency::None, Latency::Fixed),
@@ -75,7 +66,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = ServiceSpec {
         service: args.service.clone(),
         protocol: args.protocol,
-        port: args.port.unwrap_or_else(|| default_port(args.protocol)),
+        port: args
+            .port
+            .unwrap_or_else(|| meshbench_sim::scenario::model::default_port(args.protocol)),
         thrift: args.thrift,
         versions: vec![VersionSpec {
             name: args.version.clone(),

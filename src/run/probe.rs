@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use meshbench_sim::client::ClientError;
 use meshbench_sim::client::dubbo::DubboClient;
+use meshbench_sim::client::grpc::{self, GrpcClient};
 use meshbench_sim::client::http::HttpClient;
 use meshbench_sim::client::tcp::TcpEchoClient;
 use meshbench_sim::client::thrift::ThriftClient;
@@ -117,6 +118,21 @@ async fn once(call: &Call, addr: SocketAddr, id: &str) -> Result<(), ClientError
             }
             request.body = body.clone().into();
             client.send(request, Some(id)).await.map(drop)
+        }
+        Call::Grpc {
+            service,
+            method,
+            name,
+            metadata,
+        } => {
+            let client = GrpcClient::connect(addr, None).await?;
+            let call = grpc::Call {
+                service,
+                method,
+                name,
+                metadata,
+            };
+            client.call(call, Some(id)).await.map(drop)
         }
         Call::Tcp { .. } => TcpEchoClient::connect(addr).await.map(drop),
     }

@@ -2,7 +2,8 @@
 # Installs the third-party interop peers of tests/interop (see README.md there):
 #   - the Thrift compiler (Debian thrift-compiler) and Apache Thrift's Python
 #     code generated from wire/idl/hello.thrift into tests/interop/gen-py;
-#   - the Python peers' libraries, pinned in requirements.txt, in tests/interop/.venv;
+#   - the Python peers' libraries, pinned in requirements.txt, in tests/interop/.venv,
+#     and grpcio's Python code generated from wire/idl/greeter.proto into tests/interop/gen-grpc;
 #   - the Node peers' libraries, pinned in package-lock.json, in tests/interop/node_modules.
 # Idempotent: a step whose inputs have not changed is skipped. Quiet unless it fails.
 # Usage (from anywhere, CI runs it from the repo root): bash tests/interop/setup.sh
@@ -11,6 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 idl="$root/wire/idl/hello.thrift"
+proto="$root/wire/idl/greeter.proto"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
@@ -73,6 +75,16 @@ if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$py_stamp" ]; then
     echo "$py_stamp" >"$venv/.stamp"
 fi
 
+# 2b. The gRPC peers' generated messages and stubs (grpcio-tools' protoc).
+grpc_stamp="$( (cat "$venv/.stamp"; cat "$proto") | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$here/gen-grpc/.stamp" 2>/dev/null)" != "$grpc_stamp" ]; then
+    rm -rf "$here/gen-grpc" && mkdir -p "$here/gen-grpc"
+    quiet "$venv/bin/python" -m grpc_tools.protoc -I "$(dirname "$proto")" \
+        --python_out="$here/gen-grpc" --grpc_python_out="$here/gen-grpc" "$proto" \
+        || fail "grpc_tools.protoc $proto failed"
+    echo "$grpc_stamp" >"$here/gen-grpc/.stamp"
+fi
+
 # 3. The Node modules of the Node peers, exactly as locked, with no install scripts.
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 node_stamp="$( (node --version; stamp_of "$here/package.json" "$here/package-lock.json") | sha256sum | cut -d' ' -f1)"
@@ -83,7 +95,7 @@ if [ "$(cat "$here/node_modules/.stamp" 2>/dev/null)" != "$node_stamp" ]; then
 fi
 
 # 4. A smoke check that every library imports.
-quiet "$venv/bin/python" -c 'import thrift, thriftpy2, dubbo_ssl.client, dubbo.server' \
+quiet "$venv/bin/python" -c 'import thrift, thriftpy2, dubbo_ssl.client, dubbo.server, grpc' \
     || fail "a Python peer library does not import"
-(cd "$here" && quiet node -e 'require("hessian.js"); require("dubbo2.js"); require("js-to-java")') \
+(cd "$here" && quiet node -e 'require("hessian.js"); require("dubbo2.js"); require("js-to-java"); require("@grpc/grpc-js"); require("@grpc/proto-loader")') \
     || fail "a Node peer library does not load"

@@ -14,6 +14,9 @@ pub enum Protocol {
     Dubbo,
     /// HTTP/1.1.
     Http,
+    /// gRPC over HTTP/2 (Dubbo's Triple is the same wire, and `triple` its name).
+    #[serde(alias = "triple")]
+    Grpc,
     /// Opaque bytes: the protocol is not looked at.
     Tcp,
 }
@@ -24,6 +27,7 @@ impl fmt::Display for Protocol {
             Protocol::Thrift => "thrift",
             Protocol::Dubbo => "dubbo",
             Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
             Protocol::Tcp => "tcp",
         })
     }

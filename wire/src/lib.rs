@@ -10,6 +10,7 @@
 //! - [`thrift`]: Apache Thrift binary and compact protocols over framed and unframed transports.
 //! - [`dubbo`]: the Dubbo2 frame header and its hessian2 request/response bodies.
 //! - [`http1`]: HTTP/1.1 message heads (httparse) and body framing (content-length, chunked).
+//! - [`grpc`]: gRPC and Triple messages, status codes and the routing view of a call (no I/O: HTTP/2 is the `h2` crate's).
 //! - [`attributes`]: the routing view of a request for each protocol.
 //! - [`mux`]: many requests on one connection, matched by id or in order.
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@ mod arena;
 pub mod attributes;
 pub mod decode;
 pub mod dubbo;
+pub mod grpc;
 pub mod http1;
 pub mod mux;
 pub mod thrift;

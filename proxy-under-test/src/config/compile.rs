@@ -298,8 +298,8 @@ impl Builder<'_> {
         let name = cluster.name.clone();
         self.clusters.entry(name.clone()).or_insert(cluster);
         let mut forward = forward(WeightedClusters::single(name), hash_key);
-        if service.protocol == Protocol::Http {
-            // Istio's default route carries its default retry policy.
+        if matches!(service.protocol, Protocol::Http | Protocol::Grpc) {
+            // Istio's default HTTP route (gRPC's too) carries its default retry policy.
             forward.retries = Some(RetryPolicy::istio_default());
         }
         Ok(Route {

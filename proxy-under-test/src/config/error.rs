@@ -152,6 +152,9 @@ pub enum Reason {
     /// A duration that is not a Go duration string.
     #[error("invalid duration '{0}': expected a Go duration such as '2s', '0.5s' or '100ms'")]
     InvalidDuration(String),
+    /// A `grpcStatus` that names no gRPC status.
+    #[error("'{0}' is not a gRPC status name (such as UNAVAILABLE or DEADLINE_EXCEEDED)")]
+    UnknownGrpcStatus(String),
     /// A percentage outside [0, 100].
     #[error("percentage {0} is outside [0, 100]")]
     PercentOutOfRange(f64),

@@ -194,10 +194,16 @@ fn endpoint_list_from_yaml_and_json() {
         service.map(|s| s.endpoints[0].address.to_string()),
         Some("127.0.1.1:9090".to_owned())
     );
-    let bad = load_endpoints("services:\n  - {name: a, protocol: grpc, port: 1}\n")
+    let triple = load_endpoints("services:\n  - {name: a, protocol: triple, port: 1}\n")
+        .map(|list| list.services[0].protocol);
+    assert_eq!(triple.ok(), Some(meshbench_wire::Protocol::Grpc));
+    let bad = load_endpoints("services:\n  - {name: a, protocol: quic, port: 1}\n")
         .map_err(|e| e.to_string());
     assert_eq!(
         bad,
-        Err("2:25: unknown variant `grpc`, expected one of thrift, dubbo, http, tcp".to_owned())
+        Err(
+            "2:25: unknown variant `quic`, expected one of thrift, dubbo, http, grpc, tcp"
+                .to_owned()
+        )
     );
 }

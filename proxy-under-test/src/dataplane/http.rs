@@ -11,7 +11,8 @@ use meshbench_wire::mux::Answer;
 
 use super::policy::{self, Answered, Health, Outcome};
 use super::{Decision, ListenerContext, PATH, Target};
-use crate::route::Redirect;
+use crate::route::{Abort, Redirect};
+use meshbench_wire::grpc::Code;
 
 fn local(status: u16, body: &str, keep_alive: bool) -> Answer<Response> {
     let mut response = Response::new(status, body.to_owned());
@@ -87,7 +88,11 @@ pub(crate) async fn handle(context: Arc<ListenerContext>, request: Request) -> A
             response.headers.remove("connection");
             finish(response, keep_alive)
         }
-        Outcome::Aborted(status) => local(status, "fault filter abort", keep_alive),
+        Outcome::Aborted(Abort::Http(status)) => local(status, "fault filter abort", keep_alive),
+        // The compiler takes `grpcStatus` on gRPC services only.
+        Outcome::Aborted(Abort::Grpc(code)) => {
+            local(Code(code).to_http(), "fault filter abort", keep_alive)
+        }
         Outcome::TimedOut => local(504, "upstream request timeout", keep_alive),
         Outcome::Overflow => {
             let mut response = Response::new(

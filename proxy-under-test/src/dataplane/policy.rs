@@ -19,16 +19,17 @@ use tokio::time::Instant;
 use super::{ListenerContext, Target};
 use crate::breaker::Admission;
 pub(crate) use crate::outlier::Health;
-use crate::route::RetryPolicy;
+use crate::route::{Abort, RetryPolicy};
 use crate::upstream::UpstreamError;
+use meshbench_wire::grpc::Code;
 
 /// The end of a forwarded request.
 #[derive(Debug)]
 pub(crate) enum Outcome<R> {
     /// The upstream's answer (possibly an error answer, after retries).
     Answer(R),
-    /// A fault injected by the route: answer with this status.
-    Aborted(u16),
+    /// A fault injected by the route: answer with this.
+    Aborted(Abort),
     /// The route timeout fired.
     TimedOut,
     /// The circuit breaker refused the request.
@@ -43,6 +44,11 @@ pub(crate) trait Answered {
     fn health(&self) -> Health;
     /// Its HTTP status, for `retriable-status-codes`; `None` outside HTTP.
     fn status(&self) -> Option<u16> {
+        None
+    }
+    /// Its gRPC status where Envoy's `retry_grpc_on` reads one; `None`
+    /// outside gRPC.
+    fn grpc_status(&self) -> Option<Code> {
         None
     }
 }
@@ -169,15 +175,21 @@ fn classify<R: Answered>(result: &Result<R, TryFailure>) -> Health {
     }
 }
 
-/// Envoy's `retry_on` conditions, for the outcomes this proxy can see.
-/// `refused-stream`, `cancelled`, `unavailable` and `resource-exhausted`
-/// name HTTP/2 and gRPC outcomes that HTTP/1.1, Thrift and Dubbo never give.
+/// Envoy's `retry_on` conditions (its `retry_grpc_on` ones among them), for
+/// the outcomes this proxy can see. `refused-stream` and the gRPC statuses
+/// (`cancelled`, `deadline-exceeded`, `internal`, `resource-exhausted`,
+/// `unavailable`) come only from HTTP/2 and gRPC upstreams.
 fn retriable<R: Answered>(
     class: Health,
     result: &Result<R, TryFailure>,
     policy: &RetryPolicy,
 ) -> bool {
     let status = result.as_ref().ok().and_then(Answered::status);
+    let grpc = result.as_ref().ok().and_then(Answered::grpc_status);
+    let refused = matches!(
+        result,
+        Err(TryFailure::Upstream(UpstreamError::RefusedStream { .. }))
+    );
     let connect_failure = matches!(result, Err(TryFailure::Upstream(e)) if e.is_connect_failure());
     let reset = matches!(result, Err(TryFailure::Upstream(e)) if !e.is_connect_failure());
     let per_try_timeout = matches!(result, Err(TryFailure::PerTryTimeout));
@@ -192,15 +204,20 @@ fn retriable<R: Answered>(
             "gateway-error" => class == Health::GatewayError,
             "connect-failure" => connect_failure,
             "reset" => reset || connect_failure,
-            "retriable-4xx" | "refused-stream" | "cancelled" | "unavailable"
-            | "resource-exhausted" => false,
+            "refused-stream" => refused,
+            "cancelled" => grpc == Some(Code::CANCELLED),
+            "deadline-exceeded" => grpc == Some(Code::DEADLINE_EXCEEDED),
+            "internal" => grpc == Some(Code::INTERNAL),
+            "resource-exhausted" => grpc == Some(Code::RESOURCE_EXHAUSTED),
+            "unavailable" => grpc == Some(Code::UNAVAILABLE),
+            "retriable-4xx" => false,
             _ => per_try_timeout && condition == "per-try-timeout",
         })
 }
 
 /// Applies the route's fault: waits out an injected delay, or returns the
 /// status of an injected abort. Each is an independent draw per request.
-async fn inject_fault(context: &ListenerContext, target: &Target) -> Option<u16> {
+async fn inject_fault(context: &ListenerContext, target: &Target) -> Option<Abort> {
     let fault = target.forward.fault.as_ref()?;
     let (delay, abort) = {
         let mut rng = context.shared.rng();

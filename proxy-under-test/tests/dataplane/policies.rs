@@ -247,7 +247,10 @@ async fn faults_abort_with_the_configured_status_and_delay_by_the_configured_tim
     let mut aborted = forward(vec![(cluster_name(&fleet, "v1"), 1)]);
     aborted.fault = Some(Fault {
         delay: None,
-        abort: Some((418, 1_000_000)),
+        abort: Some((
+            meshbench_proxy_under_test::route::Abort::Http(418),
+            1_000_000,
+        )),
     });
     let mut delayed = forward(vec![(cluster_name(&fleet, "v1"), 1)]);
     delayed.fault = Some(Fault {

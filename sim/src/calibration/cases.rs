@@ -761,6 +761,7 @@ fn timeout_cases(cases: &mut Vec<Case>) {
                 after,
                 slack,
                 early: Duration::ZERO,
+                status: None,
                 confidence: Confidence::default(),
             };
             let mut traffic = Traffic::new(1, n, &gateway_timeout());

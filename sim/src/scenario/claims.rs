@@ -321,6 +321,7 @@ impl Context<'_> {
                 after,
                 slack,
                 early,
+                status,
                 name: _,
                 service: _,
                 of: _,
@@ -332,6 +333,7 @@ impl Context<'_> {
                 after: after.value.get(),
                 slack: slack.value.get(),
                 early: early.value.get(),
+                status: status.map(|s| s.value.to_string()),
                 confidence,
             }),
             Expectation::Latency(Latency {

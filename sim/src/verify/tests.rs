@@ -275,6 +275,7 @@ fn retried_and_timeout_are_zero_tolerance() {
         after: Duration::from_secs(2),
         slack: Duration::from_millis(500),
         early: Duration::ZERO,
+        status: None,
         confidence: Confidence::default(),
     };
     let in_window = Ledger {
@@ -309,6 +310,25 @@ fn retried_and_timeout_are_zero_tolerance() {
     assert_eq!(timeout(&slightly_early, &window).verdict, Verdict::Fail);
     assert_eq!(timeout(&slightly_early, &tolerant).verdict, Verdict::Pass);
     assert_eq!(timeout(&early, &tolerant).verdict, Verdict::Fail);
+    // With a status, a failure in the window with another one fails: a
+    // gRPC timeout answered UNAVAILABLE (14) is not DEADLINE_EXCEEDED (4).
+    let deadline = TimeoutCheck {
+        status: Some("4".to_owned()),
+        ..window.clone()
+    };
+    let unavailable = Ledger {
+        sent: 1,
+        entries: vec![failed("a", "14", Duration::from_millis(2100))],
+        heartbeats: Vec::new(),
+    };
+    let exceeded = Ledger {
+        sent: 1,
+        entries: vec![failed("a", "4", Duration::from_millis(2100))],
+        heartbeats: Vec::new(),
+    };
+    assert_eq!(timeout(&unavailable, &window).verdict, Verdict::Pass);
+    assert_eq!(timeout(&unavailable, &deadline).verdict, Verdict::Fail);
+    assert_eq!(timeout(&exceeded, &deadline).verdict, Verdict::Pass);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `timeout`: every selected request fails within [T − early, T + slack]
 //! of being sent: never before the window the scenario grants (by default
 //! not before the configured timeout), never after it. The window is the scenario's, with its slack; this is
-//! not a speed target. Zero tolerance.
+//! not a speed target. With a `status`, each failure must carry it too (a
+//! gRPC timeout is `DEADLINE_EXCEEDED`, not any error). Zero tolerance.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub struct TimeoutCheck {
     pub slack: Duration,
     /// How early it may fire.
     pub early: Duration,
+    /// The status every failure must carry, if any.
+    pub status: Option<String>,
     /// For the evidence only: the check is deterministic.
     pub confidence: Confidence,
 }
@@ -34,9 +37,13 @@ pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
     let earliest = check.after.saturating_sub(check.early);
     for entry in ledger.entries.iter().filter(|e| check.selection.keeps(e)) {
         let failed = !matches!(entry.outcome, Outcome::Response { success: true, .. });
+        let wrong_status = check.status.as_ref().is_some_and(
+            |wanted| !matches!(&entry.outcome, Outcome::Response { code, .. } if code == wanted),
+        );
         let took = entry.service_time;
         let class = match (failed, took < earliest, took > deadline) {
             (false, ..) => "answered",
+            (true, ..) if wrong_status => "failed with another status",
             (true, true, _) => "failed early",
             (true, _, true) => "failed late",
             (true, false, false) => "in window",
@@ -55,7 +62,10 @@ pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
     let c = check.confidence;
     let evidence = Evidence::new("zero tolerance on a window", c.alpha, c.power, c.detect)
         .with_counts(counts.iter().map(|(l, k)| (*l, *k)), [("in window", 1.0)]);
-    let window = format!("[{earliest:?}, {deadline:?}]");
+    let window = match &check.status {
+        Some(status) => format!("[{earliest:?}, {deadline:?}] with {status}"),
+        None => format!("[{earliest:?}, {deadline:?}]"),
+    };
     let (verdict, summary) = match (n, good == n) {
         (0, _) => (
             Verdict::Inconclusive,

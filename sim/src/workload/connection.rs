@@ -9,6 +9,7 @@ use meshbench_wire::http1::Request;
 
 use super::{Call, ClientPlan, Progress};
 use crate::client::dubbo::DubboClient;
+use crate::client::grpc::{self, GrpcClient};
 use crate::client::http::HttpClient;
 use crate::client::tcp::TcpEchoClient;
 use crate::client::thrift::ThriftClient;
@@ -38,6 +39,8 @@ enum Kind {
     /// Boxed: the HTTP client holds its codec's buffers inline, many times
     /// the size of the other variants.
     Http(Box<HttpClient>),
+    /// One HTTP/2 connection: every request is a stream of it.
+    Grpc(GrpcClient),
     /// TCP opens a connection per request: the connection is the unit.
     Tcp(SocketAddr),
     /// The connection could not be opened: every request on it fails so.
@@ -62,6 +65,9 @@ impl Connection {
             Some(Call::Http { .. }) => HttpClient::connect_as(*target, plan.authority.as_deref())
                 .await
                 .map(|client| Kind::Http(Box::new(client))),
+            Some(Call::Grpc { .. }) => GrpcClient::connect(*target, plan.authority.as_deref())
+                .await
+                .map(Kind::Grpc),
             Some(Call::Tcp { .. }) => Ok(Kind::Tcp(*target)),
             None => Ok(Kind::Broken("no request class to send".to_owned())),
         };
@@ -84,7 +90,7 @@ impl Connection {
         match &self.kind {
             Kind::Dubbo(client) => client.heartbeat().await.map_err(|e| e.to_string()),
             Kind::Broken(reason) => Err(reason.clone()),
-            Kind::Thrift(_) | Kind::Http(_) | Kind::Tcp(_) => {
+            Kind::Thrift(_) | Kind::Http(_) | Kind::Grpc(_) | Kind::Tcp(_) => {
                 Err("only dubbo connections send heartbeats".to_owned())
             }
         }
@@ -138,6 +144,23 @@ impl Connection {
                     .send(request, Some(request_id))
                     .await
                     .map(|(_, reply)| reply)
+            }
+            (
+                Kind::Grpc(client),
+                Call::Grpc {
+                    service,
+                    method,
+                    name,
+                    metadata,
+                },
+            ) => {
+                let call = grpc::Call {
+                    service,
+                    method,
+                    name,
+                    metadata,
+                };
+                client.call(call, Some(request_id)).await
             }
             (Kind::Tcp(target), Call::Tcp { payload }) => tcp(*target, payload).await,
             _ => {

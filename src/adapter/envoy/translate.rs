@@ -99,7 +99,8 @@ pub fn translate(
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let listener = match service.protocol {
             _ if layer == Layer::Four => tcp::listener(&mut builder, service, None, bind)?,
-            Protocol::Http => {
+            // The HCM's AUTO codec takes h2c by its preface: gRPC needs no listener of its own.
+            Protocol::Http | Protocol::Grpc => {
                 let vs = match router {
                     Some(Object::VirtualService(vs)) => Some(vs),
                     _ => None,

@@ -109,6 +109,12 @@ pub fn config(
                 writer.tcp(service, bind, Some(&vs.spec))?
             }
             (Layer::Seven, Protocol::Tcp, _) => writer.tcp(service, bind, None)?,
+            (Layer::Seven, Protocol::Grpc, _) => {
+                return Err(Gap::Unsupported(format!(
+                    "the HAProxy adapter does not translate gRPC routes (h2c listeners and upstreams) yet: {} can be judged only as TCP (--proxy haproxy-l4, a layer-4 control)",
+                    service.name
+                )));
+            }
             (Layer::Seven, Protocol::Thrift | Protocol::Dubbo, _) => {
                 let codec = match service.protocol {
                     Protocol::Thrift => "Thrift",

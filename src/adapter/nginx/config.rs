@@ -115,6 +115,12 @@ pub fn config(
                 vs.map(|vs| &vs.spec),
                 vs.map_or("default", |vs| vs.metadata.namespace.as_str()),
             )?,
+            (Layer::Seven, Protocol::Grpc) => {
+                return Err(Gap::Unsupported(format!(
+                    "the nginx adapter does not translate gRPC routes (h2c listeners and upstreams) yet: {} can be judged only as TCP (--proxy nginx-l4, a layer-4 control)",
+                    service.name
+                )));
+            }
             (Layer::Seven, Protocol::Thrift | Protocol::Dubbo) => {
                 let codec = match service.protocol {
                     Protocol::Thrift => "Thrift",

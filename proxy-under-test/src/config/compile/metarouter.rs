@@ -143,7 +143,7 @@ fn compile_route(
         let at = context.policies_at.key(&route.name);
         forward.timeout = timeout(policy.timeout.as_deref(), &at.field("timeout"))?;
         forward.retries = retries(policy.retries.as_ref(), &at.field("retries"))?;
-        forward.fault = fault(policy.fault.as_ref(), &at.field("fault"))?;
+        forward.fault = fault(policy.fault.as_ref(), context.protocol, &at.field("fault"))?;
     }
     Ok(Route {
         name: route.name.clone(),

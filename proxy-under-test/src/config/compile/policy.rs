@@ -9,9 +9,11 @@ use std::time::Duration;
 use super::{At, CompileError, Reason};
 use crate::config::duration as go_duration;
 use crate::config::objects::aeraki::RoutePolicy;
-use crate::config::objects::istio::{HttpFault, HttpRetry};
+use crate::config::objects::istio::{FaultAbort, HttpFault, HttpRetry};
 use crate::config::objects::{Metadata, Object, Percent};
-use crate::route::{Fault, RetryPolicy};
+use crate::route::{Abort, Fault, RetryPolicy};
+use meshbench_wire::Protocol;
+use meshbench_wire::grpc::Code;
 
 /// The annotation that gives MetaRouter routes the timeout, retry and fault
 /// policies Aeraki's MetaRouter has no fields for: a YAML (or JSON) map from
@@ -155,10 +157,15 @@ pub(super) fn retries(
     Ok(Some(policy))
 }
 
-/// `fault`: a delay needs `fixedDelay`, an abort `httpStatus`; each share is
+/// `fault`: a delay needs `fixedDelay`, an abort `httpStatus` or, on a gRPC
+/// service, `grpcStatus` (a canonical name, as Istio takes it); each share is
 /// `percentage.value` (or the delay's deprecated integer `percent`), 100 %
 /// when absent.
-pub(super) fn fault(fault: Option<&HttpFault>, at: &At) -> Result<Option<Fault>, CompileError> {
+pub(super) fn fault(
+    fault: Option<&HttpFault>,
+    protocol: Protocol,
+    at: &At,
+) -> Result<Option<Fault>, CompileError> {
     let Some(fault) = fault else { return Ok(None) };
     let mut out = Fault::default();
     if let Some(delay) = &fault.delay {
@@ -182,9 +189,7 @@ pub(super) fn fault(fault: Option<&HttpFault>, at: &At) -> Result<Option<Fault>,
     }
     if let Some(abort) = &fault.abort {
         let at = at.field("abort");
-        let status = abort
-            .http_status
-            .ok_or_else(|| at.field("httpStatus").error(Reason::Missing))?;
+        let status = abort_answer(abort, protocol, &at)?;
         let share = match &abort.percentage {
             Some(percentage) => {
                 per_million(percentage.value, &at.field("percentage").field("value"))?
@@ -194,6 +199,28 @@ pub(super) fn fault(fault: Option<&HttpFault>, at: &At) -> Result<Option<Fault>,
         out.abort = Some((status, share));
     }
     Ok(Some(out))
+}
+
+/// Exactly one of `httpStatus` and `grpcStatus`; the latter only where the
+/// service speaks gRPC.
+fn abort_answer(abort: &FaultAbort, protocol: Protocol, at: &At) -> Result<Abort, CompileError> {
+    match (abort.http_status, abort.grpc_status.as_deref()) {
+        (Some(_), Some(_)) => Err(at
+            .field("grpcStatus")
+            .error(Reason::Exclusive("httpStatus"))),
+        (Some(status), None) => Ok(Abort::Http(status)),
+        (None, Some(_)) if protocol != Protocol::Grpc => {
+            Err(at.field("grpcStatus").error(Reason::Unsupported))
+        }
+        (None, Some(name)) => Code::parse(name)
+            .filter(|_| !name.trim().bytes().all(|b| b.is_ascii_digit()))
+            .map(|code| Abort::Grpc(code.0))
+            .ok_or_else(|| {
+                at.field("grpcStatus")
+                    .error(Reason::UnknownGrpcStatus(name.to_owned()))
+            }),
+        (None, None) => Err(at.field("httpStatus").error(Reason::Missing)),
+    }
 }
 
 /// A percentage in [0, 100] as a fraction of a million, rounded (Aeraki

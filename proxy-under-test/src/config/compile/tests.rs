@@ -338,7 +338,7 @@ fn route_policies_extension() {
             ),
             (
                 format!("{F0}/fault"),
-                json!({"delay": [duration(0, 100_000_000), 100_000], "abort": [500, 50_000]}),
+                json!({"delay": [duration(0, 100_000_000), 100_000], "abort": [{"http": 500}, 50_000]}),
             ),
             (format!("{R1}/action/forward/timeout"), json!(null)),
             (
@@ -617,7 +617,7 @@ fn virtualservice_http_rules() {
         (
             "fault percentages; absent means 100 %",
             with("fault: {delay: {fixedDelay: 2s, percentage: {value: 10}}, abort: {httpStatus: 503}}"),
-            vec![(format!("{WF0}/fault"), json!({"delay": [duration(2, 0), 100_000], "abort": [503, 1_000_000]}))],
+            vec![(format!("{WF0}/fault"), json!({"delay": [duration(2, 0), 100_000], "abort": [{"http": 503}, 1_000_000]}))],
         ),
         (
             "fault delay percent (deprecated integer)",

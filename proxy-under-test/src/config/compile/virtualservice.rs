@@ -41,12 +41,14 @@ pub(super) fn hosts<'a>(
         let at = at.field("hosts").index(index);
         let service = services.require(host, &vs.metadata.namespace, &at)?;
         let hint = match service.protocol {
-            Protocol::Http if spec.http.is_empty() => "the VirtualService has no http routes",
+            Protocol::Http | Protocol::Grpc if spec.http.is_empty() => {
+                "the VirtualService has no http routes"
+            }
             Protocol::Tcp if spec.tcp.is_empty() => "the VirtualService has no tcp routes",
             Protocol::Thrift | Protocol::Dubbo => {
                 "a VirtualService routes only http and tcp services, use a MetaRouter"
             }
-            Protocol::Http | Protocol::Tcp => "",
+            Protocol::Http | Protocol::Grpc | Protocol::Tcp => "",
         };
         if !hint.is_empty() {
             return Err(at.error(Reason::WrongProtocol {
@@ -59,11 +61,16 @@ pub(super) fn hosts<'a>(
             routed.push((index, service));
         }
     }
-    for (section, protocol, used) in [
-        ("http", Protocol::Http, !spec.http.is_empty()),
-        ("tcp", Protocol::Tcp, !spec.tcp.is_empty()),
+    for (section, protocols, used) in [
+        (
+            "http",
+            &[Protocol::Http, Protocol::Grpc][..],
+            !spec.http.is_empty(),
+        ),
+        ("tcp", &[Protocol::Tcp][..], !spec.tcp.is_empty()),
     ] {
-        if used && !routed.iter().any(|(_, s)| s.protocol == protocol) {
+        if used && !routed.iter().any(|(_, s)| protocols.contains(&s.protocol)) {
+            let protocol = protocols[0];
             return Err(at.field(section).error(Reason::UnusedSection(protocol)));
         }
     }
@@ -112,6 +119,9 @@ fn http_route(
         .collect::<Result<_, _>>()?;
     let action = match (&route.redirect, route.route.is_empty()) {
         (Some(_), false) => return Err(at.field("redirect").error(Reason::Exclusive("route"))),
+        (Some(_), true) if service.protocol == Protocol::Grpc => {
+            return Err(at.field("redirect").error(Reason::Unsupported));
+        }
         (Some(_), true) if route.rewrite.is_some() => {
             return Err(at.field("rewrite").error(Reason::Exclusive("redirect")));
         }
@@ -121,7 +131,13 @@ fn http_route(
             code: redirect.redirect_code.unwrap_or(301),
         }),
         (None, true) => return Err(at.field("route").error(Reason::Missing)),
-        (None, false) => Action::Forward(Arc::new(http_forward(builder, route, namespace, at)?)),
+        (None, false) => Action::Forward(Arc::new(http_forward(
+            builder,
+            route,
+            namespace,
+            service.protocol,
+            at,
+        )?)),
     };
     Ok(Route {
         name: route.name.clone(),
@@ -188,26 +204,21 @@ fn http_forward(
     builder: &mut Builder,
     route: &HttpRoute,
     namespace: &str,
+    protocol: Protocol,
     at: &At,
 ) -> Result<Forward, CompileError> {
     let destinations = route.route.iter().map(|d| (&d.destination, d.weight));
     let (clusters, hash_key) =
-        builder.weighted(destinations, namespace, Protocol::Http, &at.field("route"))?;
+        builder.weighted(destinations, namespace, protocol, &at.field("route"))?;
     let mut forward = forward(clusters, hash_key);
     forward.timeout = timeout(route.timeout.as_deref(), &at.field("timeout"))?;
     forward.retries = istio_retries(route.retries.as_ref(), &at.field("retries"))?;
-    forward.fault = fault(route.fault.as_ref(), &at.field("fault"))?;
+    forward.fault = fault(route.fault.as_ref(), protocol, &at.field("fault"))?;
     forward.mirror = match &route.mirror {
         Some(mirror) => {
             let share =
                 istio_mirror_share(route.mirror_percentage.as_ref(), route.mirror_percent, at)?;
-            Some(builder.mirror(
-                mirror,
-                share,
-                namespace,
-                Protocol::Http,
-                &at.field("mirror"),
-            )?)
+            Some(builder.mirror(mirror, share, namespace, protocol, &at.field("mirror"))?)
         }
         None if route.mirror_percentage.is_some() => {
             return Err(at.field("mirrorPercentage").error(Reason::Orphan("mirror")));

@@ -177,15 +177,15 @@ fn mirror_fraction_boundary() {
 fn fault_fraction_boundaries() {
     let fault = Fault {
         delay: Some((std::time::Duration::from_secs(5), 1_000_000)),
-        abort: Some((503, 100_000)),
+        abort: Some((Abort::Http(503), 100_000)),
     };
     assert_eq!(
         fault.delay_for(999_999),
         Some(std::time::Duration::from_secs(5)),
         "100% delays every draw"
     );
-    assert_eq!(fault.abort_for(0), Some(503));
-    assert_eq!(fault.abort_for(99_999), Some(503));
+    assert_eq!(fault.abort_for(0), Some(Abort::Http(503)));
+    assert_eq!(fault.abort_for(99_999), Some(Abort::Http(503)));
     assert_eq!(
         fault.abort_for(100_000),
         None,

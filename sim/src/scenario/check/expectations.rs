@@ -309,12 +309,15 @@ impl<'a> Checker<'a> {
                     self.push(e.attempts.at, "'attempts' must be at least 1", None);
                 }
                 if let Some(status) = &e.status
-                    && service.protocol.value != meshbench_wire::Protocol::Http
+                    && !matches!(
+                        service.protocol.value,
+                        meshbench_wire::Protocol::Http | meshbench_wire::Protocol::Grpc
+                    )
                 {
                     self.push(
                         status.at,
                         format!(
-                            "'status' is an HTTP status, but '{}' speaks {}",
+                            "'status' is an HTTP status or a gRPC code, but '{}' speaks {}",
                             service.service.value, service.protocol.value
                         ),
                         None,

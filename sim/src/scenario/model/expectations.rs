@@ -165,6 +165,10 @@ expectation! {
         /// still fails.
         #[serde(default = "default_early")]
         early: Located<TextDuration>,
+        /// The status each failure must carry (an HTTP status, or a gRPC
+        /// code: 4 is `DEADLINE_EXCEEDED`); absent: any failure counts.
+        #[serde(default)]
+        status: Option<Located<u32>>,
     }
 }
 
@@ -487,8 +491,14 @@ impl Expectation {
                 parts.join(", ")
             }
             Expectation::Timeout(e) => format!(
-                "fails within [{}, {} + {}]",
-                e.after.value, e.after.value, e.slack.value
+                "fails{} within [{}, {} + {}]",
+                e.status
+                    .as_ref()
+                    .map(|s| format!(" with {}", s.value))
+                    .unwrap_or_default(),
+                e.after.value,
+                e.after.value,
+                e.slack.value
             ),
             Expectation::Fault(e) => {
                 let mut parts = Vec::new();

@@ -80,7 +80,8 @@ impl ThriftServer {
     }
 }
 
-/// The protocol names of the format (`thrift`, `dubbo`, `http`, `tcp`).
+/// The protocol names of the format (`thrift`, `dubbo`, `http`, `grpc` or
+/// its Dubbo name `triple`, `tcp`).
 #[derive(JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)] // schema only: the field holds meshbench_wire::Protocol
@@ -88,6 +89,8 @@ enum ProtocolName {
     Thrift,
     Dubbo,
     Http,
+    Grpc,
+    Triple,
     Tcp,
 }
 
@@ -97,6 +100,8 @@ pub fn default_port(protocol: Protocol) -> u16 {
         Protocol::Thrift => 9090,
         Protocol::Dubbo => 20880,
         Protocol::Http => 3000,
+        // dubbo-go's Triple port; gRPC has no fixed one.
+        Protocol::Grpc => 20000,
         Protocol::Tcp => 3306,
     }
 }

@@ -162,14 +162,19 @@ pub struct MixEntry {
 /// - dubbo: `interface` (default the sample `DemoService`), `method`
 ///   (`sayHello`), `name` (`Aeraki`), `attachments`;
 /// - http: `method` (`GET`), `path` (`/hello`), `headers`, `body`;
+/// - grpc (and triple): `service` (default the dubbo-go sample's
+///   `org.apache.dubbogo.samples.api.Greeter`), `method` (`SayHello`),
+///   `name` (`laurence`), `metadata` (gRPC metadata; Triple carries a
+///   Dubbo call's attachments as these headers);
 /// - tcp: `payload` (`ping`).
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Call {
-    /// thrift/dubbo: the method; http: the HTTP method.
+    /// thrift/dubbo/grpc: the method; http: the HTTP method.
     #[serde(default)]
     pub method: Option<Located<String>>,
-    /// thrift/dubbo: the name argument of `sayHello`.
+    /// thrift/dubbo: the name argument of `sayHello`; grpc: the
+    /// `HelloRequest`'s name.
     #[serde(default)]
     pub name: Option<Located<String>>,
     /// thrift: `framed` or `unframed`.
@@ -178,7 +183,8 @@ pub struct Call {
     /// thrift: `binary`, `compact` or `lax_binary`.
     #[serde(default)]
     pub protocol: Option<Located<ThriftProtocol>>,
-    /// thrift: the multiplexing service name (`Service:method`).
+    /// thrift: the multiplexing service name (`Service:method`); grpc: the
+    /// service of the `:path` (`/service/method`).
     #[serde(default)]
     pub service: Option<Located<String>>,
     /// thrift: entries of the `sayHello` context map (in the body, unseen by routing).
@@ -199,6 +205,9 @@ pub struct Call {
     /// http: the body.
     #[serde(default)]
     pub body: Option<Located<String>>,
+    /// grpc: metadata, sent as request headers (routable, as headers are).
+    #[serde(default)]
+    pub metadata: Option<Located<BTreeMap<String, String>>>,
     /// tcp: the bytes to echo, as text.
     #[serde(default)]
     pub payload: Option<Located<String>>,
@@ -239,6 +248,7 @@ pub(crate) fn call_fields(protocol: Protocol) -> &'static [&'static str] {
         ],
         Protocol::Dubbo => &["interface", "method", "name", "attachments"],
         Protocol::Http => &["method", "path", "headers", "body"],
+        Protocol::Grpc => &["service", "method", "name", "metadata"],
         Protocol::Tcp => &["payload"],
     }
 }
@@ -273,6 +283,7 @@ impl Call {
         add("path", self.path.as_ref().map(|f| f.at));
         add("headers", self.headers.as_ref().map(|f| f.at));
         add("body", self.body.as_ref().map(|f| f.at));
+        add("metadata", self.metadata.as_ref().map(|f| f.at));
         add("payload", self.payload.as_ref().map(|f| f.at));
         out
     }
@@ -312,6 +323,12 @@ impl Call {
                 path: text(&self.path, "/hello"),
                 headers: pairs(&self.headers),
                 body: text(&self.body, ""),
+            },
+            Protocol::Grpc => WorkloadCall::Grpc {
+                service: text(&self.service, meshbench_wire::grpc::greeter::SERVICE),
+                method: text(&self.method, meshbench_wire::grpc::greeter::METHOD),
+                name: text(&self.name, meshbench_wire::grpc::greeter::DEFAULT_NAME),
+                metadata: map(&self.metadata),
             },
             Protocol::Tcp => WorkloadCall::Tcp {
                 payload: text(&self.payload, "ping").into_bytes(),
@@ -450,6 +467,7 @@ impl Client {
             path: None,
             headers: None,
             body: None,
+            metadata: None,
             payload: None,
         };
         vec![RequestClass {

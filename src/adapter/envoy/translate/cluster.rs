@@ -121,7 +121,8 @@ fn thresholds(pool: Option<&ConnectionPool>) -> Value {
     })
 }
 
-/// The upstream codec: HTTP/1.1 for HTTP (with `maxRequestsPerConnection`);
+/// The upstream codec: HTTP/1.1 for HTTP (with `maxRequestsPerConnection`),
+/// HTTP/2 for gRPC;
 /// for Thrift the transport and protocol the service's servers speak, which
 /// thrift_proxy converts every downstream call to (`AUTO_*`, for servers that
 /// detect, means "as the downstream connection").
@@ -141,6 +142,12 @@ fn protocol_options(service: &Service, pool: Option<&ConnectionPool>) -> Option<
             }
             Some(json!({ "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": options }))
         }
+        Protocol::Grpc => Some(json!({
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": { "http2_protocol_options": {} },
+            }
+        })),
         Protocol::Thrift => Some(json!({
             "envoy.filters.network.thrift_proxy": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.network.thrift_proxy.v3.ThriftProtocolOptions",

@@ -303,10 +303,22 @@ fn fault_config(fault: &HttpFault, at: &str) -> Result<Value, Gap> {
         out["delay"] = config;
     }
     if let Some(abort) = &fault.abort {
-        let status = abort.http_status.ok_or_else(|| {
-            Gap::Unsupported(format!("{at}.fault.abort: only httpStatus is translated"))
-        })?;
-        let mut config = json!({ "http_status": status });
+        let mut config = match (abort.http_status, abort.grpc_status.as_deref()) {
+            (Some(status), None) => json!({ "http_status": status }),
+            (None, Some(name)) => {
+                let code = meshbench_wire::grpc::Code::parse(name).ok_or_else(|| {
+                    Gap::Unsupported(format!(
+                        "{at}.fault.abort.grpcStatus: '{name}' is not a gRPC status name"
+                    ))
+                })?;
+                json!({ "grpc_status": code.0 })
+            }
+            _ => {
+                return Err(Gap::Unsupported(format!(
+                    "{at}.fault.abort: exactly one of httpStatus and grpcStatus is translated"
+                )));
+            }
+        };
         if abort.percentage.is_some() {
             config["percentage"] = fractional(percent_or_all(abort.percentage.as_ref()));
         }
