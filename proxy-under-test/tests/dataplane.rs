@@ -22,3 +22,6 @@ mod bad_input;
 
 #[path = "dataplane/limits.rs"]
 mod limits;
+
+#[path = "dataplane/grpc.rs"]
+mod grpc;

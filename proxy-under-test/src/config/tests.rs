@@ -202,7 +202,7 @@ fn endpoint_list_from_yaml_and_json() {
     assert_eq!(
         bad,
         Err(
-            "2:25: unknown variant `quic`, expected one of thrift, dubbo, http, grpc, tcp"
+            "2:25: unknown variant `quic`, expected one of thrift, dubbo, http, grpc, triple, tcp"
                 .to_owned()
         )
     );

@@ -1,6 +1,8 @@
 //! gRPC (and Triple) downstream connections: HTTP/2 with prior knowledge
 //! (h2c), every call a stream routed on its own, so the calls of one
-//! long-lived connection spread over the endpoints as the route says.
+//! long-lived connection spread over the endpoints as the route says. A
+//! connection with no call in flight for the idle timeout (or one that never
+//! finishes its preface) is closed, as for the other protocols.
 //!
 //! Local answers follow Envoy's local replies to a gRPC request: HTTP 200,
 //! trailers-only, the `grpc-status` its HTTP status maps to
@@ -14,6 +16,8 @@
 //! `httpStatus` maps to. Mirrored copies carry the authority with `-shadow` appended.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use h2::RecvStream;
@@ -42,18 +46,36 @@ pub(crate) async fn serve_downstream(
     builder
         .max_concurrent_streams(MAX_IN_FLIGHT as u32)
         .max_header_list_size(Limits::DEFAULT_MAX_HEAD as u32);
-    let Ok(mut connection) = builder.handshake::<_, Bytes>(stream).await else {
-        context.count("meshproxy_downstream_decode_errors_total", &[]);
-        return;
+    let idle = context.shared.idle_timeout.unwrap_or(Duration::MAX);
+    let handshake = tokio::time::timeout(idle, builder.handshake::<_, Bytes>(stream));
+    let mut connection = match handshake.await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(_)) => return context.count("meshproxy_downstream_decode_errors_total", &[]),
+        Err(_) => return context.count("meshproxy_downstream_idle_timeouts_total", &[]),
     };
+    let in_flight = Arc::new(AtomicUsize::new(0));
     loop {
         let accepted = tokio::select! {
             accepted = connection.accept() => accepted,
             () = cancel.cancelled() => break,
+            // The idle timer restarts with every stream; it closes the
+            // connection only when no call is in flight.
+            () = tokio::time::sleep(idle) => {
+                if in_flight.load(Ordering::Relaxed) == 0 {
+                    context.count("meshproxy_downstream_idle_timeouts_total", &[]);
+                    break;
+                }
+                continue;
+            }
         };
         match accepted {
             Some(Ok((request, respond))) => {
-                tokio::spawn(timed(Arc::clone(&context), request, respond));
+                let call = Call::new(Arc::clone(&in_flight));
+                let context = Arc::clone(&context);
+                tokio::spawn(async move {
+                    timed(context, request, respond).await;
+                    drop(call);
+                });
             }
             Some(Err(error)) => {
                 if !error.is_io() && !error.is_go_away() {
@@ -69,6 +91,22 @@ pub(crate) async fn serve_downstream(
         while connection.accept().await.is_some() {}
     })
     .await;
+}
+
+/// One call in flight on a connection, counted while it lives.
+struct Call(Arc<AtomicUsize>);
+
+impl Call {
+    fn new(count: Arc<AtomicUsize>) -> Call {
+        count.fetch_add(1, Ordering::Relaxed);
+        Call(count)
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 async fn timed(

@@ -1,11 +1,12 @@
 //! gRPC upstreams: one HTTP/2 connection per endpoint, shared by every call
 //! from every downstream connection, each call a stream of it (as Envoy's
 //! HTTP/2 connection pool does by default). A connection the endpoint has
-//! closed is replaced on the next call.
+//! closed is replaced on the next call; calls that find none wait for the
+//! one being opened.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -50,10 +51,15 @@ struct Live {
     ended: CancellationToken,
 }
 
+/// One endpoint's connection, opened by one call at a time: calls that
+/// arrive while it opens wait for it, as Envoy's pending requests do, rather
+/// than each opening its own.
+type Slot = Arc<tokio::sync::Mutex<Option<Live>>>;
+
 /// Every endpoint's HTTP/2 connection.
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
-    connections: Mutex<HashMap<SocketAddr, Live>>,
+    connections: Mutex<HashMap<SocketAddr, Slot>>,
 }
 
 fn reset(addr: SocketAddr, error: &h2::Error) -> UpstreamError {
@@ -126,17 +132,16 @@ impl Pool {
         addr: SocketAddr,
         connect_timeout: Duration,
     ) -> Result<SendRequest<Bytes>, UpstreamError> {
-        let live = self
-            .lock()
-            .get(&addr)
-            .filter(|live| !live.ended.is_cancelled())
-            .map(|live| live.send.clone());
-        if let Some(send) = live
-            && let Ok(ready) = send.ready().await
-        {
-            return Ok(ready);
+        let slot = Arc::clone(self.lock().entry(addr).or_default());
+        let mut live = slot.lock().await;
+        if let Some(open) = live.as_ref().filter(|l| !l.ended.is_cancelled()) {
+            let send = open.send.clone();
+            drop(live);
+            if let Ok(ready) = send.ready().await {
+                return Ok(ready);
+            }
+            live = slot.lock().await;
         }
-        // Two calls may race to open: both connections work, the last stays shared.
         let stream = connect(addr, connect_timeout).await?;
         let (send, connection) =
             h2::client::handshake(stream)
@@ -151,17 +156,15 @@ impl Pool {
             let _ = connection.await;
             driver.cancel();
         });
-        self.lock().insert(
-            addr,
-            Live {
-                send: send.clone(),
-                ended,
-            },
-        );
+        *live = Some(Live {
+            send: send.clone(),
+            ended,
+        });
+        drop(live);
         send.ready().await.map_err(|e| reset(addr, &e))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Live>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Slot>> {
         self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -23,7 +23,7 @@ async fn send_and_wait_for_close(addr: SocketAddr, bytes: &[u8]) {
 
 #[tokio::test]
 async fn malformed_frames_close_the_connection_and_release_it() {
-    let cases: [(&str, Protocol, Vec<Vec<u8>>); 3] = [
+    let cases: [(&str, Protocol, Vec<Vec<u8>>); 4] = [
         (
             "thrift-sample-server.meta-thrift.svc.cluster.local",
             Protocol::Thrift,
@@ -53,6 +53,20 @@ async fn malformed_frames_close_the_connection_and_release_it() {
                 b"\x16\x03\x01 not http\r\n\r\n".to_vec(),
                 b"POST / HTTP/1.1\r\ncontent-length: 99999999999\r\n\r\n".to_vec(),
                 b"GET / HTTP/1.1\r\nHost: x".to_vec(),
+            ],
+        ),
+        (
+            "greeter.dubbo-go.svc.cluster.local",
+            Protocol::Grpc,
+            vec![
+                b"\x16\x03\x01 not h2".to_vec(),
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+                // The preface, then a frame header declaring 16 MiB of HEADERS.
+                [
+                    &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+                    &[0xff, 0xff, 0xff, 1, 4, 0, 0, 0, 1],
+                ]
+                .concat(),
             ],
         ),
     ];

@@ -38,6 +38,12 @@ services:
     endpoints:
       - {address: "127.0.4.1:5432", labels: {version: v1}}
       - {address: "127.0.4.2:5432", labels: {version: v2}}
+  - name: greeter.dubbo-go.svc.cluster.local
+    protocol: triple
+    port: 20000
+    endpoints:
+      - {address: "127.0.5.1:20000", labels: {version: v1}}
+      - {address: "127.0.5.2:20000", labels: {version: v2}}
 "#;
 
 const THRIFT: &str = "thrift-sample-server.meta-thrift.svc.cluster.local";
@@ -932,6 +938,140 @@ fn virtualservice_errors() {
     ]);
 }
 
+/// A VirtualService `dubbo-go/greeter` for the Triple (gRPC) service with
+/// these `http` routes.
+fn grpc_vs(http: &str) -> String {
+    [
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\n",
+        "metadata: {name: greeter, namespace: dubbo-go}\n",
+        "spec:\n  hosts: [greeter]\n  http: ",
+        http,
+        "\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n",
+        "metadata: {name: greeter, namespace: dubbo-go}\n",
+        "spec:\n  host: greeter\n  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]\n",
+    ]
+    .concat()
+}
+
+#[test]
+fn grpc_services_take_virtualservice_http_routes() {
+    const GF0: &str = "/listeners/4/routes/0/action/forward";
+    const G_V1: &str = "outbound|20000|v1|greeter.dubbo-go.svc.cluster.local";
+    let with = |fields: &str| {
+        grpc_vs(
+            &[
+                "[{route: [{destination: {host: greeter, subset: v1}}], ",
+                fields,
+                "}]",
+            ]
+            .concat(),
+        )
+    };
+    check(vec![
+        (
+            "a header match and a weighted route, as for HTTP",
+            grpc_vs(
+                "[{match: [{headers: {user: {exact: admin}}}], route: [{destination: {host: greeter, subset: v2}}]}, {route: [{destination: {host: greeter, subset: v1}}]}]",
+            ),
+            vec![
+                ("/listeners/4/protocol".to_owned(), json!("grpc")),
+                (
+                    "/listeners/4/routes/0/matches/0/conditions/0".to_owned(),
+                    cond("user", "exact", "admin"),
+                ),
+                (
+                    format!("{GF0}/weighted_clusters/clusters/0/name"),
+                    json!("outbound|20000|v2|greeter.dubbo-go.svc.cluster.local"),
+                ),
+                (
+                    "/listeners/4/routes/1/action/forward/weighted_clusters/clusters/0/name"
+                        .to_owned(),
+                    json!(G_V1),
+                ),
+            ],
+        ),
+        (
+            "grpcStatus aborts with the code its name says",
+            with("fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 50}}}"),
+            vec![(format!("{GF0}/fault/abort"), json!([{"grpc": 14}, 500_000]))],
+        ),
+        (
+            "httpStatus aborts a gRPC service too (mapped when answered)",
+            with("fault: {abort: {httpStatus: 503}}"),
+            vec![(
+                format!("{GF0}/fault/abort"),
+                json!([{"http": 503}, 1_000_000]),
+            )],
+        ),
+        (
+            "gRPC retry conditions are kept",
+            with("retries: {attempts: 2, retryOn: 'unavailable,cancelled,deadline-exceeded'}"),
+            vec![(
+                format!("{GF0}/retries/retry_on"),
+                json!(["unavailable", "cancelled", "deadline-exceeded"]),
+            )],
+        ),
+        (
+            "an unrouted gRPC service gets Istio's default retries",
+            String::new(),
+            vec![(
+                "/listeners/4/routes/0/action/forward/retries/retry_on".to_owned(),
+                json!([
+                    "connect-failure",
+                    "refused-stream",
+                    "unavailable",
+                    "cancelled",
+                    "retriable-status-codes"
+                ]),
+            )],
+        ),
+    ]);
+    let forward = |fields: &str| {
+        grpc_vs(
+            &[
+                "[{name: r, route: [{destination: {host: greeter}}], ",
+                fields,
+                "}]",
+            ]
+            .concat(),
+        )
+    };
+    check_errors(vec![
+        (
+            "an unknown grpcStatus",
+            forward("fault: {abort: {grpcStatus: NOT_A_CODE}}"),
+            "VirtualService dubbo-go/greeter: spec.http[0].fault.abort.grpcStatus: 'NOT_A_CODE' is not a gRPC status name (such as UNAVAILABLE or DEADLINE_EXCEEDED)",
+        ),
+        (
+            "a number for grpcStatus (Istio takes names)",
+            forward("fault: {abort: {grpcStatus: '14'}}"),
+            "VirtualService dubbo-go/greeter: spec.http[0].fault.abort.grpcStatus: '14' is not a gRPC status name (such as UNAVAILABLE or DEADLINE_EXCEEDED)",
+        ),
+        (
+            "both statuses",
+            forward("fault: {abort: {grpcStatus: UNAVAILABLE, httpStatus: 503}}"),
+            "VirtualService dubbo-go/greeter: spec.http[0].fault.abort.grpcStatus: exclusive with 'httpStatus'",
+        ),
+        (
+            "grpcStatus on an HTTP service",
+            vs(
+                "[{route: [{destination: {host: web}}], fault: {abort: {grpcStatus: UNAVAILABLE}}}]",
+            ),
+            "VirtualService shop/web: spec.http[0].fault.abort.grpcStatus: not supported by meshproxy",
+        ),
+        (
+            "a redirect for gRPC calls",
+            grpc_vs("[{redirect: {uri: /x}}]"),
+            "VirtualService dubbo-go/greeter: spec.http[0].redirect: not supported by meshproxy",
+        ),
+        (
+            "an HTTP destination from a gRPC route",
+            grpc_vs("[{route: [{destination: {host: web.shop}}]}]"),
+            "VirtualService dubbo-go/greeter: spec.http[0].route[0].destination.host: destination web.shop.svc.cluster.local speaks http, not grpc",
+        ),
+    ]);
+}
+
 #[test]
 fn tcp_and_destination_rule_errors() {
     let tcp = |routes: &str| {
@@ -1028,7 +1168,7 @@ fn endpoint_list_errors() {
         .map_err(|e| e.to_string());
     assert_eq!(
         error,
-        Err("endpoint list: services[4].name: 'thrift-sample-server.meta-thrift.svc.cluster.local' is defined twice".to_owned())
+        Err("endpoint list: services[5].name: 'thrift-sample-server.meta-thrift.svc.cluster.local' is defined twice".to_owned())
     );
 }
 
