@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use load::{Load, Protocol};
 use processes::{Launcher, Server};
-use proxies::{Proxy, Running, service, split_routing};
+use proxies::{Proxy, Running, grpc_split_routing, service, split_routing};
 
 /// Which comparisons to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -42,7 +42,7 @@ use proxies::{Proxy, Running, service, split_routing};
 pub enum Comparison {
     /// 1. HTTP/1.1 through meshproxy, nginx and HAProxy, and direct.
     Http,
-    /// 2. Thrift and Dubbo through meshproxy (plain, and with a split and a header route) and direct.
+    /// 2. Thrift, Dubbo and gRPC through meshproxy (plain, and with a split and a header route) and direct.
     Rpc,
     /// 3. meshbench's generator vs wrk against one nginx.
     Generator,
@@ -394,18 +394,21 @@ impl Bench {
         Ok(())
     }
 
-    /// Comparison 2: Thrift and Dubbo direct and through meshproxy and
+    /// Comparison 2: Thrift, Dubbo and gRPC direct and through meshproxy and
     /// Envoy, plain and with a 20/80 split behind a header (attribute) route.
     async fn rpc(&mut self) -> anyhow::Result<()> {
-        eprintln!("comparison 2: Thrift and Dubbo through meshproxy and Envoy");
+        eprintln!("comparison 2: Thrift, Dubbo and gRPC through meshproxy and Envoy");
         let thrift = "thrift-sample-server.bench.svc.cluster.local";
         let dubbo = "org.apache.dubbo.samples.basic.api.DemoService";
+        let grpc = "greeter.bench.svc.cluster.local";
         let mut fleet = Vec::new();
         for (protocol, name, version, ip, port) in [
             ("thrift", thrift, "v1", "127.0.20.1", 9090),
             ("thrift", thrift, "v2", "127.0.20.2", 9090),
             ("dubbo", dubbo, "v1", "127.0.21.1", 20880),
             ("dubbo", dubbo, "v2", "127.0.21.2", 20880),
+            ("grpc", grpc, "v1", "127.0.22.1", 20000),
+            ("grpc", grpc, "v2", "127.0.22.2", 20000),
         ] {
             let started = self.launcher.fleet(protocol, name, version, ip, port).await;
             match started.and_then(|(server, addrs)| Ok((first(&addrs)?, server))) {
@@ -416,7 +419,7 @@ impl Bench {
                 }
             }
         }
-        let result = self.rpc_with(&fleet, (thrift, dubbo)).await;
+        let result = self.rpc_with(&fleet, (thrift, dubbo, grpc)).await;
         stop_fleet(fleet).await;
         result
     }
@@ -424,29 +427,34 @@ impl Bench {
     async fn rpc_with(
         &mut self,
         fleet: &[(Server, SocketAddr)],
-        (thrift, dubbo): (&str, &str),
+        (thrift, dubbo, grpc): (&str, &str, &str),
     ) -> anyhow::Result<()> {
         let [
             (thrift_v1, t1),
             (thrift_v2, t2),
             (dubbo_v1, d1),
             (dubbo_v2, d2),
+            (grpc_v1, g1),
+            (grpc_v2, g2),
         ] = fleet
         else {
-            anyhow::bail!("the RPC fleet is four servers");
+            anyhow::bail!("the RPC fleet is six servers");
         };
-        let (t1, t2, d1, d2) = (*t1, *t2, *d1, *d2);
+        let (t1, t2, d1, d2, g1, g2) = (*t1, *t2, *d1, *d2, *g1, *g2);
         // Plain: one version each, the default route.
         let plain = [
             service(thrift, Protocol::Thrift, 9090, &[("v1", t1)]),
             service(dubbo, Protocol::Dubbo, 20880, &[("v1", d1)]),
+            service(grpc, Protocol::Grpc, 20000, &[("v1", g1)]),
         ];
         let both = [
             service(thrift, Protocol::Thrift, 9090, &[("v1", t1), ("v2", t2)]),
             service(dubbo, Protocol::Dubbo, 20880, &[("v1", d1), ("v2", d2)]),
+            service(grpc, Protocol::Grpc, 20000, &[("v1", g1), ("v2", g2)]),
         ];
         let mut routed = split_routing(thrift, ("method", "ping"))?;
         routed.extend(split_routing(dubbo, ("x-user", "batchjob"))?);
+        routed.extend(grpc_split_routing(grpc, ("x-user", "batchjob"))?);
         let mut running = Vec::new();
         for (name, proxy, services, routing) in [
             ("meshproxy", Proxy::Meshproxy, &plain, &[][..]),
@@ -468,11 +476,16 @@ impl Bench {
                 }
             }
         }
-        let backends = [[thrift_v1, thrift_v2], [dubbo_v1, dubbo_v2]];
+        let backends = [
+            [thrift_v1, thrift_v2],
+            [dubbo_v1, dubbo_v2],
+            [grpc_v1, grpc_v2],
+        ];
         let mut result = Ok(());
         for (protocol, service, direct, backends) in [
             (Protocol::Thrift, thrift, t1, &backends[0]),
             (Protocol::Dubbo, dubbo, d1, &backends[1]),
+            (Protocol::Grpc, grpc, g1, &backends[2]),
         ] {
             result = self
                 .rpc_rounds(protocol, service, (direct, backends), &running)

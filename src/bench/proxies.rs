@@ -161,18 +161,6 @@ pub fn split_routing(host: &str, unmatched: (&str, &str)) -> anyhow::Result<Vec<
     let (attribute, value) = unmatched;
     let name = host.split('.').next().unwrap_or(host).to_lowercase();
     let subset = |subset: &str| json!({ "host": host, "subset": subset });
-    let rule = json!({
-        "apiVersion": "networking.istio.io/v1alpha3",
-        "kind": "DestinationRule",
-        "metadata": { "name": name, "namespace": "bench" },
-        "spec": {
-            "host": host,
-            "subsets": [
-                { "name": "v1", "labels": { "version": "v1" } },
-                { "name": "v2", "labels": { "version": "v2" } },
-            ],
-        },
-    });
     let router = json!({
         "apiVersion": "metaprotocol.aeraki.io/v1alpha1",
         "kind": "MetaRouter",
@@ -196,7 +184,59 @@ pub fn split_routing(host: &str, unmatched: (&str, &str)) -> anyhow::Result<Vec<
             ],
         },
     });
-    [rule, router]
+    routings([subsets_rule(host), router])
+}
+
+/// The same for a gRPC service, as a VirtualService: a header route no
+/// call matches (`unmatched` metadata), then the 20/80 split.
+pub fn grpc_split_routing(host: &str, unmatched: (&str, &str)) -> anyhow::Result<Vec<Routing>> {
+    let (header, value) = unmatched;
+    let name = host.split('.').next().unwrap_or(host).to_lowercase();
+    let subset = |subset: &str| json!({ "host": host, "subset": subset });
+    let service = json!({
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": { "name": format!("{name}-route"), "namespace": "bench" },
+        "spec": {
+            "hosts": [host],
+            "http": [
+                {
+                    "name": "header-route",
+                    "match": [{ "headers": { header: { "exact": value } } }],
+                    "route": [{ "destination": subset("v2") }],
+                },
+                {
+                    "name": "split",
+                    "route": [
+                        { "destination": subset("v1"), "weight": 20 },
+                        { "destination": subset("v2"), "weight": 80 },
+                    ],
+                },
+            ],
+        },
+    });
+    routings([subsets_rule(host), service])
+}
+
+/// The DestinationRule with subsets v1 and v2 of `host`.
+fn subsets_rule(host: &str) -> serde_json::Value {
+    let name = host.split('.').next().unwrap_or(host).to_lowercase();
+    json!({
+        "apiVersion": "networking.istio.io/v1alpha3",
+        "kind": "DestinationRule",
+        "metadata": { "name": name, "namespace": "bench" },
+        "spec": {
+            "host": host,
+            "subsets": [
+                { "name": "v1", "labels": { "version": "v1" } },
+                { "name": "v2", "labels": { "version": "v2" } },
+            ],
+        },
+    })
+}
+
+fn routings<const N: usize>(documents: [serde_json::Value; N]) -> anyhow::Result<Vec<Routing>> {
+    documents
         .into_iter()
         .map(|document| Routing::from_json(document).map_err(anyhow::Error::msg))
         .collect()

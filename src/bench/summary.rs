@@ -131,7 +131,7 @@ fn show_ratio(r: Option<f64>) -> String {
 /// The HTTP targets, in table order.
 const HTTP_TARGETS: [&str; 5] = ["direct", "meshproxy", "nginx", "haproxy", "envoy"];
 
-/// The Thrift and Dubbo targets, in table order (direct first).
+/// The Thrift, Dubbo and gRPC targets, in table order (direct first).
 const RPC_TARGETS: [&str; 5] = [
     "direct",
     "meshproxy",
@@ -187,7 +187,7 @@ pub fn figures(samples: &[Sample]) -> Figures {
             }
         }
     }
-    for protocol in ["thrift", "dubbo"] {
+    for protocol in ["thrift", "dubbo", "grpc"] {
         let direct = cell(samples, Comparison::Rpc, protocol, "direct", "rate");
         for target in &RPC_TARGETS[1..] {
             let key = format!("{protocol} {target}");
@@ -212,6 +212,7 @@ pub fn figures(samples: &[Sample]) -> Figures {
         (Comparison::Http, "http"),
         (Comparison::Rpc, "thrift"),
         (Comparison::Rpc, "dubbo"),
+        (Comparison::Rpc, "grpc"),
     ] {
         let sat = cell(samples, comparison, protocol, "direct", "saturation");
         if let Some(s) = spread_of(&sat, |s| s.cpu_us_per_request("backend")) {
@@ -384,16 +385,18 @@ pub fn markdown(report: &Report) -> String {
         );
     }
 
-    // 2. Thrift and Dubbo.
+    // 2. Thrift, Dubbo and gRPC.
     if s.iter().any(|x| x.comparison == Comparison::Rpc) {
         let _ = writeln!(
             md,
-            "## 2. Thrift and Dubbo through meshproxy vs Envoy vs direct\n"
+            "## 2. Thrift, Dubbo and gRPC through meshproxy vs Envoy vs direct\n"
         );
         let _ = writeln!(
             md,
             "`split+route`: a MetaRouter whose first route matches an attribute the traffic never carries \
-             (Thrift `method: ping`, Dubbo `x-user: batchjob`), then a 20/80 v1/v2 split on `method: sayHello`.\n"
+             (Thrift `method: ping`, Dubbo `x-user: batchjob`), then a 20/80 v1/v2 split on `method: sayHello`; \
+             for gRPC, a VirtualService whose first `http` route matches `x-user: batchjob` metadata, then the \
+             20/80 split. gRPC rides one HTTP/2 connection per client connection, a stream per call.\n"
         );
         table_head(
             &mut md,
@@ -411,7 +414,7 @@ pub fn markdown(report: &Report) -> String {
             ],
         );
         let nginx = f.http_proxy_cpu.get("nginx");
-        for protocol in ["thrift", "dubbo"] {
+        for protocol in ["thrift", "dubbo", "grpc"] {
             for target in RPC_TARGETS {
                 let sat = cell(s, Comparison::Rpc, protocol, target, "saturation");
                 if sat.is_empty() {
@@ -443,7 +446,7 @@ pub fn markdown(report: &Report) -> String {
         }
         let _ = writeln!(
             md,
-            "\n![Thrift and Dubbo proxy CPU per request](rpc-cpu.svg)\n"
+            "\n![Thrift, Dubbo and gRPC proxy CPU per request](rpc-cpu.svg)\n"
         );
     }
 
@@ -733,7 +736,7 @@ fn plots(report: &Report, folder: &Path) -> anyhow::Result<()> {
     median_bars(
         &folder.join("rpc-cpu.svg"),
         (
-            "meshproxy CPU per request, Thrift and Dubbo (median)",
+            "meshproxy CPU per request, Thrift, Dubbo and gRPC (median)",
             "proxy",
         ),
         &f.rpc_proxy_cpu,
