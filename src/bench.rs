@@ -400,15 +400,15 @@ impl Bench {
         eprintln!("comparison 2: Thrift, Dubbo and gRPC through meshproxy and Envoy");
         let thrift = "thrift-sample-server.bench.svc.cluster.local";
         let dubbo = "org.apache.dubbo.samples.basic.api.DemoService";
-        let grpc = "greeter.bench.svc.cluster.local";
+        let grpc = load::GRPC_SERVICE;
         let mut fleet = Vec::new();
         for (protocol, name, version, ip, port) in [
             ("thrift", thrift, "v1", "127.0.20.1", 9090),
             ("thrift", thrift, "v2", "127.0.20.2", 9090),
             ("dubbo", dubbo, "v1", "127.0.21.1", 20880),
             ("dubbo", dubbo, "v2", "127.0.21.2", 20880),
-            ("grpc", grpc, "v1", "127.0.22.1", 20000),
-            ("grpc", grpc, "v2", "127.0.22.2", 20000),
+            ("grpc", grpc, "v1", "127.0.22.1", load::GRPC_PORT),
+            ("grpc", grpc, "v2", "127.0.22.2", load::GRPC_PORT),
         ] {
             let started = self.launcher.fleet(protocol, name, version, ip, port).await;
             match started.and_then(|(server, addrs)| Ok((first(&addrs)?, server))) {
@@ -445,12 +445,17 @@ impl Bench {
         let plain = [
             service(thrift, Protocol::Thrift, 9090, &[("v1", t1)]),
             service(dubbo, Protocol::Dubbo, 20880, &[("v1", d1)]),
-            service(grpc, Protocol::Grpc, 20000, &[("v1", g1)]),
+            service(grpc, Protocol::Grpc, load::GRPC_PORT, &[("v1", g1)]),
         ];
         let both = [
             service(thrift, Protocol::Thrift, 9090, &[("v1", t1), ("v2", t2)]),
             service(dubbo, Protocol::Dubbo, 20880, &[("v1", d1), ("v2", d2)]),
-            service(grpc, Protocol::Grpc, 20000, &[("v1", g1), ("v2", g2)]),
+            service(
+                grpc,
+                Protocol::Grpc,
+                load::GRPC_PORT,
+                &[("v1", g1), ("v2", g2)],
+            ),
         ];
         let mut routed = split_routing(thrift, ("method", "ping"))?;
         routed.extend(split_routing(dubbo, ("x-user", "batchjob"))?);
@@ -516,8 +521,65 @@ impl Bench {
                 let servers = Servers { backends, proxy };
                 let at = (Comparison::Rpc, protocol, round);
                 self.saturation_and_rate(&at, name, addr, servers).await?;
+                if protocol == Protocol::Grpc {
+                    self.h2load(round, (name, addr), servers).await?;
+                }
             }
         }
+        Ok(())
+    }
+
+    /// One gRPC target at saturation driven by h2load, a peer generator
+    /// nobody here wrote: as many connections as meshbench's closed loop,
+    /// ten streams on each.
+    async fn h2load(
+        &mut self,
+        round: usize,
+        (target, address): (&str, SocketAddr),
+        servers: Servers<'_>,
+    ) -> anyhow::Result<()> {
+        let watched = servers.watched();
+        let before: Vec<u64> = watched.iter().map(Watched::ticks).collect();
+        let shape = (self.options.connections, 10);
+        let load = load::h2load(
+            &self.launcher,
+            &self.tools.h2load,
+            address,
+            shape,
+            self.duration(),
+        )
+        .await?;
+        let mut cpu_seconds = BTreeMap::new();
+        for (w, before) in watched.iter().zip(before) {
+            let used = w.ticks().saturating_sub(before) as f64 / self.ticks;
+            *cpu_seconds.entry(w.role.to_owned()).or_insert(0.0) += used;
+        }
+        cpu_seconds.insert("generator".to_owned(), load.generator_cpu_seconds);
+        // h2load counts every HTTP 200, and a proxy's local gRPC error is a
+        // 200: backends that did no work mean the calls never reached them.
+        let backend = cpu_seconds.get("backend").copied().unwrap_or_default();
+        if load.successes > 0 && backend * 1e6 / (load.successes as f64) < 1.0 {
+            anyhow::bail!(
+                "h2load through {target}: {} answers, but the backends used {backend:.3} CPU-s: \
+                 the proxy answered the calls itself",
+                load.successes
+            );
+        }
+        let proxy = cpu_seconds.get("proxy").copied().unwrap_or_default();
+        eprintln!(
+            "  grpc   {target:22} h2load     round {round}: {:>8.0} rps, proxy {:.1} µs/req",
+            load.rps,
+            proxy * 1e6 / load.successes.max(1) as f64
+        );
+        self.samples.push(Sample {
+            comparison: Comparison::Rpc,
+            protocol: "grpc".to_owned(),
+            target: target.to_owned(),
+            mode: "h2load".to_owned(),
+            round,
+            load,
+            cpu_seconds,
+        });
         Ok(())
     }
 }

@@ -41,6 +41,9 @@ fleet:
   - service: extra.demo.svc.cluster.local
     protocol: tcp
     versions: { v1: {} }
+  - service: greeter.demo.svc.cluster.local
+    protocol: grpc
+    versions: { v1: {} }
 routing:
   - apiVersion: networking.istio.io/v1beta1
     kind: DestinationRule
@@ -110,6 +113,10 @@ workload:
       requests: 1000
       lifetime: { duration: 10s }
       call: { payload: ping }
+    - name: greeter
+      service: greeter.demo.svc.cluster.local
+      requests: 1000
+      call: { service: g.Greeter, method: SayHello, name: laurence, metadata: { user: admin } }
 expect:
   - split:
       name: s
@@ -345,6 +352,10 @@ fn edits() -> BTreeMap<&'static str, Edit> {
         (
             ".workload.clients[].call.name",
             &[("/workload/clients/0/mix/1/call/name", || json!("C"))],
+        ),
+        (
+            ".workload.clients[].call.metadata",
+            &[("/workload/clients/4/call/metadata/user", || json!("guest"))],
         ),
         (
             ".workload.clients[].call.path",

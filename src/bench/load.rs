@@ -45,6 +45,23 @@ pub const HTTP_SERVICE: &str = "http-sample.bench.svc.cluster.local";
 /// The port of [`HTTP_SERVICE`].
 pub const HTTP_PORT: u16 = 3000;
 
+/// The gRPC service of the RPC comparison; calls name it in `:authority`
+/// for the same reason.
+pub const GRPC_SERVICE: &str = "greeter.bench.svc.cluster.local";
+
+/// The port of [`GRPC_SERVICE`].
+pub const GRPC_PORT: u16 = 20000;
+
+/// The authority a protocol's calls carry: the service, as a mesh
+/// application names it (`None`: the protocol has none).
+fn authority(protocol: &Protocol) -> Option<String> {
+    match protocol {
+        Protocol::Http => Some(format!("{HTTP_SERVICE}:{HTTP_PORT}")),
+        Protocol::Grpc => Some(format!("{GRPC_SERVICE}:{GRPC_PORT}")),
+        _ => None,
+    }
+}
+
 /// What the workload sends: a scenario's default call of `protocol`
 /// (`GET /hello`, unframed binary `sayHello("Aeraki")`, `DemoService.sayHello("Aeraki")`).
 fn call(protocol: &Protocol) -> Call {
@@ -66,7 +83,7 @@ pub async fn generator(
         clients: vec![ClientPlan {
             name: "bench".to_owned(),
             target,
-            authority: (*protocol == Protocol::Http).then(|| format!("{HTTP_SERVICE}:{HTTP_PORT}")),
+            authority: authority(protocol),
             connections,
             in_flight: 1,
             lifetime: None,
@@ -170,6 +187,86 @@ pub async fn wrk(
     Ok(load)
 }
 
+/// `h2load -t1 -c<connections> -m<streams> -D<seconds>` POSTing one
+/// `SayHello` message as a gRPC call to `target`, on the generator cores,
+/// its CPU from the shell's `times`. h2load counts an HTTP 200 as a
+/// success; a gRPC error in the trailers is a 200 too, so its figures are
+/// read only against targets that answer every call.
+pub async fn h2load(
+    launcher: &Launcher,
+    h2load: &Path,
+    target: SocketAddr,
+    (connections, streams): (usize, usize),
+    duration: Duration,
+) -> anyhow::Result<Load> {
+    use meshbench_wire::grpc::{self, greeter};
+    let body = tempfile::NamedTempFile::new()?;
+    std::fs::write(
+        body.path(),
+        grpc::encode(&greeter::HelloRequest {
+            name: greeter::DEFAULT_NAME.to_owned(),
+        }),
+    )?;
+    let pin = match &launcher.taskset {
+        Some(taskset) => format!("{} -c {} ", taskset.display(), launcher.generator_cpus),
+        None => String::new(),
+    };
+    let path = grpc::path(greeter::SERVICE, greeter::METHOD);
+    let script = format!(
+        "{pin}{} -t1 -c{connections} -m{streams} -D{} -d {} -H 'content-type: {}' -H 'te: trailers' -H ':authority: {GRPC_SERVICE}:{GRPC_PORT}' http://{target}{path}; times",
+        h2load.display(),
+        duration.as_secs().max(1),
+        body.path().display(),
+        grpc::CONTENT_TYPE,
+    );
+    let output = tokio::time::timeout(
+        duration + Duration::from_secs(30),
+        tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await??;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut load = parse_h2load(&text)
+        .ok_or_else(|| anyhow::anyhow!("could not read h2load's output:\n{text}"))?;
+    load.generator_cpu_seconds = procstat::parse_times(&text)
+        .ok_or_else(|| anyhow::anyhow!("no `times` line after h2load's output"))?;
+    Ok(load)
+}
+
+/// Reads h2load's summary: seconds, rate, requests and 2xx answers. h2load
+/// gives no latency percentiles (only min, max, mean and deviation), so the
+/// latency fields stay 0: its samples are read for throughput and CPU only.
+pub fn parse_h2load(text: &str) -> Option<Load> {
+    let mut load = Load::default();
+    let mut found = (false, false);
+    for line in text.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["finished", "in", secs, rps, "req/s,", ..] => {
+                load.seconds = secs
+                    .trim_end_matches(',')
+                    .trim_end_matches('s')
+                    .parse()
+                    .ok()?;
+                load.rps = rps.parse().ok()?;
+                found.0 = true;
+            }
+            ["requests:", total, "total,", ..] => {
+                load.requests = total.parse().ok()?;
+            }
+            ["status", "codes:", ok, "2xx,", ..] => {
+                load.successes = ok.parse().ok()?;
+                found.1 = true;
+            }
+            _ => {}
+        }
+    }
+    (found.0 && found.1).then_some(load)
+}
+
 /// Reads wrk's summary: requests, seconds, latency distribution.
 pub fn parse_wrk(text: &str) -> Option<Load> {
     let mut load = Load::default();
@@ -256,5 +353,25 @@ Transfer/sec:     12.00MB
         let cpu = procstat::parse_times(text).expect("times");
         assert!((cpu - 3.5).abs() < 1e-9);
         assert!(parse_wrk("connection refused").is_none());
+    }
+
+    #[test]
+    fn reads_h2load_output() {
+        let text = "starting benchmark...
+spawning thread #0: 50 total client(s). Timing-based test with 0s of warm-up time and 3s of main duration for measurements.
+finished in 3.00s, 41234.67 req/s, 2.10MB/s
+requests: 123704 total, 123754 started, 123704 done, 123704 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 123704 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 6.30MB (6606208) total, 1.20MB (1258240) headers (space savings 95.10%), 2.36MB (2474080) data
+                     min         max         mean         sd        +/- sd
+time for request:      210us     12.10ms      1.19ms       500us    75.00%
+0m0.000000s 0m0.001000s
+0m1.250000s 0m1.000000s
+";
+        let load = parse_h2load(text).expect("parses");
+        assert_eq!((load.requests, load.successes), (123_704, 123_704));
+        assert!((load.seconds - 3.0).abs() < 1e-9);
+        assert!((load.rps - 41_234.67).abs() < 1e-6);
+        assert!(parse_h2load("connect: Connection refused").is_none());
     }
 }

@@ -100,11 +100,16 @@ fn spread_of(cell: &[&Sample], f: impl Fn(&Sample) -> Option<f64>) -> Option<Spr
 }
 
 /// Per-round differences of a latency percentile against the direct path.
+/// Rounds whose target or direct run answered nothing have no latency to
+/// compare: they are left out, not read as 0 µs.
 fn added(target: &[&Sample], direct: &[&Sample], index: usize) -> Option<Spread> {
     let values: Vec<f64> = target
         .iter()
+        .filter(|t| t.load.successes > 0)
         .filter_map(|t| {
-            let d = direct.iter().find(|d| d.round == t.round)?;
+            let d = direct
+                .iter()
+                .find(|d| d.round == t.round && d.load.successes > 0)?;
             Some(t.load.service_us[index] - d.load.service_us[index])
         })
         .collect();
@@ -222,6 +227,48 @@ pub fn figures(samples: &[Sample]) -> Figures {
     f
 }
 
+/// gRPC at saturation driven by h2load (nghttp2), a generator nobody here
+/// wrote, beside meshbench's own: throughput and CPU per request only (h2load
+/// reports no percentiles).
+fn h2load_table(md: &mut String, s: &[Sample]) {
+    let rows: Vec<(&str, Vec<&Sample>)> = RPC_TARGETS
+        .iter()
+        .map(|t| (*t, cell(s, Comparison::Rpc, "grpc", t, "h2load")))
+        .filter(|(_, samples)| !samples.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\ngRPC driven by h2load (`-t1 -m10`, as many connections as the closed loop):\n"
+    );
+    table_head(
+        md,
+        &[
+            "target",
+            "throughput (rps)",
+            "proxy CPU-µs/request",
+            "backend CPU-µs/request",
+        ],
+    );
+    for (target, samples) in rows {
+        let _ = writeln!(
+            md,
+            "| {target} | {} | {} | {} |",
+            show(spread_of(&samples, |s| Some(s.load.rps)).as_ref(), 0),
+            show(
+                spread_of(&samples, |s| s.cpu_us_per_request("proxy")).as_ref(),
+                1
+            ),
+            show(
+                spread_of(&samples, |s| s.cpu_us_per_request("backend")).as_ref(),
+                1
+            ),
+        );
+    }
+}
+
 /// The Markdown summary.
 pub fn markdown(report: &Report) -> String {
     let f = figures(&report.samples);
@@ -252,8 +299,8 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "Versions: {}; {}; {}; meshbench {}; {}.\n",
-        v.nginx, v.haproxy, v.wrk, v.meshbench, v.rustc
+        "Versions: {}; {}; {}; {}; meshbench {}; {}.\n",
+        v.nginx, v.haproxy, v.wrk, v.h2load, v.meshbench, v.rustc
     );
     let _ = writeln!(
         md,
@@ -444,6 +491,7 @@ pub fn markdown(report: &Report) -> String {
                 );
             }
         }
+        h2load_table(&mut md, s);
         let _ = writeln!(
             md,
             "\n![Thrift, Dubbo and gRPC proxy CPU per request](rpc-cpu.svg)\n"

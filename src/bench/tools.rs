@@ -19,7 +19,7 @@ pub struct Needed {
 }
 
 /// Everything `meshbench bench` runs besides itself and `meshproxy`.
-pub const NEEDED: [Needed; 4] = [
+pub const NEEDED: [Needed; 5] = [
     Needed {
         program: "nginx",
         package: "nginx",
@@ -34,6 +34,11 @@ pub const NEEDED: [Needed; 4] = [
         program: "wrk",
         package: "wrk",
         role: "the load generator compared with meshbench's",
+    },
+    Needed {
+        program: "h2load",
+        package: "nghttp2-client",
+        role: "the HTTP/2 load generator that drives gRPC beside meshbench's",
     },
     Needed {
         program: "taskset",
@@ -85,6 +90,7 @@ pub fn check() -> Result<Tools, String> {
         nginx: path("nginx"),
         haproxy: path("haproxy"),
         wrk: path("wrk"),
+        h2load: path("h2load"),
         taskset: path("taskset"),
     })
 }
@@ -98,6 +104,8 @@ pub struct Tools {
     pub haproxy: PathBuf,
     /// wrk.
     pub wrk: PathBuf,
+    /// h2load (nghttp2).
+    pub h2load: PathBuf,
     /// taskset.
     pub taskset: PathBuf,
 }
@@ -133,6 +141,8 @@ pub struct Versions {
     pub haproxy: String,
     /// `wrk --version`.
     pub wrk: String,
+    /// `h2load --version`.
+    pub h2load: String,
     /// This meshbench.
     pub meshbench: String,
     /// `rustc --version` where available.
@@ -147,6 +157,7 @@ impl Tools {
             nginx: first_line(&self.nginx, &["-v"]),
             haproxy: first_line(&self.haproxy, &["-v"]),
             wrk: first_line(&self.wrk, &["--version"]),
+            h2load: first_line(&self.h2load, &["--version"]),
             meshbench: env!("CARGO_PKG_VERSION").to_owned(),
             rustc,
         }
