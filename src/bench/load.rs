@@ -161,15 +161,27 @@ pub async fn wrk(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<Load> {
+    let command = format!(
+        "{} -t1 -c{connections} -d{}s --latency http://{target}/hello",
+        wrk.display(),
+        duration.as_secs().max(1)
+    );
+    peer_generator(launcher, ("wrk", &command), duration, parse_wrk).await
+}
+
+/// Runs a peer load generator's `command` on the generator cores and reads
+/// its output with `parse`, its CPU from the shell's `times` after it.
+async fn peer_generator(
+    launcher: &Launcher,
+    (name, command): (&str, &str),
+    duration: Duration,
+    parse: fn(&str) -> Option<Load>,
+) -> anyhow::Result<Load> {
     let pin = match &launcher.taskset {
         Some(taskset) => format!("{} -c {} ", taskset.display(), launcher.generator_cpus),
         None => String::new(),
     };
-    let script = format!(
-        "{pin}{} -t1 -c{connections} -d{}s --latency http://{target}/hello; times",
-        wrk.display(),
-        duration.as_secs().max(1)
-    );
+    let script = format!("{pin}{command}; times");
     let output = tokio::time::timeout(
         duration + Duration::from_secs(30),
         tokio::process::Command::new("sh")
@@ -181,9 +193,9 @@ pub async fn wrk(
     .await??;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut load =
-        parse_wrk(&text).ok_or_else(|| anyhow::anyhow!("could not read wrk's output:\n{text}"))?;
+        parse(&text).ok_or_else(|| anyhow::anyhow!("could not read {name}'s output:\n{text}"))?;
     load.generator_cpu_seconds = procstat::parse_times(&text)
-        .ok_or_else(|| anyhow::anyhow!("no `times` line after wrk's output"))?;
+        .ok_or_else(|| anyhow::anyhow!("no `times` line after {name}'s output"))?;
     Ok(load)
 }
 
@@ -207,33 +219,15 @@ pub async fn h2load(
             name: greeter::DEFAULT_NAME.to_owned(),
         }),
     )?;
-    let pin = match &launcher.taskset {
-        Some(taskset) => format!("{} -c {} ", taskset.display(), launcher.generator_cpus),
-        None => String::new(),
-    };
     let path = grpc::path(greeter::SERVICE, greeter::METHOD);
-    let script = format!(
-        "{pin}{} -t1 -c{connections} -m{streams} -D{} -d {} -H 'content-type: {}' -H 'te: trailers' -H ':authority: {GRPC_SERVICE}:{GRPC_PORT}' http://{target}{path}; times",
+    let command = format!(
+        "{} -t1 -c{connections} -m{streams} -D{} -d {} -H 'content-type: {}' -H 'te: trailers' -H ':authority: {GRPC_SERVICE}:{GRPC_PORT}' http://{target}{path}",
         h2load.display(),
         duration.as_secs().max(1),
         body.path().display(),
         grpc::CONTENT_TYPE,
     );
-    let output = tokio::time::timeout(
-        duration + Duration::from_secs(30),
-        tokio::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await??;
-    let text = String::from_utf8_lossy(&output.stdout);
-    let mut load = parse_h2load(&text)
-        .ok_or_else(|| anyhow::anyhow!("could not read h2load's output:\n{text}"))?;
-    load.generator_cpu_seconds = procstat::parse_times(&text)
-        .ok_or_else(|| anyhow::anyhow!("no `times` line after h2load's output"))?;
-    Ok(load)
+    peer_generator(launcher, ("h2load", &command), duration, parse_h2load).await
 }
 
 /// Reads h2load's summary: seconds, rate, requests and 2xx answers. h2load
