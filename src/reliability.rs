@@ -90,7 +90,7 @@ impl Subject {
                 DubboCodec::MAX_PAYLOAD / MIB,
                 Limits::DEFAULT_MAX_HEAD / KIB,
                 Limits::DEFAULT_MAX_FRAME / MIB,
-                meshbench_proxy_under_test::dataplane::DEFAULT_BUDGET / MIB,
+                meshbench_proxy_under_test::dataplane::DEFAULT_MEMORY_BUDGET / MIB,
                 meshbench_wire::mux::MAX_IN_FLIGHT,
             ),
             Subject::Envoy => "as the adapter writes it, like istiod: Envoy's defaults, a 1 MiB \

@@ -181,6 +181,7 @@ pub async fn execute(
         &FleetOptions {
             seed: spec.seed,
             first_ip: placement.fleet_at,
+            ..FleetOptions::default()
         },
     )
     .await

@@ -13,7 +13,6 @@
 //! next request on connections that stay open.
 
 mod admission;
-mod budget;
 mod dubbo;
 mod grpc;
 mod http;
@@ -31,7 +30,7 @@ use meshbench_wire::dubbo::DubboCodec;
 use meshbench_wire::http1::ServerCodec;
 use meshbench_wire::mux::{Answer, Ended, Order, Refusal, serve};
 use meshbench_wire::thrift::{ThriftCodec, TransportMode};
-use meshbench_wire::{CodecError, Protocol};
+use meshbench_wire::{CodecError, Limits, Protocol};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,8 +40,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use admission::{Acceptor, Admission};
-pub use budget::{Budget, DEFAULT_BUDGET};
-use budget::{Buffered, Metered};
+use meshbench_wire::mux::{Buffered, Metered};
+pub use meshbench_wire::mux::{DEFAULT_MEMORY_BUDGET, MemoryBudget};
 
 use crate::balance::{Balancers, Pick};
 use crate::breaker::Breakers;
@@ -53,7 +52,7 @@ use crate::route::{
 };
 use crate::route::{LbPolicy, WeightedClusters};
 use crate::stats::Stats;
-use crate::upstream::{DEFAULT_CONNECT_TIMEOUT, Upstreams};
+use crate::upstream::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_UPSTREAM_IDLE_TIMEOUT, Upstreams};
 
 /// The attribute holding the HTTP path without its query, which Istio
 /// `uri` matches test; `@` cannot start a header name, so it never collides.
@@ -107,9 +106,12 @@ pub struct ProxyOptions {
     /// `None` for no limit but the file descriptors. Connections past it
     /// are accepted and closed at once, and counted.
     pub max_connections: Option<usize>,
-    /// The bytes every downstream connection's read buffer may hold
-    /// together ([`Budget`]); a connection that would pass it is refused.
+    /// The bytes every downstream connection's buffers may hold together
+    /// ([`MemoryBudget`]): past it the largest holders are closed, then
+    /// the connection asking is refused.
     pub memory_budget: usize,
+    /// Pooled HTTP keep-alive connections unused for this long are closed.
+    pub upstream_idle_timeout: std::time::Duration,
     /// Deliberate defects, for the bench's negative controls only.
     pub faults: Faults,
 }
@@ -136,7 +138,8 @@ impl Default for ProxyOptions {
             mode: Mode::L7,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             max_connections: None,
-            memory_budget: DEFAULT_BUDGET,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            upstream_idle_timeout: DEFAULT_UPSTREAM_IDLE_TIMEOUT,
             faults: Faults::default(),
         }
     }
@@ -172,11 +175,16 @@ impl Proxy {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             idle_timeout: options.idle_timeout,
             admission: Admission::new(options.max_connections),
-            budget: Arc::new(Budget::new(options.memory_budget)),
+            budget: Arc::new(MemoryBudget::new(options.memory_budget)),
             faults: options.faults,
         });
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
+        tracker.spawn(trim_upstreams(
+            Arc::clone(&shared),
+            options.upstream_idle_timeout,
+            cancel.clone(),
+        ));
         let mut listeners = Vec::new();
         let current = shared.table.borrow().clone();
         for (index, listener) in current.listeners.iter().enumerate() {
@@ -248,6 +256,16 @@ impl Proxy {
         Ok(())
     }
 
+    /// The bytes downstream connections hold of the memory budget now.
+    pub fn memory_held(&self) -> usize {
+        self.shared.budget.held()
+    }
+
+    /// HTTP keep-alive connections to endpoints idle in the pool now.
+    pub fn pooled_http_connections(&self) -> usize {
+        self.shared.upstreams.trim_http(std::time::Duration::MAX)
+    }
+
     /// The proxy's counters.
     pub fn stats(&self) -> &Stats {
         &self.shared.stats
@@ -273,7 +291,7 @@ pub(crate) struct Shared {
     rng: Mutex<StdRng>,
     idle_timeout: Option<std::time::Duration>,
     admission: Admission,
-    budget: Arc<Budget>,
+    pub(crate) budget: Arc<MemoryBudget>,
     pub(crate) faults: Faults,
 }
 
@@ -531,6 +549,19 @@ fn connect_timeout(cluster: &Cluster) -> std::time::Duration {
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
 }
 
+/// Closes idle pooled upstream connections, checking a few times per
+/// timeout, so that a burst's connections do not stay open for good.
+async fn trim_upstreams(shared: Arc<Shared>, idle: std::time::Duration, cancel: CancellationToken) {
+    let every = (idle / 4).max(std::time::Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        shared.upstreams.trim_http(idle);
+    }
+}
+
 async fn accept(
     listener: TcpListener,
     protocol: Protocol,
@@ -583,7 +614,9 @@ async fn accept(
                         stream,
                         connection,
                         cancel,
-                        ServerCodec::default(),
+                        ServerCodec::new(
+                            Limits::default().with_max_headers(Limits::PROXY_MAX_HEADERS),
+                        ),
                         Order::Sequential,
                         http::handle,
                     )
@@ -618,8 +651,10 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
     Resp: Send + 'static,
 {
     let idle = context.shared.idle_timeout;
-    let codec = Metered::new(codec, Arc::clone(&context.shared.budget));
-    let ended = serve(stream, codec, order, idle, cancel, |request| {
+    // The budget cancels this one connection to make room for smaller requests.
+    let close = cancel.child_token();
+    let codec = Metered::new(codec, &context.shared.budget, close.clone());
+    let ended = serve(stream, codec, order, idle, close, |request| {
         let timed = Arc::clone(&context);
         let answer = handle(Arc::clone(&context), request);
         async move {
@@ -637,8 +672,15 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
     .await;
     match ended {
         Ended::BadFrame(CodecError::Io(e)) if e.kind() == std::io::ErrorKind::OutOfMemory => {
-            context.count("meshproxy_downstream_overload_total", &[])
+            context.count(
+                "meshproxy_downstream_overload_total",
+                &[("action", "refused")],
+            )
         }
+        Ended::Cancelled if !cancel.is_cancelled() => context.count(
+            "meshproxy_downstream_overload_total",
+            &[("action", "closed")],
+        ),
         Ended::BadFrame(_) => context.count("meshproxy_downstream_decode_errors_total", &[]),
         Ended::Idle => context.count("meshproxy_downstream_idle_timeouts_total", &[]),
         Ended::Closed | Ended::Cancelled => {}

@@ -20,6 +20,7 @@ use meshbench_wire::http1::{ClientCodec, Request, Response};
 use meshbench_wire::mux::{Lockstep, Matching, MuxError, Pipeline};
 use meshbench_wire::thrift::{Encoding, Message, ThriftCodec, Transport, TransportMode};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// How long connecting to an endpoint may take unless the DestinationRule says.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,8 +107,15 @@ impl<K: std::hash::Hash + Eq + Clone, Req: Send + 'static, Resp: Send + 'static>
 /// A keep-alive connection to an HTTP endpoint.
 type HttpConnection = Lockstep<TcpStream, ClientCodec>;
 
-/// An idle keep-alive connection and how many requests it has carried.
-type IdleHttp = (HttpConnection, u32);
+/// An idle keep-alive connection, how many requests it has carried, and
+/// since when it has been idle.
+type IdleHttp = (HttpConnection, u32, Instant);
+
+/// How long an HTTP keep-alive connection stays in the pool unused by
+/// default. Envoy's default is an hour; ours stays under the fleet's
+/// 300 s keep-alive timeout, so that the proxy, not the endpoint, closes
+/// an idle connection and no request is sent on one the endpoint is closing.
+pub const DEFAULT_UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every upstream connection of the proxy.
 #[derive(Debug)]
@@ -240,7 +248,7 @@ impl Upstreams {
         max_requests_per_connection: Option<u32>,
     ) -> Result<Response, UpstreamError> {
         let (mut connection, used) = match self.idle_http(addr) {
-            Some(idle) => idle,
+            Some((connection, used, _)) => (connection, used),
             None => {
                 let stream = connect(addr, connect_timeout).await?;
                 (Lockstep::new(stream, ClientCodec::default()), 0)
@@ -256,7 +264,8 @@ impl Upstreams {
         let spent = max_requests_per_connection.is_some_and(|max| used >= max);
         if keep && response.keep_alive() && !spent {
             let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
-            pools.entry(addr).or_default().push((connection, used));
+            let idle = (connection, used, Instant::now());
+            pools.entry(addr).or_default().push(idle);
         }
         Ok(response)
     }
@@ -274,6 +283,20 @@ impl Upstreams {
     ) -> Result<grpc::GrpcAnswer, UpstreamError> {
         let max = meshbench_wire::Limits::DEFAULT_MAX_FRAME;
         self.grpc.call(addr, call, connect_timeout, max).await
+    }
+
+    /// Closes the pooled HTTP connections idle for `idle` or more and the
+    /// ones their endpoint has closed meanwhile; returns how many are left.
+    pub fn trim_http(&self, idle: Duration) -> usize {
+        let mut pools = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        pools.retain(|_, pool| {
+            pool.retain(|(connection, _, since)| {
+                now.duration_since(*since) < idle && connection.is_reusable()
+            });
+            !pool.is_empty()
+        });
+        pools.values().map(Vec::len).sum()
     }
 
     /// An idle connection to `addr` still fit to carry a request; the ones

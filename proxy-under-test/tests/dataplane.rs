@@ -25,3 +25,6 @@ mod limits;
 
 #[path = "dataplane/grpc.rs"]
 mod grpc;
+
+#[path = "dataplane/memory.rs"]
+mod memory;

@@ -427,15 +427,12 @@ async fn held_frames_stay_within_the_memory_budget() {
         .await
         .expect("answers");
     let stats = String::from_utf8_lossy(&stats.body).into_owned();
+    let refused = format!(
+        "meshproxy_downstream_overload_total{{listener=\"{SERVICE}\",action=\"refused\"}} "
+    );
     let overloaded: usize = stats
         .lines()
-        .find_map(|l| {
-            l.strip_prefix(&format!(
-                "meshproxy_downstream_overload_total{{listener=\"{SERVICE}\"}} "
-            ))?
-            .parse()
-            .ok()
-        })
+        .find_map(|l| l.strip_prefix(&refused)?.parse().ok())
         .unwrap_or(0);
     assert!(
         overloaded > 0 && overloaded >= 40 - held.len(),

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshbench_wire::Protocol;
+use meshbench_wire::mux::{DEFAULT_MEMORY_BUDGET, MemoryBudget};
 use meshbench_wire::thrift::ServerCodec;
 use tokio::net::TcpListener;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -34,7 +35,7 @@ pub use behaviour::{Behaviour, Latency, Probability};
 pub use echo::Echo;
 pub use hold::Hold;
 pub use identity::Identity;
-pub use record::{Collector, Record};
+pub use record::{Collector, Record, Retention};
 
 use endpoint::{Endpoint, accept};
 
@@ -71,13 +72,37 @@ pub struct VersionSpec {
 }
 
 /// Where and how the fleet starts.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FleetOptions {
     /// Seed of the endpoints' random sources.
     pub seed: u64,
     /// The first endpoint's address; the others follow it (127.0.1.1,
     /// 127.0.1.2, …). When absent, free loopback addresses are picked.
     pub first_ip: Option<Ipv4Addr>,
+    /// Connections with nothing in flight for this long are closed, as a
+    /// server's keep-alive timeout does (longer than any proxy's upstream
+    /// idle timeout, so a pooled connection is never closed under a request).
+    pub idle_timeout: Option<Duration>,
+    /// The bytes every connection of the fleet may buffer together
+    /// ([`MemoryBudget`]).
+    pub memory_budget: usize,
+    /// How many of the received requests' records are kept.
+    pub retention: Retention,
+}
+
+/// How long a fleet connection may idle by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        FleetOptions {
+            seed: 0,
+            first_ip: None,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            retention: Retention::Every,
+        }
+    }
 }
 
 /// A running endpoint, as a proxy's endpoint list needs it.
@@ -117,6 +142,7 @@ pub struct Fleet {
     run: String,
     collector: Collector,
     hold: Hold,
+    limits: endpoint::ConnectionLimits,
     cancel: CancellationToken,
     /// Cancels every endpoint when the fleet is dropped without `stop`.
     _stop_on_drop: DropGuard,
@@ -137,8 +163,12 @@ impl Fleet {
         let mut fleet = Fleet {
             endpoints: Vec::new(),
             run: identity::run_nonce(),
-            collector: Collector::new(),
+            collector: Collector::with_retention(options.retention),
             hold: Hold::default(),
+            limits: endpoint::ConnectionLimits {
+                idle: options.idle_timeout,
+                budget: Arc::new(MemoryBudget::new(options.memory_budget)),
+            },
             cancel: cancel.clone(),
             _stop_on_drop: cancel.drop_guard(),
             tracker: TaskTracker::new(),
@@ -212,6 +242,7 @@ impl Fleet {
             version.behaviour.clone(),
             self.collector.clone(),
             self.hold.clone(),
+            self.limits.clone(),
             seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
         ));
         let (tracker, shutdown) = (self.tracker.clone(), self.cancel.clone());

@@ -464,3 +464,94 @@ async fn garbage_closes_the_connection_and_the_endpoint_keeps_serving() {
     );
     fleet.stop().await;
 }
+
+/// Reads until the endpoint closes (bounded); whether it did.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut sink = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut sink))
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn every_protocol_closes_a_connection_idle_past_the_timeout() {
+    let protocols = [
+        (THRIFT, Protocol::Thrift),
+        ("demo.dubbo.svc.cluster.local", Protocol::Dubbo),
+        ("travels.travel-agency.svc.cluster.local", Protocol::Http),
+        ("greeter.dubbo-go.svc.cluster.local", Protocol::Grpc),
+        ("mysqldb.ns.svc.cluster.local", Protocol::Tcp),
+    ];
+    let services: Vec<ServiceSpec> = protocols
+        .iter()
+        .map(|(name, protocol)| {
+            service(
+                name,
+                *protocol,
+                0,
+                vec![version("v1", Behaviour::default())],
+            )
+        })
+        .collect();
+    let options = FleetOptions {
+        idle_timeout: Some(Duration::from_millis(300)),
+        ..FleetOptions::default()
+    };
+    let fleet = Fleet::start(&services, &options).await.expect("starts");
+    for endpoint in fleet.endpoints() {
+        let mut stream = tokio::net::TcpStream::connect(endpoint.identity.addr)
+            .await
+            .expect("connects");
+        // A slowloris: a first byte, then nothing.
+        use tokio::io::AsyncWriteExt;
+        if endpoint.protocol != Protocol::Tcp {
+            stream.write_all(b"P").await.expect("writes");
+        }
+        assert!(
+            closed_within(&mut stream, Duration::from_secs(10)).await,
+            "{}: still open",
+            endpoint.protocol
+        );
+    }
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn the_fleet_refuses_what_passes_its_memory_budget() {
+    use tokio::io::AsyncWriteExt;
+    let options = FleetOptions {
+        memory_budget: 1024 * 1024,
+        ..FleetOptions::default()
+    };
+    let http = "travels.travel-agency.svc.cluster.local";
+    let services = [service(
+        http,
+        Protocol::Http,
+        0,
+        vec![version("v1", Behaviour::default())],
+    )];
+    let fleet = Fleet::start(&services, &options).await.expect("starts");
+    let addr = fleet.endpoints()[0].identity.addr;
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connects");
+    let head = "PUT /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 2000000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.expect("writes");
+    let mut answer = Vec::new();
+    use tokio::io::AsyncReadExt;
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer));
+    read.await.expect("closed").expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 503") && answer.contains("x-envoy-overloaded: true"),
+        "{answer}"
+    );
+    let client = HttpClient::connect(addr).await.expect("connects");
+    let (response, _) = client
+        .send(Request::new("GET", "/hello"), None)
+        .await
+        .expect("answered");
+    assert_eq!(response.status, 200, "the budget was given back");
+    fleet.stop().await;
+}

@@ -36,6 +36,7 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let options = FleetOptions {
         seed: 1,
         first_ip: Some(args.fleet_at),
+        ..FleetOptions::default()
     };
     let fleet = Fleet::start(&resolved.spec.services, &options)
         .await

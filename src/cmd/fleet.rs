@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use meshbench_sim::duration;
 use meshbench_sim::fleet::{
-    Behaviour, Fleet, FleetOptions, Latency, Probability, ServiceSpec, VersionSpec,
+    Behaviour, Fleet, FleetOptions, Latency, Probability, Retention, ServiceSpec, VersionSpec,
 };
 use meshbench_wire::Protocol;
 use meshbench_wire::thrift::ServerCodec;
@@ -21,7 +21,7 @@ pub struct Args {
     /// The service FQDN, e.g. thrift-sample-server.meta-thrift.svc.cluster.local.
     #[arg(long)]
     service: String,
-    /// thrift, dubbo, http or tcp.
+    /// thrift, dubbo, http, grpc (or triple) or tcp.
     #[arg(long, value_parser = parse_protocol)]
     protocol: Protocol,
     /// The version label.
@@ -30,7 +30,7 @@ pub struct Args {
     /// How many endpoints.
     #[arg(long, default_value_t = 1)]
     replicas: usize,
-    /// The port (default: 9090 thrift, 20880 dubbo, 3000 http, 3306 tcp).
+    /// The port (default: 9090 thrift, 20880 dubbo, 3000 http, 20000 grpc, 3306 tcp).
     #[arg(long)]
     port: Option<u16>,
     /// What Thrift servers speak: TRANSPORT,PROTOCOL (unframed|framed|auto,
@@ -55,6 +55,12 @@ pub struct Args {
     /// Seed of the endpoints' random sources.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Close connections with nothing in flight for this long (`0s`: never).
+    #[arg(long, value_parser = duration::parse, default_value = "300s")]
+    idle_timeout: Duration,
+    /// What every connection may buffer together, in MiB.
+    #[arg(long, default_value_t = 256)]
+    memory_budget_mib: usize,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -80,6 +86,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = FleetOptions {
         seed: args.seed,
         first_ip: args.address,
+        idle_timeout: Some(args.idle_timeout).filter(|idle| !idle.is_zero()),
+        memory_budget: args.memory_budget_mib.saturating_mul(1024 * 1024),
+        // Nobody reads this process's records: it counts them, keeping the last few.
+        retention: Retention::Last(1024),
     };
     let fleet = Fleet::start(&[spec], &options)
         .await

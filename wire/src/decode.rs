@@ -42,6 +42,9 @@ pub struct Limits {
     /// head is re-parsed as its bytes arrive, so a small bound also keeps
     /// a head sent in many pieces cheap.
     pub max_head: usize,
+    /// The most header fields in an HTTP head (at most
+    /// [`Limits::DEFAULT_MAX_HEADERS`], the parser's room).
+    pub max_headers: usize,
 }
 
 impl Limits {
@@ -49,6 +52,13 @@ impl Limits {
     pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
     /// 60 KiB: Envoy's `max_request_headers_kb` default.
     pub const DEFAULT_MAX_HEAD: usize = 60 * 1024;
+    /// 128: the room the HTTP parser has for header fields, which servers
+    /// behind a proxy accept.
+    pub const DEFAULT_MAX_HEADERS: usize = 128;
+    /// 100: Envoy's `max_headers_count` default, what a proxy accepts
+    /// downstream, so that what it adds on the way up still fits the 128
+    /// of the servers behind it.
+    pub const PROXY_MAX_HEADERS: usize = 100;
 
     /// These limits with at most `max_frame` bytes per frame (the head
     /// bound shrinks with it).
@@ -56,6 +66,17 @@ impl Limits {
         Limits {
             max_frame,
             max_head: Self::DEFAULT_MAX_HEAD.min(max_frame),
+            max_headers: Self::DEFAULT_MAX_HEADERS,
+        }
+    }
+}
+
+impl Limits {
+    /// These limits with at most `max_headers` header fields.
+    pub fn with_max_headers(self, max_headers: usize) -> Self {
+        Limits {
+            max_headers: max_headers.min(Self::DEFAULT_MAX_HEADERS),
+            ..self
         }
     }
 }

@@ -3,14 +3,15 @@
 //! needs (names, ids, attributes) without decoding whole payloads.
 //!
 //! It depends on no other meshbench crate. Its only socket I/O is [`mux`]:
-//! the two connection loops (calling and answering) every side shares.
+//! the connection loops (calling and answering, HTTP/2 included) every side
+//! shares, and the memory budget of the answering side.
 //!
 //! # Layout
 //! - [`decode`]: the shared error type (`Incomplete` kept apart from `Invalid`) and size limits.
 //! - [`thrift`]: Apache Thrift binary and compact protocols over framed and unframed transports.
 //! - [`dubbo`]: the Dubbo2 frame header and its hessian2 request/response bodies.
 //! - [`http1`]: HTTP/1.1 message heads (httparse) and body framing (content-length, chunked).
-//! - [`grpc`]: gRPC and Triple messages, status codes and the routing view of a call (no I/O: HTTP/2 is the `h2` crate's).
+//! - [`grpc`]: gRPC and Triple messages, status codes and the routing view of a call (no I/O: HTTP/2 is the `h2` crate's, served in [`mux`]).
 //! - [`attributes`]: the routing view of a request for each protocol.
 //! - [`mux`]: many requests on one connection, matched by id or in order.
 #![deny(missing_docs)]

@@ -9,11 +9,21 @@
 //!   a time (HTTP/1.1), driven from the caller's task, with no task between.
 //! - [`serve`]: the answering side. It decodes requests, runs a handler on
 //!   each, and writes the answers as each completes or in arrival order.
+//! - [`serve_streams`]: the answering side of an HTTP/2 connection, a
+//!   task per stream.
+//! - [`idle`]: idle timeouts for spliced byte streams.
+//! - [`MemoryBudget`]: what every served connection may buffer together;
+//!   a [`Metered`] codec charges its buffers to it.
 
+mod budget;
+pub mod idle;
 mod lockstep;
 mod pipeline;
 mod serve;
+mod streams;
 
+pub use budget::{Buffered, DEFAULT_MEMORY_BUDGET, Holding, MemoryBudget, Metered, Refused};
 pub use lockstep::Lockstep;
 pub use pipeline::{Matching, MuxError, Pipeline};
 pub use serve::{Answer, Ended, MAX_IN_FLIGHT, Order, Refusal, serve};
+pub use streams::{BodyRefusal, read_body, serve_streams};

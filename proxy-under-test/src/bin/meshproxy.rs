@@ -59,10 +59,15 @@ struct Args {
     #[arg(long)]
     max_connections: Option<usize>,
     /// MiB every downstream connection's buffered request bytes may hold
-    /// together; a connection that would pass it is refused (HTTP 503
-    /// `x-envoy-overloaded`, Thrift and Dubbo a close) and closed.
+    /// together. Past it the connections holding more than the one asking
+    /// are closed, largest first; when none does, the one asking is refused
+    /// (HTTP 503 `x-envoy-overloaded`, gRPC UNAVAILABLE, Thrift and Dubbo a
+    /// close).
     #[arg(long, default_value_t = 256)]
     memory_budget_mib: usize,
+    /// Close pooled HTTP keep-alive connections to endpoints unused this long.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    upstream_idle_timeout: Duration,
     /// Stop after this long, a duration such as 30s (default: until Ctrl-C).
     #[arg(long = "for", value_parser = parse_duration)]
     run_for: Option<Duration>,
@@ -163,6 +168,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         idle_timeout: Some(args.idle_timeout),
         max_connections: args.max_connections,
         memory_budget: args.memory_budget_mib.saturating_mul(1024 * 1024),
+        upstream_idle_timeout: args.upstream_idle_timeout,
         ..ProxyOptions::default()
     };
     let proxy = Arc::new(Proxy::start(table, &options).await?);

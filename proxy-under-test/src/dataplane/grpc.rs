@@ -2,7 +2,9 @@
 //! (h2c), every call a stream routed on its own, so the calls of one
 //! long-lived connection spread over the endpoints as the route says. A
 //! connection with no call in flight for the idle timeout (or one that never
-//! finishes its preface) is closed, as for the other protocols.
+//! finishes its preface) is closed, as for the other protocols. A call's
+//! request body is charged to the memory budget until it is sent on; past
+//! the budget the call is answered `UNAVAILABLE` with `x-envoy-overloaded`.
 //!
 //! Local answers follow Envoy's local replies to a gRPC request: HTTP 200,
 //! trailers-only, the `grpc-status` its HTTP status maps to
@@ -16,16 +18,14 @@
 //! `httpStatus` maps to. Mirrored copies carry the authority with `-shadow` appended.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::RecvStream;
 use h2::server::SendResponse;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use meshbench_wire::Limits;
 use meshbench_wire::grpc::{self, Code};
-use meshbench_wire::mux::MAX_IN_FLIGHT;
+use meshbench_wire::mux::{BodyRefusal, Ended, read_body, serve_streams};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -34,78 +34,25 @@ use super::{Decision, ListenerContext, PATH, Target};
 use crate::route::Abort;
 use crate::upstream::grpc::{GrpcAnswer, GrpcCall};
 
-/// How long a connection being shut down may finish its calls.
-const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
-
 pub(crate) async fn serve_downstream(
     stream: TcpStream,
     context: Arc<ListenerContext>,
     cancel: CancellationToken,
 ) {
-    let mut builder = h2::server::Builder::new();
-    builder
-        .max_concurrent_streams(MAX_IN_FLIGHT as u32)
-        .max_header_list_size(Limits::DEFAULT_MAX_HEAD as u32);
-    let idle = context.shared.idle_timeout.unwrap_or(Duration::MAX);
-    let handshake = tokio::time::timeout(idle, builder.handshake::<_, Bytes>(stream));
-    let mut connection = match handshake.await {
-        Ok(Ok(connection)) => connection,
-        Ok(Err(_)) => return context.count("meshproxy_downstream_decode_errors_total", &[]),
-        Err(_) => return context.count("meshproxy_downstream_idle_timeouts_total", &[]),
-    };
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    loop {
-        let accepted = tokio::select! {
-            accepted = connection.accept() => accepted,
-            () = cancel.cancelled() => break,
-            // The idle timer restarts with every stream; it closes the
-            // connection only when no call is in flight.
-            () = tokio::time::sleep(idle) => {
-                if in_flight.load(Ordering::Relaxed) == 0 {
-                    context.count("meshproxy_downstream_idle_timeouts_total", &[]);
-                    break;
-                }
-                continue;
-            }
-        };
-        match accepted {
-            Some(Ok((request, respond))) => {
-                let call = Call::new(Arc::clone(&in_flight));
-                let context = Arc::clone(&context);
-                tokio::spawn(async move {
-                    timed(context, request, respond).await;
-                    drop(call);
-                });
-            }
-            Some(Err(error)) => {
-                if !error.is_io() && !error.is_go_away() {
-                    context.count("meshproxy_downstream_decode_errors_total", &[]);
-                }
-                return;
-            }
-            None => return,
-        }
-    }
-    connection.graceful_shutdown();
-    let _ = tokio::time::timeout(DRAIN, async {
-        while connection.accept().await.is_some() {}
-    })
+    let idle = context.shared.idle_timeout;
+    let handler = Arc::clone(&context);
+    let ended = serve_streams(
+        stream,
+        idle,
+        cancel,
+        CancellationToken::new(),
+        |request, respond| timed(Arc::clone(&handler), request, respond),
+    )
     .await;
-}
-
-/// One call in flight on a connection, counted while it lives.
-struct Call(Arc<AtomicUsize>);
-
-impl Call {
-    fn new(count: Arc<AtomicUsize>) -> Call {
-        count.fetch_add(1, Ordering::Relaxed);
-        Call(count)
-    }
-}
-
-impl Drop for Call {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+    match ended {
+        Ended::BadFrame(_) => context.count("meshproxy_downstream_decode_errors_total", &[]),
+        Ended::Idle => context.count("meshproxy_downstream_idle_timeouts_total", &[]),
+        Ended::Closed | Ended::Cancelled => {}
     }
 }
 
@@ -130,9 +77,36 @@ async fn handle(
     respond: &mut SendResponse<Bytes>,
 ) {
     let (parts, body) = request.into_parts();
-    let body = match read_body(body, Limits::DEFAULT_MAX_FRAME).await {
+    // The body is charged to the proxy's memory budget until it is sent on.
+    let evicted = CancellationToken::new();
+    let mut holding = context.shared.budget.holding(evicted.clone());
+    let read = read_body(body, Limits::DEFAULT_MAX_FRAME, &mut holding, &evicted);
+    let body = match read.await {
         Ok(body) => body,
-        Err(code) => return local(respond, code, "request body refused", &[]),
+        Err(BodyRefusal::TooLarge) => {
+            return local(
+                respond,
+                Code::RESOURCE_EXHAUSTED,
+                "request body refused",
+                &[],
+            );
+        }
+        Err(BodyRefusal::Cancelled) => {
+            return local(respond, Code::CANCELLED, "request body cancelled", &[]);
+        }
+        Err(BodyRefusal::Overloaded(refused)) => {
+            context.count(
+                "meshproxy_downstream_overload_total",
+                &[("action", "refused")],
+            );
+            let overloaded = [("x-envoy-overloaded", "true")];
+            return local(
+                respond,
+                Code::UNAVAILABLE,
+                &refused.to_string(),
+                &overloaded,
+            );
+        }
     };
     let mut view = grpc::attributes(&parts.method, &parts.uri, &parts.headers);
     view.attributes.insert(PATH, parts.uri.path());
@@ -272,22 +246,6 @@ fn set_all(headers: &mut HeaderMap, pairs: &[(String, String)]) {
             headers.insert(name, value);
         }
     }
-}
-
-/// The whole request body, refused past `max` bytes (checked against the
-/// message's declared length as soon as its prefix is in).
-async fn read_body(mut body: RecvStream, max: usize) -> Result<Bytes, Code> {
-    let mut buffer = BytesMut::new();
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk.map_err(|_| Code::CANCELLED)?;
-        let _ = body.flow_control().release_capacity(chunk.len());
-        buffer.extend_from_slice(&chunk);
-        let declared = grpc::frame::declared(&buffer).unwrap_or_default();
-        if buffer.len() > max || declared > max {
-            return Err(Code::RESOURCE_EXHAUSTED);
-        }
-    }
-    Ok(buffer.freeze())
 }
 
 /// Passes the endpoint's answer down, with the route's response mutations.

@@ -2,16 +2,19 @@
 //! cluster and endpoint once and is then spliced to it byte for byte, which
 //! is both Istio's TCP traffic shifting and the negative control that shows
 //! why a layer-4 proxy cannot balance requests on a long-lived connection.
+//! A connection on which no byte moves either way for the idle timeout is
+//! closed, as `tcp_proxy`'s `idle_timeout` does.
 
 use std::sync::Arc;
 
+use meshbench_wire::mux::idle::{Activity, Watched};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::{Decision, ListenerContext};
 
 pub(crate) async fn serve_downstream(
-    mut stream: TcpStream,
+    stream: TcpStream,
     context: Arc<ListenerContext>,
     cancel: CancellationToken,
 ) {
@@ -24,13 +27,21 @@ pub(crate) async fn serve_downstream(
         TcpStream::connect(target.endpoint.addr),
     )
     .await;
-    let Ok(Ok(mut upstream)) = connect else {
+    let Ok(Ok(upstream)) = connect else {
         context.count_forwarded(&target, "upstream_error");
         return;
     };
     context.count_forwarded(&target, "connected");
+    let activity = Activity::new();
+    let (mut down, mut up) = (
+        Watched::new(stream, &activity),
+        Watched::new(upstream, &activity),
+    );
     tokio::select! {
         _ = cancel.cancelled() => {}
-        _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream) => {}
+        _ = tokio::io::copy_bidirectional(&mut down, &mut up) => {}
+        () = activity.idle(context.shared.idle_timeout) => {
+            context.count("meshproxy_downstream_idle_timeouts_total", &[]);
+        }
     }
 }

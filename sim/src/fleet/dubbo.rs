@@ -15,7 +15,7 @@ use meshbench_wire::dubbo::{
 use tokio::net::TcpStream;
 
 use super::echo::{Echo, PREFIX, REQUEST_ID};
-use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::mux::{Answer, Order};
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
@@ -26,15 +26,16 @@ pub(crate) async fn serve_endpoint(
     connection: u64,
     cancel: CancellationToken,
 ) {
-    serve(
-        stream,
-        DubboCodec::new(),
-        Order::Multiplexed,
-        None,
-        cancel,
-        |frame: Frame| answer(Arc::clone(&endpoint), connection, frame),
-    )
-    .await;
+    let serving = Arc::clone(&endpoint);
+    serving
+        .serve(
+            stream,
+            DubboCodec::new(),
+            Order::Multiplexed,
+            cancel,
+            |frame: Frame| answer(Arc::clone(&endpoint), connection, frame),
+        )
+        .await;
 }
 
 async fn answer(endpoint: Arc<Endpoint>, connection: u64, frame: Frame) -> Answer<Frame> {

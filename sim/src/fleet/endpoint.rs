@@ -4,12 +4,16 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use meshbench_wire::CodecError;
 use meshbench_wire::attributes::Attributes;
+use meshbench_wire::mux::{Answer, Buffered, Ended, MemoryBudget, Metered, Order, Refusal, serve};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
+use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -26,8 +30,17 @@ pub(crate) struct Endpoint {
     behaviour: Behaviour,
     collector: Collector,
     hold: Hold,
+    limits: ConnectionLimits,
     rng: Mutex<StdRng>,
     next_connection: AtomicU64,
+}
+
+/// What bounds every connection of the fleet: how long it may idle, and
+/// the memory budget all of them share.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionLimits {
+    pub(crate) idle: Option<Duration>,
+    pub(crate) budget: Arc<MemoryBudget>,
 }
 
 /// A request admitted by an endpoint: recorded, its fate drawn.
@@ -46,6 +59,7 @@ impl Endpoint {
         behaviour: Behaviour,
         collector: Collector,
         hold: Hold,
+        limits: ConnectionLimits,
         seed: u64,
     ) -> Self {
         Endpoint {
@@ -53,6 +67,7 @@ impl Endpoint {
             behaviour,
             collector,
             hold,
+            limits,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             next_connection: AtomicU64::new(1),
         }
@@ -60,6 +75,37 @@ impl Endpoint {
 
     pub(crate) fn behaviour(&self) -> &Behaviour {
         &self.behaviour
+    }
+
+    pub(crate) fn limits(&self) -> &ConnectionLimits {
+        &self.limits
+    }
+
+    /// Serves one request/response connection with `codec`, under the
+    /// fleet's idle timeout and memory budget.
+    pub(crate) async fn serve<C, Req, Resp, H, Fut>(
+        &self,
+        stream: TcpStream,
+        codec: C,
+        order: Order,
+        cancel: CancellationToken,
+        handle: H,
+    ) -> Ended
+    where
+        C: Decoder<Item = Req, Error = CodecError> + Encoder<Resp, Error = CodecError> + Buffered,
+        Metered<C>: Refusal<Resp>,
+        H: Fn(Req) -> Fut,
+        Fut: Future<Output = Answer<Resp>> + Send + 'static,
+        Resp: Send + 'static,
+    {
+        // The budget cancels this one connection to make room for smaller requests.
+        let close = cancel.child_token();
+        let codec = Metered::new(codec, &self.limits.budget, close.clone());
+        let ended = serve(stream, codec, order, self.limits.idle, close, handle).await;
+        if let Ended::BadFrame(error) = &ended {
+            tracing::warn!(endpoint = %self.identity, %error, "closed a connection whose bytes do not decode");
+        }
+        ended
     }
 
     /// Records the request and draws its fate.

@@ -10,21 +10,19 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::RecvStream;
 use h2::server::SendResponse;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use meshbench_wire::Limits;
 use meshbench_wire::grpc::greeter::{HelloRequest, METHOD, User, version_id};
 use meshbench_wire::grpc::{self, Code};
+use meshbench_wire::mux::{BodyRefusal, read_body, serve_streams};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::echo::{PREFIX, REQUEST_ID};
 use super::endpoint::Endpoint;
-
-/// How long a connection being shut down may finish its calls.
-const DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub(crate) async fn serve_endpoint(
     stream: TcpStream,
@@ -32,27 +30,21 @@ pub(crate) async fn serve_endpoint(
     connection: u64,
     cancel: CancellationToken,
 ) {
-    let Ok(mut h2) = h2::server::handshake(stream).await else {
-        return;
-    };
     // A call whose fate is `close` drops the whole connection.
     let dropped = CancellationToken::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = h2.accept() => accepted,
-            () = dropped.cancelled() => return,
-            () = cancel.cancelled() => break,
-        };
-        match accepted {
-            Some(Ok((request, respond))) => {
-                let (endpoint, dropped) = (Arc::clone(&endpoint), dropped.clone());
-                tokio::spawn(answer(endpoint, connection, request, respond, dropped));
-            }
-            Some(Err(_)) | None => return,
-        }
-    }
-    h2.graceful_shutdown();
-    let _ = tokio::time::timeout(DRAIN, async { while h2.accept().await.is_some() {} }).await;
+    let idle = endpoint.limits().idle;
+    let serving = Arc::clone(&endpoint);
+    let abort = dropped.clone();
+    serve_streams(stream, idle, cancel, abort, move |request, respond| {
+        answer(
+            Arc::clone(&serving),
+            connection,
+            request,
+            respond,
+            dropped.clone(),
+        )
+    })
+    .await;
 }
 
 async fn answer(
@@ -63,9 +55,18 @@ async fn answer(
     dropped: CancellationToken,
 ) {
     let (parts, body) = request.into_parts();
-    let body = match read_body(body, Limits::default().max_frame).await {
+    let evicted = CancellationToken::new();
+    let mut holding = endpoint.limits().budget.holding(evicted.clone());
+    let read = read_body(body, Limits::default().max_frame, &mut holding, &evicted);
+    let body = match read.await {
         Ok(body) => body,
-        Err(code) => return trailers_only(&mut respond, code, "request body", &[]),
+        Err(BodyRefusal::TooLarge) => {
+            return trailers_only(&mut respond, Code::RESOURCE_EXHAUSTED, "request body", &[]);
+        }
+        Err(BodyRefusal::Cancelled) => return,
+        Err(BodyRefusal::Overloaded(refused)) => {
+            return trailers_only(&mut respond, Code::UNAVAILABLE, &refused.to_string(), &[]);
+        }
     };
     let view = grpc::attributes(&parts.method, &parts.uri, &parts.headers);
     let request_id = parts
@@ -119,22 +120,6 @@ fn greeting(endpoint: &Endpoint, name: &str) -> String {
         text.extend(std::iter::repeat_n('x', padding));
     }
     text
-}
-
-/// The whole request body, refused past `max` bytes.
-pub(crate) async fn read_body(mut body: RecvStream, max: usize) -> Result<Bytes, Code> {
-    let mut buffer = BytesMut::new();
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk.map_err(|_| Code::CANCELLED)?;
-        let _ = body.flow_control().release_capacity(chunk.len());
-        if buffer.len() + chunk.len() > max
-            || grpc::frame::declared(&buffer).is_some_and(|n| n > max)
-        {
-            return Err(Code::RESOURCE_EXHAUSTED);
-        }
-        buffer.extend_from_slice(&chunk);
-    }
-    Ok(buffer.freeze())
 }
 
 fn head(metadata: &[(String, String)]) -> Response<()> {

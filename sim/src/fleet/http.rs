@@ -13,7 +13,7 @@ use meshbench_wire::http1::{Request, Response, ServerCodec};
 use tokio::net::TcpStream;
 
 use super::echo::{Echo, PREFIX, REQUEST_ID};
-use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::mux::{Answer, Order};
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
@@ -25,15 +25,16 @@ pub(crate) async fn serve_endpoint(
     connection: u64,
     cancel: CancellationToken,
 ) {
-    serve(
-        stream,
-        ServerCodec::default(),
-        Order::Sequential,
-        None,
-        cancel,
-        |request: Request| answer(Arc::clone(&endpoint), connection, request),
-    )
-    .await;
+    let serving = Arc::clone(&endpoint);
+    serving
+        .serve(
+            stream,
+            ServerCodec::default(),
+            Order::Sequential,
+            cancel,
+            |request: Request| answer(Arc::clone(&endpoint), connection, request),
+        )
+        .await;
 }
 
 async fn answer(endpoint: Arc<Endpoint>, connection: u64, request: Request) -> Answer<Response> {

@@ -1,10 +1,12 @@
 //! The TCP echo server (a mysqldb-like stand-in for TCP traffic shifting):
 //! on connect it writes one greeting line naming itself and the connection,
 //! then echoes every byte back. The unit of routing here is the connection,
-//! so each connection is one record.
+//! so each connection is one record. A connection on which nothing moves
+//! for the fleet's idle timeout is closed.
 
 use std::sync::Arc;
 
+use meshbench_wire::mux::idle::{Activity, Watched};
 use tokio::io::{AsyncWriteExt, copy};
 use tokio::net::TcpStream;
 
@@ -34,9 +36,12 @@ pub(crate) async fn serve_endpoint(
     if stream.write_all(line.as_bytes()).await.is_err() {
         return;
     }
-    let (mut read, mut write) = stream.split();
+    let activity = Activity::new();
+    let (read, mut write) = stream.split();
+    let mut read = Watched::new(read, &activity);
     tokio::select! {
         _ = cancel.cancelled() => {}
         _ = copy(&mut read, &mut write) => {}
+        () = activity.idle(endpoint.limits().idle) => {}
     }
 }

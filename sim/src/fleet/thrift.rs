@@ -12,7 +12,7 @@ use meshbench_wire::thrift::{Message, MessageType, ServerCodec};
 use tokio::net::TcpStream;
 
 use super::echo::REQUEST_ID;
-use meshbench_wire::mux::{Answer, Ended, Order, serve};
+use meshbench_wire::mux::{Answer, Order};
 use tokio_util::sync::CancellationToken;
 
 use super::endpoint::Endpoint;
@@ -24,18 +24,16 @@ pub(crate) async fn serve_endpoint(
     cancel: CancellationToken,
     server: ServerCodec,
 ) {
-    let ended = serve(
-        stream,
-        server.codec(),
-        Order::Multiplexed,
-        None,
-        cancel,
-        |call: Message| answer(Arc::clone(&endpoint), connection, call, server),
-    )
-    .await;
-    if let Ended::BadFrame(error) = ended {
-        tracing::warn!(endpoint = %endpoint.identity, %server, %error, "closed a connection whose bytes do not decode");
-    }
+    let serving = Arc::clone(&endpoint);
+    serving
+        .serve(
+            stream,
+            server.codec(),
+            Order::Multiplexed,
+            cancel,
+            |call: Message| answer(Arc::clone(&endpoint), connection, call, server),
+        )
+        .await;
 }
 
 async fn answer(

@@ -54,6 +54,12 @@ impl ServerCodec {
         error
     }
 
+    fn too_many_headers(&mut self) -> DecodeError {
+        let max = self.limits.max_headers;
+        self.refused = Some(431);
+        invalid(format!("more than {max} header fields"))
+    }
+
     fn parse_head(&mut self, src: &mut BytesMut) -> Result<Option<Pending<Request>>, DecodeError> {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Request::new(&mut fields);
@@ -63,13 +69,12 @@ impl ServerCodec {
                 DecodeError::check_head(src.len(), self.limits).map_err(|e| self.refuse(431, e))?;
                 return Ok(None);
             }
-            Err(httparse::Error::TooManyHeaders) => {
-                let error = invalid(format!("more than {MAX_HEADERS} header fields"));
-                self.refused = Some(431);
-                return Err(error);
-            }
+            Err(httparse::Error::TooManyHeaders) => return Err(self.too_many_headers()),
             Err(e) => return Err(self.refuse(400, invalid(format!("bad request head: {e}")))),
         };
+        if parsed.headers.len() > self.limits.max_headers {
+            return Err(self.too_many_headers());
+        }
         let headers = collect_headers(parsed.headers);
         let request = Request {
             method: parsed.method.unwrap_or_default().to_owned(),

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 use tokio_util::sync::CancellationToken;
 
+use super::idle::{Activity, Watched};
 use crate::CodecError;
 
 /// What a request handler wants done on the connection.
@@ -43,7 +44,8 @@ pub enum Ended {
     /// The peer sent bytes that do not decode.
     BadFrame(CodecError),
     /// Nothing was in flight and no whole request arrived for the idle
-    /// timeout: a silent peer, or one trickling a frame byte by byte.
+    /// timeout: a silent peer, or one trickling a frame byte by byte. Or an
+    /// answer was being written and the peer read none of it for as long.
     Idle,
     /// The server is shutting down.
     Cancelled,
@@ -88,8 +90,15 @@ impl<R> Refusal<R> for crate::dubbo::DubboCodec {
 /// Serves one connection with `codec`: decodes requests, runs `handle` on
 /// each and writes the answers, until the peer closes, a frame does not
 /// decode (answered with the codec's [`Refusal`] first), a handler asks to
-/// close, the connection idles past `idle`, or `cancel` fires. When the peer stops sending, the requests it already made
-/// are still answered.
+/// close, the connection idles past `idle`, or `cancel` fires. When the
+/// peer stops sending, the requests it already made are still answered.
+///
+/// What one connection buffers is bounded: the read buffer holds at most
+/// one frame (the codec's limit), at most [`MAX_IN_FLIGHT`] requests are
+/// handled at once, and the write buffer holds one answer at a time: reading
+/// stops while an answer is written, and a peer that reads none of it for
+/// `idle` is closed, so a client that pipelines without reading holds at
+/// most `MAX_IN_FLIGHT` finished answers.
 ///
 /// # Returns
 /// Why the connection ended, for the caller to count; it is closed either way.
@@ -108,8 +117,10 @@ where
     Fut: Future<Output = Answer<Resp>> + Send + 'static,
     Resp: Send + 'static,
 {
-    let mut framed = Framed::new(stream, codec);
+    let activity = Activity::new();
+    let mut framed = Framed::new(Watched::new(stream, &activity), codec);
     let mut in_flight: JoinSet<Answer<Resp>> = JoinSet::new();
+    let stall = idle;
     // Far enough away to mean "never" when there is no idle timeout.
     let idle = idle.unwrap_or(Duration::from_secs(86_400 * 365));
     let idle_timer = tokio::time::sleep(idle);
@@ -120,8 +131,8 @@ where
             _ = &mut idle_timer, if in_flight.is_empty() => return Ended::Idle,
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 let Ok(answer) = done else { return Ended::Closed };
-                if !write(&mut framed, answer).await {
-                    return Ended::Closed;
+                if let Some(ended) = deliver(&mut framed, answer, (&activity, stall), &cancel).await {
+                    return ended;
                 }
                 idle_timer.as_mut().reset(Instant::now() + idle);
             }
@@ -137,8 +148,8 @@ where
                                 _ = cancel.cancelled() => return Ended::Cancelled,
                                 answer = answer => answer,
                             };
-                            if !write(&mut framed, answer).await {
-                                return Ended::Closed;
+                            if let Some(ended) = deliver(&mut framed, answer, (&activity, stall), &cancel).await {
+                                return ended;
                             }
                         }
                     }
@@ -146,20 +157,42 @@ where
                 }
                 Some(Err(error)) => {
                     if let Some(refusal) = framed.codec().refusal() {
-                        let _ = framed.send(refusal).await;
+                        let answer = Answer::ReplyThenClose(refusal);
+                        deliver(&mut framed, answer, (&activity, stall), &cancel).await;
                     }
                     return Ended::BadFrame(error);
                 }
                 None => {
                     while let Some(Ok(answer)) = in_flight.join_next().await {
-                        if !write(&mut framed, answer).await {
-                            break;
+                        if let Some(ended) = deliver(&mut framed, answer, (&activity, stall), &cancel).await {
+                            return ended;
                         }
                     }
                     return Ended::Closed;
                 }
             },
         }
+    }
+}
+
+/// Writes an answer unless the peer reads none of it for `stall` or
+/// `cancel` fires; `None` while the connection stays open.
+async fn deliver<S, C, Resp>(
+    framed: &mut Framed<Watched<S>, C>,
+    answer: Answer<Resp>,
+    (activity, stall): (&Activity, Option<Duration>),
+    cancel: &CancellationToken,
+) -> Option<Ended>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    C: Encoder<Resp, Error = CodecError>,
+{
+    // The stall is timed from the write's start, not from the last read.
+    activity.touch();
+    tokio::select! {
+        () = cancel.cancelled() => Some(Ended::Cancelled),
+        () = activity.idle(stall) => Some(Ended::Idle),
+        open = write(framed, answer) => (!open).then_some(Ended::Closed),
     }
 }
 

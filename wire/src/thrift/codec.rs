@@ -29,6 +29,9 @@ pub struct ThriftCodec {
     each_message: bool,
     hint: Option<Encoding>,
     limits: Limits,
+    /// The unframed message being walked, kept across reads so that a
+    /// message arriving in pieces is walked once.
+    walk: Option<skip::Walk>,
 }
 
 impl ThriftCodec {
@@ -42,6 +45,7 @@ impl ThriftCodec {
             each_message: mode == TransportMode::EachMessage,
             hint: None,
             limits: Limits::default(),
+            walk: None,
         }
     }
 
@@ -83,20 +87,32 @@ impl ThriftCodec {
         Ok(Some(message))
     }
 
-    fn decode_unframed(&self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
-        let end = header::parse(src, self.hint, self.limits)
-            .and_then(|header| skip::struct_end(header.encoding, src, header.len, self.limits));
-        match end {
+    fn decode_unframed(&mut self, src: &mut BytesMut) -> Result<Option<Message>, DecodeError> {
+        let walk = match &mut self.walk {
+            Some(walk) => walk,
+            None => match header::parse(src, self.hint, self.limits) {
+                Ok(header) => self
+                    .walk
+                    .insert(skip::Walk::new(header.encoding, header.len)),
+                Err(DecodeError::Incomplete) => return self.wait(src),
+                Err(other) => return Err(other),
+            },
+        };
+        match walk.resume(src, self.limits) {
             Ok(end) => {
+                self.walk = None;
                 let bytes = src.split_to(end).freeze();
                 Message::parse(Transport::Unframed, bytes, self.hint, self.limits).map(Some)
             }
-            Err(DecodeError::Incomplete) => {
-                DecodeError::check_size(Protocol::Thrift, src.len(), self.limits)?;
-                Ok(None)
-            }
+            Err(DecodeError::Incomplete) => self.wait(src),
             Err(other) => Err(other),
         }
+    }
+
+    /// More bytes are needed: fine while what is buffered fits the limit.
+    fn wait(&self, src: &BytesMut) -> Result<Option<Message>, DecodeError> {
+        DecodeError::check_size(Protocol::Thrift, src.len(), self.limits)?;
+        Ok(None)
     }
 }
 

@@ -8,7 +8,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::hello::{self, SayHello};
 use super::*;
-use crate::Limits;
+use crate::{DecodeError, Limits};
 
 const ENCODINGS: [Encoding; 3] = [Encoding::Binary, Encoding::LaxBinary, Encoding::Compact];
 const TRANSPORTS: [Transport; 2] = [Transport::Framed, Transport::Unframed];
@@ -329,6 +329,25 @@ proptest! {
             let _ = SayHello::decode_call(&message);
             let _ = hello::decode_reply(&message);
         }
+    }
+
+    #[test]
+    fn a_walk_in_pieces_ends_as_a_whole_walk_does(
+        body in prop::collection::vec(any::<u8>(), 0..256),
+        cuts in prop::collection::vec(0usize..256, 0..8),
+        encoding in encoding_strategy(),
+    ) {
+        let limits = Limits::default();
+        let whole = skip::struct_end(encoding, &body, 0, limits);
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(body.len())).collect();
+        cuts.sort_unstable();
+        let mut walk = skip::Walk::new(encoding, 0);
+        let pieces = cuts
+            .into_iter()
+            .map(|cut| walk.resume(&body[..cut], limits))
+            .find(|r| !matches!(r, Err(DecodeError::Incomplete)));
+        let walked = pieces.unwrap_or_else(|| walk.resume(&body, limits));
+        prop_assert_eq!(format!("{walked:?}"), format!("{whole:?}"));
     }
 
     #[test]
