@@ -83,15 +83,22 @@ impl Subject {
         const MIB: usize = 1024 * 1024;
         match self {
             Subject::Meshproxy => format!(
-                "Thrift frames {} MiB, Dubbo {} MiB, HTTP heads {} KiB and bodies {} MiB; \
-                 a {} MiB budget for buffered requests; {} requests in flight per connection; \
-                 no connection limit but the descriptors (a reserve descriptor refuses cleanly)",
+                "Thrift frames {} MiB, Dubbo {} MiB, HTTP heads {} KiB with at most {} fields \
+                 and bodies {} MiB; a {} MiB budget for buffered requests (past it the \
+                 connections holding more than the one asking are closed, largest first, \
+                 then the one asking is refused); {} requests in flight per connection, one \
+                 answer buffered for writing; idle connections and stalled writes closed after \
+                 {} s, pooled upstream connections after {} s unused; no connection limit but \
+                 the descriptors (a reserve descriptor refuses cleanly)",
                 Limits::DEFAULT_MAX_FRAME / MIB,
                 DubboCodec::MAX_PAYLOAD / MIB,
                 Limits::DEFAULT_MAX_HEAD / KIB,
+                Limits::PROXY_MAX_HEADERS,
                 Limits::DEFAULT_MAX_FRAME / MIB,
                 meshbench_proxy_under_test::dataplane::DEFAULT_MEMORY_BUDGET / MIB,
                 meshbench_wire::mux::MAX_IN_FLIGHT,
+                meshbench_proxy_under_test::dataplane::DEFAULT_IDLE_TIMEOUT.as_secs(),
+                meshbench_proxy_under_test::upstream::DEFAULT_UPSTREAM_IDLE_TIMEOUT.as_secs(),
             ),
             Subject::Envoy => "as the adapter writes it, like istiod: Envoy's defaults, a 1 MiB \
                  per-connection buffer limit (`per_connection_buffer_limit_bytes` unset), no \

@@ -72,15 +72,7 @@ async fn malformed_frames_close_the_connection_and_release_it() {
     ];
     for (service, protocol, inputs) in cases {
         let fleet = fleet(service, protocol, &["v1"]).await;
-        let all = table(
-            &fleet,
-            protocol,
-            vec![route(
-                "all",
-                vec![],
-                forward(vec![(cluster_name(&fleet, "v1"), 1)]),
-            )],
-        );
+        let all = all_to_v1(&fleet, protocol);
         let (proxy, addr) = start(all).await;
         for input in &inputs {
             send_and_wait_for_close(addr, input).await;
@@ -121,15 +113,7 @@ async fn a_frame_trickled_byte_by_byte_is_cut_off_at_the_idle_timeout() {
         &["v1"],
     )
     .await;
-    let all = table(
-        &fleet,
-        Protocol::Thrift,
-        vec![route(
-            "all",
-            vec![],
-            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
-        )],
-    );
+    let all = all_to_v1(&fleet, Protocol::Thrift);
     let options = ProxyOptions {
         idle_timeout: Some(std::time::Duration::from_millis(300)),
         ..ProxyOptions::default()

@@ -17,15 +17,7 @@ const HTTP_SERVICE: &str = "travels.travel-agency.svc.cluster.local";
 
 async fn http_proxy(options: ProxyOptions) -> (Fleet, Proxy, SocketAddr) {
     let fleet = fleet(HTTP_SERVICE, Protocol::Http, &["v1"]).await;
-    let all = table(
-        &fleet,
-        Protocol::Http,
-        vec![route(
-            "all",
-            vec![],
-            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
-        )],
-    );
+    let all = all_to_v1(&fleet, Protocol::Http);
     let proxy = Proxy::start(all, &options).await.expect("starts");
     let addr = proxy.listeners()[0].1;
     (fleet, proxy, addr)
@@ -128,15 +120,7 @@ async fn pooled_upstream_connections_are_closed_once_unused_for_the_idle_timeout
 #[tokio::test]
 async fn a_tcp_connection_on_which_nothing_moves_is_closed_at_the_idle_timeout() {
     let fleet = fleet("mysqldb.ns.svc.cluster.local", Protocol::Tcp, &["v1"]).await;
-    let all = table(
-        &fleet,
-        Protocol::Tcp,
-        vec![route(
-            "all",
-            vec![],
-            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
-        )],
-    );
+    let all = all_to_v1(&fleet, Protocol::Tcp);
     let options = ProxyOptions {
         idle_timeout: Some(Duration::from_millis(300)),
         ..ProxyOptions::default()
@@ -171,15 +155,7 @@ async fn a_peer_that_reads_no_answer_is_closed_at_the_idle_timeout() {
     };
     let service = "thrift-sample-server.meta-thrift.svc.cluster.local";
     let fleet = fleet_with(service, Protocol::Thrift, &[("v1", behaviour)], 1).await;
-    let all = table(
-        &fleet,
-        Protocol::Thrift,
-        vec![route(
-            "all",
-            vec![],
-            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
-        )],
-    );
+    let all = all_to_v1(&fleet, Protocol::Thrift);
     let options = ProxyOptions {
         idle_timeout: Some(Duration::from_millis(500)),
         ..ProxyOptions::default()

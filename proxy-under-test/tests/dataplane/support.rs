@@ -133,6 +133,12 @@ pub fn route(name: &str, matches: Vec<Match>, forward: Forward) -> Route {
     }
 }
 
+/// A table with one route, `all`, sending everything to `v1`.
+pub fn all_to_v1(fleet: &Fleet, protocol: Protocol) -> RouteTable {
+    let all = forward(vec![(cluster_name(fleet, "v1"), 1)]);
+    table(fleet, protocol, vec![route("all", vec![], all)])
+}
+
 pub async fn start(table: RouteTable) -> (Proxy, SocketAddr) {
     let proxy = Proxy::start(
         table,
