@@ -336,8 +336,8 @@ async fn warm_up(
         .map_err(|e| RunError::Ledger(format!("warm-up: {e}")))
 }
 
-/// Feeds every ended request to the monitors, in send order, and stops the
-/// workload once all of them have decided.
+/// Feeds every ended request to the monitors, in send order, as it ends,
+/// and stops the workload once all of them have decided.
 async fn stop_when_decided(
     mut monitors: Vec<Box<dyn Monitor>>,
     progress: &Progress,
@@ -346,23 +346,19 @@ async fn stop_when_decided(
     if monitors.is_empty() {
         return;
     }
-    let mut seen = 0;
+    let mut ended = progress.subscribe();
     let mut in_order = SendOrder::default();
     loop {
-        let done = tokio::select! {
-            () = finished.cancelled() => true,
-            () = tokio::time::sleep(Duration::from_millis(10)) => false,
+        let entry = tokio::select! {
+            () = finished.cancelled() => return,
+            entry = ended.recv() => entry,
         };
-        seen = progress.ended_since(seen, |entry| {
-            in_order.push(entry.clone(), |entry| {
-                monitors.iter_mut().for_each(|m| m.observe(entry));
-            });
+        let Some(entry) = entry else { return };
+        in_order.push(entry, |entry| {
+            monitors.iter_mut().for_each(|m| m.observe(entry));
         });
         if monitors.iter().all(|m| m.decision() != Decision::Continue) {
-            progress.stop.store(true, Ordering::Relaxed);
-            return;
-        }
-        if done {
+            progress.stop.cancel();
             return;
         }
     }
@@ -370,28 +366,26 @@ async fn stop_when_decided(
 
 /// Stops the workload (through `stop`) when requests are in flight and
 /// none has been answered for `silence`; returns how long it waited then.
-/// Looks once a second, until the workload ends.
+/// It wakes only when a silence could have run out, until the workload ends.
 async fn stalled(
     progress: &Progress,
     silence: Duration,
     stop: &CancellationToken,
     finished: &CancellationToken,
 ) -> Option<Duration> {
-    let mut last = (progress.answered.load(Ordering::Relaxed), Instant::now());
     loop {
         tokio::select! {
             () = finished.cancelled() => return None,
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = progress.answers.idle(Some(silence)) => {}
         }
-        let answered = progress.answered.load(Ordering::Relaxed);
         let in_flight =
             progress.sent.load(Ordering::Relaxed) > progress.done.load(Ordering::Relaxed);
-        if answered != last.0 || !in_flight {
-            last = (answered, Instant::now());
-        } else if last.1.elapsed() >= silence {
+        if in_flight {
             stop.cancel();
-            return Some(last.1.elapsed());
+            return Some(progress.answers.since());
         }
+        // Nothing was waiting for an answer: the silence starts again.
+        progress.answers.touch();
     }
 }
 
@@ -401,7 +395,8 @@ async fn stalled(
 const STILL: Duration = Duration::from_secs(1);
 
 /// Releases the fleet's held requests once the run stands still with some
-/// held, or when the workload ends.
+/// held, or when the workload ends. It wakes only when a still period could
+/// have run out.
 async fn release_when_still(
     hold: Option<&Hold>,
     progress: &Progress,
@@ -410,27 +405,25 @@ async fn release_when_still(
     let Some(hold) = hold else {
         return;
     };
-    let mut last = None;
-    let mut still_since = Instant::now();
     loop {
-        let done = tokio::select! {
-            () = finished.cancelled() => true,
-            () = tokio::time::sleep(Duration::from_millis(20)) => false,
+        let still = async {
+            progress.moved.idle(Some(STILL)).await;
+            hold.moved().idle(Some(STILL)).await;
         };
-        let now = (
-            progress.sent.load(Ordering::SeqCst),
-            progress.done.load(Ordering::SeqCst),
-            hold.held(),
-        );
-        if last != Some(now) {
-            last = Some(now);
-            still_since = Instant::now();
+        tokio::select! {
+            () = finished.cancelled() => break,
+            () = still => {}
         }
-        if done || (now.2 > 0 && still_since.elapsed() >= STILL) {
-            hold.release();
-            return;
+        let quiet = progress.moved.since().min(hold.moved().since());
+        if quiet >= STILL && hold.held() > 0 {
+            break;
+        }
+        if quiet >= STILL {
+            // Still, but nothing held: wait for the next move.
+            progress.moved.touch();
         }
     }
+    hold.release();
 }
 
 /// The fleet's services as adapters see them, each with its running endpoints.
@@ -475,9 +468,9 @@ async fn apply_phases(
     Ok(applied)
 }
 
-/// Waits until `trigger` is due: a time trigger sleeps until its moment;
-/// a request-count trigger looks every millisecond (a count has no moment
-/// to wait for). `false` when the run ended or was interrupted first.
+/// Waits until `trigger` is due: a time trigger sleeps until its moment, a
+/// request-count trigger until the workload says the count is reached.
+/// `false` when the run ended or was interrupted first.
 async fn due(
     trigger: Trigger,
     progress: &Progress,
@@ -487,11 +480,7 @@ async fn due(
     let reached = async {
         match trigger {
             Trigger::After(at) => tokio::time::sleep_until(started + at).await,
-            Trigger::Requests(n) => {
-                while progress.sent.load(Ordering::Relaxed) < n {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
+            Trigger::Requests(n) => progress.sent_reaches(n).await,
         }
     };
     tokio::select! {

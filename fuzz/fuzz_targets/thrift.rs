@@ -14,6 +14,7 @@ use tokio_util::codec::Decoder;
 const LIMITS: Limits = Limits {
     max_frame: 1 << 20,
     max_head: 1 << 16,
+    max_headers: Limits::DEFAULT_MAX_HEADERS,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -16,12 +16,14 @@ mod connection;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use meshbench_wire::mux::idle::Activity;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -273,8 +275,12 @@ pub enum PlanError {
 }
 
 /// Live state the runner reads (progress bars, phases, sequential tests) and
-/// writes (phase, stop).
-#[derive(Debug, Default)]
+/// writes (phase, stop). What the runner waits for arrives as events, not
+/// by looking again and again: a count reached ([`Progress::sent_reaches`]),
+/// every ended request in turn ([`Progress::subscribe`]), a stop
+/// ([`Progress::stop`], a cancellation token) and the moment requests last
+/// moved or were last answered ([`Progress::moved`], [`Progress::answers`]).
+#[derive(Debug)]
 pub struct Progress {
     /// Requests started so far, over all clients.
     pub sent: AtomicU64,
@@ -288,44 +294,118 @@ pub struct Progress {
     /// Routing changes begun (set before a change is applied): a request
     /// that sees this move past its phase while in flight overlapped a switch.
     pub switches_begun: AtomicUsize,
-    /// Set when the evidence is already decisive: no request starts after
-    /// it, the ones in flight finish and are recorded.
-    pub stop: AtomicBool,
+    /// Cancelled when the evidence is already decisive: no request starts
+    /// after it, the ones in flight finish and are recorded.
+    pub stop: CancellationToken,
     /// New connections the HTTP clients opened because a server closed a
     /// kept-alive one (see [`crate::client::http`]), counted as each
     /// workload connection ends: a report says so, so that a proxy that
     /// keeps closing connections is seen even when no request was lost.
     pub reconnects: AtomicU64,
+    /// When a request was last sent or ended.
+    pub moved: Arc<Activity>,
+    /// When a request was last answered, or when one was sent with none in
+    /// flight before it (so a silence counts only time spent waiting).
+    pub answers: Arc<Activity>,
+    /// The smallest `sent` count a waiter waits for (`u64::MAX`: none).
+    mark: AtomicU64,
+    marked: Notify,
     /// The requests ended so far, in the order they ended; the ledger is
     /// made of them when the run is over.
-    finished: Mutex<Vec<Entry>>,
+    finished: Mutex<Finished>,
     /// The heartbeat tallies of the connections that sent heartbeats.
     heartbeats: Mutex<Vec<Heartbeats>>,
 }
 
+#[derive(Debug, Default)]
+struct Finished {
+    entries: Vec<Entry>,
+    /// Where each ended request is also sent as it ends, once subscribed.
+    subscriber: Option<mpsc::UnboundedSender<Entry>>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            sent: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+            phase: AtomicUsize::new(0),
+            switches_begun: AtomicUsize::new(0),
+            stop: CancellationToken::new(),
+            reconnects: AtomicU64::new(0),
+            moved: Activity::new(),
+            answers: Activity::new(),
+            mark: AtomicU64::new(u64::MAX),
+            marked: Notify::new(),
+            finished: Mutex::default(),
+            heartbeats: Mutex::default(),
+        }
+    }
+}
+
 impl Progress {
-    /// Calls `look` on every request that ended since the first `seen`, in
-    /// the order they ended, and returns how many have ended in all. A
-    /// sequential test calls it again with what it returned.
-    pub fn ended_since(&self, seen: usize, mut look: impl FnMut(&Entry)) -> usize {
-        let finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
-        finished.iter().skip(seen).for_each(&mut look);
-        finished.len()
+    /// Every request that ended so far, then each one as it ends, in the
+    /// order they ended (one subscriber: a later one replaces it).
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Entry> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        for entry in &finished.entries {
+            let _ = sender.send(entry.clone());
+        }
+        finished.subscriber = Some(sender);
+        receiver
+    }
+
+    /// Resolves once `n` requests have been sent.
+    pub async fn sent_reaches(&self, n: u64) {
+        loop {
+            let notified = self.marked.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.mark.fetch_min(n, Ordering::SeqCst);
+            if self.sent.load(Ordering::SeqCst) >= n {
+                self.mark.store(u64::MAX, Ordering::SeqCst);
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Counts a request sent; returns its place in the send order.
+    fn count_sent(&self) -> u64 {
+        if self.sent.load(Ordering::SeqCst) == self.done.load(Ordering::SeqCst) {
+            self.answers.touch();
+        }
+        let order = self.sent.fetch_add(1, Ordering::SeqCst);
+        if order + 1 >= self.mark.load(Ordering::SeqCst) {
+            self.marked.notify_waiters();
+        }
+        self.moved.touch();
+        order
     }
 
     fn record(&self, entry: Entry) {
         if matches!(entry.outcome, Outcome::Response { .. }) {
             self.answered.fetch_add(1, Ordering::Relaxed);
+            self.answers.touch();
         }
-        self.finished
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(entry);
+        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(subscriber) = &finished.subscriber
+            && subscriber.send(entry.clone()).is_err()
+        {
+            finished.subscriber = None;
+        }
+        finished.entries.push(entry);
+        drop(finished);
         self.done.fetch_add(1, Ordering::Relaxed);
+        self.moved.touch();
     }
 
     fn take_finished(&self) -> Vec<Entry> {
-        std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()))
+        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        finished.subscriber = None;
+        std::mem::take(&mut finished.entries)
     }
 
     /// Keeps a connection's heartbeat tally, when it sent any.
@@ -436,7 +516,7 @@ impl ClientRun {
 
     /// Whether the run goes on: not cancelled, not stopped by a decided test.
     fn running(&self) -> bool {
-        !self.cancel.is_cancelled() && !self.progress.stop.load(Ordering::Relaxed)
+        !self.cancel.is_cancelled() && !self.progress.stop.is_cancelled()
     }
 
     /// Takes the next request number from the budget, or `None` when the
@@ -459,7 +539,7 @@ impl ClientRun {
         if !self.running() || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
-        let order = self.progress.sent.fetch_add(1, Ordering::Relaxed);
+        let order = self.progress.count_sent();
         Some(Slot { n, order })
     }
 

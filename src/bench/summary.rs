@@ -272,8 +272,19 @@ fn h2load_table(md: &mut String, s: &[Sample]) {
 /// The Markdown summary.
 pub fn markdown(report: &Report) -> String {
     let f = figures(&report.samples);
-    let s = &report.samples;
     let mut md = String::new();
+    header(&mut md, report);
+    http(&mut md, report, &f);
+    rpc(&mut md, report, &f);
+    generator(&mut md, report, &f);
+    fleet(&mut md, &f);
+    verification(&mut md, report);
+    targets(&mut md, &f);
+    md
+}
+
+/// The title, the machine, the versions and the settings.
+fn header(md: &mut String, report: &Report) {
     let m = &report.machine;
     let v = &report.versions;
     let _ = writeln!(md, "# meshbench bench, {}\n", report.date);
@@ -322,8 +333,11 @@ pub fn markdown(report: &Report) -> String {
     if !report.failures.is_empty() {
         let _ = writeln!(md, "**Could not run:** {}\n", report.failures.join("; "));
     }
+}
 
-    // 1. HTTP.
+/// The HTTP/1.1 comparison: saturation and added latency.
+fn http(md: &mut String, report: &Report, f: &Figures) {
+    let s = &report.samples;
     if !f.http_rps.is_empty() {
         let _ = writeln!(
             md,
@@ -335,7 +349,7 @@ pub fn markdown(report: &Report) -> String {
             setting(report, "closed-loop connections")
         );
         table_head(
-            &mut md,
+            md,
             &[
                 "target",
                 "throughput (rps)",
@@ -383,7 +397,7 @@ pub fn markdown(report: &Report) -> String {
             setting(report, "open-loop connections"),
         );
         table_head(
-            &mut md,
+            md,
             &[
                 "target",
                 "achieved rps",
@@ -431,8 +445,11 @@ pub fn markdown(report: &Report) -> String {
             "\n![proxy CPU per request](http-cpu.svg) ![added latency](http-latency.svg)\n"
         );
     }
+}
 
-    // 2. Thrift, Dubbo and gRPC.
+/// The Thrift, Dubbo and gRPC comparison.
+fn rpc(md: &mut String, report: &Report, f: &Figures) {
+    let s = &report.samples;
     if s.iter().any(|x| x.comparison == Comparison::Rpc) {
         let _ = writeln!(
             md,
@@ -446,7 +463,7 @@ pub fn markdown(report: &Report) -> String {
              20/80 split. gRPC rides one HTTP/2 connection per client connection, a stream per call.\n"
         );
         table_head(
-            &mut md,
+            md,
             &[
                 "protocol",
                 "target",
@@ -491,14 +508,17 @@ pub fn markdown(report: &Report) -> String {
                 );
             }
         }
-        h2load_table(&mut md, s);
+        h2load_table(md, s);
         let _ = writeln!(
             md,
             "\n![Thrift, Dubbo and gRPC proxy CPU per request](rpc-cpu.svg)\n"
         );
     }
+}
 
-    // 3. Generator.
+/// meshbench's load generator beside wrk.
+fn generator(md: &mut String, report: &Report, f: &Figures) {
+    let s = &report.samples;
     if !f.generator_cpu.is_empty() {
         let _ = writeln!(md, "## 3. Load generator vs wrk against the same nginx\n");
         let _ = writeln!(
@@ -508,7 +528,7 @@ pub fn markdown(report: &Report) -> String {
             setting(report, "closed-loop connections")
         );
         table_head(
-            &mut md,
+            md,
             &[
                 "generator",
                 "throughput (rps)",
@@ -539,8 +559,10 @@ pub fn markdown(report: &Report) -> String {
         }
         let _ = writeln!(md, "\n![generator CPU per request](generator-cpu.svg)\n");
     }
+}
 
-    // 4. Fleet.
+/// The fleet servers' own cost per protocol.
+fn fleet(md: &mut String, f: &Figures) {
     if !f.fleet_cpu.is_empty() {
         let _ = writeln!(md, "## 4. Fleet servers: CPU-µs/request per protocol\n");
         let _ = writeln!(
@@ -548,14 +570,16 @@ pub fn markdown(report: &Report) -> String {
             "The sample servers at saturation on the direct path (one tokio worker each; every request is \
              also recorded in the fleet's received-request log).\n"
         );
-        table_head(&mut md, &["protocol", "fleet CPU-µs/request"]);
+        table_head(md, &["protocol", "fleet CPU-µs/request"]);
         for (protocol, cpu) in &f.fleet_cpu {
             let _ = writeln!(md, "| {protocol} | {} |", cpu.show(1));
         }
         md.push('\n');
     }
+}
 
-    // 5. Verification.
+/// What verification costs, fixed against sequential.
+fn verification(md: &mut String, report: &Report) {
     if !report.verification.is_empty() {
         let _ = writeln!(
             md,
@@ -566,7 +590,7 @@ pub fn markdown(report: &Report) -> String {
             "Run against the in-process reference proxy (`--proxy builtin`), one connection, one call in flight.\n"
         );
         table_head(
-            &mut md,
+            md,
             &[
                 "scenario",
                 "mode",
@@ -584,10 +608,12 @@ pub fn markdown(report: &Report) -> String {
         }
         md.push('\n');
     }
+}
 
-    // Targets.
+/// The performance targets, tracked and never asserted.
+fn targets(md: &mut String, f: &Figures) {
     let _ = writeln!(md, "## Targets (tracked, never asserted)\n");
-    table_head(&mut md, &["target", "measured", "verdict"]);
+    table_head(md, &["target", "measured", "verdict"]);
     let verdict = |ok: Option<bool>| match ok {
         Some(true) => "met",
         Some(false) => "**missed**",
@@ -650,7 +676,6 @@ pub fn markdown(report: &Report) -> String {
         )),
         verdict(generators.map(|(a, b)| a.median <= b.median))
     );
-    md
 }
 
 /// A grouped bar chart: one group per label, one bar per series.

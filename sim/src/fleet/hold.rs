@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use meshbench_wire::mux::idle::Activity;
 use tokio_util::sync::CancellationToken;
 
 /// The fleet-wide hold.
@@ -15,11 +16,24 @@ pub struct Hold {
     state: Arc<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     armed: AtomicBool,
     held: AtomicU64,
+    /// When a request was last held.
+    moved: Arc<Activity>,
     released: CancellationToken,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            armed: AtomicBool::new(false),
+            held: AtomicU64::new(0),
+            moved: Activity::new(),
+            released: CancellationToken::new(),
+        }
+    }
 }
 
 impl Hold {
@@ -38,12 +52,18 @@ impl Hold {
         self.state.held.load(Ordering::SeqCst)
     }
 
+    /// When a request was last held.
+    pub fn moved(&self) -> &Activity {
+        &self.state.moved
+    }
+
     /// Waits for the release, if armed and not released yet.
     pub(crate) async fn wait(&self) {
         if !self.state.armed.load(Ordering::SeqCst) || self.state.released.is_cancelled() {
             return;
         }
         self.state.held.fetch_add(1, Ordering::SeqCst);
+        self.state.moved.touch();
         self.state.released.cancelled().await;
         self.state.held.fetch_sub(1, Ordering::SeqCst);
     }

@@ -1,7 +1,9 @@
-//! Idle timeouts for byte streams that are spliced rather than decoded (a
-//! TCP proxy, an echo server): every read or write that moves bytes marks
-//! the shared [`Activity`], and [`Activity::idle`] resolves once none has
-//! for the timeout, as Envoy's `tcp_proxy` `idle_timeout` does.
+//! Idle timeouts without polling. An [`Activity`] keeps when something last
+//! moved, and [`Activity::idle`] sleeps until a timeout from then could
+//! have run out. For byte streams that are spliced rather than decoded (a
+//! TCP proxy, an echo server), every read or write of a [`Watched`] stream
+//! marks it, as Envoy's `tcp_proxy` `idle_timeout` counts; a run marks
+//! its requests sent, ended and answered the same way.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,6 +35,11 @@ impl Activity {
     pub fn touch(&self) {
         let now = self.start.elapsed().as_millis() as u64;
         self.last.fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// How long since the last move.
+    pub fn since(&self) -> Duration {
+        self.last().elapsed()
     }
 
     fn last(&self) -> Instant {
