@@ -45,7 +45,7 @@ pub use model::{
     RequestClass, Retried, Routed, RoutingObject, Scenario, Selector, Split, ThriftProtocol,
     ThriftTransport, Timeout, Version, Workload, default_port,
 };
-pub use plan::{Assertion, Plan, Supply, Test, Unit, planned_requests};
+pub use plan::{Assertion, SampleSize, Supply, Test, Unit, planned_requests};
 pub use values::{
     Located, Node, NodeValue, Ordered, Percent, Position, Rate, TextDuration, Weight,
 };

@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use meshbench_wire::mux::idle::Activity;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use meshbench_wire::mux::idle::Activity;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

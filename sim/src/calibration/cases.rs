@@ -119,7 +119,7 @@ fn scenario_plan(
     alpha: Alpha,
     replicas: usize,
     connections: u64,
-) -> Result<scenario::Plan, String> {
+) -> Result<scenario::SampleSize, String> {
     let source = format!(
         "name: calibration
 fleet:

@@ -2,10 +2,9 @@
 //! needs for its alpha, power and detectable deviation, and how many the
 //! workload supplies.
 //!
-//! Where a verifier holds the run to a plan, this is that plan, from
-//! `sim::stats::plan` through the verifier's own module, at the alpha the
-//! verifier's test runs at, so `meshbench plan`, `validate` and the verdict
-//! agree by construction:
+//! There is one planner, `sim::stats::plan`; this module asks it, per
+//! expectation kind, at the alpha the verifier's test runs at, so `meshbench
+//! plan`, `validate` and the verdict agree by construction:
 //!
 //! - `split`, `balanced`, `connections`: [`crate::verify::distribution::plan`]
 //!   (the pooled exact share tests per run; per connection, the exact
@@ -14,62 +13,30 @@
 //!   `rejected: {fraction}` and a mirror fraction: one exact share test;
 //! - `routed`: 0 leaks in n bound the leak rate below `d` at alpha:
 //!   `(1 - d)^n <= alpha`;
-//! - `latency`: the exact one-sided binomial per bound, alpha divided among
-//!   the bounds.
+//! - `latency`: the exact one-sided binomial per bound
+//!   ([`crate::stats::plan::tail`]), alpha divided among the bounds.
 //!
 //! Where no test runs on a rate, a simple rule stands:
 //!
 //! - zero tolerance (`timeout`, `retried`, `ejected`, `received`,
 //!   `redirected`, a 0% or 100% mirror): any violation fails, so alpha is 0
 //!   and the sample must show a violation rate of `d` with probability
-//!   `power`: `n = ln(1 - power) / ln(1 - d)`;
+//!   `power` ([`crate::stats::plan::zero_tolerance`]);
 //! - `heartbeats`: every heartbeat sent must be answered, and one is
 //!   enough to decide; no violation rate is claimed. The unit is the
 //!   heartbeat: per client, connections × pauses per connection (one per
 //!   `every` requests but after the last) × heartbeats per pause;
-//! - the normal approximation `n = ((z(1 - a/2)·√(p0(1-p0)) +
-//!   z(power)·√(p1(1-p1))) / d)²` only where the exact planner refuses the
-//!   levels.
+//! - the normal approximation ([`crate::stats::plan::approximate`]) only
+//!   where the exact planners refuse the levels.
 
 use std::time::Duration;
-
-use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::model::{Expectation, Levels, Lifetime, Over, Per, Scenario};
 use super::values::{Ordered, Position};
 use super::{Located, PhaseStart, Weight};
+pub use crate::stats::Unit;
+use crate::stats::plan::Sides;
 use crate::stats::{Alpha, Deviation, Power, Share, StatsError};
-
-/// What an assertion counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// Requests.
-    Requests,
-    /// Connections (TCP shifting decides per connection).
-    Connections,
-    /// Heartbeats sent while connections pause.
-    Heartbeats,
-}
-
-impl Unit {
-    /// `requests`, `connections` or `heartbeats`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::Requests => "requests",
-            Unit::Connections => "connections",
-            Unit::Heartbeats => "heartbeats",
-        }
-    }
-
-    /// `n` of them in words: `1 heartbeat`, `152 requests`.
-    pub fn amount(self, n: u64) -> String {
-        let name = self.name();
-        match n {
-            1 => format!("1 {}", name.strip_suffix('s').unwrap_or(name)),
-            _ => format!("{n} {name}"),
-        }
-    }
-}
 
 /// The test behind a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +66,7 @@ pub enum Test {
 
 /// The sample an assertion needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Plan {
+pub struct SampleSize {
     /// What is counted.
     pub unit: Unit,
     /// How many, in total.
@@ -112,7 +79,7 @@ pub struct Plan {
     pub test: Test,
 }
 
-impl Plan {
+impl SampleSize {
     /// What the plan detects, in words: `±2 points (alpha 1e-6, power 0.99)`.
     pub fn detects(&self) -> String {
         let points = (self.levels.detect * 100.0 * 1e6).round() / 1e6;
@@ -145,38 +112,6 @@ pub struct Shape {
     pub connections: u64,
 }
 
-fn z(p: f64) -> f64 {
-    Normal::standard().inverse_cdf(p.clamp(1e-300, 1.0 - 1e-16))
-}
-
-/// Requests to test one proportion `p0` two-sided (or one-sided) at level
-/// `alpha` against a deviation `d` with `power`.
-fn proportion(p0: f64, levels: Levels, alpha: f64, two_sided: bool) -> f64 {
-    let d = levels.detect;
-    if p0 <= 0.0 || p0 >= 1.0 {
-        return zero_tolerance(levels);
-    }
-    let z_alpha = z(if two_sided {
-        1.0 - alpha / 2.0
-    } else {
-        1.0 - alpha
-    });
-    let z_power = z(levels.power);
-    let candidates: &[f64] = if two_sided {
-        &[p0 - d, p0 + d]
-    } else {
-        &[p0 + d]
-    };
-    candidates
-        .iter()
-        .map(|p1| p1.clamp(1e-9, 1.0 - 1e-9))
-        .map(|p1| {
-            let root = z_alpha * (p0 * (1.0 - p0)).sqrt() + z_power * (p1 * (1.0 - p1)).sqrt();
-            (root / d).powi(2)
-        })
-        .fold(0.0, f64::max)
-}
-
 /// Requests to see a violation rate of `detect` with probability `power`.
 /// The exact planner's n (the one the verifier holds the run to), when the
 /// levels make one; `None` falls back to the normal approximation.
@@ -190,36 +125,22 @@ fn exact(
     planner(alpha, power, detect).ok().map(|p| p.n as f64)
 }
 
-/// The smallest n at which the exact one-sided binomial test the `latency`
-/// verifier runs (too many samples beyond the bound: P(X >= k | p0) <=
-/// alpha) catches a share of `p0 + detect` with the levels' power. The
-/// normal approximation falls short for skewed shares (p99: 959 requests
-/// give 0.968, not 0.99).
-fn one_sided_exact(p0: f64, levels: Levels, alpha: f64) -> Option<f64> {
-    let p1 = p0 + levels.detect;
-    let (null, alternative) = (Share::new(p0).ok()?, Share::new(p1).ok()?);
-    if p0 <= 0.0 || p1 >= 1.0 {
-        return None;
-    }
-    let first = (proportion(p0, levels, alpha, false) / 2.0).max(1.0) as u64;
-    // The critical count only grows with n: carry it over.
-    let mut critical = 0;
-    for n in first..first.saturating_mul(8).saturating_add(1000) {
-        while critical <= n && crate::stats::binomial::upper_tail(critical, n, null) > alpha {
-            critical += 1;
-        }
-        if critical <= n
-            && crate::stats::binomial::upper_tail(critical, n, alternative) >= levels.power
-        {
-            return Some(n as f64);
-        }
-    }
-    None
+/// The exact one-sided plan of the `latency` verifier for tail share `p0`
+/// at `alpha` (one bound's share of it), when the levels make one.
+fn tail(p0: f64, levels: Levels, alpha: f64) -> Option<f64> {
+    let each = Levels { alpha, ..levels };
+    exact(each, |a, p, d| {
+        crate::stats::plan::tail(Share::new(p0)?, a, p, d)
+    })
 }
 
 fn zero_tolerance(levels: Levels) -> f64 {
-    let d = levels.detect.clamp(1e-12, 1.0 - 1e-12);
-    ((1.0 - levels.power).ln() / (1.0 - d).ln()).max(1.0)
+    crate::stats::plan::zero_tolerance(levels.power, levels.detect)
+}
+
+/// The normal approximation, where the exact planners refuse the levels.
+fn proportion(p0: f64, levels: Levels, alpha: f64, sides: Sides) -> f64 {
+    crate::stats::plan::approximate(p0, alpha, levels.power, levels.detect, sides)
 }
 
 fn weights_of(to: &Ordered<Located<Weight>>) -> Vec<f64> {
@@ -247,10 +168,10 @@ pub fn planned_requests(
     expectation: &Expectation,
     confidence: &super::Confidence,
     shape: &Shape,
-) -> Plan {
+) -> SampleSize {
     let levels = expectation.levels(confidence);
     let alpha = levels.alpha;
-    let plan = |unit, n: f64, test| Plan {
+    let plan = |unit, n: f64, test| SampleSize {
         unit,
         n: count(n),
         per_connection: None,
@@ -280,7 +201,7 @@ pub fn planned_requests(
             crate::verify::Per::Run => plan(unit, each, Test::Shares { categories }),
             crate::verify::Per::Connection => {
                 let each = count(each);
-                Plan {
+                SampleSize {
                     unit,
                     n: each.saturating_mul(connections),
                     per_connection: Some(each),
@@ -308,8 +229,8 @@ pub fn planned_requests(
             let n = bounds
                 .iter()
                 .map(|p0| {
-                    one_sided_exact(*p0, levels, each)
-                        .unwrap_or_else(|| proportion(*p0, levels, each, false))
+                    tail(*p0, levels, each)
+                        .unwrap_or_else(|| proportion(*p0, levels, each, Sides::One))
                 })
                 .fold(0.0, f64::max);
             plan(
@@ -338,7 +259,7 @@ pub fn planned_requests(
                     exact(each, |a, p, d| {
                         crate::stats::plan::share(Share::new(*p0)?, a, p, d)
                     })
-                    .unwrap_or_else(|| proportion(*p0, each, each.alpha, true))
+                    .unwrap_or_else(|| proportion(*p0, each, each.alpha, Sides::Two))
                 })
                 .fold(0.0, f64::max);
             plan(
@@ -357,7 +278,7 @@ pub fn planned_requests(
                 let n = exact(levels, |a, p, d| {
                     crate::stats::plan::mirror(Share::new(p0)?, a, p, d)
                 })
-                .unwrap_or_else(|| proportion(p0, levels, alpha, true));
+                .unwrap_or_else(|| proportion(p0, levels, alpha, Sides::Two));
                 plan(Unit::Requests, n, Test::Proportions { count: 1 })
             }
         }
@@ -377,7 +298,7 @@ pub fn planned_requests(
                 let n = exact(levels, |a, p, d| {
                     crate::stats::plan::share(Share::new(p0)?, a, p, d)
                 })
-                .unwrap_or_else(|| proportion(p0, levels, alpha, true));
+                .unwrap_or_else(|| proportion(p0, levels, alpha, Sides::Two));
                 plan(Unit::Requests, n, Test::Proportions { count: 1 })
             }
             (None, Some(m)) => plan(Unit::Requests, m.value as f64, Test::Count),
@@ -423,7 +344,7 @@ pub struct Assertion {
     /// The service it is about.
     pub service: String,
     /// The sample it needs.
-    pub plan: Plan,
+    pub plan: SampleSize,
     /// What the workload supplies.
     pub supply: Supply,
     /// Where the assertion is written.
@@ -492,7 +413,9 @@ impl Scenario {
             let supplied = match unit {
                 Unit::Connections => client.expected_connections(),
                 Unit::Heartbeats => client.expected_heartbeats(),
-                Unit::Requests => client.expected_requests().map(|r| r * share),
+                Unit::Requests | Unit::RequestsPerConnection | Unit::PrimaryRequests => {
+                    client.expected_requests().map(|r| r * share)
+                }
             };
             samples = match (samples, supplied, phase_share) {
                 (Some(sum), Some(s), Some(p)) => Some(sum + s * p),
@@ -624,7 +547,10 @@ impl Scenario {
 
     /// Whether a client's connection lifetime is shorter than the requests
     /// each connection needs for `plan`.
-    pub(crate) fn lifetime_too_short(client: &super::Client, plan: &Plan) -> Option<(u64, u64)> {
+    pub(crate) fn lifetime_too_short(
+        client: &super::Client,
+        plan: &SampleSize,
+    ) -> Option<(u64, u64)> {
         let need = plan.per_connection?;
         match client.lifetime.as_ref().map(|l| l.value) {
             Some(Lifetime::Requests(per)) if per < need => Some((per, need)),

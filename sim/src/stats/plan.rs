@@ -16,6 +16,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, Normal};
 
 use super::binomial::{AcceptanceRegion, normal_upper_quantile, region_near};
 use super::homogeneity::row_p_value;
@@ -56,6 +57,25 @@ pub enum Unit {
     PrimaryRequests,
     /// A connection (connection-level weights, TCP routes).
     Connections,
+    /// A heartbeat sent while a connection pauses.
+    Heartbeats,
+}
+
+impl Unit {
+    /// `n` of them in words: `1 heartbeat`, `152 requests`.
+    pub fn amount(self, n: u64) -> String {
+        if n != 1 {
+            return format!("{n} {self}");
+        }
+        let one = match self {
+            Unit::Requests => "request",
+            Unit::RequestsPerConnection => "request per connection",
+            Unit::PrimaryRequests => "primary request",
+            Unit::Connections => "connection",
+            Unit::Heartbeats => "heartbeat",
+        };
+        format!("1 {one}")
+    }
 }
 
 impl fmt::Display for Unit {
@@ -65,6 +85,7 @@ impl fmt::Display for Unit {
             Unit::RequestsPerConnection => "requests per connection",
             Unit::PrimaryRequests => "primary requests",
             Unit::Connections => "connections",
+            Unit::Heartbeats => "heartbeats",
         })
     }
 }
@@ -588,12 +609,125 @@ pub fn mirror(m: Share, alpha: Alpha, power: Power, delta: Deviation) -> Result<
     )
 }
 
+/// Samples for the one-sided exact binomial test of a tail share (the
+/// `latency` verifier: too many samples beyond a bound fails when
+/// P(X >= k | p0) <= alpha): the smallest n at which a share of `p0 +
+/// delta` beyond the bound is caught with `power`. The normal
+/// approximation falls short for skewed shares (p99: 959 requests give
+/// 0.968, not 0.99).
+///
+/// # Errors
+/// When `p0 + delta` leaves [0, 1], or no n up to eight times the
+/// approximation's (plus 1,000) reaches the power.
+pub fn tail(p0: Share, alpha: Alpha, power: Power, delta: Deviation) -> Result<Plan, StatsError> {
+    let alternative = Share::new(p0.get() + delta.get())?;
+    if p0.get() <= 0.0 || alternative.get() >= 1.0 {
+        return Err(StatsError::OutOfRange {
+            what: "tail share plus deviation",
+            value: alternative.get(),
+            expected: "a tail share above 0 whose shifted share stays below 1",
+        });
+    }
+    let seed = approximate(p0.get(), alpha.get(), power.get(), delta.get(), Sides::One);
+    let first = (seed / 2.0).max(1.0) as u64;
+    // The critical count only grows with n: carry it over.
+    let mut critical = 0;
+    for n in first..first.saturating_mul(8).saturating_add(1000) {
+        while critical <= n && super::binomial::upper_tail(critical, n, p0) > alpha.get() {
+            critical += 1;
+        }
+        let achieved = super::binomial::upper_tail(critical, n, alternative);
+        if critical <= n && achieved >= power.get() {
+            let description = format!(
+                "{} requests: more than {} beyond the bound fails at alpha {}, and a share of {} beyond it is caught with power {achieved:.4}",
+                group(n),
+                percent(p0.get()),
+                short(alpha.get()),
+                percent(alternative.get()),
+            );
+            return Ok(Plan {
+                n,
+                unit: Unit::Requests,
+                alpha: alpha.get(),
+                power: achieved,
+                detect: Detect::Shift(delta),
+                method: "exact one-sided binomial".into(),
+                band: None,
+                description,
+            });
+        }
+    }
+    Err(StatsError::TooLarge(format!(
+        "no sample size up to {} reaches power {} for a tail share of {}",
+        first.saturating_mul(8).saturating_add(1000),
+        power.get(),
+        p0.get()
+    )))
+}
+
+/// Samples for a zero-tolerance check that claims no false-failure rate
+/// (any violation fails, so alpha is 0): enough to see a violation rate of
+/// `delta` at least once with `power`, n = ln(1 − power) / ln(1 − delta).
+/// Raw levels, as a scenario writes them: this is also the fallback where
+/// the typed planners refuse them.
+pub fn zero_tolerance(power: f64, delta: f64) -> f64 {
+    let d = delta.clamp(1e-12, 1.0 - 1e-12);
+    ((1.0 - power).ln() / (1.0 - d).ln()).max(1.0)
+}
+
+/// Which tails a share test rejects in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sides {
+    /// Too many only.
+    One,
+    /// Too many or too few.
+    Two,
+}
+
+/// The normal approximation for a share `p0` tested at `alpha` against a
+/// deviation `delta` with `power`, on raw levels: only where the exact
+/// planners refuse the levels, and to seed [`tail`]. A share of 0 or 1 is
+/// a zero-tolerance check ([`zero_tolerance`]).
+pub fn approximate(p0: f64, alpha: f64, power: f64, delta: f64, sides: Sides) -> f64 {
+    if p0 <= 0.0 || p0 >= 1.0 {
+        return zero_tolerance(power, delta);
+    }
+    let z = |p: f64| Normal::standard().inverse_cdf(p.clamp(1e-300, 1.0 - 1e-16));
+    let (z_alpha, alternatives) = match sides {
+        Sides::Two => (z(1.0 - alpha / 2.0), vec![p0 - delta, p0 + delta]),
+        Sides::One => (z(1.0 - alpha), vec![p0 + delta]),
+    };
+    let z_power = z(power);
+    alternatives
+        .into_iter()
+        .map(|p1| p1.clamp(1e-9, 1.0 - 1e-9))
+        .map(|p1| {
+            let root = z_alpha * (p0 * (1.0 - p0)).sqrt() + z_power * (p1 * (1.0 - p1)).sqrt();
+            (root / delta).powi(2)
+        })
+        .fold(0.0, f64::max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn s(p: f64) -> Share {
         Share::new(p).expect("test input")
+    }
+
+    #[test]
+    fn a_tail_plan_reaches_its_power_where_the_approximation_falls_short() {
+        let (alpha, power) = (Alpha::new(1e-6).expect("alpha"), Power::DEFAULT);
+        let delta = Deviation::new(0.01).expect("delta");
+        let plan = tail(s(0.01), alpha, power, delta).expect("a plan");
+        assert!(plan.power >= power.get(), "{plan:?}");
+        let approximated = approximate(0.01, 1e-6, power.get(), 0.01, Sides::One);
+        assert!(plan.n as f64 > approximated, "{} vs {approximated}", plan.n);
+        assert!(
+            tail(s(0.995), alpha, power, delta).is_err(),
+            "p0 + d past 1"
+        );
     }
 
     #[test]

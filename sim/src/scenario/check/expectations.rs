@@ -458,7 +458,7 @@ impl<'a> Checker<'a> {
             let supplied = assertion.supply.samples.unwrap_or_default().floor();
             let (at, hint) = match contributing.as_slice() {
                 [only] => match assertion.plan.unit {
-                    Unit::Requests => (
+                    Unit::Requests | Unit::RequestsPerConnection | Unit::PrimaryRequests => (
                         only.requests
                             .as_ref()
                             .map(|r| r.at)
@@ -483,7 +483,10 @@ impl<'a> Checker<'a> {
             let at = if at.is_known() { at } else { assertion.at };
             let needs = assertion.plan.unit.amount(assertion.plan.n);
             let verb = match assertion.plan.unit {
-                Unit::Requests | Unit::Heartbeats => "sends",
+                Unit::Requests
+                | Unit::RequestsPerConnection
+                | Unit::PrimaryRequests
+                | Unit::Heartbeats => "sends",
                 Unit::Connections => "opens",
             };
             self.push(
