@@ -75,6 +75,8 @@ pub struct Report {
     pub description: String,
     /// The proxy adapter.
     pub proxy: String,
+    /// Where the run happened (loopback, containers, a cluster).
+    pub environment: String,
     /// The seed of the run.
     pub seed: u64,
     /// The merged verdict (fail over error over inconclusive over unsupported over pass).
@@ -113,6 +115,7 @@ impl Report {
             scenario: scenario.0.to_owned(),
             description: scenario.1.to_owned(),
             proxy: proxy.to_owned(),
+            environment: collected.environment.clone(),
             seed,
             verdict: Verdict::merge_all(assertions.iter().map(|a| a.verdict)),
             duration_seconds: collected.duration.as_secs_f64(),
@@ -203,12 +206,17 @@ impl Report {
     /// assertions, and the findings of those that did not pass.
     pub fn markdown(&self) -> String {
         let mut md = format!(
-            "# {} — {}\n\n{}\n\n- proxy: `{}`, seed {}\n- {} requests in {:.1} s; latency p50 {} µs, p99 {} µs, max {} µs\n- outcomes: {}\n\n| verdict | assertion | claim | summary |\n|---|---|---|---|\n",
+            "# {} — {}\n\n{}\n\n- proxy: `{}`, seed {}, {}\n- {} requests in {:.1} s; latency p50 {} µs, p99 {} µs, max {} µs\n- outcomes: {}\n\n| verdict | assertion | claim | summary |\n|---|---|---|---|\n",
             self.scenario,
             label(self.verdict),
             self.description,
             self.proxy,
             self.seed,
+            if self.environment.is_empty() {
+                "not run"
+            } else {
+                &self.environment
+            },
             self.sent,
             self.duration_seconds,
             self.latency_us.p50,

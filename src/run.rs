@@ -4,13 +4,16 @@
 //! three oracles (client ledger, endpoint records, proxy stats), and stop
 //! everything, whatever happened on the way.
 
+mod environment;
 mod probe;
+
+pub use environment::{Environment, RunningFleet};
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use meshbench_sim::fleet::{EndpointInfo, Fleet, FleetOptions, Hold, Record, ServiceSpec};
+use meshbench_sim::fleet::{EndpointInfo, Hold, Record, ServiceSpec};
 use meshbench_sim::ledger::Ledger;
 use meshbench_sim::stats::Decision;
 use meshbench_sim::verify::Monitor;
@@ -74,9 +77,8 @@ pub struct RunSpec<'a> {
 /// a proxy configured by hand before the run (`--proxy address=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placement {
-    /// The first endpoint's loopback address, the others following it in
-    /// fleet order; `None`: free addresses, different in every run.
-    pub fleet_at: Option<std::net::Ipv4Addr>,
+    /// Where the fleet runs.
+    pub environment: Environment,
     /// How long the readiness probe waits for each service to route.
     pub ready_within: Duration,
 }
@@ -84,7 +86,7 @@ pub struct Placement {
 impl Default for Placement {
     fn default() -> Self {
         Placement {
-            fleet_at: None,
+            environment: Environment::default(),
             ready_within: probe::READY_WITHIN,
         }
     }
@@ -109,6 +111,8 @@ pub struct Collected {
     pub phases_applied: Vec<Duration>,
     /// How long the workload ran.
     pub duration: Duration,
+    /// Where the run happened ([`Environment::describe`]).
+    pub environment: String,
 }
 
 /// Why a run could not complete.
@@ -176,25 +180,18 @@ pub async fn execute(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
-    let fleet = Fleet::start(
-        &spec.services,
-        &FleetOptions {
-            seed: spec.seed,
-            first_ip: placement.fleet_at,
-            ..FleetOptions::default()
-        },
-    )
-    .await
-    .map_err(|e| RunError::Fleet(e.to_string()))?;
+    let environment = placement.environment;
+    let fleet = environment.start_fleet(&spec.services, spec.seed).await?;
     let ready_within = placement.ready_within;
-    let result = with_fleet(spec, &fleet, proxy, (ready_within, progress), cancel).await;
+    let result = with_fleet(spec, &*fleet, proxy, (ready_within, progress), cancel).await;
     proxy.stop().await;
     let endpoints = fleet.endpoints().to_vec();
-    let records = fleet.collector().records();
+    let records = fleet.records();
     fleet.stop().await;
     result.map(|partial| Collected {
         records,
         endpoints,
+        environment: environment.describe(),
         ..partial
     })
 }
@@ -218,7 +215,7 @@ fn probe_call(
 
 async fn with_fleet(
     spec: RunSpec<'_>,
-    fleet: &Fleet,
+    fleet: &dyn RunningFleet,
     proxy: &mut dyn ProxyAdapter,
     (ready_within, progress): (Duration, Arc<Progress>),
     cancel: CancellationToken,
@@ -306,6 +303,7 @@ async fn with_fleet(
         listeners,
         phases_applied,
         duration,
+        environment: String::new(),
     })
 }
 
@@ -493,12 +491,12 @@ async fn due(
 
 /// Waits until no endpoint has received anything for [`QUIET`] (mirrored
 /// copies and late retries land), at most [`MAX_DRAIN`].
-async fn drain(fleet: &Fleet) {
+async fn drain(fleet: &dyn RunningFleet) {
     let deadline = Instant::now() + MAX_DRAIN;
-    let mut last = fleet.collector().len();
+    let mut last = fleet.received();
     while Instant::now() < deadline {
         tokio::time::sleep(QUIET).await;
-        let now = fleet.collector().len();
+        let now = fleet.received();
         if now == last {
             return;
         }

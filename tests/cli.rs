@@ -481,5 +481,14 @@ fn a_proxy_configured_before_the_run_is_judged_at_the_fleet_it_was_given() {
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{said}");
     assert!(said.contains("PASS greeter-90-10"), "{said}");
+    let report = std::fs::read_dir(work.join("out"))
+        .expect("reports")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("report.md")).ok())
+        .next()
+        .expect("a report.md");
+    assert!(
+        report.contains(&format!("loopback, fleet in process from {fleet_at}")),
+        "the report says where the run happened: {report}"
+    );
     let _ = std::fs::remove_dir_all(&work);
 }

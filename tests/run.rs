@@ -121,6 +121,7 @@ async fn l7_balances_within_each_connection_and_l4_pins_each_connection() {
         .await
         .expect("runs");
         assert_eq!(collected.ledger.sent, 400);
+        assert_eq!(collected.environment, "loopback, fleet in process");
         let per_connection = pods_per_connection(&collected);
         assert_eq!(
             per_connection.len(),

@@ -22,7 +22,7 @@ use meshbench::RunOptions;
 use meshbench::adapter::ProxySpec;
 use meshbench::matrix::{self, Column};
 use meshbench::report::Report;
-use meshbench::run::Placement;
+use meshbench::run::{Environment, Placement};
 use meshbench::suite::Suite;
 use meshbench_sim::duration;
 use meshbench_sim::scenario::Scenario;
@@ -67,7 +67,9 @@ impl Args {
         RunOptions {
             seed: self.seed,
             placement: Placement {
-                fleet_at: self.fleet_at,
+                environment: self
+                    .fleet_at
+                    .map_or(Environment::Loopback, Environment::LoopbackFrom),
                 ready_within: self.ready_within,
             },
         }

@@ -85,6 +85,7 @@ impl Report {
             scenario => &self.scenario,
             description => &self.description,
             proxy => &self.proxy,
+            environment => &self.environment,
             seed => self.seed,
             verdict => label(self.verdict),
             verdict_class => class(self.verdict),
