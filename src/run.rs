@@ -376,6 +376,10 @@ async fn stalled(
             () = finished.cancelled() => return None,
             () = progress.answers.idle(Some(silence)) => {}
         }
+        // An answer may have come between the wake and this look.
+        if progress.answers.since() < silence {
+            continue;
+        }
         let in_flight =
             progress.sent.load(Ordering::Relaxed) > progress.done.load(Ordering::Relaxed);
         if in_flight {

@@ -654,7 +654,7 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
     // The budget cancels this one connection to make room for smaller requests.
     let close = cancel.child_token();
     let codec = Metered::new(codec, &context.shared.budget, close.clone());
-    let ended = serve(stream, codec, order, idle, close, |request| {
+    let ended = serve(stream, codec, order, idle, close.clone(), |request| {
         let timed = Arc::clone(&context);
         let answer = handle(Arc::clone(&context), request);
         async move {
@@ -670,6 +670,14 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
         }
     })
     .await;
+    // Closed by the budget, however the connection noticed: a read may
+    // have failed on the eviction before the cancellation was seen.
+    if close.is_cancelled() && !cancel.is_cancelled() {
+        return context.count(
+            "meshproxy_downstream_overload_total",
+            &[("action", "closed")],
+        );
+    }
     match ended {
         Ended::BadFrame(CodecError::Io(e)) if e.kind() == std::io::ErrorKind::OutOfMemory => {
             context.count(
@@ -677,10 +685,6 @@ async fn serve_requests<C, Req, Resp, H, Fut>(
                 &[("action", "refused")],
             )
         }
-        Ended::Cancelled if !cancel.is_cancelled() => context.count(
-            "meshproxy_downstream_overload_total",
-            &[("action", "closed")],
-        ),
         Ended::BadFrame(_) => context.count("meshproxy_downstream_decode_errors_total", &[]),
         Ended::Idle => context.count("meshproxy_downstream_idle_timeouts_total", &[]),
         Ended::Closed | Ended::Cancelled => {}

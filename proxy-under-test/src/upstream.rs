@@ -113,8 +113,9 @@ type IdleHttp = (HttpConnection, u32, Instant);
 
 /// How long an HTTP keep-alive connection stays in the pool unused by
 /// default. Envoy's default is an hour; ours stays under the fleet's
-/// 300 s keep-alive timeout, so that the proxy, not the endpoint, closes
-/// an idle connection and no request is sent on one the endpoint is closing.
+/// keep-alive timeout (two hours in a run, 300 s standalone), so that the
+/// proxy, not the endpoint, closes an idle connection and no request is
+/// sent on one the endpoint is closing.
 pub const DEFAULT_UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every upstream connection of the proxy.

@@ -90,8 +90,11 @@ pub struct FleetOptions {
     pub retention: Retention,
 }
 
-/// How long a fleet connection may idle by default.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a fleet connection may idle by default in a run: two hours,
+/// past Envoy's one-hour default upstream `idle_timeout`, so a proxy's
+/// pooled connection is never closed by the fleet between two requests
+/// (standalone, `meshbench fleet --idle-timeout` defaults to 300 s).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
 
 impl Default for FleetOptions {
     fn default() -> Self {

@@ -365,7 +365,15 @@ impl Progress {
             notified.as_mut().enable();
             self.mark.fetch_min(n, Ordering::SeqCst);
             if self.sent.load(Ordering::SeqCst) >= n {
-                self.mark.store(u64::MAX, Ordering::SeqCst);
+                // Ours may be the mark that hid another waiter's larger
+                // one: clear it and wake them all to set theirs again.
+                if self
+                    .mark
+                    .compare_exchange(n, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+                {
+                    self.marked.notify_waiters();
+                }
                 return;
             }
             notified.await;

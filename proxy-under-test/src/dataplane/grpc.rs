@@ -4,7 +4,8 @@
 //! connection with no call in flight for the idle timeout (or one that never
 //! finishes its preface) is closed, as for the other protocols. A call's
 //! request body is charged to the memory budget until it is sent on; past
-//! the budget the call is answered `UNAVAILABLE` with `x-envoy-overloaded`.
+//! the budget, or closed by it to make room for smaller calls, the call is
+//! answered `UNAVAILABLE` with `x-envoy-overloaded`.
 //!
 //! Local answers follow Envoy's local replies to a gRPC request: HTTP 200,
 //! trailers-only, the `grpc-status` its HTTP status maps to
@@ -25,7 +26,7 @@ use h2::server::SendResponse;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use meshbench_wire::Limits;
 use meshbench_wire::grpc::{self, Code};
-use meshbench_wire::mux::{BodyRefusal, Ended, read_body, serve_streams};
+use meshbench_wire::mux::{BodyRefusal, Ended, Refused, read_body, serve_streams};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -71,13 +72,15 @@ async fn timed(
     );
 }
 
+/// Reads the call, routes it and answers it. Until the call is sent on,
+/// its body counts against the memory budget, which may close it to make
+/// room for smaller ones: then it is answered `UNAVAILABLE`, overloaded.
 async fn handle(
     context: &Arc<ListenerContext>,
     request: Request<RecvStream>,
     respond: &mut SendResponse<Bytes>,
 ) {
     let (parts, body) = request.into_parts();
-    // The body is charged to the proxy's memory budget until it is sent on.
     let evicted = CancellationToken::new();
     let mut holding = context.shared.budget.holding(evicted.clone());
     let read = read_body(body, Limits::DEFAULT_MAX_FRAME, &mut holding, &evicted);
@@ -94,19 +97,7 @@ async fn handle(
         Err(BodyRefusal::Cancelled) => {
             return local(respond, Code::CANCELLED, "request body cancelled", &[]);
         }
-        Err(BodyRefusal::Overloaded(refused)) => {
-            context.count(
-                "meshproxy_downstream_overload_total",
-                &[("action", "refused")],
-            );
-            let overloaded = [("x-envoy-overloaded", "true")];
-            return local(
-                respond,
-                Code::UNAVAILABLE,
-                &refused.to_string(),
-                &overloaded,
-            );
-        }
+        Err(BodyRefusal::Overloaded(refused)) => return overloaded(context, respond, refused),
     };
     let mut view = grpc::attributes(&parts.method, &parts.uri, &parts.headers);
     view.attributes.insert(PATH, parts.uri.path());
@@ -138,14 +129,41 @@ async fn handle(
         &target,
     );
     mirror(context, &target, &call);
-    let (upstreams, timeout, call_ref) = (&context.shared.upstreams, target.connect_timeout, &call);
-    let outcome = policy::forward(context, &target, move |addr| {
-        upstreams.grpc(addr, call_ref, timeout)
+    let outcome = tokio::select! {
+        biased;
+        () = evicted.cancelled() => None,
+        outcome = forward(context, &target, &call) => Some(outcome),
+    };
+    drop(holding);
+    match outcome {
+        Some(outcome) => answer(context, &target, respond, outcome),
+        None => overloaded(context, respond, Refused::Evicted),
+    }
+}
+
+/// Sends the call on, with the route's faults, retries and timeouts.
+async fn forward(
+    context: &Arc<ListenerContext>,
+    target: &Target,
+    call: &GrpcCall,
+) -> Outcome<GrpcAnswer> {
+    let (upstreams, timeout) = (&context.shared.upstreams, target.connect_timeout);
+    policy::forward(context, target, move |addr| {
+        upstreams.grpc(addr, call, timeout)
     })
-    .await;
+    .await
+}
+
+/// Answers the call with what forwarding it came to.
+fn answer(
+    context: &ListenerContext,
+    target: &Target,
+    respond: &mut SendResponse<Bytes>,
+    outcome: Outcome<GrpcAnswer>,
+) {
     match outcome {
         Outcome::Answer(answer) => {
-            context.count_forwarded(&target, &answer.code().to_string());
+            context.count_forwarded(target, &answer.code().to_string());
             let _ = relay(respond, answer, &target.forward.response_mutation);
         }
         Outcome::Aborted(Abort::Grpc(code)) => {
@@ -169,12 +187,30 @@ async fn handle(
             local(respond, Code::UNAVAILABLE, text, &overloaded);
         }
         Outcome::Failed(error) => {
-            context.count_forwarded(&target, "upstream_error");
+            context.count_forwarded(target, "upstream_error");
             let text =
                 format!("upstream connect error or disconnect/reset before headers: {error}");
             local(respond, Code::UNAVAILABLE, &text, &[]);
         }
     }
+}
+
+/// The budget's answer, as Envoy's overload manager gives it: `UNAVAILABLE`
+/// with `x-envoy-overloaded`; counted as refused, or as closed when the call
+/// was closed to make room for others.
+fn overloaded(context: &ListenerContext, respond: &mut SendResponse<Bytes>, refused: Refused) {
+    let action = match refused {
+        Refused::Full => "refused",
+        Refused::Evicted => "closed",
+    };
+    context.count("meshproxy_downstream_overload_total", &[("action", action)]);
+    let overloaded = [("x-envoy-overloaded", "true")];
+    local(
+        respond,
+        Code::UNAVAILABLE,
+        &refused.to_string(),
+        &overloaded,
+    );
 }
 
 /// Fires the mirror copy, if this call is mirrored; its answer is dropped.

@@ -1,13 +1,15 @@
 //! What bounds memory and time per connection: the budget closes the
 //! largest holders before refusing a small request, a TCP splice and a
 //! peer that reads no answer are closed at the idle timeout, and pooled
-//! upstream connections are closed once unused.
+//! upstream connections are closed once unused. A gRPC call is evictable
+//! until it is answered.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use meshbench_sim::client::grpc::GrpcClient;
 use meshbench_wire::thrift::hello::SayHello;
 use meshbench_wire::thrift::{Encoding, Transport};
 
@@ -88,6 +90,10 @@ async fn a_small_request_closes_the_largest_holder_rather_than_being_refused() {
             "meshproxy_downstream_overload_total{{listener=\"{HTTP_SERVICE}\",action=\"closed\"}} 1"
         )),
         "{stats}"
+    );
+    assert!(
+        !stats.contains("action=\"refused\""),
+        "the eviction is not counted as a refusal too: {stats}"
     );
     proxy.stop().await;
     fleet.stop().await;
@@ -217,4 +223,87 @@ async fn a_head_at_the_header_limit_is_forwarded_whole_and_one_past_it_refused()
     );
     proxy.stop().await;
     fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_grpc_call_being_forwarded_is_closed_to_make_room_and_answered_overloaded() {
+    const BUDGET: usize = 4 * 1024 * 1024;
+    const GREETER: &str = "greeter.dubbo-go.svc.cluster.local";
+    let held = Behaviour {
+        hold: true,
+        ..Behaviour::default()
+    };
+    let versions = [("v1", held), ("v2", Behaviour::default())];
+    let fleet = fleet_with(GREETER, Protocol::Grpc, &versions, 1).await;
+    fleet.hold().arm();
+    let routes = vec![
+        route(
+            "held",
+            vec![exact("to", "held")],
+            forward(vec![(cluster_name(&fleet, "v1"), 1)]),
+        ),
+        route(
+            "rest",
+            vec![],
+            forward(vec![(cluster_name(&fleet, "v2"), 1)]),
+        ),
+    ];
+    let options = ProxyOptions {
+        memory_budget: BUDGET,
+        ..ProxyOptions::default()
+    };
+    let proxy = Proxy::start(table(&fleet, Protocol::Grpc, routes), &options)
+        .await
+        .expect("starts");
+    let addr = proxy.listeners()[0].1;
+    let to_held = BTreeMap::from([("to".to_owned(), "held".to_owned())]);
+    let big = tokio::spawn(async move {
+        let client = GrpcClient::connect(addr, None).await.expect("connects");
+        let name = "x".repeat(2_500_000);
+        client.call(greeting(&name, &to_held), None).await
+    });
+    eventually("the big call held at its endpoint", || {
+        fleet.hold().held() == 1
+    })
+    .await;
+    // Its body still counts while it is forwarded: a call declaring more
+    // than the room left, but less than it holds, makes it the one closed.
+    let charged = proxy.memory_held();
+    assert!((2_500_000..=BUDGET).contains(&charged), "{charged}");
+    let name = "y".repeat(BUDGET - charged + 1000);
+    let client = GrpcClient::connect(addr, None).await.expect("connects");
+    let rest = BTreeMap::new();
+    let small = client
+        .call(greeting(&name, &rest), None)
+        .await
+        .expect("answered");
+    assert!(small.success, "room was made for it: {small:?}");
+    let big = tokio::time::timeout(Duration::from_secs(10), big)
+        .await
+        .expect("the big call answered, not left held")
+        .expect("joins")
+        .expect("answered");
+    assert_eq!(big.code, "14", "{big:?}");
+    assert!(big.text.contains("make room"), "{big:?}");
+    let stats = proxy.stats().render();
+    let closed = format!(
+        "meshproxy_downstream_overload_total{{listener=\"{GREETER}\",action=\"closed\"}} 1"
+    );
+    assert!(stats.contains(&closed), "{stats}");
+    assert!(!stats.contains("action=\"refused\""), "{stats}");
+    fleet.hold().release();
+    proxy.stop().await;
+    fleet.stop().await;
+}
+
+fn greeting<'a>(
+    name: &'a str,
+    metadata: &'a BTreeMap<String, String>,
+) -> meshbench_sim::client::grpc::Call<'a> {
+    meshbench_sim::client::grpc::Call {
+        service: meshbench_wire::grpc::greeter::SERVICE,
+        method: meshbench_wire::grpc::greeter::METHOD,
+        name,
+        metadata,
+    }
 }

@@ -101,9 +101,29 @@ impl Endpoint {
         // The budget cancels this one connection to make room for smaller requests.
         let close = cancel.child_token();
         let codec = Metered::new(codec, &self.limits.budget, close.clone());
-        let ended = serve(stream, codec, order, self.limits.idle, close, handle).await;
-        if let Ended::BadFrame(error) = &ended {
-            tracing::warn!(endpoint = %self.identity, %error, "closed a connection whose bytes do not decode");
+        let ended = serve(
+            stream,
+            codec,
+            order,
+            self.limits.idle,
+            close.clone(),
+            handle,
+        )
+        .await;
+        let evicted = close.is_cancelled() && !cancel.is_cancelled();
+        match &ended {
+            _ if evicted => {
+                tracing::warn!(endpoint = %self.identity, "closed a connection to make room in the memory budget for smaller requests");
+            }
+            Ended::BadFrame(CodecError::Io(error))
+                if error.kind() == std::io::ErrorKind::OutOfMemory =>
+            {
+                tracing::warn!(endpoint = %self.identity, %error, "refused a request past the memory budget");
+            }
+            Ended::BadFrame(error) => {
+                tracing::warn!(endpoint = %self.identity, %error, "closed a connection whose bytes do not decode");
+            }
+            Ended::Closed | Ended::Idle | Ended::Cancelled => {}
         }
         ended
     }

@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use meshbench_wire::Limits;
 use meshbench_wire::grpc::greeter::{HelloRequest, METHOD, User, version_id};
 use meshbench_wire::grpc::{self, Code};
-use meshbench_wire::mux::{BodyRefusal, read_body, serve_streams};
+use meshbench_wire::mux::{BodyRefusal, Refused, read_body, serve_streams};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +47,10 @@ pub(crate) async fn serve_endpoint(
     .await;
 }
 
+/// Reads a call and serves it. Its body counts against the fleet's memory
+/// budget until it is answered (a held call may wait long), and the budget
+/// may close it to make room for smaller ones: then it is answered
+/// `UNAVAILABLE`, as the budget's refusals are.
 async fn answer(
     endpoint: Arc<Endpoint>,
     connection: u64,
@@ -68,6 +72,24 @@ async fn answer(
             return trailers_only(&mut respond, Code::UNAVAILABLE, &refused.to_string(), &[]);
         }
     };
+    tokio::select! {
+        biased;
+        () = evicted.cancelled() => {
+            let message = Refused::Evicted.to_string();
+            trailers_only(&mut respond, Code::UNAVAILABLE, &message, &[]);
+        }
+        () = serve_call(&endpoint, connection, (&parts, &body), &mut respond, &dropped) => {}
+    }
+}
+
+/// Records the call, draws its fate and answers as the fate says.
+async fn serve_call(
+    endpoint: &Endpoint,
+    connection: u64,
+    (parts, body): (&http::request::Parts, &Bytes),
+    respond: &mut SendResponse<Bytes>,
+    dropped: &CancellationToken,
+) {
     let view = grpc::attributes(&parts.method, &parts.uri, &parts.headers);
     let request_id = parts
         .headers
@@ -90,25 +112,25 @@ async fn answer(
     }
     if admission.fate.fail {
         let message = format!("injected failure from {}", endpoint.identity);
-        return trailers_only(&mut respond, Code::UNAVAILABLE, &message, &metadata);
+        return trailers_only(respond, Code::UNAVAILABLE, &message, &metadata);
     }
     if parts.uri.path().rsplit('/').next() != Some(METHOD) {
         let message = format!("no method {} on the Greeter", parts.uri.path());
-        return trailers_only(&mut respond, Code::UNIMPLEMENTED, &message, &metadata);
+        return trailers_only(respond, Code::UNIMPLEMENTED, &message, &metadata);
     }
-    let hello = match grpc::decode::<HelloRequest>(&body, Limits::default()) {
+    let hello = match grpc::decode::<HelloRequest>(body, Limits::default()) {
         Ok(hello) => hello,
         Err(error) => {
             let message = error.to_string();
-            return trailers_only(&mut respond, Code::INTERNAL, &message, &metadata);
+            return trailers_only(respond, Code::INTERNAL, &message, &metadata);
         }
     };
     let user = User {
-        name: greeting(&endpoint, &hello.name),
+        name: greeting(endpoint, &hello.name),
         id: version_id(&endpoint.identity.version),
         age: 0,
     };
-    let _ = reply(&mut respond, &user, &metadata);
+    let _ = reply(respond, &user, &metadata);
 }
 
 /// `Hello <name>`, padded to the version's response size.

@@ -461,3 +461,71 @@ async fn the_thrift_method_and_the_http_body_are_sent() {
     }
     http.stop().await;
 }
+
+fn ended(order: u64) -> Entry {
+    Entry {
+        id: format!("r{order}"),
+        order,
+        class: "c".into(),
+        client: 0,
+        connection: 0,
+        phase: 0,
+        switching: false,
+        intended: Duration::ZERO,
+        latency: Duration::ZERO,
+        service_time: Duration::ZERO,
+        outcome: Outcome::Timeout,
+    }
+}
+
+#[tokio::test]
+async fn waiters_for_different_counts_each_wake_at_their_own() {
+    let progress = Arc::new(Progress::default());
+    let waiter = |n: u64| {
+        let progress = Arc::clone(&progress);
+        tokio::spawn(async move { progress.sent_reaches(n).await })
+    };
+    let (ten, twenty) = (waiter(10), waiter(20));
+    tokio::task::yield_now().await;
+    for _ in 0..5 {
+        progress.count_sent();
+    }
+    // A count already reached resolves at once, and must not hide the
+    // marks of those still waiting.
+    progress.sent_reaches(3).await;
+    for _ in 5..10 {
+        progress.count_sent();
+    }
+    tokio::time::timeout(Duration::from_secs(5), ten)
+        .await
+        .expect("the waiter for 10 wakes at 10")
+        .expect("joins");
+    assert!(!twenty.is_finished(), "19 short of 20 is not 20");
+    for _ in 10..20 {
+        progress.count_sent();
+    }
+    tokio::time::timeout(Duration::from_secs(5), twenty)
+        .await
+        .expect("the waiter for 20 wakes at 20")
+        .expect("joins");
+}
+
+#[tokio::test]
+async fn a_subscriber_gets_what_ended_before_and_after_it_subscribed() {
+    let progress = Progress::default();
+    progress.record(ended(0));
+    progress.record(ended(1));
+    let mut ends = progress.subscribe();
+    progress.record(ended(2));
+    let mut orders = Vec::new();
+    while let Ok(entry) = ends.try_recv() {
+        orders.push(entry.order);
+    }
+    assert_eq!(orders, [0, 1, 2]);
+    assert_eq!(progress.done.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        progress.take_finished().len(),
+        3,
+        "the ledger keeps them all"
+    );
+}

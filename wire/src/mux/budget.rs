@@ -11,11 +11,13 @@
 //! When a charge does not fit, the budget closes the largest offenders
 //! first: every other connection holding more than the one asking, largest
 //! first, until the charge fits (their tokens are cancelled and their share
-//! is taken back at once). Only when no larger holder is left is the asking
-//! connection itself refused: it gets the protocol's overload answer (HTTP
-//! 503 with `x-envoy-overloaded`, as Envoy's overload manager sends; Thrift
-//! and Dubbo a close). So a peer holding a huge frame open cannot starve
-//! small requests, and a budget full of equal frames refuses the next one.
+//! is taken back at once; a closed connection is closed without an answer,
+//! and every charge it makes after is refused as [`Refused::Evicted`]).
+//! Only when no larger holder is left is the asking connection itself
+//! refused: it gets the protocol's overload answer (HTTP 503 with
+//! `x-envoy-overloaded`, as Envoy's overload manager sends; Thrift and Dubbo
+//! a close). So a peer holding a huge frame open cannot starve small
+//! requests, and a budget full of equal frames refuses the next one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -94,9 +96,10 @@ impl MemoryBudget {
     /// closes it to make room for others.
     pub fn holding(self: &Arc<Self>, close: CancellationToken) -> Holding {
         Holding {
-            id: self.register(close),
+            id: self.register(close.clone()),
             budget: Arc::clone(self),
             bytes: 0,
+            close,
         }
     }
 
@@ -150,6 +153,8 @@ pub struct Holding {
     budget: Arc<MemoryBudget>,
     id: u64,
     bytes: usize,
+    /// Cancelled when the budget closed this holder to make room.
+    close: CancellationToken,
 }
 
 impl Holding {
@@ -159,6 +164,10 @@ impl Holding {
     /// When they do not fit even after closing every larger holder, or
     /// when this holder was itself closed to make room.
     pub fn set(&mut self, bytes: usize) -> Result<(), Refused> {
+        // An evicted holder's share is gone: even an unchanged charge fails.
+        if self.close.is_cancelled() {
+            return Err(Refused::Evicted);
+        }
         if bytes == self.bytes {
             return Ok(());
         }
@@ -213,30 +222,37 @@ impl<C> Metered<C> {
         }
     }
 
-    /// Whether the budget refused this connection.
+    /// Whether the budget refused this connection (not when it closed it
+    /// to make room for others: that one gets no answer).
     pub fn overloaded(&self) -> bool {
         self.overloaded
     }
 
     /// Charges the read buffer's capacity and what the codec holds aside
-    /// now; the error when it does not fit.
+    /// now; the error when it does not fit (`OutOfMemory`) or when this
+    /// connection was closed to make room (`ConnectionAborted`).
     fn charge(&mut self, buffer: &BytesMut) -> Result<(), CodecError>
     where
         C: Buffered,
     {
         let capacity = buffer.capacity() + self.inner.buffered();
         self.holding.set(capacity).map_err(|refused| {
-            self.overloaded = true;
             let limit = self.holding.limit();
-            CodecError::Io(std::io::Error::new(
-                std::io::ErrorKind::OutOfMemory,
-                match refused {
-                    Refused::Full => format!(
-                        "a {capacity}-byte read buffer does not fit the {limit}-byte memory budget"
-                    ),
-                    Refused::Evicted => refused.to_string(),
-                },
-            ))
+            let error = match refused {
+                Refused::Full => {
+                    self.overloaded = true;
+                    std::io::Error::new(
+                        std::io::ErrorKind::OutOfMemory,
+                        format!(
+                            "a {capacity}-byte read buffer does not fit the {limit}-byte memory budget"
+                        ),
+                    )
+                }
+                Refused::Evicted => {
+                    std::io::Error::new(std::io::ErrorKind::ConnectionAborted, refused.to_string())
+                }
+            };
+            CodecError::Io(error)
         })
     }
 }
@@ -272,6 +288,14 @@ impl<C: Decoder<Error = CodecError> + Buffered> Decoder for Metered<C> {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<C::Item>, CodecError> {
         let decoded = self.inner.decode(src);
+        self.charge(src)?;
+        decoded
+    }
+
+    /// The codec's own end-of-stream rules (a Dubbo frame cut short is
+    /// named as such), charged like any read.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<C::Item>, CodecError> {
+        let decoded = self.inner.decode_eof(src);
         self.charge(src)?;
         decoded
     }
@@ -378,5 +402,42 @@ mod tests {
         drop(small);
         drop(big);
         assert_eq!(budget.held(), 0, "every share returned");
+    }
+
+    #[test]
+    fn an_evicted_connection_is_aborted_without_an_answer() {
+        let budget = Arc::new(MemoryBudget::new(64 * 1024));
+        let big_closed = CancellationToken::new();
+        let mut big = Metered::new(http1::ServerCodec::default(), &budget, big_closed.clone());
+        let mut held = BytesMut::from(&b"PUT / HTTP/1.1\r\ncontent-length: 40000\r\n\r\n"[..]);
+        assert!(
+            big.decode(&mut held).expect("fits").is_none(),
+            "body pending"
+        );
+        let mut small = Metered::new(
+            http1::ServerCodec::default(),
+            &budget,
+            CancellationToken::new(),
+        );
+        let mut room = BytesMut::with_capacity(32 * 1024);
+        room.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        assert!(small.decode(&mut room).expect("room made").is_some());
+        assert!(big_closed.is_cancelled(), "the larger holder is closed");
+        let Err(CodecError::Io(error)) = big.decode(&mut held) else {
+            panic!("an evicted connection reads nothing more");
+        };
+        assert_eq!(error.kind(), std::io::ErrorKind::ConnectionAborted);
+        assert!(!big.overloaded(), "evicted, not refused");
+        assert!(big.refusal().is_none(), "closed without an answer");
+    }
+
+    #[test]
+    fn an_evicted_holder_cannot_keep_even_its_old_charge() {
+        let budget = Arc::new(MemoryBudget::new(100));
+        let close = CancellationToken::new();
+        let mut holding = budget.holding(close.clone());
+        assert_eq!(holding.set(0), Ok(()));
+        close.cancel();
+        assert_eq!(holding.set(0), Err(Refused::Evicted));
     }
 }

@@ -126,7 +126,10 @@ where
     let idle_timer = tokio::time::sleep(idle);
     tokio::pin!(idle_timer);
     loop {
+        // Cancellation first: a connection the budget closed to make room
+        // ends as cancelled, not on the read its eviction makes fail.
         tokio::select! {
+            biased;
             _ = cancel.cancelled() => return Ended::Cancelled,
             _ = &mut idle_timer, if in_flight.is_empty() => return Ended::Idle,
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {

@@ -19,8 +19,9 @@ use super::budget::{Holding, Refused};
 use super::serve::{Ended, MAX_IN_FLIGHT};
 use crate::{CodecError, Limits, grpc};
 
-/// How long a connection being shut down may finish its calls.
-const DRAIN: Duration = Duration::from_secs(5);
+/// How long a connection being shut down may finish its calls: short, as a
+/// fleet or listener shutting down is waited on whole.
+const DRAIN: Duration = Duration::from_secs(2);
 
 /// Serves one h2c connection: every stream goes to `handle` on a task of its
 /// own, at most [`MAX_IN_FLIGHT`] at once and with heads of at most
@@ -155,8 +156,9 @@ pub async fn read_body(
         if buffer.len() > max || declared > max {
             return Err(BodyRefusal::TooLarge);
         }
+        // The allocation is what memory holds, not the bytes in it.
         holding
-            .set(buffer.len().max(declared))
+            .set(buffer.capacity().max(declared))
             .map_err(BodyRefusal::Overloaded)?;
         // Flow control lets the peer send more only once this is charged.
         let _ = body.flow_control().release_capacity(chunk.len());
