@@ -14,6 +14,8 @@
 //!   time; closed loops may pause, idle or with Dubbo heartbeats, on the same connection.
 //! - [`duration`]: durations as written in scenarios and on command lines
 //!   (Go's grammar, as Istio writes them: `2ms`, `1m30s`).
+//! - [`expect`]: the expectation kinds, one module each (file form, checks,
+//!   sample size, the check it becomes) and the one registry of them.
 //! - [`scenario`]: scenario files: the model, the loader with `file:line:column`
 //!   errors, the semantic checks, planned sample sizes and the JSON Schema.
 //! - [`stats`]: exact tests, intervals, sample-size plans, sequential tests and verdict evidence.
@@ -26,6 +28,7 @@
 pub mod calibration;
 pub mod client;
 pub mod duration;
+pub mod expect;
 pub mod fleet;
 pub mod ledger;
 pub mod scenario;

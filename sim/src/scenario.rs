@@ -16,16 +16,18 @@
 //! # Layout
 //! - [`values`]: positions, durations (`2ms`), percentages (`5%`), weights,
 //!   rates (`5000/s`), ordered maps and raw YAML nodes.
-//! - [`model`]: the serde types of the format.
+//! - [`model`]: the serde types of the format (each expectation kind's in
+//!   [`crate::expect`]).
 //! - `node`: a parsed YAML node read again through serde at its file position
 //!   (routing objects through the mesh API's types).
 //! - `load`: parsing and [`LoadError`] / [`ScenarioError`].
 //! - `check`: the semantic checks.
 //! - `claims`: each expectation as the check that verifies it ([`Scenario::claims`]).
-//! - [`plan`]: planned sample sizes (simple formulas until `sim::stats`).
+//! - [`plan`]: planned sample sizes: what the workload supplies to each
+//!   assertion, and the sizing helpers the kinds plan with.
 
-mod check;
-mod claims;
+pub(crate) mod check;
+pub(crate) mod claims;
 mod load;
 pub mod model;
 mod node;

@@ -11,7 +11,7 @@
 //! - [`routed`]: every selected request reaches the named version (zero tolerance).
 //! - [`mirrored`]: the mirrored fraction, and no mirror answer reaching a client.
 //! - [`fraction`]: a property's share (used for faults, rejections, mirrors).
-//! - [`property`]: faults (abort, delay or both) and rejections, as shares or counts.
+//! - `property`: faults (abort, delay or both) and rejections, as shares or counts.
 //! - [`ejected`]: no new request reaches a failing endpoint once ejection is due.
 //! - [`received`]: every request arrived with the given attributes (rewrites; zero tolerance).
 //! - [`redirected`]: the proxy answers with a redirect to the expected location (zero tolerance).
@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use balanced::{BalancedCheck, Over, balanced};
-pub use check::{Check, Claim, Oracles};
+pub use check::{Check, Claim, Oracles, Verifier};
 pub use distribution::{Per, Tally};
 pub use ejected::{EjectedCheck, ejected};
 pub use fraction::{Counted, fraction};

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 
 use super::model::{Client, Expectation, FleetService, LoopKind, Pause, Scenario, call_fields};
 use super::node::NodeDeserializer;
-use super::plan::quantile;
 use super::values::{Located, Node, NodeValue, Position};
 use super::{INITIAL_PHASE, Lifetime, PhaseStart, ROUTING_KINDS, RoutingObject, Unit};
 
@@ -69,13 +68,18 @@ pub(crate) fn check(scenario: &Scenario) -> Vec<Issue> {
         .collect()
 }
 
-struct Checker<'a> {
-    s: &'a Scenario,
+/// The checks' state: the scenario and what was found so far. Each
+/// expectation kind's own checks ([`crate::expect::Kind::validate`]) are
+/// handed it.
+pub(crate) struct Checker<'a> {
+    /// The scenario checked.
+    pub(crate) s: &'a Scenario,
     issues: Vec<Issue>,
 }
 
 impl<'a> Checker<'a> {
-    fn push(&mut self, at: Position, message: impl Into<String>, hint: Option<String>) {
+    /// Records a finding at `at`.
+    pub(crate) fn push(&mut self, at: Position, message: impl Into<String>, hint: Option<String>) {
         self.issues.push(Issue {
             at,
             message: message.into(),
@@ -83,7 +87,8 @@ impl<'a> Checker<'a> {
         });
     }
 
-    fn fleet_names(&self) -> String {
+    /// The fleet's services, quoted, for hints.
+    pub(crate) fn fleet_names(&self) -> String {
         quoted(self.s.fleet.iter().map(|s| s.service.value.as_str()))
     }
 }

@@ -2,9 +2,10 @@
 //! needs for its alpha, power and detectable deviation, and how many the
 //! workload supplies.
 //!
-//! There is one planner, `sim::stats::plan`; this module asks it, per
-//! expectation kind, at the alpha the verifier's test runs at, so `meshbench
-//! plan`, `validate` and the verdict agree by construction:
+//! There is one planner, `sim::stats::plan`; each expectation kind's module
+//! ([`crate::expect`]) asks it through the helpers here, at the alpha the
+//! verifier's test runs at, so `meshbench plan`, `validate` and the verdict
+//! agree by construction:
 //!
 //! - `split`, `balanced`, `connections`: [`crate::verify::distribution::plan`]
 //!   (the pooled exact share tests per run; per connection, the exact
@@ -31,12 +32,13 @@
 
 use std::time::Duration;
 
-use super::model::{Expectation, Levels, Lifetime, Over, Per, Scenario};
-use super::values::{Ordered, Position};
-use super::{Located, PhaseStart, Weight};
+use super::model::{Expectation, Levels, Lifetime, Scenario};
+use super::values::Position;
+use super::{Located, PhaseStart};
 pub use crate::stats::Unit;
 use crate::stats::plan::Sides;
 use crate::stats::{Alpha, Deviation, Power, Share, StatsError};
+use crate::verify::Per;
 
 /// The test behind a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +117,7 @@ pub struct Shape {
 /// Requests to see a violation rate of `detect` with probability `power`.
 /// The exact planner's n (the one the verifier holds the run to), when the
 /// levels make one; `None` falls back to the normal approximation.
-fn exact(
+pub(crate) fn exact(
     levels: Levels,
     planner: impl FnOnce(Alpha, Power, Deviation) -> Result<crate::stats::Plan, StatsError>,
 ) -> Option<f64> {
@@ -127,24 +129,22 @@ fn exact(
 
 /// The exact one-sided plan of the `latency` verifier for tail share `p0`
 /// at `alpha` (one bound's share of it), when the levels make one.
-fn tail(p0: f64, levels: Levels, alpha: f64) -> Option<f64> {
+pub(crate) fn tail(p0: f64, levels: Levels, alpha: f64) -> Option<f64> {
     let each = Levels { alpha, ..levels };
     exact(each, |a, p, d| {
         crate::stats::plan::tail(Share::new(p0)?, a, p, d)
     })
 }
 
-fn zero_tolerance(levels: Levels) -> f64 {
+/// Any violation fails: the sample that shows a violation rate of
+/// `detect` with probability `power`.
+pub(crate) fn zero_tolerance(levels: Levels) -> f64 {
     crate::stats::plan::zero_tolerance(levels.power, levels.detect)
 }
 
 /// The normal approximation, where the exact planners refuse the levels.
-fn proportion(p0: f64, levels: Levels, alpha: f64, sides: Sides) -> f64 {
+pub(crate) fn proportion(p0: f64, levels: Levels, alpha: f64, sides: Sides) -> f64 {
     crate::stats::plan::approximate(p0, alpha, levels.power, levels.detect, sides)
-}
-
-fn weights_of(to: &Ordered<Located<Weight>>) -> Vec<f64> {
-    to.iter().map(|(_, w)| f64::from(w.value.0)).collect()
 }
 
 fn count(n: f64) -> u64 {
@@ -156,38 +156,46 @@ fn count(n: f64) -> u64 {
 }
 
 /// Parses a quantile key: `p50` is 0.5, `p99.9` is 0.999.
-pub fn quantile(key: &str) -> Option<f64> {
-    let value: f64 = key.strip_prefix('p')?.parse().ok()?;
-    (value > 0.0 && value < 100.0).then_some(value / 100.0)
+pub use crate::expect::quantile;
+
+/// What an expectation kind sizes its sample from: its levels and the
+/// shape of the population it samples.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizing {
+    /// The assertion's levels, defaults applied.
+    pub(crate) levels: Levels,
+    /// The population.
+    pub(crate) shape: Shape,
 }
 
-/// The sample `expectation` needs at its levels (`confidence` gives the
-/// defaults) over a population of `shape`. See the module docs for the
-/// formulas and for which assertions the exact `sim::stats::plan` is used.
-pub fn planned_requests(
-    expectation: &Expectation,
-    confidence: &super::Confidence,
-    shape: &Shape,
-) -> SampleSize {
-    let levels = expectation.levels(confidence);
-    let alpha = levels.alpha;
-    let plan = |unit, n: f64, test| SampleSize {
-        unit,
-        n: count(n),
-        per_connection: None,
-        levels,
-        test,
-    };
-    let distribution = |weights: Vec<f64>, per: Per, unit| {
+impl Sizing {
+    /// `n` of `unit` (rounded up, at least 1) for `test`.
+    pub(crate) fn plan(&self, unit: Unit, n: f64, test: Test) -> SampleSize {
+        SampleSize {
+            unit,
+            n: count(n),
+            per_connection: None,
+            levels: self.levels,
+            test,
+        }
+    }
+
+    /// Zero tolerance over requests.
+    pub(crate) fn zero_tolerance(&self) -> SampleSize {
+        self.plan(
+            Unit::Requests,
+            zero_tolerance(self.levels),
+            Test::ZeroTolerance,
+        )
+    }
+
+    /// Shares in proportion to `weights`, per run or on every connection:
+    /// the plan the distribution verifier holds the run to (shares of 0 or
+    /// 1 only are an exact check that one sample decides).
+    pub(crate) fn distribution(&self, weights: Vec<f64>, per: Per, unit: Unit) -> SampleSize {
         let categories = weights.len();
-        let connections = shape.connections.max(1);
-        let per = match per {
-            Per::Run => crate::verify::Per::Run,
-            Per::Connection => crate::verify::Per::Connection,
-        };
-        // The plan the verifier holds the run to; shares of 0 or 1 only are
-        // an exact check that one sample decides.
-        let each = exact(levels, |alpha, power, detect| {
+        let connections = self.shape.connections.max(1);
+        let each = exact(self.levels, |alpha, power, detect| {
             let c = crate::verify::Confidence {
                 alpha,
                 power,
@@ -198,121 +206,35 @@ pub fn planned_requests(
         })
         .unwrap_or(1.0);
         match per {
-            crate::verify::Per::Run => plan(unit, each, Test::Shares { categories }),
-            crate::verify::Per::Connection => {
+            Per::Run => self.plan(unit, each, Test::Shares { categories }),
+            Per::Connection => {
                 let each = count(each);
                 SampleSize {
                     unit,
                     n: each.saturating_mul(connections),
                     per_connection: Some(each),
-                    levels,
+                    levels: self.levels,
                     test: Test::Shares { categories },
                 }
             }
         }
-    };
-    match expectation {
-        Expectation::Balanced(e) => {
-            distribution(vec![1.0; shape.categories.max(2)], e.per, Unit::Requests)
-        }
-        Expectation::Split(e) => distribution(weights_of(&e.to), e.per, Unit::Requests),
-        Expectation::Connections(e) => distribution(weights_of(&e.to), Per::Run, Unit::Connections),
-        Expectation::Latency(e) => {
-            let bounds: Vec<f64> = e
-                .below
-                .keys()
-                .filter_map(quantile)
-                .map(|q| 1.0 - q)
-                .chain(e.above.keys().filter_map(quantile))
-                .collect();
-            let each = alpha / bounds.len().max(1) as f64;
-            let n = bounds
-                .iter()
-                .map(|p0| {
-                    tail(*p0, levels, each)
-                        .unwrap_or_else(|| proportion(*p0, levels, each, Sides::One))
-                })
-                .fold(0.0, f64::max);
-            plan(
-                Unit::Requests,
-                n,
-                Test::Quantiles {
-                    bounds: bounds.len(),
-                },
-            )
-        }
-        Expectation::Fault(e) => {
-            let fractions: Vec<f64> = e
-                .delay
-                .iter()
-                .map(|d| d.fraction.value.fraction())
-                .chain(e.abort.iter().map(|a| a.fraction.value.fraction()))
-                .collect();
-            // Each share is tested at alpha / (number of shares), as the verifier does.
-            let each = Levels {
-                alpha: alpha / fractions.len().max(1) as f64,
-                ..levels
-            };
-            let n = fractions
-                .iter()
-                .map(|p0| {
-                    exact(each, |a, p, d| {
-                        crate::stats::plan::share(Share::new(*p0)?, a, p, d)
-                    })
-                    .unwrap_or_else(|| proportion(*p0, each, each.alpha, Sides::Two))
-                })
-                .fold(0.0, f64::max);
-            plan(
-                Unit::Requests,
-                n,
-                Test::Proportions {
-                    count: fractions.len(),
-                },
-            )
-        }
-        Expectation::Mirrored(e) => {
-            let p0 = e.fraction.value.fraction();
-            if p0 <= 0.0 || p0 >= 1.0 {
-                plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
-            } else {
-                let n = exact(levels, |a, p, d| {
-                    crate::stats::plan::mirror(Share::new(p0)?, a, p, d)
-                })
-                .unwrap_or_else(|| proportion(p0, levels, alpha, Sides::Two));
-                plan(Unit::Requests, n, Test::Proportions { count: 1 })
-            }
-        }
-        Expectation::Routed(_) => {
-            // The verifier passes only once 0 leaks in n bound the leak rate
-            // below `detect` at alpha: (1 - d)^n <= alpha.
-            let n = exact(levels, |a, _, d| {
-                crate::stats::plan::zero_leak(Share::new(d.get())?, a)
-            })
-            .unwrap_or_else(|| zero_tolerance(levels));
-            plan(Unit::Requests, n, Test::ZeroTolerance)
-        }
-        Expectation::Rejected(e) => match (&e.fraction, e.at_least.as_ref().or(e.exactly.as_ref()))
-        {
-            (Some(f), _) => {
-                let p0 = f.value.fraction();
-                let n = exact(levels, |a, p, d| {
-                    crate::stats::plan::share(Share::new(p0)?, a, p, d)
-                })
-                .unwrap_or_else(|| proportion(p0, levels, alpha, Sides::Two));
-                plan(Unit::Requests, n, Test::Proportions { count: 1 })
-            }
-            (None, Some(m)) => plan(Unit::Requests, m.value as f64, Test::Count),
-            (None, None) => plan(Unit::Requests, 1.0, Test::Count),
-        },
-        Expectation::Timeout(_)
-        | Expectation::Ejected(_)
-        | Expectation::Retried(_)
-        | Expectation::Received(_)
-        | Expectation::Redirected(_) => {
-            plan(Unit::Requests, zero_tolerance(levels), Test::ZeroTolerance)
-        }
-        Expectation::Heartbeats(_) => plan(Unit::Heartbeats, 1.0, Test::EveryOne),
     }
+}
+
+/// The sample `expectation` needs at its levels (`confidence` gives the
+/// defaults) over a population of `shape`: its kind sizes it. See the
+/// module docs for the formulas and for which assertions the exact
+/// `sim::stats::plan` is used.
+pub fn planned_requests(
+    expectation: &Expectation,
+    confidence: &super::Confidence,
+    shape: &Shape,
+) -> SampleSize {
+    let sizing = Sizing {
+        levels: expectation.levels(confidence),
+        shape: *shape,
+    };
+    expectation.as_kind().sample(&sizing)
 }
 
 /// What the workload supplies to one assertion.
@@ -395,11 +317,7 @@ impl Scenario {
             .filter(|(_, share)| *share > 0.0)
             .collect();
         let phase_share = self.phase_share(common.of.phase.as_ref().map(|p| p.value.as_str()));
-        let unit = match expectation.value {
-            Expectation::Connections(_) => Unit::Connections,
-            Expectation::Heartbeats(_) => Unit::Heartbeats,
-            _ => Unit::Requests,
-        };
+        let unit = expectation.as_kind().unit();
         let mut samples = Some(0.0);
         let mut rate = Some(0.0);
         let mut closed_loop = false;
@@ -428,23 +346,7 @@ impl Scenario {
                 _ => None,
             };
         }
-        let categories = match &expectation.value {
-            Expectation::Balanced(e) => {
-                let versions: Vec<&str> = match &e.versions {
-                    Some(named) => named.iter().map(|v| v.value.as_str()).collect(),
-                    None => service.versions.keys().collect(),
-                };
-                match e.over {
-                    Over::Versions => versions.len(),
-                    Over::Endpoints => versions
-                        .iter()
-                        .filter_map(|v| service.versions.get(v))
-                        .map(|v| v.replicas)
-                        .sum(),
-                }
-            }
-            _ => 0,
-        };
+        let categories = expectation.as_kind().categories(service);
         let shape = Shape {
             categories,
             connections: connections.max(1),

@@ -7,11 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::fleet::{EndpointInfo, Record};
 use crate::ledger::Ledger;
 
-use super::{
-    Assertion, BalancedCheck, CountCheck, EjectedCheck, FractionCheck, HeartbeatsCheck,
-    LatencyCheck, MirroredCheck, Mode, Monitor, Over, ReceivedCheck, RedirectedCheck, RetriedCheck,
-    RoutedCheck, SplitCheck, SplitMonitor, TimeoutCheck,
-};
+use std::sync::Arc;
+
+use super::{Assertion, Monitor};
 
 /// What a run collected that verdicts are taken from.
 #[derive(Debug, Clone)]
@@ -72,7 +70,7 @@ impl<'a> Oracles<'a> {
     }
 
     /// The pods of `service` (of `version`, if given), in fleet order.
-    fn pods(&self, service: &str, version: Option<&str>) -> Vec<String> {
+    pub(crate) fn pods(&self, service: &str, version: Option<&str>) -> Vec<String> {
         self.endpoints
             .iter()
             .filter(|e| e.identity.service == service)
@@ -82,54 +80,43 @@ impl<'a> Oracles<'a> {
     }
 }
 
+/// How a check is judged on what a run collected. Each expectation kind's
+/// check implements it ([`crate::expect`]).
+pub trait Verifier: std::fmt::Debug + Send + Sync {
+    /// The verdict on what the run collected.
+    fn verify(&self, oracles: &Oracles<'_>) -> Assertion;
+
+    /// The live monitor of a check that can be decided request by request
+    /// in sequential mode; `None` for fixed-mode checks and kinds that need
+    /// the whole run (balance per connection, mirrors, latency quantiles).
+    fn monitor(&self) -> Option<Box<dyn Monitor>> {
+        None
+    }
+}
+
 /// What one expectation becomes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Check {
-    /// Weighted shares of versions (per run or per connection); also TCP
-    /// connection weights, where every sample is a connection.
-    Split(SplitCheck),
-    /// Uniform over endpoints or versions; endpoint labels are filled in
-    /// from the fleet when verified (endpoints are only known then).
-    Balanced {
-        /// The check, labels empty when they are the service's endpoints.
-        check: BalancedCheck,
-        /// The service whose endpoints are the labels.
-        service: String,
-    },
-    /// Zero-tolerance routing.
-    Routed(RoutedCheck),
-    /// The mirrored fraction (needs the endpoint records).
-    Mirrored(MirroredCheck),
-    /// Success on a given attempt.
-    Retried(RetriedCheck),
-    /// What the endpoints received (needs the endpoint records).
-    Received(ReceivedCheck),
-    /// Redirects answered by the proxy.
-    Redirected(RedirectedCheck),
-    /// Heartbeats answered on paused connections.
-    Heartbeats(HeartbeatsCheck),
-    /// Failure within a window.
-    Timeout(TimeoutCheck),
-    /// Quantile bounds.
-    Latency(LatencyCheck),
-    /// Shares of requests with a status or a delay: faults and rejections.
-    Fraction(FractionCheck),
-    /// A count of requests answered with a status (rejections).
-    Count(CountCheck),
-    /// A failing endpoint taken out of the pool; the pod is filled in from
-    /// the fleet when verified.
-    Ejected {
-        /// The check, pods empty.
-        check: EjectedCheck,
-        /// Which replica of the version fails (`None`: all of them).
-        replica: Option<usize>,
-        /// The service of the version.
-        service: String,
-    },
+#[derive(Debug, Clone)]
+pub struct Check(Arc<dyn Verifier>);
+
+impl Check {
+    /// The check `verifier` makes.
+    pub fn new(verifier: impl Verifier + 'static) -> Check {
+        Check(Arc::new(verifier))
+    }
+
+    /// Applies the check.
+    pub fn verify(&self, oracles: &Oracles<'_>) -> Assertion {
+        self.0.verify(oracles)
+    }
+
+    /// Its live monitor, if it has one ([`Verifier::monitor`]).
+    pub fn monitor(&self) -> Option<Box<dyn Monitor>> {
+        self.0.monitor()
+    }
 }
 
 /// A check under the expectation's name.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Claim {
     /// The `name:` written, or the kind and its place in `expect` (`split-2`).
     pub name: String,
@@ -165,63 +152,5 @@ impl Claim {
         // The kind the scenario wrote (`connections` is verified as a split of connections).
         self.kind.clone_into(&mut assertion.kind);
         assertion.named(&self.name)
-    }
-}
-
-impl Check {
-    /// Applies the check.
-    pub fn verify(&self, oracles: &Oracles<'_>) -> Assertion {
-        let ledger = oracles.ledger;
-        match self {
-            Check::Split(check) => super::split(ledger, check),
-            Check::Routed(check) => super::routed(ledger, check),
-            Check::Balanced { check, service } => {
-                let mut check = check.clone();
-                if check.over == Over::Endpoints {
-                    check.labels = oracles.pods(service, None);
-                }
-                super::balanced(ledger, &check)
-            }
-            Check::Ejected {
-                check,
-                replica,
-                service,
-            } => {
-                let mut check = check.clone();
-                let pods = oracles.pods(service, Some(&check.version));
-                check.pods = match replica {
-                    Some(index) => pods.into_iter().skip(*index).take(1).collect(),
-                    None => Vec::new(),
-                };
-                super::ejected(ledger, &check)
-            }
-            Check::Mirrored(check) => super::mirrored(ledger, oracles.records, check),
-            Check::Retried(check) => super::retried(ledger, check),
-            Check::Redirected(check) => super::redirected(ledger, check),
-            Check::Heartbeats(check) => super::heartbeats(ledger, check),
-            Check::Received(check) => super::received(ledger, oracles.records, check),
-            Check::Timeout(check) => super::timeout(ledger, check),
-            Check::Latency(check) => super::latency(ledger, check),
-            Check::Fraction(check) => super::fraction_check(ledger, check),
-            Check::Count(check) => super::count(ledger, check),
-        }
-    }
-
-    /// The live monitor of a check that can be decided request by request in
-    /// sequential mode; `None` for fixed-mode checks and kinds that need the
-    /// whole run (balance per connection, mirrors, latency quantiles).
-    pub fn monitor(&self) -> Option<Box<dyn Monitor>> {
-        match self {
-            Check::Split(check) if check.confidence.mode == Mode::Sequential => {
-                SplitMonitor::new(check)
-                    .ok()
-                    .map(|m| Box::new(m) as Box<dyn Monitor>)
-            }
-            Check::Fraction(check) if check.confidence.mode == Mode::Sequential => check
-                .monitor()
-                .ok()
-                .map(|m| Box::new(m) as Box<dyn Monitor>),
-            _ => None,
-        }
     }
 }

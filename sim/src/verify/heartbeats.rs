@@ -82,3 +82,9 @@ fn finding(tally: &Heartbeats) -> String {
         tally.first_failure.as_deref().unwrap_or("unknown")
     )
 }
+
+impl super::Verifier for HeartbeatsCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        heartbeats(oracles.ledger, self)
+    }
+}

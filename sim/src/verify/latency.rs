@@ -115,3 +115,9 @@ pub fn latency(ledger: &Ledger, check: &LatencyCheck) -> Assertion {
         findings,
     }
 }
+
+impl super::Verifier for LatencyCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        latency(oracles.ledger, self)
+    }
+}

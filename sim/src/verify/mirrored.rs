@@ -74,3 +74,9 @@ pub fn mirrored(ledger: &Ledger, received: &[Record], check: &MirroredCheck) -> 
     }
     assertion
 }
+
+impl super::Verifier for MirroredCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        mirrored(oracles.ledger, oracles.records, self)
+    }
+}

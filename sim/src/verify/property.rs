@@ -331,3 +331,24 @@ pub fn count(ledger: &Ledger, check: &CountCheck) -> Assertion {
     );
     assertion
 }
+
+impl super::Verifier for FractionCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        fraction_check(oracles.ledger, self)
+    }
+
+    fn monitor(&self) -> Option<Box<dyn super::Monitor>> {
+        if self.confidence.mode != super::Mode::Sequential {
+            return None;
+        }
+        FractionCheck::monitor(self)
+            .ok()
+            .map(|m| Box::new(m) as Box<dyn super::Monitor>)
+    }
+}
+
+impl super::Verifier for CountCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        count(oracles.ledger, self)
+    }
+}

@@ -102,3 +102,9 @@ fn describe(attributes: &[(String, String)]) -> String {
     let parts: Vec<String> = attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
     parts.join(" ")
 }
+
+impl super::Verifier for ReceivedCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        received(oracles.ledger, oracles.records, self)
+    }
+}

@@ -77,3 +77,9 @@ pub fn redirected(ledger: &Ledger, check: &RedirectedCheck) -> Assertion {
         findings,
     }
 }
+
+impl super::Verifier for RedirectedCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        redirected(oracles.ledger, self)
+    }
+}

@@ -138,3 +138,9 @@ pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
         findings,
     }
 }
+
+impl super::Verifier for RetriedCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        retried(oracles.ledger, self)
+    }
+}

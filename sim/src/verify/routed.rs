@@ -110,3 +110,9 @@ pub fn routed(ledger: &Ledger, check: &RoutedCheck) -> Assertion {
         findings: leaks,
     }
 }
+
+impl super::Verifier for RoutedCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        routed(oracles.ledger, self)
+    }
+}

@@ -60,3 +60,18 @@ pub fn split(ledger: &Ledger, check: &SplitCheck) -> Assertion {
         ("split", check.claim()),
     )
 }
+
+impl super::Verifier for SplitCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        split(oracles.ledger, self)
+    }
+
+    fn monitor(&self) -> Option<Box<dyn super::Monitor>> {
+        if self.confidence.mode != super::Mode::Sequential {
+            return None;
+        }
+        super::SplitMonitor::new(self)
+            .ok()
+            .map(|m| Box::new(m) as Box<dyn super::Monitor>)
+    }
+}

@@ -90,3 +90,9 @@ pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
         findings,
     }
 }
+
+impl super::Verifier for TimeoutCheck {
+    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+        timeout(oracles.ledger, self)
+    }
+}

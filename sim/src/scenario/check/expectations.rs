@@ -218,7 +218,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub(super) fn known_version(&mut self, service: &FleetService, name: &Located<String>) {
+    /// Reports `name` unless it is a version or subset of `service`.
+    pub(crate) fn known_version(&mut self, service: &FleetService, name: &Located<String>) {
         if self.s.versions_of(&service.service, &name.value).is_some() {
             return;
         }
@@ -247,6 +248,7 @@ impl<'a> Checker<'a> {
         );
     }
 
+    /// The versions it names, then what its kind checks of its own fields.
     pub(super) fn kind_specific(
         &mut self,
         expectation: &Located<Expectation>,
@@ -255,169 +257,13 @@ impl<'a> Checker<'a> {
         for name in expectation.named_versions() {
             self.known_version(service, name);
         }
-        match &expectation.value {
-            Expectation::Split(e) => self.weights(&e.to, expectation.at),
-            Expectation::Connections(e) => self.weights(&e.to, expectation.at),
-            Expectation::Latency(e) => {
-                if e.below.is_empty() && e.above.is_empty() {
-                    self.push(
-                        expectation.at,
-                        "a latency expectation needs 'below' or 'above' bounds",
-                        Some("e.g. 'below: { p99: 20ms }'".into()),
-                    );
-                }
-                for (key, _) in e.below.iter().chain(e.above.iter()) {
-                    if quantile(&key.value).is_none() {
-                        self.push(
-                            key.at,
-                            format!(
-                                "quantile '{}' is not of the form p50, p99 or p99.9",
-                                key.value
-                            ),
-                            None,
-                        );
-                    }
-                }
-            }
-            Expectation::Fault(e) => {
-                if e.delay.is_none() && e.abort.is_none() {
-                    self.push(
-                        expectation.at,
-                        "a fault expectation needs 'delay' or 'abort'",
-                        None,
-                    );
-                }
-            }
-            Expectation::Rejected(e) => {
-                let bounded = e.at_least.is_some() || e.at_most.is_some();
-                let given = [e.fraction.is_some(), bounded, e.exactly.is_some()];
-                if given.iter().filter(|g| **g).count() != 1 {
-                    self.push(
-                        expectation.at,
-                        "a rejected expectation needs one of 'fraction', 'exactly', or 'at_least'/'at_most'",
-                        None,
-                    );
-                }
-                if let (Some(least), Some(most)) = (&e.at_least, &e.at_most)
-                    && least.value > most.value
-                {
-                    self.push(most.at, "'at_most' is below 'at_least'", None);
-                }
-            }
-            Expectation::Retried(e) => {
-                if e.attempts.value == 0 {
-                    self.push(e.attempts.at, "'attempts' must be at least 1", None);
-                }
-                if let Some(status) = &e.status
-                    && !matches!(
-                        service.protocol.value,
-                        meshbench_wire::Protocol::Http | meshbench_wire::Protocol::Grpc
-                    )
-                {
-                    self.push(
-                        status.at,
-                        format!(
-                            "'status' is an HTTP status or a gRPC code, but '{}' speaks {}",
-                            service.service.value, service.protocol.value
-                        ),
-                        None,
-                    );
-                }
-            }
-            Expectation::Redirected(e) => {
-                if e.status.is_some_and(|s| !(300..400).contains(&s)) {
-                    self.push(expectation.at, "a redirect's 'status' must be a 3xx", None);
-                }
-            }
-            Expectation::Received(e) => {
-                if e.attributes.iter().next().is_none() {
-                    self.push(
-                        expectation.at,
-                        "a received expectation needs at least one attribute",
-                        None,
-                    );
-                }
-            }
-            Expectation::Ejected(e) => {
-                if let (Some(replica), Some(version)) =
-                    (&e.replica, service.versions.get(&e.version))
-                    && replica.value >= version.replicas
-                {
-                    self.push(
-                        replica.at,
-                        format!(
-                            "replica {} of version '{}' does not exist",
-                            replica.value, e.version.value
-                        ),
-                        Some(format!(
-                            "it has {} replica(s), counted from 0",
-                            version.replicas
-                        )),
-                    );
-                }
-            }
-            Expectation::Mirrored(e) => {
-                let target = match &e.target {
-                    Some(name) => match self.s.service(name) {
-                        Some(found) => found,
-                        None => {
-                            self.push(
-                                name.at,
-                                format!("service '{}' is not in the fleet", name.value),
-                                Some(format!("the fleet has {}", self.fleet_names())),
-                            );
-                            return;
-                        }
-                    },
-                    None => service,
-                };
-                self.known_version(target, &e.to);
-            }
-            Expectation::Heartbeats(_) => self.heartbeats(expectation, service),
-            Expectation::Balanced(_) | Expectation::Routed(_) | Expectation::Timeout(_) => {}
-        }
+        expectation
+            .as_kind()
+            .validate(expectation.at, service, self);
     }
 
-    /// A heartbeat has no class, attributes or phase, and some selected
-    /// client must send heartbeats.
-    pub(super) fn heartbeats(
-        &mut self,
-        expectation: &Located<Expectation>,
-        service: &FleetService,
-    ) {
-        let of = expectation.common().of;
-        let narrowing = [
-            ("class", of.class.as_ref().map(|c| c.at)),
-            ("attributes", of.attributes.0.first().map(|(k, _)| k.at)),
-            ("phase", of.phase.as_ref().map(|p| p.at)),
-        ];
-        for (field, at) in narrowing {
-            if let Some(at) = at {
-                self.push(
-                    at,
-                    format!("'of.{field}' does not apply to heartbeats"),
-                    Some("heartbeats belong to connections: select them by 'client'".into()),
-                );
-            }
-        }
-        let beating = self.s.clients().any(|(name, client)| {
-            of.client.as_ref().is_none_or(|c| c.value == name)
-                && self
-                    .s
-                    .service(&client.service)
-                    .is_some_and(|s| s.service.value == service.service.value)
-                && client.pause.as_ref().is_some_and(|p| p.heartbeat.is_some())
-        });
-        if !beating {
-            self.push(
-                expectation.at,
-                "no selected client sends heartbeats",
-                Some("give a closed-loop dubbo client e.g. 'pause: { every: 1000, for: 5s, heartbeat: 1s }'".into()),
-            );
-        }
-    }
-
-    pub(super) fn weights(
+    /// Reports weights that name nothing or add up to 0.
+    pub(crate) fn weights(
         &mut self,
         to: &crate::scenario::Ordered<Located<crate::scenario::Weight>>,
         at: Position,
