@@ -21,7 +21,8 @@
 //!   `nginx.conf` and reloaded for phases.
 //! - `address=HOST:PORT`: a proxy the user runs; meshbench prints the
 //!   endpoints it must route to and can change neither its routing nor its
-//!   settings (the idle timeout), so it refuses scenarios that need either.
+//!   settings (the idle timeout, the workers): the assertions that depend
+//!   on them are `unsupported`, the others judged.
 
 mod address;
 mod builtin;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 pub use meshbench_mesh_api::Routing;
 use meshbench_sim::fleet::EndpointInfo;
+pub use meshbench_sim::scenario::ProxySetting;
 use meshbench_wire::Protocol;
 use meshbench_wire::thrift::ServerCodec;
 
@@ -171,6 +173,17 @@ pub trait ProxyAdapter: Send {
     fn unsupported_setup(&self, setup: &Setup) -> Option<String> {
         let _ = setup;
         None
+    }
+
+    /// Which of the scenario's settings this adapter cannot give its proxy
+    /// (a routing change for phases, the idle timeout, the worker count),
+    /// each with why, asked before anything starts. The assertions whose
+    /// verdict depends on one (`Claim::needs`) are `unsupported` with that
+    /// reason; the others run with the setting left out (no phase applied,
+    /// the proxy's own idle timeout and workers), and the report says so.
+    fn unsupported_settings(&self, setup: &Setup) -> BTreeMap<ProxySetting, String> {
+        let _ = setup;
+        BTreeMap::new()
     }
 
     /// What the proxy said about itself (version, build), for reports,

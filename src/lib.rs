@@ -112,30 +112,41 @@ pub async fn run_scenario_on(
             assertions,
         ));
     }
-    let unsupported: Vec<Option<String>> = resolved
-        .checks
+    let gaps = adapter.unsupported_settings(&setup(&resolved.spec));
+    let resolve::Resolved { mut spec, checks } = resolved;
+    let unsupported: Vec<Option<String>> = checks
         .iter()
         .map(|claim| {
-            adapter.unsupported(&adapter::Feature {
-                protocol: claim.protocol,
-                kind: claim.kind,
+            let setting = claim.needs.iter().find_map(|need| gaps.get(need));
+            setting.cloned().or_else(|| {
+                adapter.unsupported(&adapter::Feature {
+                    protocol: claim.protocol,
+                    kind: claim.kind,
+                })
             })
         })
         .collect();
-    let mut collected = run::execute(
-        resolved.spec,
-        adapter.as_mut(),
-        options.placement,
-        progress,
-        cancel,
-    )
-    .await?;
+    if unsupported.iter().all(Option::is_some) {
+        let collected = run::Collected::default();
+        let assertions = report::verify(&checks, &unsupported, &collected);
+        return Ok(report::Report::new(
+            names,
+            adapter.name(),
+            seed,
+            &collected,
+            assertions,
+        ));
+    }
+    let left_out = leave_out(&mut spec, &gaps);
+    let mut collected =
+        run::execute(spec, adapter.as_mut(), options.placement, progress, cancel).await?;
+    collected.notes.extend(left_out);
     if let Some(about) = adapter.description() {
         collected
             .notes
             .insert(0, format!("proxy under test: {about}"));
     }
-    let assertions = report::verify(&resolved.checks, &unsupported, &collected);
+    let assertions = report::verify(&checks, &unsupported, &collected);
     Ok(report::Report::new(
         names,
         adapter.name(),
@@ -143,6 +154,26 @@ pub async fn run_scenario_on(
         &collected,
         assertions,
     ))
+}
+
+/// Takes out of the run what the adapter cannot give its proxy; a note
+/// for the report on each.
+fn leave_out(
+    spec: &mut run::RunSpec<'_>,
+    gaps: &std::collections::BTreeMap<adapter::ProxySetting, String>,
+) -> Vec<String> {
+    gaps.iter()
+        .map(|(setting, reason)| {
+            match setting {
+                adapter::ProxySetting::Phases => spec.phases.clear(),
+                adapter::ProxySetting::IdleTimeout => spec.proxy.idle_timeout = None,
+                adapter::ProxySetting::Workers => spec.proxy.workers = None,
+            }
+            format!(
+                "{setting} left out ({reason}): the assertions that depend on it are unsupported"
+            )
+        })
+        .collect()
 }
 
 /// The scenario as adapters see it before it starts.

@@ -293,6 +293,100 @@ async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_
     assert_eq!(report.verdict, Verdict::Unsupported);
 }
 
+/// The builtin proxy behind an adapter that cannot change its routing, as
+/// `address=` cannot a proxy the user runs: it never applies a phase.
+struct NoPhases(Box<dyn ProxyAdapter>);
+
+impl ProxyAdapter for NoPhases {
+    fn name(&self) -> &str {
+        "no-phases"
+    }
+
+    fn start<'a>(
+        &'a mut self,
+        services: &'a [Service],
+        routing: &'a [adapter::Routing],
+        settings: ProxySettings,
+    ) -> adapter::BoxFuture<'a, Result<adapter::Listeners, adapter::AdapterError>> {
+        self.0.start(services, routing, settings)
+    }
+
+    fn apply<'a>(
+        &'a mut self,
+        _routing: &'a [adapter::Routing],
+    ) -> adapter::BoxFuture<'a, Result<(), adapter::AdapterError>> {
+        Box::pin(async {
+            Err(adapter::AdapterError::Start(
+                "a phase was applied although declared unsupported".to_owned(),
+            ))
+        })
+    }
+
+    fn stats(&self) -> adapter::BoxFuture<'_, Option<String>> {
+        self.0.stats()
+    }
+
+    fn unsupported_settings(
+        &self,
+        setup: &adapter::Setup,
+    ) -> BTreeMap<adapter::ProxySetting, String> {
+        let address = adapter::from_name("address=127.0.0.1:9999").expect("parses");
+        address.unsupported_settings(setup)
+    }
+
+    fn stop(&mut self) -> adapter::BoxFuture<'_, ()> {
+        self.0.stop()
+    }
+}
+
+/// Item 7 of issue 11: a proxy that cannot take the phases' routing is
+/// judged on the assertions of the initial phase; the ones that depend on
+/// a switch are `unsupported` with the adapter's reason, not the whole
+/// scenario "could not run".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_the_adapter_cannot_give_makes_only_the_assertions_needing_it_unsupported() {
+    let scenario = meshbench_sim::scenario::Scenario::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/thrift/route-switch-mid-connection.yaml"),
+    )
+    .expect("the route switch scenario");
+    let adapter = Box::new(NoPhases(adapter::ProxySpec::Builtin.adapter()));
+    let report = meshbench::run_scenario_on(
+        &scenario,
+        adapter,
+        meshbench::RunOptions {
+            seed: 1,
+            placement: meshbench::run::Placement::default(),
+        },
+        Default::default(),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("runs");
+    use meshbench_sim::stats::Verdict;
+    let verdict = |name: &str| {
+        report
+            .assertions
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| (a.verdict, a.summary.clone()))
+            .unwrap_or_else(|| panic!("no assertion {name}: {:?}", report.assertions))
+    };
+    let reason =
+        "the 'address' adapter cannot change the routing of a proxy it does not run (phases)";
+    assert_eq!(verdict("before-the-switch-v1").0, Verdict::Pass);
+    assert_eq!(
+        verdict("after-the-switch-v2"),
+        (Verdict::Unsupported, reason.to_owned())
+    );
+    assert_eq!(
+        verdict("none-lost"),
+        (Verdict::Unsupported, reason.to_owned()),
+        "every call of the run spans the switch"
+    );
+    assert_eq!(report.verdict, Verdict::Unsupported);
+}
+
 /// A real Envoy through its adapter: routes, switches routing on a live
 /// connection, refuses what the translation finds invalid and what Envoy
 /// itself rejects (with Envoy's words), reports its counters and its death.

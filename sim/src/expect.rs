@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
-use crate::scenario::{Common, FleetService, Located, Position, SampleSize, Unit};
+use crate::scenario::{Common, FleetService, Located, Position, ProxySetting, SampleSize, Unit};
 use crate::verify::Check;
 
 /// The fields every kind has, as the `expectation!` macro writes them.
@@ -40,6 +40,13 @@ pub(crate) trait Kind: Form {
     /// What `validate` checks of this kind's own fields (`at` is the
     /// expectation's position, `service` the one it is about).
     fn validate(&self, _at: Position, _service: &FleetService, _checker: &mut Checker<'_>) {}
+
+    /// The proxy settings its verdict depends on beyond the rules every
+    /// kind shares (a phase selected, paused clients): `rejected` counts
+    /// depend on the worker count, `heartbeats` on the idle timeout.
+    fn needs(&self) -> &'static [ProxySetting] {
+        &[]
+    }
 
     /// What one sample is: a request unless the kind says otherwise.
     fn unit(&self) -> Unit {

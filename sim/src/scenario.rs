@@ -43,9 +43,9 @@ pub use load::{LoadError, ScenarioError};
 pub use model::{
     Arrival, Balanced, Call, Client, Common, Confidence, Connections, Ejected, Expectation, Fault,
     FaultAbort, FaultDelay, FleetService, Heartbeats, Latency, LatencyModel, Levels, Lifetime,
-    LoopKind, Mirrored, MixEntry, OpenLoop, Over, Pause, Per, Phase, PhaseStart, Proxy, Rejected,
-    RequestClass, Retried, Routed, RoutingObject, Scenario, Selector, Split, ThriftProtocol,
-    ThriftTransport, Timeout, Version, Workload, default_port,
+    LoopKind, Mirrored, MixEntry, OpenLoop, Over, Pause, Per, Phase, PhaseStart, Proxy,
+    ProxySetting, Rejected, RequestClass, Retried, Routed, RoutingObject, Scenario, Selector,
+    Split, ThriftProtocol, ThriftTransport, Timeout, Version, Workload, default_port,
 };
 pub use plan::{Assertion, SampleSize, Supply, Test, Unit, planned_requests};
 pub use values::{

@@ -1,9 +1,15 @@
 //! A proxy the user runs: meshbench prints the endpoints it must route to
-//! and sends every service's traffic to the one address given.
+//! and sends every service's traffic to the one address given. It can
+//! change neither the proxy's routing nor its settings: what depends on
+//! them is declared unsupported before the run, per assertion.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use super::{AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service};
+use super::{
+    AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySetting, ProxySettings, Routing,
+    Service, Setup,
+};
 
 /// `address=HOST:PORT`.
 #[derive(Debug)]
@@ -70,6 +76,37 @@ impl ProxyAdapter for AddressAdapter {
                 .map(|s| (s.name.clone(), self.addr))
                 .collect())
         })
+    }
+
+    /// A proxy the user configured by hand keeps its routing, idle timeout
+    /// and workers: the assertions that depend on changing them are
+    /// unsupported, the others are judged.
+    fn unsupported_settings(&self, setup: &Setup) -> BTreeMap<ProxySetting, String> {
+        let mut gaps = BTreeMap::new();
+        let cannot = |what: String| {
+            AdapterError::Unsupported {
+                adapter: "address".to_owned(),
+                what,
+            }
+            .to_string()
+        };
+        if setup.routing.len() > 1 {
+            let what = "change the routing of a proxy it does not run (phases)".to_owned();
+            gaps.insert(ProxySetting::Phases, cannot(what));
+        }
+        if let Some(idle) = setup.settings.idle_timeout {
+            let what = format!(
+                "set the idle timeout ({idle:?}) of a proxy it does not run (proxy.idle_timeout)"
+            );
+            gaps.insert(ProxySetting::IdleTimeout, cannot(what));
+        }
+        if let Some(workers) = setup.settings.workers {
+            let what = format!(
+                "set the worker count ({workers}) of a proxy it does not run (proxy.workers)"
+            );
+            gaps.insert(ProxySetting::Workers, cannot(what));
+        }
+        gaps
     }
 
     fn apply<'a>(&'a mut self, _routing: &'a [Routing]) -> BoxFuture<'a, Result<(), AdapterError>> {

@@ -6,7 +6,7 @@ use super::Kind;
 use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::{Sizing, Test};
-use crate::scenario::{FleetService, Position, SampleSize, Unit};
+use crate::scenario::{FleetService, ProxySetting, Position, SampleSize, Unit};
 use crate::verify::{Check, HeartbeatsCheck};
 
 expectation! {
@@ -59,6 +59,10 @@ impl Kind for Heartbeats {
 
     fn unit(&self) -> Unit {
         Unit::Heartbeats
+    }
+
+    fn needs(&self) -> &'static [ProxySetting] {
+        &[ProxySetting::IdleTimeout]
     }
 
     fn sample(&self, sizing: &Sizing) -> SampleSize {

@@ -6,7 +6,7 @@ use super::Kind;
 use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::{Sizing, Test, exact, proportion};
-use crate::scenario::{FleetService, Located, Percent, Position, SampleSize, Unit};
+use crate::scenario::{FleetService, ProxySetting, Located, Percent, Position, SampleSize, Unit};
 use crate::stats::Share;
 use crate::stats::plan::Sides;
 use crate::verify::{Check, CountCheck, FractionCheck, Part, Parts, Property};
@@ -68,6 +68,10 @@ impl Kind for Rejected {
         {
             checker.push(most.at, "'at_most' is below 'at_least'", None);
         }
+    }
+
+    fn needs(&self) -> &'static [ProxySetting] {
+        &[ProxySetting::Workers]
     }
 
     fn sample(&self, sizing: &Sizing) -> SampleSize {

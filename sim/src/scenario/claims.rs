@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::model::{Expectation, FleetService, Mode, Selector};
-use super::{INITIAL_PHASE, Located, Ordered, Scenario, Weight};
+use super::{INITIAL_PHASE, Located, Ordered, ProxySetting, Scenario, Weight};
 use crate::stats::{Alpha, Deviation, Power};
 use crate::verify::{self, Claim, Confidence, Selection};
 
@@ -55,8 +55,35 @@ impl Scenario {
             name,
             kind: expectation.kind(),
             protocol: service.protocol.value,
+            needs: self.needs(expectation, &claiming.selection),
             check,
         })
+    }
+
+    /// The settings of this scenario an expectation's verdict depends on:
+    /// the phases unless it selects the initial one, the idle timeout when
+    /// a selected client pauses, and what its kind needs of those set.
+    fn needs(&self, expectation: &Expectation, selection: &Selection) -> Vec<ProxySetting> {
+        let set = |setting: &ProxySetting| match setting {
+            ProxySetting::Phases => !self.phases.is_empty(),
+            ProxySetting::IdleTimeout => self.proxy.idle_timeout.is_some(),
+            ProxySetting::Workers => self.proxy.workers.is_some(),
+        };
+        let pausing = self.workload.clients.iter().enumerate().any(|(i, client)| {
+            (selection.clients.is_empty() || selection.clients.contains(&i))
+                && client.pause.is_some()
+        });
+        let mut needs: Vec<ProxySetting> = expectation.as_kind().needs().to_vec();
+        if selection.phase != Some(0) {
+            needs.push(ProxySetting::Phases);
+        }
+        if pausing {
+            needs.push(ProxySetting::IdleTimeout);
+        }
+        needs.retain(set);
+        needs.sort();
+        needs.dedup();
+        needs
     }
 
     /// The requests an expectation is about: those of the clients calling

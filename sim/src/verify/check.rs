@@ -124,6 +124,9 @@ pub struct Claim {
     pub kind: &'static str,
     /// The protocol of the service it is about.
     pub protocol: meshbench_wire::Protocol,
+    /// The scenario's proxy settings its verdict depends on: a proxy that
+    /// cannot be given one cannot be judged on it.
+    pub needs: Vec<crate::scenario::ProxySetting>,
     /// The check.
     pub check: Check,
 }

@@ -136,3 +136,25 @@ pub struct Proxy {
     #[serde(default)]
     pub workers: Option<Located<u32>>,
 }
+
+/// What a scenario asks of the proxy beyond its routing objects: what an
+/// adapter may be unable to do to the proxy it drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProxySetting {
+    /// Change the routing mid-run (`phases`).
+    Phases,
+    /// Set the downstream idle timeout (`proxy.idle_timeout`).
+    IdleTimeout,
+    /// Set the worker count (`proxy.workers`).
+    Workers,
+}
+
+impl std::fmt::Display for ProxySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProxySetting::Phases => "phases",
+            ProxySetting::IdleTimeout => "proxy.idle_timeout",
+            ProxySetting::Workers => "proxy.workers",
+        })
+    }
+}
