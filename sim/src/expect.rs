@@ -204,32 +204,16 @@ impl Expectation {
     }
 }
 
-/// Where a distribution must hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Per {
-    /// Within every connection on its own.
-    Connection,
-    /// Over the whole run.
-    Run,
+pub use crate::verify::Per;
+
+/// `per: connection`, the default of `balanced`.
+fn per_connection() -> Per {
+    Per::Connection
 }
 
-impl Per {
-    /// As the verifiers name it.
-    fn verified(self) -> crate::verify::Per {
-        match self {
-            Per::Run => crate::verify::Per::Run,
-            Per::Connection => crate::verify::Per::Connection,
-        }
-    }
-
-    fn connection() -> Per {
-        Per::Connection
-    }
-
-    fn run() -> Per {
-        Per::Run
-    }
+/// `per: run`, the default of `split`.
+fn per_run() -> Per {
+    Per::Run
 }
 
 /// `v1 20, v2 80`: weights as written.

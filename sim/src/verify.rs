@@ -1,67 +1,38 @@
-//! Verifiers: each expectation kind turns the run's oracles into a verdict
-//! with evidence. A verifier states its null hypothesis, what one sample is,
-//! its alpha, the deviation it detects with its power, and when it answers
-//! Inconclusive (too few samples for the plan) instead of Pass.
+//! What verdicts are made of: the oracles a run collected, the [`Check`]
+//! each expectation becomes ([`Verifier`]), the [`Assertion`] it yields,
+//! and the statistical tests several kinds share. Each kind's own verifier
+//! lives with the rest of the kind in [`crate::expect`]. A verifier states
+//! its null hypothesis, what one sample is, its alpha, the deviation it
+//! detects with its power, and when it answers Inconclusive (too few
+//! samples for the plan) instead of Pass.
 //!
-//! - [`split`]: weighted shares of versions, per run or within every connection.
-//! - [`balanced`]: uniform over endpoints or versions, within every connection
-//!   (naming the pinned connections) or per run.
-//! - [`distribution`]: the test both share: pooled exact share tests, or exact
-//!   per-connection fits with Holm over the connections.
-//! - [`routed`]: every selected request reaches the named version (zero tolerance).
-//! - [`mirrored`]: the mirrored fraction, and no mirror answer reaching a client.
-//! - [`fraction`]: a property's share (used for faults, rejections, mirrors).
+//! - [`distribution`]: weighted shares (`split`, `balanced`, `connections`):
+//!   pooled exact share tests, or exact per-connection fits with Holm over
+//!   the connections.
+//! - `fraction`: a property's share (used for faults, rejections, mirrors).
 //! - `property`: faults (abort, delay or both) and rejections, as shares or counts.
-//! - [`ejected`]: no new request reaches a failing endpoint once ejection is due.
-//! - [`received`]: every request arrived with the given attributes (rewrites; zero tolerance).
-//! - [`redirected`]: the proxy answers with a redirect to the expected location (zero tolerance).
-//! - [`retried`]: every request succeeds on the given attempt (zero tolerance).
-//! - [`heartbeats`]: every heartbeat sent while a connection paused was
-//!   answered by a heartbeat (zero tolerance; the unit is the heartbeat).
-//! - [`timeout`]: every request fails within the scenario's window (zero tolerance).
-//! - [`latency`]: quantile bounds (exact one-sided binomial per bound).
 //! - [`sequential`]: `split` and fractions tested request by request, stopping
 //!   the run early when decisive (`confidence.mode: sequential`).
+//! - the zero-tolerance verdict (`every_one`) and the served/unserved
+//!   split of a selection that the kinds' verifiers share.
 
-mod balanced;
 mod check;
 pub mod distribution;
-mod ejected;
 mod fraction;
-mod heartbeats;
-mod latency;
-mod mirrored;
 mod property;
-mod received;
-mod redirected;
-mod retried;
-mod routed;
 pub mod sequential;
-mod split;
-mod timeout;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use balanced::{BalancedCheck, Over, balanced};
 pub use check::{Check, Claim, Oracles, Verifier};
 pub use distribution::{Per, Tally};
-pub use ejected::{EjectedCheck, ejected};
 pub use fraction::{Counted, fraction};
-pub use heartbeats::{HeartbeatsCheck, heartbeats};
-pub use latency::{LatencyCheck, latency};
-pub use mirrored::{MirroredCheck, mirrored};
 pub use property::{
     CountCheck, FractionCheck, FractionMonitor, Part, Parts, Property, count, fraction_check,
 };
-pub use received::{ReceivedCheck, received};
-pub use redirected::{RedirectedCheck, redirected};
-pub use retried::{RetriedCheck, retried};
-pub use routed::{RoutedCheck, routed};
 pub use sequential::{Mode, Monitor, SequentialShares, SplitMonitor};
-pub use split::{SplitCheck, split};
-pub use timeout::{TimeoutCheck, timeout};
 
 use crate::fleet::Echo;
 use crate::ledger::Entry;
@@ -176,7 +147,7 @@ impl Assertion {
 /// The verdict of a zero-tolerance check: `counts` per label, of which
 /// `expected` is the only right one. `wanted` finishes "all n requests …"
 /// and `missed` finishes "k of n requests …".
-fn every_one(
+pub(crate) fn every_one(
     counts: impl IntoIterator<Item = (String, u64)>,
     expected: &str,
     confidence: Confidence,
@@ -193,7 +164,7 @@ fn every_one(
 
 /// [`every_one`], counting another unit than requests, named in the
 /// singular and the plural (`("heartbeat", "heartbeats")`).
-fn every_one_of(
+pub(crate) fn every_one_of(
     (one, unit): (&str, &str),
     counts: impl IntoIterator<Item = (String, u64)>,
     expected: &str,
@@ -221,12 +192,15 @@ fn every_one_of(
 
 /// Served requests of the selection: (entry, who served it). Requests
 /// without an endpoint answer are counted apart as `unserved`.
-struct Served<'a> {
-    served: Vec<(&'a Entry, &'a Echo)>,
-    unserved: BTreeMap<String, u64>,
+pub(crate) struct Served<'a> {
+    /// Each served request and who served it.
+    pub(crate) served: Vec<(&'a Entry, &'a Echo)>,
+    /// The others, by outcome.
+    pub(crate) unserved: BTreeMap<String, u64>,
 }
 
-fn served<'a>(entries: &'a [Entry], selection: &Selection) -> Served<'a> {
+/// The selected requests of `entries`, split into served and unserved.
+pub(crate) fn served<'a>(entries: &'a [Entry], selection: &Selection) -> Served<'a> {
     let mut result = Served {
         served: Vec::new(),
         unserved: BTreeMap::new(),
@@ -241,7 +215,7 @@ fn served<'a>(entries: &'a [Entry], selection: &Selection) -> Served<'a> {
 }
 
 /// A finding line for requests that got no answer from an endpoint.
-fn unserved_finding(unserved: &BTreeMap<String, u64>) -> Option<String> {
+pub(crate) fn unserved_finding(unserved: &BTreeMap<String, u64>) -> Option<String> {
     if unserved.is_empty() {
         return None;
     }
@@ -256,7 +230,7 @@ fn unserved_finding(unserved: &BTreeMap<String, u64>) -> Option<String> {
 }
 
 /// Percent with at most two decimals, for summaries.
-fn percent(share: f64) -> String {
+pub(crate) fn percent(share: f64) -> String {
     let text = format!("{:.2}", share * 100.0);
     format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
 }

@@ -8,15 +8,16 @@ use std::time::Duration;
 use rand::RngExt;
 use rand::rngs::StdRng;
 
+use crate::expect::{
+    self, EjectedCheck, LatencyCheck, MirroredCheck, ReceivedCheck, RetriedCheck, RoutedCheck,
+    SplitCheck, TimeoutCheck,
+};
 use crate::fleet::Echo;
 use crate::ledger::Outcome;
 use crate::scenario::{self, Scenario};
 use crate::stats::{self, Alpha, Deviation, Power, Share};
 use crate::verify::distribution::Distribution;
-use crate::verify::{
-    self, Confidence, Counted, EjectedCheck, LatencyCheck, MirroredCheck, Mode, Per, ReceivedCheck,
-    RetriedCheck, RoutedCheck, Selection, SequentialShares, SplitCheck, Tally, TimeoutCheck,
-};
+use crate::verify::{self, Confidence, Counted, Mode, Per, Selection, SequentialShares, Tally};
 
 use super::synthetic::{
     Categorical, Traffic, arrivals, binomial, endpoint, gateway_timeout, served,
@@ -253,7 +254,7 @@ fn split_trial(
         };
         let trial: Trial = Box::new(move |rng: &mut StdRng| {
             traffic.serve(&endpoints, |_| draw.draw(rng));
-            verify::split(&traffic.ledger, &check).verdict
+            expect::split(&traffic.ledger, &check).verdict
         });
         Ok(trial)
     })
@@ -540,7 +541,7 @@ fn routed_case(
                     if leak > 0.0 {
                         traffic.serve(&endpoints, |_| usize::from(rng.random_bool(leak)));
                     }
-                    verify::routed(&traffic.ledger, &check).verdict
+                    expect::routed(&traffic.ledger, &check).verdict
                 });
                 Ok(trial)
             }),
@@ -637,7 +638,7 @@ fn mirrored_case(text: String, check: Check, alpha: Alpha, truth: f64) -> Case {
                     let trial: Trial = Box::new(move |rng: &mut StdRng| {
                         let k = binomial(rng, traffic.len(), truth) as usize;
                         let received = copies.get(..k).unwrap_or(&copies);
-                        verify::mirrored(&traffic.ledger, received, &check).verdict
+                        expect::mirrored(&traffic.ledger, received, &check).verdict
                     });
                     Ok(trial)
                 }),
@@ -684,7 +685,7 @@ fn latency_case(text: String, check: Check, alpha: Alpha, beyond: f64) -> Case {
                 let (fast, slow) = (P99_BOUND / 2, P99_BOUND * 2);
                 let trial: Trial = Box::new(move |rng: &mut StdRng| {
                     traffic.time(|| if rng.random_bool(beyond) { slow } else { fast });
-                    verify::latency(&traffic.ledger, &check).verdict
+                    expect::latency(&traffic.ledger, &check).verdict
                 });
                 Ok(trial)
             }),
@@ -742,7 +743,7 @@ fn retried_cases(cases: &mut Vec<Case>) {
             Ok(Box::new(move |rng: &mut StdRng| {
                 // A violation: the proxy retried once more than configured.
                 traffic.attempts(|| if rng.random_bool(violations) { 3 } else { 2 });
-                verify::retried(&traffic.ledger, &check).verdict
+                expect::retried(&traffic.ledger, &check).verdict
             }))
         },
     );
@@ -774,7 +775,7 @@ fn timeout_cases(cases: &mut Vec<Case>) {
                         after + slack.mul_f64(rng.random::<f64>())
                     }
                 });
-                verify::timeout(&traffic.ledger, &check).verdict
+                expect::timeout(&traffic.ledger, &check).verdict
             }))
         },
     );
@@ -806,7 +807,7 @@ fn received_cases(cases: &mut Vec<Case>) {
                         });
                     }
                 }
-                verify::received(&traffic.ledger, &records, &check).verdict
+                expect::received(&traffic.ledger, &records, &check).verdict
             }))
         },
     );
@@ -862,7 +863,7 @@ fn ejected_cases(cases: &mut Vec<Case>) {
                         usize::from(rng.random_bool(violations))
                     }
                 });
-                verify::ejected(&traffic.ledger, &check).verdict
+                expect::ejected(&traffic.ledger, &check).verdict
             }))
         },
     );

@@ -10,7 +10,10 @@ use super::{Kind, Per};
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, SampleSize, Unit};
-use crate::verify::{self, Assertion, BalancedCheck, Check, Oracles, Verifier};
+use crate::verify::{Assertion, Check, Oracles, Verifier};
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Requests spread uniformly over the endpoints (or versions), within
@@ -24,7 +27,7 @@ expectation! {
         #[serde(default)]
         versions: Option<Vec<Located<String>>>,
         /// `connection` (default: every connection on its own) or `run`.
-        #[serde(default = "Per::connection")]
+        #[serde(default = "super::per_connection")]
         per: Per,
     }
 }
@@ -74,7 +77,7 @@ impl Kind for Balanced {
 
     fn sample(&self, sizing: &Sizing) -> SampleSize {
         let uniform = vec![1.0; sizing.shape.categories.max(2)];
-        sizing.distribution(uniform, self.per.verified(), Unit::Requests)
+        sizing.distribution(uniform, self.per, Unit::Requests)
     }
 
     fn check(&self, claiming: &Claiming<'_>) -> Result<Check, String> {
@@ -91,14 +94,14 @@ impl Kind for Balanced {
         } = self;
         let (over, labels) = match (over, versions) {
             (Over::Versions, Some(versions)) => (
-                verify::Over::Versions,
+                Over::Versions,
                 versions
                     .iter()
                     .map(|v| claiming.version(&v.value))
                     .collect(),
             ),
             (Over::Versions, None) => (
-                verify::Over::Versions,
+                Over::Versions,
                 claiming
                     .service
                     .versions
@@ -106,14 +109,14 @@ impl Kind for Balanced {
                     .map(str::to_owned)
                     .collect(),
             ),
-            (Over::Endpoints, _) => (verify::Over::Endpoints, Vec::new()),
+            (Over::Endpoints, _) => (Over::Endpoints, Vec::new()),
         };
         Ok(Check::new(OverEndpoints {
             check: BalancedCheck {
                 selection: claiming.selection.clone(),
                 over,
                 labels,
-                per: per.verified(),
+                per: *per,
                 confidence: claiming.confidence,
             },
             service: claiming.fqdn().to_owned(),
@@ -132,9 +135,9 @@ struct OverEndpoints {
 impl Verifier for OverEndpoints {
     fn verify(&self, oracles: &Oracles<'_>) -> Assertion {
         let mut check = self.check.clone();
-        if check.over == verify::Over::Endpoints {
+        if check.over == Over::Endpoints {
             check.labels = oracles.pods(&self.service, None);
         }
-        verify::balanced(oracles.ledger, &check)
+        balanced(oracles.ledger, &check)
     }
 }

@@ -7,7 +7,8 @@ use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, Ordered, Position, SampleSize, Unit, Weight};
-use crate::verify::{Check, Per, SplitCheck};
+use super::SplitCheck;
+use crate::verify::{Check, Per};
 
 expectation! {
     /// TCP traffic shifting: connections (not requests) split by weight.

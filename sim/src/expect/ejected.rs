@@ -8,8 +8,11 @@ use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, Position, SampleSize, TextDuration};
-use crate::verify::{self, Assertion, Check, EjectedCheck, Oracles, Verifier};
+use crate::verify::{Assertion, Check, Oracles, Verifier};
 use std::time::Duration;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Outlier detection ejects a failing endpoint: after `within`, no new
@@ -107,6 +110,6 @@ impl Verifier for OfReplica {
             Some(index) => pods.into_iter().skip(index).take(1).collect(),
             None => Vec::new(),
         };
-        verify::ejected(oracles.ledger, &check)
+        ejected(oracles.ledger, &check)
     }
 }

@@ -7,7 +7,10 @@ use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::{Sizing, Test};
 use crate::scenario::{FleetService, ProxySetting, Position, SampleSize, Unit};
-use crate::verify::{Check, HeartbeatsCheck};
+use crate::verify::Check;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Heartbeats: every heartbeat the selected clients sent while their

@@ -7,7 +7,10 @@ use crate::scenario::claims::Claiming;
 use crate::scenario::plan::{Sizing, Test, proportion, tail};
 use crate::scenario::{FleetService, Located, Ordered, Position, SampleSize, TextDuration, Unit};
 use crate::stats::plan::Sides;
-use crate::verify::{Check, LatencyCheck};
+use crate::verify::Check;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Latency quantile bounds, as the client measures them.

@@ -9,7 +9,10 @@ use crate::scenario::plan::{Sizing, Test, exact, proportion};
 use crate::scenario::{FleetService, Located, Percent, Position, SampleSize, Unit};
 use crate::stats::Share;
 use crate::stats::plan::Sides;
-use crate::verify::{Check, MirroredCheck};
+use crate::verify::Check;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// The mirror target receives a share of the requests; clients never

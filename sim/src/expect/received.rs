@@ -7,7 +7,10 @@ use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Ordered, Position, SampleSize};
-use crate::verify::{Check, ReceivedCheck};
+use crate::verify::Check;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// What the endpoints received: every selected request arrived with

@@ -7,7 +7,10 @@ use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, Position, SampleSize};
-use crate::verify::{Check, RetriedCheck};
+use crate::verify::Check;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Retries: each selected request reaches the backends exactly

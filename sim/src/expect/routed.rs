@@ -7,7 +7,10 @@ use crate::scenario::claims::Claiming;
 use crate::scenario::plan::{Sizing, Test, exact, zero_tolerance};
 use crate::scenario::{Located, SampleSize, Unit};
 use crate::stats::Share;
-use crate::verify::{Check, RoutedCheck};
+use crate::verify::Check;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Every selected request reaches the named version or subset: zero tolerance.

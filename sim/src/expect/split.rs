@@ -6,7 +6,10 @@ use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, Ordered, Position, SampleSize, Unit, Weight};
-use crate::verify::{Check, SplitCheck};
+use crate::verify::Check;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Requests split over versions (or subsets) by weight.
@@ -14,7 +17,7 @@ expectation! {
         /// Version or subset → weight (whole numbers, normalised by their sum).
         to: Ordered<Located<Weight>>,
         /// `run` (default) or `connection` (the split holds within every connection).
-        #[serde(default = "Per::run")]
+        #[serde(default = "super::per_run")]
         per: Per,
     }
 }
@@ -33,7 +36,7 @@ impl Kind for Split {
     }
 
     fn sample(&self, sizing: &Sizing) -> SampleSize {
-        sizing.distribution(weights_of(&self.to), self.per.verified(), Unit::Requests)
+        sizing.distribution(weights_of(&self.to), self.per, Unit::Requests)
     }
 
     fn check(&self, claiming: &Claiming<'_>) -> Result<Check, String> {
@@ -50,7 +53,7 @@ impl Kind for Split {
         Ok(Check::new(SplitCheck {
             selection: claiming.selection.clone(),
             weights: claiming.weights(to),
-            per: per.verified(),
+            per: *per,
             confidence: claiming.confidence,
         }))
     }

@@ -5,8 +5,11 @@ use super::Kind;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{Located, SampleSize, TextDuration};
-use crate::verify::{Check, TimeoutCheck};
+use crate::verify::Check;
 use std::time::Duration;
+
+mod verifier;
+pub use verifier::*;
 
 expectation! {
     /// Requests to a too-slow backend fail after the route timeout: within

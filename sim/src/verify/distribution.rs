@@ -55,13 +55,14 @@ impl Tally {
     }
 }
 
-/// Where the distribution must hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a distribution must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Per {
-    /// Over the pooled requests of the run.
-    Run,
-    /// Within every client connection on its own.
+    /// Within every connection on its own.
     Connection,
+    /// Over the whole run.
+    Run,
 }
 
 impl Per {

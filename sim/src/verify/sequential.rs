@@ -29,7 +29,8 @@ use serde::Serialize;
 use crate::ledger::{Entry, Ledger};
 use crate::stats::{self, Decision, Evidence, Share, Sprt, StatsError, Stop, Verdict};
 
-use super::{Assertion, Confidence, Selection, SplitCheck, percent};
+use super::{Assertion, Confidence, Selection, percent};
+use crate::expect::SplitCheck;
 
 /// How an assertion consumes the run: all at once at the end, or request by
 /// request with an early stop.

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::expect::*;
 use crate::ledger::{Heartbeats, Ledger, Outcome};
 use crate::stats;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::ledger::Ledger;
 use crate::stats::{self, Evidence, Share, Tail, Verdict};
 
-use super::{Assertion, Confidence, Selection};
+use crate::verify::{Assertion, Confidence, Selection};
 
 /// A `latency` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,8 +116,8 @@ pub fn latency(ledger: &Ledger, check: &LatencyCheck) -> Assertion {
     }
 }
 
-impl super::Verifier for LatencyCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for LatencyCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         latency(oracles.ledger, self)
     }
 }

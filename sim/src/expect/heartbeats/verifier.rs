@@ -8,7 +8,7 @@
 
 use crate::ledger::{Heartbeats, Ledger};
 
-use super::{Assertion, Confidence, Selection, every_one_of};
+use crate::verify::{Assertion, Confidence, Selection, every_one_of};
 
 /// A `heartbeats` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,8 +83,8 @@ fn finding(tally: &Heartbeats) -> String {
     )
 }
 
-impl super::Verifier for HeartbeatsCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for HeartbeatsCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         heartbeats(oracles.ledger, self)
     }
 }

@@ -5,7 +5,7 @@
 //!   it is mirrored when a copy of it (same request id) arrived at an
 //!   endpoint of the mirror version (the join of ledger and endpoint records).
 //! - Deterministic part: an answer from the mirror version reaching a client fails.
-//! - Statistical part: the mirrored fraction, by [`super::fraction`].
+//! - Statistical part: the mirrored fraction, by [`crate::verify::fraction`].
 
 use std::collections::BTreeSet;
 
@@ -13,8 +13,8 @@ use crate::fleet::Record;
 use crate::ledger::Ledger;
 use crate::stats::Verdict;
 
-use super::fraction::{Counted, fraction};
-use super::{Assertion, Confidence, Selection, served};
+use crate::verify::{Counted, fraction};
+use crate::verify::{Assertion, Confidence, Selection, served};
 
 /// A `mirrored` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +75,8 @@ pub fn mirrored(ledger: &Ledger, received: &[Record], check: &MirroredCheck) -> 
     assertion
 }
 
-impl super::Verifier for MirroredCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for MirroredCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         mirrored(oracles.ledger, oracles.records, self)
     }
 }

@@ -7,7 +7,7 @@
 //!   probability 1/k, whatever connection it came on.
 //! - One sample: a selected request answered by an endpoint, tabulated by
 //!   (client connection, label).
-//! - Test: [`super::distribution`] with equal weights: exact per-connection
+//! - Test: [`crate::verify::distribution`] with equal weights: exact per-connection
 //!   fits with Holm over the connections (which names pinned connections),
 //!   or the pooled shares for `per: run`.
 //! - Inconclusive when a connection (or the run) carried fewer requests than
@@ -15,17 +15,9 @@
 
 use crate::ledger::Ledger;
 
-use super::distribution::{self, Distribution, Per, Tally};
-use super::{Assertion, Confidence, Selection};
-
-/// What the uniform spread is over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Over {
-    /// Every endpoint (pod) of the service.
-    Endpoints,
-    /// Every version of the service.
-    Versions,
-}
+use crate::verify::distribution::{self, Distribution, Per, Tally};
+use super::Over;
+use crate::verify::{Assertion, Confidence, Selection};
 
 /// A `balanced` expectation.
 #[derive(Debug, Clone, PartialEq)]

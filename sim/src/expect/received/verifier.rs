@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::fleet::Record;
 use crate::ledger::Ledger;
 
-use super::{Assertion, Confidence, Selection, every_one};
+use crate::verify::{Assertion, Confidence, Selection, every_one};
 
 /// A `received` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,8 +103,8 @@ fn describe(attributes: &[(String, String)]) -> String {
     parts.join(" ")
 }
 
-impl super::Verifier for ReceivedCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for ReceivedCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         received(oracles.ledger, oracles.records, self)
     }
 }

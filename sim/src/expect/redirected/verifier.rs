@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::ledger::{Entry, Ledger, Outcome};
 
-use super::{Assertion, Confidence, Selection, every_one};
+use crate::verify::{Assertion, Confidence, Selection, every_one};
 
 /// A `redirected` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,8 +78,8 @@ pub fn redirected(ledger: &Ledger, check: &RedirectedCheck) -> Assertion {
     }
 }
 
-impl super::Verifier for RedirectedCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for RedirectedCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         redirected(oracles.ledger, self)
     }
 }

@@ -18,8 +18,8 @@ use std::time::Duration;
 use crate::ledger::{Entry, Ledger};
 use crate::stats::{Evidence, Verdict};
 
-use super::sequential::ended_at;
-use super::{Assertion, Confidence, Selection};
+use crate::verify::sequential::ended_at;
+use crate::verify::{Assertion, Confidence, Selection};
 
 /// An `ejected` expectation.
 #[derive(Debug, Clone, PartialEq)]

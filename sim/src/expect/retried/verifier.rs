@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::ledger::{Entry, Ledger, Outcome};
 use crate::stats::{Evidence, Verdict};
 
-use super::{Assertion, Confidence, Selection};
+use crate::verify::{Assertion, Confidence, Selection};
 
 /// A `retried` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,8 +139,8 @@ pub fn retried(ledger: &Ledger, check: &RetriedCheck) -> Assertion {
     }
 }
 
-impl super::Verifier for RetriedCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for RetriedCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         retried(oracles.ledger, self)
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::ledger::{Ledger, Outcome};
 use crate::stats::{Evidence, Verdict};
 
-use super::{Assertion, Confidence, Selection};
+use crate::verify::{Assertion, Confidence, Selection};
 
 /// A `timeout` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,8 +91,8 @@ pub fn timeout(ledger: &Ledger, check: &TimeoutCheck) -> Assertion {
     }
 }
 
-impl super::Verifier for TimeoutCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for TimeoutCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         timeout(oracles.ledger, self)
     }
 }

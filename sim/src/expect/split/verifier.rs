@@ -6,17 +6,17 @@
 //! - One sample: a selected request answered by an endpoint (its version
 //!   from the echo). Requests with no endpoint answer are not samples; they
 //!   are listed as findings.
-//! - Test: [`super::distribution`], per run or per connection. A request
+//! - Test: [`crate::verify::distribution`], per run or per connection. A request
 //!   served by a version of weight 0 (or none listed) fails at once: that
 //!   is deterministic. In sequential mode (per run only) the shares are
-//!   tested request by request ([`super::sequential`]).
+//!   tested request by request ([`crate::verify::sequential`]).
 //! - Inconclusive when fewer samples arrived than the plan needs to detect
 //!   `detect` with `power` (on every connection, per connection).
 
 use crate::ledger::Ledger;
 
-use super::distribution::{self, Distribution, Per, Tally, describe_weights};
-use super::{Assertion, Confidence, Mode, Selection, sequential};
+use crate::verify::distribution::{self, Distribution, Per, Tally, describe_weights};
+use crate::verify::{Assertion, Confidence, Mode, Selection, sequential};
 
 /// A `split` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,17 +61,17 @@ pub fn split(ledger: &Ledger, check: &SplitCheck) -> Assertion {
     )
 }
 
-impl super::Verifier for SplitCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for SplitCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         split(oracles.ledger, self)
     }
 
-    fn monitor(&self) -> Option<Box<dyn super::Monitor>> {
-        if self.confidence.mode != super::Mode::Sequential {
+    fn monitor(&self) -> Option<Box<dyn crate::verify::Monitor>> {
+        if self.confidence.mode != crate::verify::Mode::Sequential {
             return None;
         }
-        super::SplitMonitor::new(self)
+        crate::verify::SplitMonitor::new(self)
             .ok()
-            .map(|m| Box::new(m) as Box<dyn super::Monitor>)
+            .map(|m| Box::new(m) as Box<dyn crate::verify::Monitor>)
     }
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::ledger::Ledger;
 use crate::stats::{self, Evidence, Share, Verdict};
 
-use super::{Assertion, Confidence, Selection, percent, served};
+use crate::verify::{Assertion, Confidence, Selection, percent, served};
 
 /// A `routed` expectation.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,8 +111,8 @@ pub fn routed(ledger: &Ledger, check: &RoutedCheck) -> Assertion {
     }
 }
 
-impl super::Verifier for RoutedCheck {
-    fn verify(&self, oracles: &super::Oracles<'_>) -> Assertion {
+impl crate::verify::Verifier for RoutedCheck {
+    fn verify(&self, oracles: &crate::verify::Oracles<'_>) -> Assertion {
         routed(oracles.ledger, self)
     }
 }
