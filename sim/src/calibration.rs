@@ -20,8 +20,8 @@
 //! [`Ledger`]: crate::ledger::Ledger
 //! [`Record`]: crate::fleet::Record
 
-mod cases;
-mod synthetic;
+pub(crate) mod cases;
+pub(crate) mod synthetic;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -164,7 +164,7 @@ impl Row {
 }
 
 /// One run of a verifier on freshly drawn synthetic traffic.
-type Trial = Box<dyn FnMut(&mut StdRng) -> Verdict>;
+pub(crate) type Trial = Box<dyn FnMut(&mut StdRng) -> Verdict>;
 
 /// A row to measure: the verifier, the case, the claim, and how to build
 /// its synthetic run.
@@ -175,20 +175,20 @@ pub struct Case {
     pub case: String,
     /// What the row checks.
     pub check: Check,
-    setup: Result<Setup, String>,
+    pub(crate) setup: Result<Setup, String>,
 }
 
 /// A case whose plan could be computed.
-struct Setup {
-    alpha: f64,
-    n: u64,
-    sizing: Sizing,
-    claimed: f64,
-    note: String,
+pub(crate) struct Setup {
+    pub(crate) alpha: f64,
+    pub(crate) n: u64,
+    pub(crate) sizing: Sizing,
+    pub(crate) claimed: f64,
+    pub(crate) note: String,
     /// Builds the prepared traffic when the case runs (not before: the cases
     /// of a table would otherwise hold every ledger at once). Shared by the
     /// threads of [`run`], each building its own.
-    trial: Box<dyn Fn() -> Result<Trial, String> + Send + Sync>,
+    pub(crate) trial: Box<dyn Fn() -> Result<Trial, String> + Send + Sync>,
 }
 
 impl Case {

@@ -14,10 +14,12 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::calibration::Case;
 use crate::scenario::check::Checker;
 use crate::scenario::claims::Claiming;
 use crate::scenario::plan::Sizing;
 use crate::scenario::{Common, FleetService, Located, Position, ProxySetting, SampleSize, Unit};
+use crate::stats::Alpha;
 use crate::verify::Check;
 
 /// The fields every kind has, as the `expectation!` macro writes them.
@@ -58,6 +60,13 @@ pub(crate) trait Kind: Form {
     fn categories(&self, _service: &FleetService) -> usize {
         0
     }
+
+    /// The rows of its verifier in the calibration table (`meshbench
+    /// calibrate`): runs drawn from its null and from alternatives at the
+    /// deviation it states. A kind without rows of its own says why.
+    fn calibration(cases: &mut Vec<Case>, null: Alpha)
+    where
+        Self: Sized;
 
     /// The sample it needs, sized at the alpha its verifier tests at.
     fn sample(&self, sizing: &Sizing) -> SampleSize;
@@ -152,34 +161,39 @@ macro_rules! kinds {
                 }
             }
         }
+
+        /// Every kind's calibration rows, in the registry's order.
+        pub(crate) fn calibration_cases(cases: &mut Vec<Case>, null: Alpha) {
+            $(<$variant as Kind>::calibration(cases, null);)*
+        }
     };
 }
 
 kinds! {
-    /// Uniform over endpoints or versions.
-    "balanced" => balanced::Balanced,
     /// Weights over versions.
     "split" => split::Split,
+    /// Uniform over endpoints or versions.
+    "balanced" => balanced::Balanced,
     /// Every request reaches one version: zero tolerance.
     "routed" => routed::Routed,
-    /// Quantile bounds.
-    "latency" => latency::Latency,
-    /// Fails within [T, T + slack].
-    "timeout" => timeout::Timeout,
     /// Injected delays and aborts.
     "fault" => fault::Fault,
     /// Mirroring.
     "mirrored" => mirrored::Mirrored,
-    /// Circuit-breaker overflow.
-    "rejected" => rejected::Rejected,
+    /// Quantile bounds.
+    "latency" => latency::Latency,
+    /// Attempt counts.
+    "retried" => retried::Retried,
+    /// Fails within [T, T + slack].
+    "timeout" => timeout::Timeout,
+    /// What the endpoints received (rewrites, header mutation).
+    "received" => received::Received,
     /// Outlier ejection.
     "ejected" => ejected::Ejected,
     /// Weights over connections (TCP).
     "connections" => connections::Connections,
-    /// Attempt counts.
-    "retried" => retried::Retried,
-    /// What the endpoints received (rewrites, header mutation).
-    "received" => received::Received,
+    /// Circuit-breaker overflow.
+    "rejected" => rejected::Rejected,
     /// Redirects answered by the proxy.
     "redirected" => redirected::Redirected,
     /// Heartbeats answered on paused connections.

@@ -16,10 +16,10 @@ use crate::ledger::{Entry, Ledger, Outcome};
 use crate::stats::StatsError;
 
 /// The service every synthetic endpoint belongs to.
-pub(super) const SERVICE: &str = "calibration.bench.svc.cluster.local";
+pub(crate) const SERVICE: &str = "calibration.bench.svc.cluster.local";
 
 /// The answer of endpoint `pod` of `version`, as its echo says it.
-pub(super) fn endpoint(version: &str, pod: &str) -> Echo {
+pub(crate) fn endpoint(version: &str, pod: &str) -> Echo {
     Echo {
         service: SERVICE.to_owned(),
         version: version.to_owned(),
@@ -33,7 +33,7 @@ pub(super) fn endpoint(version: &str, pod: &str) -> Echo {
 }
 
 /// A successful answer from `by`.
-pub(super) fn served(by: &Echo) -> Outcome {
+pub(crate) fn served(by: &Echo) -> Outcome {
     Outcome::Response {
         success: true,
         code: "ok".to_owned(),
@@ -43,7 +43,7 @@ pub(super) fn served(by: &Echo) -> Outcome {
 }
 
 /// A failed answer the proxy made itself (a route timeout's 504), with no echo.
-pub(super) fn gateway_timeout() -> Outcome {
+pub(crate) fn gateway_timeout() -> Outcome {
     Outcome::Response {
         success: false,
         code: "504".to_owned(),
@@ -54,7 +54,7 @@ pub(super) fn gateway_timeout() -> Outcome {
 
 /// One request drawn in `k` categories with fixed probabilities.
 #[derive(Debug, Clone)]
-pub(super) struct Categorical {
+pub(crate) struct Categorical {
     cumulative: Vec<f64>,
 }
 
@@ -63,7 +63,7 @@ impl Categorical {
     ///
     /// # Errors
     /// When a share is negative or not finite, or they sum to 0.
-    pub(super) fn new(shares: &[f64]) -> Result<Self, StatsError> {
+    pub(crate) fn new(shares: &[f64]) -> Result<Self, StatsError> {
         let shares = crate::stats::types::normalise(shares)?;
         let mut total = 0.0;
         let cumulative = shares
@@ -77,7 +77,7 @@ impl Categorical {
     }
 
     /// The category of one draw.
-    pub(super) fn draw(&self, rng: &mut StdRng) -> usize {
+    pub(crate) fn draw(&self, rng: &mut StdRng) -> usize {
         let u: f64 = rng.random();
         let last = self.cumulative.len().saturating_sub(1);
         self.cumulative.iter().position(|&c| u < c).unwrap_or(last)
@@ -95,13 +95,13 @@ pub fn binomial(rng: &mut StdRng, n: u64, p: f64) -> u64 {
 /// entries with unique ids, on connections `0..connections`, all with the
 /// same prepared outcome; the methods below redraw who served each request,
 /// its timing or its attempt in place.
-pub(super) struct Traffic {
+pub(crate) struct Traffic {
     /// The ledger the verifiers read.
-    pub(super) ledger: Ledger,
+    pub(crate) ledger: Ledger,
 }
 
 impl Traffic {
-    pub(super) fn new(connections: u64, per_connection: u64, outcome: &Outcome) -> Traffic {
+    pub(crate) fn new(connections: u64, per_connection: u64, outcome: &Outcome) -> Traffic {
         let class = "call".to_owned();
         let entries: Vec<Entry> = (0..connections)
             .flat_map(|connection| (0..per_connection).map(move |i| (connection, i)))
@@ -130,7 +130,7 @@ impl Traffic {
 
     /// Every request served by `endpoints[pick(connection)]` (an index
     /// outside `endpoints` leaves the request as it was).
-    pub(super) fn serve(&mut self, endpoints: &[Echo], mut pick: impl FnMut(u64) -> usize) {
+    pub(crate) fn serve(&mut self, endpoints: &[Echo], mut pick: impl FnMut(u64) -> usize) {
         for entry in &mut self.ledger.entries {
             if let Some(by) = endpoints.get(pick(entry.connection)) {
                 answer(entry, by);
@@ -139,7 +139,7 @@ impl Traffic {
     }
 
     /// Every request took `took()`, from its intended start and from its send.
-    pub(super) fn time(&mut self, mut took: impl FnMut() -> Duration) {
+    pub(crate) fn time(&mut self, mut took: impl FnMut() -> Duration) {
         for entry in &mut self.ledger.entries {
             let d = took();
             entry.latency = d;
@@ -148,7 +148,7 @@ impl Traffic {
     }
 
     /// Every served request answered on attempt `attempt()`.
-    pub(super) fn attempts(&mut self, mut attempt: impl FnMut() -> u32) {
+    pub(crate) fn attempts(&mut self, mut attempt: impl FnMut() -> u32) {
         for entry in &mut self.ledger.entries {
             if let Outcome::Response {
                 served_by: Some(echo),
@@ -161,7 +161,7 @@ impl Traffic {
     }
 
     /// Requests sent.
-    pub(super) fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.ledger.entries.len() as u64
     }
 }
@@ -186,7 +186,7 @@ fn answer(entry: &mut Entry, by: &Echo) {
 /// `traffic`, in the ledger's order, on `attempt`, with `attributes`.
 /// Mirroring passes the first k to the verifier as the copies (which request
 /// ids were copied does not change its verdict, only how many).
-pub(super) fn arrivals(
+pub(crate) fn arrivals(
     traffic: &Traffic,
     version: &str,
     pod: &str,

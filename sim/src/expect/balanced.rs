@@ -12,6 +12,7 @@ use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, SampleSize, Unit};
 use crate::verify::{Assertion, Check, Oracles, Verifier};
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -44,6 +45,10 @@ pub enum Over {
 }
 
 impl Kind for Balanced {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn named_versions(&self) -> Vec<&Located<String>> {
         self.versions.iter().flatten().collect()
     }

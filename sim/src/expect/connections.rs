@@ -19,6 +19,10 @@ expectation! {
 }
 
 impl Kind for Connections {
+    /// Verified as a split whose samples are connections: the `split` rows
+    /// calibrate that test.
+    fn calibration(_cases: &mut Vec<crate::calibration::Case>, _null: crate::stats::Alpha) {}
+
     fn named_versions(&self) -> Vec<&Located<String>> {
         self.to.0.iter().map(|(k, _)| k).collect()
     }

@@ -11,6 +11,7 @@ use crate::scenario::{FleetService, Located, Position, SampleSize, TextDuration}
 use crate::verify::{Assertion, Check, Oracles, Verifier};
 use std::time::Duration;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -34,6 +35,10 @@ fn default_within() -> Located<TextDuration> {
 }
 
 impl Kind for Ejected {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn named_versions(&self) -> Vec<&Located<String>> {
         vec![&self.version]
     }

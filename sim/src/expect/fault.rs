@@ -14,6 +14,8 @@ use crate::stats::Share;
 use crate::stats::plan::Sides;
 use crate::verify::{Check, FractionCheck, Part, Parts, Property};
 
+mod calibration;
+
 expectation! {
     /// Injected faults: a share of requests delayed and/or aborted.
     Fault {
@@ -47,6 +49,10 @@ pub struct FaultAbort {
 }
 
 impl Kind for Fault {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn summary(&self) -> String {
         let delay = self
             .delay

@@ -21,6 +21,10 @@ expectation! {
 }
 
 impl Kind for Heartbeats {
+    /// Every heartbeat sent must be answered and no rate is claimed: there is
+    /// no false-failure rate or power to measure.
+    fn calibration(_cases: &mut Vec<crate::calibration::Case>, _null: crate::stats::Alpha) {}
+
     fn summary(&self) -> String {
         "every heartbeat answered".to_owned()
     }

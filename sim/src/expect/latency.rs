@@ -9,6 +9,7 @@ use crate::scenario::{FleetService, Located, Ordered, Position, SampleSize, Text
 use crate::stats::plan::Sides;
 use crate::verify::Check;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -34,6 +35,10 @@ pub fn quantile(key: &str) -> Option<f64> {
 }
 
 impl Kind for Latency {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn named_versions(&self) -> Vec<&Located<String>> {
         self.version.iter().collect()
     }

@@ -11,6 +11,7 @@ use crate::stats::Share;
 use crate::stats::plan::Sides;
 use crate::verify::Check;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -34,6 +35,10 @@ fn all_percent() -> Located<Percent> {
 }
 
 impl Kind for Mirrored {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn summary(&self) -> String {
         format!("{} mirrored to {}", self.fraction.value, self.to.value)
     }

@@ -9,6 +9,7 @@ use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Ordered, Position, SampleSize};
 use crate::verify::Check;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -24,6 +25,10 @@ expectation! {
 }
 
 impl Kind for Received {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn summary(&self) -> String {
         let parts: Vec<String> = self
             .attributes

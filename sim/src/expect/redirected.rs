@@ -26,6 +26,10 @@ expectation! {
 }
 
 impl Kind for Redirected {
+    /// Zero tolerance, the rule the `retried` and `timeout` rows calibrate; a
+    /// redirect row of its own is still to come.
+    fn calibration(_cases: &mut Vec<crate::calibration::Case>, _null: crate::stats::Alpha) {}
+
     fn summary(&self) -> String {
         let status = self.status.unwrap_or(301);
         format!("redirected {status} to {}", self.location.value)

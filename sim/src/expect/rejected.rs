@@ -36,6 +36,10 @@ expectation! {
 }
 
 impl Kind for Rejected {
+    /// A share is the `fault` rows' exact share test; a count (`exactly`,
+    /// `at_least`, `at_most`) is exact, with nothing drawn to calibrate.
+    fn calibration(_cases: &mut Vec<crate::calibration::Case>, _null: crate::stats::Alpha) {}
+
     fn summary(&self) -> String {
         match (&self.fraction, &self.at_least, &self.exactly) {
             (Some(f), _, _) => format!("{} rejected", f.value),

@@ -9,6 +9,7 @@ use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, Position, SampleSize};
 use crate::verify::Check;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -28,6 +29,10 @@ expectation! {
 }
 
 impl Kind for Retried {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn summary(&self) -> String {
         format!("{} attempts each", self.attempts.value)
     }

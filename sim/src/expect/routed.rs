@@ -9,6 +9,7 @@ use crate::scenario::{Located, SampleSize, Unit};
 use crate::stats::Share;
 use crate::verify::Check;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -21,6 +22,10 @@ expectation! {
 }
 
 impl Kind for Routed {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn named_versions(&self) -> Vec<&Located<String>> {
         vec![&self.to]
     }

@@ -8,6 +8,7 @@ use crate::scenario::plan::Sizing;
 use crate::scenario::{FleetService, Located, Ordered, Position, SampleSize, Unit, Weight};
 use crate::verify::Check;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -23,6 +24,10 @@ expectation! {
 }
 
 impl Kind for Split {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn named_versions(&self) -> Vec<&Located<String>> {
         self.to.0.iter().map(|(k, _)| k).collect()
     }

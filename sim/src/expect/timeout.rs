@@ -8,6 +8,7 @@ use crate::scenario::{Located, SampleSize, TextDuration};
 use crate::verify::Check;
 use std::time::Duration;
 
+mod calibration;
 mod verifier;
 pub use verifier::*;
 
@@ -42,6 +43,10 @@ fn default_early() -> Located<TextDuration> {
 }
 
 impl Kind for Timeout {
+    fn calibration(cases: &mut Vec<crate::calibration::Case>, null: crate::stats::Alpha) {
+        calibration::cases(cases, null);
+    }
+
     fn summary(&self) -> String {
         let status = self
             .status
