@@ -5,11 +5,13 @@ pub mod calibrate;
 pub mod call;
 pub mod endpoints;
 pub mod fleet;
+pub mod kind;
 pub mod plan;
 pub mod reliability;
 pub mod run;
 pub mod schema;
 pub mod validate;
+pub mod workload;
 
 use std::io::Write;
 

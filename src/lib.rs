@@ -13,10 +13,13 @@
 //! - [`reliability`]: `meshbench reliability`, probes of a proxy under hostile and careless clients.
 //! - [`suite`]: many scenarios' reports as one conformance summary (features
 //!   supported, unsupported, failed).
+//! - [`kind`]: a scenario as a run in a Kubernetes cluster with Istio and
+//!   Aeraki: its objects and its actions (`meshbench kind`).
 #![forbid(unsafe_code)]
 
 pub mod adapter;
 pub mod bench;
+pub mod kind;
 pub mod matrix;
 pub mod reliability;
 pub mod report;

@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Run sample fleet endpoints standalone until Ctrl-C (or --for).
     Fleet(cmd::fleet::Args),
+    /// Run a scenario's workload alone against given addresses; print its ledger, one entry per line.
+    Workload(cmd::workload::Args),
+    /// A scenario in a Kubernetes (kind) cluster with Istio + Aeraki: its manifests and the run's actions.
+    Kind(cmd::kind::Args),
     /// Call a service once or several times and print the answers.
     Call(cmd::call::Args),
     /// Check scenario files (or directories of them); errors show file:line:column.
@@ -50,6 +54,8 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Fleet(args) => cmd::fleet::run(args).await,
+        Command::Workload(args) => cmd::workload::run(args).await,
+        Command::Kind(args) => cmd::kind::run(&args),
         Command::Call(args) => cmd::call::run(args).await,
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),

@@ -210,13 +210,31 @@ async fn the_address_adapter_refuses_phases_and_non_loopback_targets() {
     fleet.stop().await;
 }
 
-/// The builtin proxy behind an adapter that declares mirroring on Thrift
-/// unsupported, as an Envoy adapter declares what its filters lack.
-struct NoThriftMirror(Box<dyn ProxyAdapter>);
+/// The builtin proxy behind an adapter that declares what it cannot do
+/// (`feature`, `settings`), as a real adapter declares what its proxy
+/// lacks. It applies no phase: a run that asks it to fails.
+struct Declaring {
+    inner: Box<dyn ProxyAdapter>,
+    feature: fn(&adapter::Feature) -> Option<String>,
+    settings: fn(&adapter::Setup) -> BTreeMap<adapter::ProxySetting, String>,
+}
 
-impl ProxyAdapter for NoThriftMirror {
+impl Declaring {
+    fn builtin(
+        feature: fn(&adapter::Feature) -> Option<String>,
+        settings: fn(&adapter::Setup) -> BTreeMap<adapter::ProxySetting, String>,
+    ) -> Box<Declaring> {
+        Box::new(Declaring {
+            inner: adapter::ProxySpec::Builtin.adapter(),
+            feature,
+            settings,
+        })
+    }
+}
+
+impl ProxyAdapter for Declaring {
     fn name(&self) -> &str {
-        "no-thrift-mirror"
+        "declaring"
     }
 
     fn start<'a>(
@@ -225,27 +243,37 @@ impl ProxyAdapter for NoThriftMirror {
         routing: &'a [adapter::Routing],
         settings: ProxySettings,
     ) -> adapter::BoxFuture<'a, Result<adapter::Listeners, adapter::AdapterError>> {
-        self.0.start(services, routing, settings)
+        self.inner.start(services, routing, settings)
     }
 
     fn apply<'a>(
         &'a mut self,
-        routing: &'a [adapter::Routing],
+        _routing: &'a [adapter::Routing],
     ) -> adapter::BoxFuture<'a, Result<(), adapter::AdapterError>> {
-        self.0.apply(routing)
+        Box::pin(async {
+            Err(adapter::AdapterError::Start(
+                "a phase was applied to an adapter that applies none".to_owned(),
+            ))
+        })
     }
 
     fn stats(&self) -> adapter::BoxFuture<'_, Option<String>> {
-        self.0.stats()
+        self.inner.stats()
     }
 
     fn unsupported(&self, feature: &adapter::Feature) -> Option<String> {
-        (feature.protocol == Protocol::Thrift && feature.kind == "mirrored")
-            .then(|| "thrift_proxy mirrors 100% without a runtime key".to_owned())
+        (self.feature)(feature)
+    }
+
+    fn unsupported_settings(
+        &self,
+        setup: &adapter::Setup,
+    ) -> BTreeMap<adapter::ProxySetting, String> {
+        (self.settings)(setup)
     }
 
     fn stop(&mut self) -> adapter::BoxFuture<'_, ()> {
-        self.0.stop()
+        self.inner.stop()
     }
 }
 
@@ -257,7 +285,14 @@ async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/thrift/mirror.yaml"),
     )
     .expect("the thrift mirror scenario");
-    let adapter = Box::new(NoThriftMirror(adapter::ProxySpec::Builtin.adapter()));
+    // As Envoy's thrift_proxy, which mirrors 100% without a runtime key.
+    let adapter = Declaring::builtin(
+        |feature| {
+            (feature.protocol == Protocol::Thrift && feature.kind == "mirrored")
+                .then(|| "thrift_proxy mirrors 100% without a runtime key".to_owned())
+        },
+        |_| BTreeMap::new(),
+    );
     let report = meshbench::run_scenario_on(
         &scenario,
         adapter,
@@ -293,52 +328,6 @@ async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_
     assert_eq!(report.verdict, Verdict::Unsupported);
 }
 
-/// The builtin proxy behind an adapter that cannot change its routing, as
-/// `address=` cannot a proxy the user runs: it never applies a phase.
-struct NoPhases(Box<dyn ProxyAdapter>);
-
-impl ProxyAdapter for NoPhases {
-    fn name(&self) -> &str {
-        "no-phases"
-    }
-
-    fn start<'a>(
-        &'a mut self,
-        services: &'a [Service],
-        routing: &'a [adapter::Routing],
-        settings: ProxySettings,
-    ) -> adapter::BoxFuture<'a, Result<adapter::Listeners, adapter::AdapterError>> {
-        self.0.start(services, routing, settings)
-    }
-
-    fn apply<'a>(
-        &'a mut self,
-        _routing: &'a [adapter::Routing],
-    ) -> adapter::BoxFuture<'a, Result<(), adapter::AdapterError>> {
-        Box::pin(async {
-            Err(adapter::AdapterError::Start(
-                "a phase was applied although declared unsupported".to_owned(),
-            ))
-        })
-    }
-
-    fn stats(&self) -> adapter::BoxFuture<'_, Option<String>> {
-        self.0.stats()
-    }
-
-    fn unsupported_settings(
-        &self,
-        setup: &adapter::Setup,
-    ) -> BTreeMap<adapter::ProxySetting, String> {
-        let address = adapter::from_name("address=127.0.0.1:9999").expect("parses");
-        address.unsupported_settings(setup)
-    }
-
-    fn stop(&mut self) -> adapter::BoxFuture<'_, ()> {
-        self.0.stop()
-    }
-}
-
 /// Item 7 of issue 11: a proxy that cannot take the phases' routing is
 /// judged on the assertions of the initial phase; the ones that depend on
 /// a switch are `unsupported` with the adapter's reason, not the whole
@@ -350,7 +339,14 @@ async fn a_setting_the_adapter_cannot_give_makes_only_the_assertions_needing_it_
             .join("scenarios/thrift/route-switch-mid-connection.yaml"),
     )
     .expect("the route switch scenario");
-    let adapter = Box::new(NoPhases(adapter::ProxySpec::Builtin.adapter()));
+    // As `address=` for a proxy the user runs: it cannot change its routing.
+    let adapter = Declaring::builtin(
+        |_| None,
+        |setup| {
+            let address = adapter::from_name("address=127.0.0.1:9999").expect("parses");
+            address.unsupported_settings(setup)
+        },
+    );
     let report = meshbench::run_scenario_on(
         &scenario,
         adapter,

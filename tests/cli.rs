@@ -492,3 +492,100 @@ fn a_proxy_configured_before_the_run_is_judged_at_the_fleet_it_was_given() {
     );
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// Issue 15, what a cluster run's pods run, here on loopback: `meshbench
+/// fleet --scenario --pod-ip` serves one version as the scenario file
+/// describes it on the address given, and `meshbench workload` sends the
+/// scenario's workload there and prints one ledger entry per request; a
+/// workload target off loopback is refused without `--in-pod`.
+#[test]
+fn the_pod_commands_serve_a_version_and_log_every_request_of_the_workload() {
+    const SERVICE: &str = "greeter.pods.svc.cluster.local";
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let file = work.path().join("pods.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: pods
+fleet:
+  - service: {SERVICE}
+    protocol: http
+    port: 3000
+    versions:
+      v1: {{ replicas: 3, labels: {{ tier: web }} }}
+      v2: {{ replicas: 1 }}
+workload:
+  clients:
+    - name: client
+      service: {SERVICE}
+      connections: 2
+      requests: 500
+      call: {{ path: /hello }}
+expect:
+  - routed: {{ to: v1 }}
+"
+        ),
+    )
+    .expect("writes the scenario");
+    let mut fleet = Command::new(BIN)
+        .args(["fleet", "--scenario"])
+        .arg(&file)
+        .args([
+            "--service",
+            SERVICE,
+            "--version",
+            "v1",
+            "--pod-ip",
+            "127.0.77.1",
+        ])
+        .args(["--for", "30s"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("meshbench fleet starts");
+    let stdout = fleet.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let endpoint = lines.next().expect("an endpoint line").expect("reads it");
+    let fields: Vec<&str> = endpoint.split(' ').collect();
+    assert_eq!(fields.len(), 4, "{endpoint}");
+    assert_eq!(
+        (fields[0], fields[1], fields[3]),
+        ("http", SERVICE, "127.0.77.1:3000"),
+        "one endpoint of the scenario's service, on the pod's address"
+    );
+    let output = Command::new(BIN)
+        .arg("workload")
+        .arg(&file)
+        .arg(format!("--to={SERVICE}=127.0.77.1:3000"))
+        .output()
+        .expect("meshbench workload runs");
+    let _ = fleet.kill();
+    let _ = fleet.wait();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let entries: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON entry per line"))
+        .collect();
+    assert_eq!(entries.len(), 500, "every request sent is one line");
+    let served_by_v1 = entries
+        .iter()
+        .filter(|e| e["outcome"]["served_by"]["version"] == "v1")
+        .count();
+    assert_eq!(
+        served_by_v1, 500,
+        "all answered by the version: {}",
+        entries[0]
+    );
+    let off = Command::new(BIN)
+        .arg("workload")
+        .arg(&file)
+        .arg(format!("--to={SERVICE}=10.0.0.1:3000"))
+        .output()
+        .expect("meshbench workload runs");
+    assert_eq!(off.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&off.stderr).contains("is not a loopback address"));
+}

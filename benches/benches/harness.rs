@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use meshbench_benches::{entry, ledger};
+use meshbench_sim::expect::{
+    self, BalancedCheck, EjectedCheck, LatencyCheck, MirroredCheck, Over, RetriedCheck,
+    RoutedCheck, SplitCheck, TimeoutCheck,
+};
 use meshbench_sim::ledger::Ledger;
 use meshbench_sim::verify::sequential::SendOrder;
-use meshbench_sim::verify::{
-    self, BalancedCheck, Confidence, Counted, EjectedCheck, LatencyCheck, MirroredCheck, Mode,
-    Over, Per, RetriedCheck, RoutedCheck, Selection, SplitCheck, TimeoutCheck,
-};
+use meshbench_sim::verify::{self, Confidence, Counted, Mode, Per, Selection};
 
 const SAMPLES: u64 = 20_000;
 
@@ -78,10 +79,10 @@ fn verifiers(c: &mut Criterion) {
     };
     let (split_fixed, split_sequential) = (split(fixed), split(sequential));
     group.bench_function("split_fixed", |b| {
-        b.iter(|| verify::split(black_box(&run), &split_fixed).verdict)
+        b.iter(|| expect::split(black_box(&run), &split_fixed).verdict)
     });
     group.bench_function("split_sequential", |b| {
-        b.iter(|| verify::split(black_box(&run), &split_sequential).verdict)
+        b.iter(|| expect::split(black_box(&run), &split_sequential).verdict)
     });
     let balanced = BalancedCheck {
         selection: Selection::default(),
@@ -91,7 +92,7 @@ fn verifiers(c: &mut Criterion) {
         confidence: fixed,
     };
     group.bench_function("balanced", |b| {
-        b.iter(|| verify::balanced(black_box(&run), &balanced).verdict)
+        b.iter(|| expect::balanced(black_box(&run), &balanced).verdict)
     });
     let routed = RoutedCheck {
         selection: Selection::default(),
@@ -99,7 +100,7 @@ fn verifiers(c: &mut Criterion) {
         confidence: fixed,
     };
     group.bench_function("routed", |b| {
-        b.iter(|| verify::routed(black_box(&run), &routed).verdict)
+        b.iter(|| expect::routed(black_box(&run), &routed).verdict)
     });
     let mirrored = MirroredCheck {
         selection: Selection::default(),
@@ -109,7 +110,7 @@ fn verifiers(c: &mut Criterion) {
         confidence: fixed,
     };
     group.bench_function("mirrored", |b| {
-        b.iter(|| verify::mirrored(black_box(&run), &[], &mirrored).verdict)
+        b.iter(|| expect::mirrored(black_box(&run), &[], &mirrored).verdict)
     });
     let latency = LatencyCheck {
         selection: Selection::default(),
@@ -122,7 +123,7 @@ fn verifiers(c: &mut Criterion) {
         confidence: fixed,
     };
     group.bench_function("latency", |b| {
-        b.iter(|| verify::latency(black_box(&run), &latency).verdict)
+        b.iter(|| expect::latency(black_box(&run), &latency).verdict)
     });
     let retried = RetriedCheck {
         selection: Selection::default(),
@@ -131,7 +132,7 @@ fn verifiers(c: &mut Criterion) {
         confidence: fixed,
     };
     group.bench_function("retried", |b| {
-        b.iter(|| verify::retried(black_box(&run), &retried).verdict)
+        b.iter(|| expect::retried(black_box(&run), &retried).verdict)
     });
     let timeout = TimeoutCheck {
         selection: Selection::default(),
@@ -142,7 +143,7 @@ fn verifiers(c: &mut Criterion) {
         confidence: fixed,
     };
     group.bench_function("timeout", |b| {
-        b.iter(|| verify::timeout(black_box(&run), &timeout).verdict)
+        b.iter(|| expect::timeout(black_box(&run), &timeout).verdict)
     });
     let ejected = EjectedCheck {
         selection: Selection::default(),
@@ -152,7 +153,7 @@ fn verifiers(c: &mut Criterion) {
         confidence: fixed,
     };
     group.bench_function("ejected", |b| {
-        b.iter(|| verify::ejected(black_box(&run), &ejected).verdict)
+        b.iter(|| expect::ejected(black_box(&run), &ejected).verdict)
     });
     group.bench_function("fraction", |b| {
         b.iter(|| {

@@ -21,9 +21,9 @@ pub struct Args {
     /// The service FQDN, e.g. thrift-sample-server.meta-thrift.svc.cluster.local.
     #[arg(long)]
     service: String,
-    /// thrift, dubbo, http, grpc (or triple) or tcp.
-    #[arg(long, value_parser = parse_protocol)]
-    protocol: Protocol,
+    /// thrift, dubbo, http, grpc (or triple) or tcp (with --scenario: the file's).
+    #[arg(long, value_parser = parse_protocol, required_unless_present = "scenario")]
+    protocol: Option<Protocol>,
     /// The version label.
     #[arg(long, default_value = "v1")]
     version: String,
@@ -38,8 +38,17 @@ pub struct Args {
     #[arg(long, default_value = "unframed,binary")]
     thrift: ServerCodec,
     /// The first endpoint's loopback address; the others follow it. Default: free 127.x.y.z addresses.
-    #[arg(long, value_parser = super::parse_loopback_ip)]
+    #[arg(long, value_parser = super::parse_loopback_ip, conflicts_with = "pod_ip")]
     address: Option<Ipv4Addr>,
+    /// In a cluster run's pod: listen on this pod's own address (Kubernetes
+    /// passes `$(POD_IP)`), which need not be loopback; one endpoint.
+    #[arg(long, conflicts_with = "replicas")]
+    pod_ip: Option<Ipv4Addr>,
+    /// Serve `--version` of `--service` as this scenario file describes it
+    /// (latency, errors, labels, and the rest), one endpoint: what a cluster
+    /// run's pods do. The service's protocol and port come from the file.
+    #[arg(long, conflicts_with_all = ["latency", "error_rate", "labels", "replicas"])]
+    scenario: Option<std::path::PathBuf>,
     /// A fixed processing time, e.g. 2ms.
     #[arg(long, value_parser = duration::parse)]
     latency: Option<Duration>,
@@ -64,28 +73,18 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let behaviour = Behaviour {
-        latency: args.latency.map_or(Latency::None, Latency::Fixed),
-        error_rate: Probability::new(args.error_rate).map_err(anyhow::Error::msg)?,
-        ..Behaviour::default()
+    let spec = match &args.scenario {
+        Some(path) => from_scenario(path, &args.service, &args.version)?,
+        None => from_flags(&args)?,
     };
-    let spec = ServiceSpec {
-        service: args.service.clone(),
-        protocol: args.protocol,
-        port: args
-            .port
-            .unwrap_or_else(|| meshbench_sim::scenario::model::default_port(args.protocol)),
-        thrift: args.thrift,
-        versions: vec![VersionSpec {
-            name: args.version.clone(),
-            replicas: args.replicas,
-            labels: args.labels.into_iter().collect::<BTreeMap<_, _>>(),
-            behaviour,
-        }],
-    };
+    if let Some(ip) = args.pod_ip.filter(|ip| !ip.is_loopback()) {
+        eprintln!(
+            "meshbench: listening on {ip}, off loopback: this pod's own address in a cluster run"
+        );
+    }
     let options = FleetOptions {
         seed: args.seed,
-        first_ip: args.address,
+        first_ip: args.pod_ip.or(args.address),
         idle_timeout: Some(args.idle_timeout).filter(|idle| !idle.is_zero()),
         memory_budget: args.memory_budget_mib.saturating_mul(1024 * 1024),
         // Nobody reads this process's records: it counts them, keeping the last few.
@@ -120,4 +119,54 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     fleet.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service and version as the flags describe them.
+fn from_flags(args: &Args) -> anyhow::Result<ServiceSpec> {
+    let protocol = args
+        .protocol
+        .context("--protocol is needed without --scenario")?;
+    let behaviour = Behaviour {
+        latency: args.latency.map_or(Latency::None, Latency::Fixed),
+        error_rate: Probability::new(args.error_rate).map_err(anyhow::Error::msg)?,
+        ..Behaviour::default()
+    };
+    Ok(ServiceSpec {
+        service: args.service.clone(),
+        protocol,
+        port: args
+            .port
+            .unwrap_or_else(|| meshbench_sim::scenario::model::default_port(protocol)),
+        thrift: args.thrift,
+        versions: vec![VersionSpec {
+            name: args.version.clone(),
+            replicas: args.replicas,
+            labels: args.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+            behaviour,
+        }],
+    })
+}
+
+/// One endpoint of `version` of `service`, exactly as the scenario at
+/// `path` describes it: a cluster run's pod.
+fn from_scenario(
+    path: &std::path::Path,
+    service: &str,
+    version: &str,
+) -> anyhow::Result<ServiceSpec> {
+    let scenario =
+        meshbench_sim::scenario::Scenario::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let fleet = scenario
+        .service(service)
+        .with_context(|| format!("{} has no fleet service '{service}'", path.display()))?;
+    let mut spec = fleet.spec();
+    spec.versions.retain(|v| v.name == version);
+    let Some(one) = spec.versions.first_mut() else {
+        anyhow::bail!(
+            "service '{service}' of {} has no version '{version}'",
+            path.display()
+        );
+    };
+    one.replicas = 1;
+    Ok(spec)
 }
