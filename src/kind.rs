@@ -386,6 +386,8 @@ fn workload_job(placed: &[Placed<'_>], namespace: &str, image: &str) -> Job {
         metadata: meta(NAME, namespace, labels([("app", NAME)])),
         spec: Some(JobSpec {
             backoff_limit: Some(0),
+            // Applied with the rest, started once the fleet has rolled out.
+            suspend: Some(true),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels([("app", NAME)])),
@@ -415,7 +417,7 @@ fn workload_job(placed: &[Placed<'_>], namespace: &str, image: &str) -> Job {
 /// The actions of a run, in order, as `kubectl` commands.
 fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<String> {
     let mut actions = vec![
-        "kubectl apply -f manifests.yaml   # namespaces, the scenario, the fleet, the routing, the workload Job".to_owned(),
+        "kubectl apply -f manifests.yaml   # namespaces, the scenario, the fleet, the routing, the workload Job (suspended)".to_owned(),
     ];
     for service in placed {
         for (version, _) in service.spec.versions.iter() {
@@ -425,6 +427,9 @@ fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<St
             ));
         }
     }
+    actions.push(format!(
+        "kubectl -n {workload} patch job/{NAME} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'   # start the workload"
+    ));
     actions.push(format!(
         "kubectl -n {workload} wait --for=condition=complete job/{NAME} --timeout=3600s"
     ));

@@ -167,3 +167,20 @@ fn the_traffic_split_manifests_are_the_golden_ones() {
         "regenerate as the doc says"
     );
 }
+
+/// The Job is applied suspended and started only after every Deployment
+/// has rolled out, so no request goes out before the fleet is up.
+#[test]
+fn the_workload_starts_after_the_fleet_has_rolled_out() {
+    let run = planned(&repo().join("scenarios/thrift/traffic-split.yaml")).expect("plans");
+    assert_eq!(run.workload["spec"]["suspend"], true);
+    let at = |needle: &str| {
+        run.actions
+            .iter()
+            .rposition(|a| a.contains(needle))
+            .unwrap_or_else(|| panic!("no action {needle}: {:?}", run.actions))
+    };
+    assert!(at("rollout status") < at("patch job/"), "{:?}", run.actions);
+    assert!(at("patch job/") < at("wait --for=condition=complete"));
+    assert!(at("logs job/") < at("delete namespace"));
+}
