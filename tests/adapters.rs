@@ -277,23 +277,16 @@ impl ProxyAdapter for Declaring {
     }
 }
 
-/// What an adapter declares it cannot do, before the run, makes exactly
-/// those assertions `unsupported` with its reason; the others are verified.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_reason() {
+/// The seed scenario at `path` run through `adapter`, seed 1.
+async fn run_seed_scenario(
+    path: &str,
+    adapter: Box<dyn ProxyAdapter>,
+) -> meshbench::report::Report {
     let scenario = meshbench_sim::scenario::Scenario::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/thrift/mirror.yaml"),
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path),
     )
-    .expect("the thrift mirror scenario");
-    // As Envoy's thrift_proxy, which mirrors 100% without a runtime key.
-    let adapter = Declaring::builtin(
-        |feature| {
-            (feature.protocol == Protocol::Thrift && feature.kind == "mirrored")
-                .then(|| "thrift_proxy mirrors 100% without a runtime key".to_owned())
-        },
-        |_| BTreeMap::new(),
-    );
-    let report = meshbench::run_scenario_on(
+    .expect("a seed scenario");
+    meshbench::run_scenario_on(
         &scenario,
         adapter,
         meshbench::RunOptions {
@@ -304,7 +297,22 @@ async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_
         tokio_util::sync::CancellationToken::new(),
     )
     .await
-    .expect("runs");
+    .expect("runs")
+}
+
+/// What an adapter declares it cannot do, before the run, makes exactly
+/// those assertions `unsupported` with its reason; the others are verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_reason() {
+    // As Envoy's thrift_proxy, which mirrors 100% without a runtime key.
+    let adapter = Declaring::builtin(
+        |feature| {
+            (feature.protocol == Protocol::Thrift && feature.kind == "mirrored")
+                .then(|| "thrift_proxy mirrors 100% without a runtime key".to_owned())
+        },
+        |_| BTreeMap::new(),
+    );
+    let report = run_seed_scenario("scenarios/thrift/mirror.yaml", adapter).await;
     let verdicts: Vec<(&str, meshbench_sim::stats::Verdict, &str)> = report
         .assertions
         .iter()
@@ -334,11 +342,6 @@ async fn unsupported_features_are_declared_before_the_run_and_reported_with_the_
 /// scenario "could not run".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setting_the_adapter_cannot_give_makes_only_the_assertions_needing_it_unsupported() {
-    let scenario = meshbench_sim::scenario::Scenario::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios/thrift/route-switch-mid-connection.yaml"),
-    )
-    .expect("the route switch scenario");
     // As `address=` for a proxy the user runs: it cannot change its routing.
     let adapter = Declaring::builtin(
         |_| None,
@@ -347,18 +350,8 @@ async fn a_setting_the_adapter_cannot_give_makes_only_the_assertions_needing_it_
             address.unsupported_settings(setup)
         },
     );
-    let report = meshbench::run_scenario_on(
-        &scenario,
-        adapter,
-        meshbench::RunOptions {
-            seed: 1,
-            placement: meshbench::run::Placement::default(),
-        },
-        Default::default(),
-        tokio_util::sync::CancellationToken::new(),
-    )
-    .await
-    .expect("runs");
+    let report =
+        run_seed_scenario("scenarios/thrift/route-switch-mid-connection.yaml", adapter).await;
     use meshbench_sim::stats::Verdict;
     let verdict = |name: &str| {
         report
