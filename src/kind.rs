@@ -2,14 +2,16 @@
 //! manifests a cluster needs, and the API actions a run takes, in order.
 //!
 //! Each fleet service `name.namespace.svc.cluster.local` becomes a
-//! `Service` named `name` in `namespace` (labelled for sidecar injection),
+//! `Service` named `name` in `namespace` (labelled for sidecar injection;
+//! any other host, such as a Dubbo interface, an Istio `ServiceEntry`),
 //! its port named as Aeraki's MetaProtocol needs it
 //! (`tcp-metaprotocol-thrift-…`, `tcp-metaprotocol-dubbo-…`) or with
 //! Istio's protocol prefix (`http-…`, `grpc-…`, `tcp-…`); each version a
 //! `Deployment` `app-version` of its replicas, pods labelled `app`,
 //! `version` and the version's own labels, each pod one `meshbench fleet`
 //! endpoint serving the version as the scenario file (mounted from a
-//! `ConfigMap`) describes it, on the pod's own address. The routing
+//! `ConfigMap`) describes it, on the pod's own address, and what it
+//! received on port 9966 (`GET /records`). The routing
 //! objects go in unchanged. The workload is a `Job` whose pod has the
 //! sidecar and runs `meshbench workload`, writing one ledger entry per
 //! line to its log.
@@ -40,6 +42,10 @@ pub const DEFAULT_IMAGE: &str = "meshbench:dev";
 
 /// Where the scenario file is mounted in every pod.
 const SCENARIO_DIR: &str = "/etc/meshbench";
+
+/// Where each fleet pod serves what it received (`GET /records`), for the
+/// runner to read back.
+const RECORDS_PORT: u16 = 9966;
 
 /// The name of the `ConfigMap` holding the scenario and of the workload `Job`.
 const NAME: &str = "meshbench";
@@ -341,6 +347,8 @@ impl<'a> Placed<'a> {
             version,
             "--pod-ip",
             "$(POD_IP)",
+            "--records-on",
+            &format!("$(POD_IP):{RECORDS_PORT}"),
         ]
         .map(str::to_owned)
         .to_vec();
@@ -352,10 +360,17 @@ impl<'a> Placed<'a> {
                 command: Some(vec!["meshbench".to_owned()]),
                 args: Some(args),
                 env: Some(vec![pod_ip()]),
-                ports: Some(vec![ContainerPort {
-                    container_port: i32::from(self.port()),
-                    ..ContainerPort::default()
-                }]),
+                ports: Some(vec![
+                    ContainerPort {
+                        container_port: i32::from(self.port()),
+                        ..ContainerPort::default()
+                    },
+                    ContainerPort {
+                        name: Some("records".to_owned()),
+                        container_port: i32::from(RECORDS_PORT),
+                        ..ContainerPort::default()
+                    },
+                ]),
                 volume_mounts: Some(vec![scenario_mount()]),
                 ..Container::default()
             }],

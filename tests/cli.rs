@@ -538,7 +538,7 @@ expect:
             "--pod-ip",
             "127.0.77.1",
         ])
-        .args(["--for", "30s"])
+        .args(["--records-on", "127.0.77.1:9966", "--for", "30s"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("meshbench fleet starts");
@@ -552,12 +552,20 @@ expect:
         ("http", SERVICE, "127.0.77.1:3000"),
         "one endpoint of the scenario's service, on the pod's address"
     );
+    let records_at = lines.next().expect("the records line").expect("reads it");
+    assert_eq!(records_at, "records http://127.0.77.1:9966/records");
     let output = Command::new(BIN)
         .arg("workload")
         .arg(&file)
         .arg(format!("--to={SERVICE}=127.0.77.1:3000"))
         .output()
         .expect("meshbench workload runs");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let records = runtime
+        .block_on(meshbench_sim::fleet::agent::fetch_records(
+            "127.0.77.1:9966".parse().expect("an address"),
+        ))
+        .expect("the fleet's records");
     let _ = fleet.kill();
     let _ = fleet.wait();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -580,6 +588,14 @@ expect:
         "all answered by the version: {}",
         entries[0]
     );
+    let sent: std::collections::BTreeSet<&str> =
+        entries.iter().filter_map(|e| e["id"].as_str()).collect();
+    let received: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter_map(|r| r.request_id.as_deref())
+        .collect();
+    assert_eq!(records.len(), 500, "the fleet agent reports every arrival");
+    assert_eq!(sent, received, "the same requests, seen from both ends");
     let off = Command::new(BIN)
         .arg("workload")
         .arg(&file)

@@ -7,6 +7,7 @@
 //! and behaves as its version's [`Behaviour`] says.
 
 mod addr;
+pub mod agent;
 pub mod behaviour;
 mod dubbo;
 pub mod echo;

@@ -555,3 +555,70 @@ async fn the_fleet_refuses_what_passes_its_memory_budget() {
     assert_eq!(response.status, 200, "the budget was given back");
     fleet.stop().await;
 }
+
+/// Issue 15, the fleet as an agent: a runner in another process reads
+/// every record back over HTTP, page by page, exactly as kept (times to
+/// the microsecond); anything but `GET /records` is a 404.
+#[tokio::test]
+async fn the_fleet_agent_serves_every_record_page_by_page() {
+    use meshbench_sim::fleet::agent::{PAGE, RECORDS_PATH, fetch_records, serve_records};
+    use meshbench_sim::fleet::{Collector, Identity};
+    let collector = Collector::new();
+    let endpoint = std::sync::Arc::new(Identity {
+        service: "greeter.pods.svc.cluster.local".into(),
+        version: "v1".into(),
+        pod: "greeter-v1-0".into(),
+        addr: "127.0.78.1:3000".parse().expect("an address"),
+    });
+    let count = PAGE * 2 + 7;
+    for i in 0..count {
+        let id = format!("r-{}", i % (PAGE + 3));
+        let attributes = vec![(":path".to_owned(), format!("/hello/{i}"))];
+        collector.record(&endpoint, Some(id), (i % 4) as u64, attributes);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.78.2:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("an address");
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let served = tokio::spawn(serve_records(listener, collector.clone(), cancel.clone()));
+    let fetched = fetch_records(addr).await.expect("fetches");
+    let kept = collector.records();
+    assert_eq!(fetched.len(), count, "every record, over three pages");
+    for (got, want) in fetched.iter().zip(&kept) {
+        assert_eq!(
+            (
+                &got.endpoint,
+                &got.request_id,
+                got.connection,
+                got.attempt,
+                &got.attributes
+            ),
+            (
+                &want.endpoint,
+                &want.request_id,
+                want.connection,
+                want.attempt,
+                &want.attributes
+            )
+        );
+        assert_eq!(got.at.as_micros(), want.at.as_micros());
+    }
+    assert!(
+        kept.iter().any(|r| r.attempt == 2),
+        "retried ids keep their attempt"
+    );
+    let client = meshbench_sim::client::http::HttpClient::connect(addr)
+        .await
+        .expect("connects");
+    for target in ["/", "/records?from=x", "/recordsx"] {
+        let request = meshbench_wire::http1::Request::new("GET", target);
+        let (response, _) = client.send(request, None).await.expect("answers");
+        assert_eq!(response.status, 404, "{target}");
+    }
+    let deleted = meshbench_wire::http1::Request::new("DELETE", RECORDS_PATH);
+    let (response, _) = client.send(deleted, None).await.expect("answers");
+    assert_eq!(response.status, 404);
+    cancel.cancel();
+    served.await.expect("stops");
+}

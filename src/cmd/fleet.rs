@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use meshbench_sim::duration;
+use meshbench_sim::fleet::agent;
 use meshbench_sim::fleet::{
     Behaviour, Fleet, FleetOptions, Latency, Probability, Retention, ServiceSpec, VersionSpec,
 };
@@ -44,6 +45,11 @@ pub struct Args {
     /// passes `$(POD_IP)`), which need not be loopback; one endpoint.
     #[arg(long, conflicts_with = "replicas")]
     pod_ip: Option<Ipv4Addr>,
+    /// Serve what the endpoints received on HOST:PORT (`GET /records`, one
+    /// JSON record per line) for a runner in another process; every record
+    /// is then kept. Loopback, or in a pod the pod's own `--pod-ip`.
+    #[arg(long)]
+    records_on: Option<std::net::SocketAddr>,
     /// Serve `--version` of `--service` as this scenario file describes it
     /// (latency, errors, labels, and the rest), one endpoint: what a cluster
     /// run's pods do. The service's protocol and port come from the file.
@@ -82,13 +88,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "meshbench: listening on {ip}, off loopback: this pod's own address in a cluster run"
         );
     }
+    let records = match args.records_on {
+        Some(addr) => Some(records_listener(addr, args.pod_ip).await?),
+        None => None,
+    };
     let options = FleetOptions {
         seed: args.seed,
         first_ip: args.pod_ip.or(args.address),
         idle_timeout: Some(args.idle_timeout).filter(|idle| !idle.is_zero()),
         memory_budget: args.memory_budget_mib.saturating_mul(1024 * 1024),
-        // Nobody reads this process's records: it counts them, keeping the last few.
-        retention: Retention::Last(1024),
+        // Without a reader of its records it counts them, keeping the last few.
+        retention: match records {
+            Some(_) => Retention::Every,
+            None => Retention::Last(1024),
+        },
     };
     let fleet = Fleet::start(&[spec], &options)
         .await
@@ -101,6 +114,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             endpoint.identity.pod,
             endpoint.identity.addr
         );
+    }
+    let stop_records = tokio_util::sync::CancellationToken::new();
+    if let Some(listener) = records {
+        let addr = listener.local_addr().context("the records listener")?;
+        println!("records http://{addr}{}", agent::RECORDS_PATH);
+        let collector = fleet.collector().clone();
+        tokio::spawn(agent::serve_records(
+            listener,
+            collector,
+            stop_records.clone(),
+        ));
     }
     match args.run_for {
         Some(limit) => {
@@ -117,8 +141,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "meshbench: {} requests received; stopping",
         fleet.collector().len()
     );
+    stop_records.cancel();
     fleet.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The records' listener: on loopback, or on the pod's own address.
+async fn records_listener(
+    addr: std::net::SocketAddr,
+    pod_ip: Option<Ipv4Addr>,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    let own = pod_ip.is_some_and(|ip| addr.ip() == std::net::IpAddr::V4(ip));
+    if !addr.ip().is_loopback() && !own {
+        anyhow::bail!(
+            "{} is not a loopback address: meshbench only sends traffic inside 127.0.0.0/8 and ::1 (in a pod, the pod's own --pod-ip)",
+            addr.ip()
+        );
+    }
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening for the records on {addr}"))
 }
 
 /// The service and version as the flags describe them.

@@ -148,6 +148,18 @@ impl Collector {
         self.log().records.iter().cloned().collect()
     }
 
+    /// A copy of at most `max` of the records kept, from the `from`-th
+    /// (0 first), in arrival order: a page of them.
+    pub fn records_from(&self, from: usize, max: usize) -> Vec<Record> {
+        self.log()
+            .records
+            .iter()
+            .skip(from)
+            .take(max)
+            .cloned()
+            .collect()
+    }
+
     /// How many requests have arrived, kept or not.
     pub fn len(&self) -> usize {
         self.log().arrived
