@@ -60,7 +60,10 @@ async fn declared_sizes_past_the_limit_are_closed_at_once() {
 async fn idle_connections_are_held_and_released() {
     let m = probe(Probe::IdleConnections).await;
     let [before, held, after] = m.descriptors;
-    assert!(held >= before + Scale::TEST.idle_connections, "{m:?}");
+    // Each held connection is one of the proxy's descriptors, whatever its
+    // others do meanwhile (a pooled upstream connection may close between
+    // the readings, so `before` is no floor to add to).
+    assert!(held >= Scale::TEST.idle_connections, "{m:?}");
     assert!(after <= before + 8, "descriptors released: {m:?}");
 }
 

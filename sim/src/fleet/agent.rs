@@ -30,6 +30,10 @@ pub const RECORDS_PATH: &str = "/records";
 /// body limit whatever the attributes.
 pub const PAGE: usize = 10_000;
 
+/// A reader's connection with nothing asked for this long is closed, as
+/// the endpoints' own are.
+const IDLE: Duration = Duration::from_secs(300);
+
 /// A record as one line of `GET /records`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Line {
@@ -94,7 +98,7 @@ pub async fn serve_records(listener: TcpListener, collector: Collector, cancel: 
                 let response = answer(&collector, &request);
                 async move { Answer::Reply(response) }
             };
-            serve(stream, codec, Order::Sequential, None, cancel, answer).await;
+            serve(stream, codec, Order::Sequential, Some(IDLE), cancel, answer).await;
         });
     }
     tracker.close();
