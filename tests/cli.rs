@@ -604,4 +604,13 @@ expect:
         .expect("meshbench workload runs");
     assert_eq!(off.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&off.stderr).contains("is not a loopback address"));
+    // What the file says of the service is not overridden by a flag.
+    let overridden = Command::new(BIN)
+        .args(["fleet", "--scenario"])
+        .arg(&file)
+        .args(["--service", SERVICE, "--port", "1"])
+        .output()
+        .expect("meshbench fleet runs");
+    assert_eq!(overridden.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&overridden.stderr).contains("cannot be used with"));
 }

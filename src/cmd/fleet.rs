@@ -53,7 +53,10 @@ pub struct Args {
     /// Serve `--version` of `--service` as this scenario file describes it
     /// (latency, errors, labels, and the rest), one endpoint: what a cluster
     /// run's pods do. The service's protocol and port come from the file.
-    #[arg(long, conflicts_with_all = ["latency", "error_rate", "labels", "replicas"])]
+    #[arg(
+        long,
+        conflicts_with_all = ["protocol", "port", "thrift", "latency", "error_rate", "labels", "replicas"]
+    )]
     scenario: Option<std::path::PathBuf>,
     /// A fixed processing time, e.g. 2ms.
     #[arg(long, value_parser = duration::parse)]
