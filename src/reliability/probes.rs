@@ -96,6 +96,9 @@ pub struct Measured {
     pub failed: usize,
     /// Those that ended in no recorded outcome: must be 0.
     pub lost: usize,
+    /// The downstream connections the proxy itself counted active while
+    /// the idle ones were held (its own gauge), when it reports one.
+    pub active: Option<u64>,
     /// Of the hostile connections offered, how many the proxy closed
     /// (within the probe's window), and how many were offered.
     pub closed: Option<[usize; 2]>,
@@ -330,6 +333,7 @@ impl Probe {
             ok: 0,
             failed: 0,
             lost: 0,
+            active: None,
             closed: None,
             reloads: None,
             recovered: None,
@@ -448,6 +452,15 @@ async fn declared_size(stand: &Stand, measured: &mut Measured) -> Usage {
     held
 }
 
+/// The proxy's gauge of open downstream connections, summed over its
+/// listeners.
+fn active_gauge(subject: &str) -> &'static str {
+    match subject {
+        "envoy" => "envoy_listener_downstream_cx_active",
+        _ => "meshproxy_downstream_connections_active",
+    }
+}
+
 /// Thousands of idle connections, then requests on fresh ones.
 async fn idle_connections(stand: &Stand, scale: Scale, measured: &mut Measured) -> Usage {
     measured.offered = format!("{} idle connections held", scale.idle_connections);
@@ -461,6 +474,7 @@ async fn idle_connections(stand: &Stand, scale: Scale, measured: &mut Measured) 
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let held = usage(&stand.processes());
+    measured.active = stand.counter(active_gauge(measured.subject)).await;
     take(measured, calls_over(stand.listener, 1000, 10).await);
     let per_connection = held.rss.saturating_sub(measured.rss[0]) / idle.len().max(1) as u64;
     measured.notes.push(format!(
