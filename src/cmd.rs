@@ -35,7 +35,8 @@ pub fn parse_loopback_ip(text: &str) -> Result<std::net::Ipv4Addr, String> {
     loopback(ip.into()).map(|_| ip)
 }
 
-fn loopback(ip: std::net::IpAddr) -> Result<(), String> {
+/// `ip` unless it is outside loopback, with the sentence that says so.
+pub fn loopback(ip: std::net::IpAddr) -> Result<(), String> {
     match ip.is_loopback() {
         true => Ok(()),
         false => Err(format!(

@@ -155,11 +155,9 @@ async fn records_listener(
     pod_ip: Option<Ipv4Addr>,
 ) -> anyhow::Result<tokio::net::TcpListener> {
     let own = pod_ip.is_some_and(|ip| addr.ip() == std::net::IpAddr::V4(ip));
-    if !addr.ip().is_loopback() && !own {
-        anyhow::bail!(
-            "{} is not a loopback address: meshbench only sends traffic inside 127.0.0.0/8 and ::1 (in a pod, the pod's own --pod-ip)",
-            addr.ip()
-        );
+    if !own {
+        super::loopback(addr.ip())
+            .map_err(|e| anyhow::anyhow!("{e} (in a pod, the pod's own --pod-ip)"))?;
     }
     tokio::net::TcpListener::bind(addr)
         .await

@@ -79,10 +79,9 @@ async fn resolved_target(target: &str, in_pod: bool) -> anyhow::Result<SocketAdd
         .with_context(|| format!("resolving '{target}'"))?
         .next()
         .with_context(|| format!("'{target}' resolves to no address"))?;
-    if !in_pod && !addr.ip().is_loopback() {
-        anyhow::bail!(
-            "{addr} is not a loopback address: meshbench only sends traffic inside 127.0.0.0/8 and ::1 (--in-pod in a cluster run)"
-        );
+    if !in_pod {
+        super::loopback(addr.ip())
+            .map_err(|e| anyhow::anyhow!("{e} (--in-pod in a cluster run)"))?;
     }
     Ok(addr)
 }
