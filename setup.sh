@@ -2,8 +2,8 @@
 # Installs everything meshbench's tests and main job use on a fresh Debian
 # machine (root or sudo; the Rust toolchain, Python 3 and Node.js present):
 # the third-party interop peers, the real proxies the conformance suite
-# judges (Envoy 1.40, HAProxy 2.6, nginx 1.22), and Chromium for the HTML
-# report test. Idempotent: a second run installs nothing. CI runs it too.
+# judges (Envoy 1.40, HAProxy 2.6, nginx 1.22), a Docker engine (started)
+# for the container environment, and Chromium for the HTML report test. Idempotent: a second run installs nothing. CI runs it too.
 # Usage: bash setup.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +15,8 @@ echo "== real proxies"
 bash tests/proxies/install-envoy.sh
 bash tests/proxies/install-haproxy.sh
 bash tests/proxies/install-nginx.sh
+echo "== docker engine (tests/containers.rs, meshbench run --env containers)"
+bash tests/containers/setup.sh
 echo "== chromium (tests/html.rs renders the HTML report headless)"
 if [ ! -x /usr/bin/chromium ]; then
     export DEBIAN_FRONTEND=noninteractive

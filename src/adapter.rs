@@ -54,6 +54,7 @@ pub use haproxy::HaproxyAdapter;
 pub use mesh::Layer;
 pub use nginx::NginxAdapter;
 pub use process::{ProcessAdapter, meshproxy_path};
+pub(crate) use process::{get_stats, parse_line, put_config, settings_args};
 
 /// A boxed future, so adapters can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -435,7 +436,7 @@ pub fn from_name(name: &str) -> Result<Box<dyn ProxyAdapter>, String> {
 /// The reference proxy's answer to `workers`: its connection pools are
 /// shared by all its threads, as one Envoy worker's are, so it runs a
 /// one-worker scenario as written and refuses any other count.
-fn shared_pools(adapter: &str, settings: ProxySettings) -> Result<(), AdapterError> {
+pub(crate) fn shared_pools(adapter: &str, settings: ProxySettings) -> Result<(), AdapterError> {
     match settings.workers {
         None | Some(1) => Ok(()),
         Some(n) => Err(AdapterError::Unsupported {
@@ -448,7 +449,7 @@ fn shared_pools(adapter: &str, settings: ProxySettings) -> Result<(), AdapterErr
 }
 
 /// The routing objects as one YAML stream (JSON documents are YAML).
-fn routing_yaml(routing: &[Routing]) -> String {
+pub(crate) fn routing_yaml(routing: &[Routing]) -> String {
     routing
         .iter()
         .map(|object| object.document().to_string())

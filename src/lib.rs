@@ -19,6 +19,7 @@
 
 pub mod adapter;
 pub mod bench;
+pub mod containers;
 pub mod kind;
 pub mod matrix;
 pub mod reliability;
@@ -65,7 +66,7 @@ pub async fn run_scenario(
 }
 
 /// What a run is given besides the scenario and the proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Seed of the fleet's, the workload's and the proxy's random draws.
     pub seed: u64,
@@ -85,7 +86,11 @@ pub async fn run_scenario_watched(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
-    run_scenario_on(scenario, proxy.adapter(), options, progress, cancel).await
+    let adapter = match &options.placement.environment {
+        run::Environment::Containers(pods) => pods.sidecar(proxy).map_err(ScenarioError::Setup)?,
+        _ => proxy.adapter(),
+    };
+    run_scenario_on(scenario, adapter, options, progress, cancel).await
 }
 
 /// [`run_scenario_watched`] against an adapter value: any proxy a caller

@@ -75,7 +75,7 @@ pub struct RunSpec<'a> {
 /// Where the fleet runs and how long the proxy may take to route, which no
 /// scenario says: the command line's `--fleet-at` and `--ready-within`, for
 /// a proxy configured by hand before the run (`--proxy address=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Placement {
     /// Where the fleet runs.
     pub environment: Environment,
@@ -186,12 +186,14 @@ pub async fn execute(
     let result = with_fleet(spec, &*fleet, proxy, (ready_within, progress), cancel).await;
     proxy.stop().await;
     let endpoints = fleet.endpoints().to_vec();
-    let records = fleet.records();
+    let records = fleet.records().await;
+    let described = environment.describe();
     fleet.stop().await;
-    result.map(|partial| Collected {
-        records,
+    let partial = result?;
+    Ok(Collected {
+        records: records?,
         endpoints,
-        environment: environment.describe(),
+        environment: described,
         ..partial
     })
 }
@@ -497,10 +499,10 @@ async fn due(
 /// copies and late retries land), at most [`MAX_DRAIN`].
 async fn drain(fleet: &dyn RunningFleet) {
     let deadline = Instant::now() + MAX_DRAIN;
-    let mut last = fleet.received();
+    let mut last = fleet.received().await;
     while Instant::now() < deadline {
         tokio::time::sleep(QUIET).await;
-        let now = fleet.received();
+        let now = fleet.received().await;
         if now == last {
             return;
         }

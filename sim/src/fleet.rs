@@ -110,7 +110,7 @@ impl Default for FleetOptions {
 }
 
 /// A running endpoint, as a proxy's endpoint list needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointInfo {
     /// Who it is and where it listens.
     pub identity: Identity,

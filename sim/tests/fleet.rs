@@ -557,12 +557,15 @@ async fn the_fleet_refuses_what_passes_its_memory_budget() {
 }
 
 /// Issue 15, the fleet as an agent: a runner in another process reads
-/// every record back over HTTP, page by page, exactly as kept (times to
-/// the microsecond); anything but `GET /records` is a 404.
+/// the endpoints, the count and every record back over HTTP, the records
+/// page by page, exactly as kept (times to the microsecond); anything else
+/// is a 404.
 #[tokio::test]
 async fn the_fleet_agent_serves_every_record_page_by_page() {
-    use meshbench_sim::fleet::agent::{PAGE, RECORDS_PATH, fetch_records, serve_records};
-    use meshbench_sim::fleet::{Collector, Identity};
+    use meshbench_sim::fleet::agent::{
+        Agent, PAGE, RECORDS_PATH, fetch_endpoints, fetch_received, fetch_records, serve,
+    };
+    use meshbench_sim::fleet::{Collector, EndpointInfo, Identity};
     let collector = Collector::new();
     let endpoint = std::sync::Arc::new(Identity {
         service: "greeter.pods.svc.cluster.local".into(),
@@ -581,7 +584,20 @@ async fn the_fleet_agent_serves_every_record_page_by_page() {
         .expect("binds");
     let addr = listener.local_addr().expect("an address");
     let cancel = tokio_util::sync::CancellationToken::new();
-    let served = tokio::spawn(serve_records(listener, collector.clone(), cancel.clone()));
+    let endpoints = vec![EndpointInfo {
+        identity: Identity::clone(&endpoint),
+        protocol: meshbench_wire::Protocol::Http,
+        labels: [("app", "greeter"), ("version", "v1")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+    }];
+    let agent = Agent {
+        collector: collector.clone(),
+        endpoints: endpoints.clone().into(),
+    };
+    let served = tokio::spawn(serve(listener, agent, cancel.clone()));
+    assert_eq!(fetch_endpoints(addr).await.expect("fetches"), endpoints);
+    assert_eq!(fetch_received(addr).await.expect("fetches"), count);
     let fetched = fetch_records(addr).await.expect("fetches");
     let kept = collector.records();
     assert_eq!(fetched.len(), count, "every record, over three pages");
@@ -611,7 +627,7 @@ async fn the_fleet_agent_serves_every_record_page_by_page() {
     let client = meshbench_sim::client::http::HttpClient::connect(addr)
         .await
         .expect("connects");
-    for target in ["/", "/records?from=x", "/recordsx"] {
+    for target in ["/", "/records?from=x", "/recordsx", "/endpoints?from=3"] {
         let request = meshbench_wire::http1::Request::new("GET", target);
         let (response, _) = client.send(request, None).await.expect("answers");
         assert_eq!(response.status, 404, "{target}");

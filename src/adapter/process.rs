@@ -59,7 +59,7 @@ pub fn meshproxy_path() -> Result<PathBuf, AdapterError> {
 }
 
 /// `meshproxy` flags for `settings`; nothing for what keeps its default.
-fn settings_args(settings: ProxySettings) -> Vec<String> {
+pub(crate) fn settings_args(settings: ProxySettings) -> Vec<String> {
     let mut args = Vec::new();
     if let Some(idle) = settings.idle_timeout {
         // Milliseconds with a fraction, so no timeout rounds down to 0.
@@ -73,9 +73,54 @@ fn settings_args(settings: ProxySettings) -> Vec<String> {
     args
 }
 
-fn parse_line(line: &str) -> Option<(String, std::net::SocketAddr)> {
+/// A line `meshproxy` prints at start: `admin ADDR` or `SERVICE ADDR`.
+pub(crate) fn parse_line(line: &str) -> Option<(String, std::net::SocketAddr)> {
     let (name, addr) = line.split_once(' ')?;
     Some((name.to_owned(), addr.parse().ok()?))
+}
+
+/// A request to `meshproxy`'s admin API, with its bearer token when it has one.
+fn admin_request(method: &str, path: &str, token: Option<&str>) -> Request {
+    let mut request = Request::new(method, path);
+    if let Some(token) = token {
+        request
+            .headers
+            .append("authorization", format!("Bearer {token}"));
+    }
+    request
+}
+
+/// Replaces the routing of the `meshproxy` whose admin API is at `admin`.
+pub(crate) async fn put_config(
+    admin: std::net::SocketAddr,
+    token: Option<&str>,
+    routing: &[Routing],
+) -> Result<(), AdapterError> {
+    let client = HttpClient::connect(admin)
+        .await
+        .map_err(|e| AdapterError::Start(e.to_string()))?;
+    let mut request = admin_request("PUT", "/config", token);
+    request.body = routing_yaml(routing).into();
+    let (response, _) = client
+        .send(request, None)
+        .await
+        .map_err(|e| AdapterError::Start(e.to_string()))?;
+    match response.status {
+        200 => Ok(()),
+        _ => Err(AdapterError::Refused(
+            String::from_utf8_lossy(&response.body).trim().to_owned(),
+        )),
+    }
+}
+
+/// The counters of the `meshproxy` whose admin API is at `admin`.
+pub(crate) async fn get_stats(admin: std::net::SocketAddr, token: Option<&str>) -> Option<String> {
+    let client = HttpClient::connect(admin).await.ok()?;
+    let (response, _) = client
+        .send(admin_request("GET", "/stats/prometheus", token), None)
+        .await
+        .ok()?;
+    (response.status == 200).then(|| String::from_utf8_lossy(&response.body).into_owned())
 }
 
 impl ProxyAdapter for ProcessAdapter {
@@ -150,33 +195,12 @@ impl ProxyAdapter for ProcessAdapter {
             let admin = self
                 .admin
                 .ok_or_else(|| AdapterError::Start("apply before start".to_owned()))?;
-            let client = HttpClient::connect(admin)
-                .await
-                .map_err(|e| AdapterError::Start(e.to_string()))?;
-            let mut request = Request::new("PUT", "/config");
-            request.body = routing_yaml(routing).into();
-            let (response, _) = client
-                .send(request, None)
-                .await
-                .map_err(|e| AdapterError::Start(e.to_string()))?;
-            match response.status {
-                200 => Ok(()),
-                _ => Err(AdapterError::Refused(
-                    String::from_utf8_lossy(&response.body).trim().to_owned(),
-                )),
-            }
+            put_config(admin, None, routing).await
         })
     }
 
     fn stats(&self) -> BoxFuture<'_, Option<String>> {
-        Box::pin(async move {
-            let client = HttpClient::connect(self.admin?).await.ok()?;
-            let (response, _) = client
-                .send(Request::new("GET", "/stats/prometheus"), None)
-                .await
-                .ok()?;
-            Some(String::from_utf8_lossy(&response.body).into_owned())
-        })
+        Box::pin(async move { get_stats(self.admin?, None).await })
     }
 
     fn exited(&mut self) -> Option<String> {

@@ -43,11 +43,14 @@ pub struct Args {
     address: Option<Ipv4Addr>,
     /// In a cluster run's pod: listen on this pod's own address (Kubernetes
     /// passes `$(POD_IP)`), which need not be loopback; one endpoint.
-    #[arg(long, conflicts_with = "replicas")]
-    pod_ip: Option<Ipv4Addr>,
+    /// `hostname`: the address the container's host name resolves to (what
+    /// Docker writes into a container's /etc/hosts).
+    #[arg(long, conflicts_with = "replicas", value_parser = parse_pod_ip)]
+    pod_ip: Option<PodIp>,
     /// Serve what the endpoints received on HOST:PORT (`GET /records`, one
-    /// JSON record per line) for a runner in another process; every record
-    /// is then kept. Loopback, or in a pod the pod's own `--pod-ip`.
+    /// JSON record per line; `GET /endpoints`, the endpoints) for a runner
+    /// in another process; every record is then kept. Loopback, or in a pod
+    /// the pod's own `--pod-ip` (`0.0.0.0:PORT` says the pod's own address).
     #[arg(long)]
     records_on: Option<std::net::SocketAddr>,
     /// Serve `--version` of `--service` as this scenario file describes it
@@ -81,23 +84,71 @@ pub struct Args {
     memory_budget_mib: usize,
 }
 
+/// The pod's own address, given or looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodIp {
+    /// As given (Kubernetes' `$(POD_IP)`).
+    Given(Ipv4Addr),
+    /// What the container's own host name resolves to.
+    OfHostname,
+}
+
+fn parse_pod_ip(text: &str) -> Result<PodIp, String> {
+    match text {
+        "hostname" => Ok(PodIp::OfHostname),
+        _ => text
+            .parse()
+            .map(PodIp::Given)
+            .map_err(|_| format!("'{text}' is neither an IPv4 address nor `hostname`")),
+    }
+}
+
+impl PodIp {
+    async fn resolve(self) -> anyhow::Result<Ipv4Addr> {
+        let PodIp::Given(ip) = self else {
+            let name = match std::env::var("HOSTNAME") {
+                Ok(name) if !name.is_empty() => name,
+                _ => std::fs::read_to_string("/etc/hostname")
+                    .context("no HOSTNAME and no /etc/hostname")?
+                    .trim()
+                    .to_owned(),
+            };
+            let found = tokio::net::lookup_host((name.as_str(), 0))
+                .await
+                .with_context(|| format!("resolving this host's name '{name}'"))?
+                .find_map(|addr| match addr.ip() {
+                    std::net::IpAddr::V4(ip) if !ip.is_loopback() => Some(ip),
+                    _ => None,
+                });
+            return found.with_context(|| {
+                format!("this host's name '{name}' resolves to no IPv4 address off loopback")
+            });
+        };
+        Ok(ip)
+    }
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = match &args.scenario {
         Some(path) => from_scenario(path, &args.service, &args.version)?,
         None => from_flags(&args)?,
     };
-    if let Some(ip) = args.pod_ip.filter(|ip| !ip.is_loopback()) {
+    let pod_ip = match args.pod_ip {
+        Some(pod) => Some(pod.resolve().await?),
+        None => None,
+    };
+    if let Some(ip) = pod_ip.filter(|ip| !ip.is_loopback()) {
         eprintln!(
             "meshbench: listening on {ip}, off loopback: this pod's own address in a cluster run"
         );
     }
     let records = match args.records_on {
-        Some(addr) => Some(records_listener(addr, args.pod_ip).await?),
+        Some(addr) => Some(records_listener(addr, pod_ip).await?),
         None => None,
     };
     let options = FleetOptions {
         seed: args.seed,
-        first_ip: args.pod_ip.or(args.address),
+        first_ip: pod_ip.or(args.address),
         idle_timeout: Some(args.idle_timeout).filter(|idle| !idle.is_zero()),
         memory_budget: args.memory_budget_mib.saturating_mul(1024 * 1024),
         // Without a reader of its records it counts them, keeping the last few.
@@ -122,12 +173,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(listener) = records {
         let addr = listener.local_addr().context("the records listener")?;
         println!("records http://{addr}{}", agent::RECORDS_PATH);
-        let collector = fleet.collector().clone();
-        tokio::spawn(agent::serve_records(
-            listener,
-            collector,
-            stop_records.clone(),
-        ));
+        let served = agent::Agent {
+            collector: fleet.collector().clone(),
+            endpoints: fleet.endpoints().into(),
+        };
+        tokio::spawn(agent::serve(listener, served, stop_records.clone()));
     }
     match args.run_for {
         Some(limit) => {
@@ -149,11 +199,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The records' listener: on loopback, or on the pod's own address.
+/// The records' listener: on loopback, or on the pod's own address
+/// (which `0.0.0.0` stands for).
 async fn records_listener(
-    addr: std::net::SocketAddr,
+    mut addr: std::net::SocketAddr,
     pod_ip: Option<Ipv4Addr>,
 ) -> anyhow::Result<tokio::net::TcpListener> {
+    if let (Some(ip), true) = (pod_ip, addr.ip().is_unspecified()) {
+        addr.set_ip(std::net::IpAddr::V4(ip));
+    }
     let own = pod_ip.is_some_and(|ip| addr.ip() == std::net::IpAddr::V4(ip));
     if !own {
         super::loopback(addr.ip())

@@ -20,6 +20,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use meshbench::RunOptions;
 use meshbench::adapter::ProxySpec;
+use meshbench::containers::Pods;
 use meshbench::matrix::{self, Column};
 use meshbench::report::Report;
 use meshbench::run::{Environment, Placement};
@@ -55,14 +56,37 @@ pub struct Args {
     /// order, the same in every run: for a proxy configured beforehand
     /// (`meshbench endpoints FILE --fleet-at IP` prints them). Default: free
     /// addresses, different in every run.
-    #[arg(long, value_parser = super::parse_loopback_ip)]
+    #[arg(long, value_parser = super::parse_loopback_ip, conflicts_with = "env")]
     fleet_at: Option<Ipv4Addr>,
+    /// Where the fleet and the proxy run: `loopback` (in this process, each
+    /// endpoint on its own 127.x.y.z) or `containers` (a Docker container
+    /// per fleet pod on a private network, the proxy in the client pod's
+    /// container; needs a running Docker engine).
+    #[arg(long, value_enum, default_value_t = Env::Loopback)]
+    env: Env,
     /// How long the proxy may take to route each service's first request.
     #[arg(long, default_value = "10s", value_parser = duration::parse)]
     ready_within: Duration,
 }
 
+/// `--env`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Env {
+    Loopback,
+    Containers,
+}
+
 impl Args {
+    /// The options of the run of `file`: a containers run gives every pod
+    /// the file.
+    fn options_for(&self, file: &Path) -> RunOptions {
+        let mut options = self.options();
+        if self.env == Env::Containers {
+            options.placement.environment = Environment::Containers(Pods::new(file));
+        }
+        options
+    }
+
     fn options(&self) -> RunOptions {
         RunOptions {
             seed: self.seed,
@@ -98,7 +122,7 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
             1 => suite_folder.clone(),
             _ => suite_folder.join(meshbench::report::slug(&proxy.to_string())),
         };
-        let suite = run_suite(&files, proxy, args.options(), &folder, &cancel).await?;
+        let suite = run_suite(&files, proxy, args, &folder, &cancel).await?;
         suites.push((suite, folder));
     }
     if suites.len() > 1 {
@@ -134,11 +158,11 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
 async fn run_suite(
     files: &[PathBuf],
     proxy: &ProxySpec,
-    options: RunOptions,
+    args: &Args,
     suite_folder: &Path,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Suite> {
-    let mut suite = Suite::new(&proxy.to_string(), options.seed);
+    let mut suite = Suite::new(&proxy.to_string(), args.seed);
     let mut folders = Folders::default();
     for file in files {
         if cancel.is_cancelled() {
@@ -156,6 +180,7 @@ async fn run_suite(
         };
         let progress = Arc::new(Progress::default());
         let bar = ProgressDisplay::start(&scenario, Arc::clone(&progress));
+        let options = args.options_for(file);
         let report =
             meshbench::run_scenario_watched(&scenario, proxy, options, progress, cancel.clone())
                 .await;

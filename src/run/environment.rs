@@ -6,14 +6,16 @@
 //! an implementation of [`RunningFleet`], with no change to the runner.
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use crate::adapter::BoxFuture;
+use crate::containers::{ContainerFleet, Pods};
 use meshbench_sim::fleet::{EndpointInfo, Fleet, FleetOptions, Hold, Record, ServiceSpec};
 
 use super::RunError;
 
 /// Where the fleet runs (and so where the proxy's upstreams are).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum Environment {
     /// In this process, each endpoint on its own free loopback address, like
     /// a pod IP, different in every run.
@@ -22,6 +24,9 @@ pub enum Environment {
     /// On loopback, the first endpoint at this address and the others
     /// after it, the same in every run (for a proxy configured by hand).
     LoopbackFrom(Ipv4Addr),
+    /// A container per fleet pod on a private Docker network, the proxy in
+    /// the client pod's container ([`crate::containers`]).
+    Containers(Arc<Pods>),
 }
 
 impl Environment {
@@ -32,6 +37,7 @@ impl Environment {
             Environment::LoopbackFrom(first) => {
                 format!("loopback, fleet in process from {first}")
             }
+            Environment::Containers(pods) => pods.describe(),
         }
     }
 
@@ -47,6 +53,10 @@ impl Environment {
         let first_ip = match self {
             Environment::Loopback => None,
             Environment::LoopbackFrom(first) => Some(*first),
+            Environment::Containers(pods) => {
+                let fleet = ContainerFleet::start(pods, services, seed).await?;
+                return Ok(Box::new(fleet));
+            }
         };
         let options = FleetOptions {
             seed,
@@ -67,10 +77,14 @@ pub trait RunningFleet: Send + Sync {
 
     /// How many requests the endpoints have received so far: the run
     /// drains until it stops growing.
-    fn received(&self) -> usize;
+    fn received(&self) -> BoxFuture<'_, usize>;
 
     /// What the endpoints received, in arrival order.
-    fn records(&self) -> Vec<Record>;
+    ///
+    /// # Errors
+    /// [`RunError::Fleet`] when an endpoint's records cannot be read back
+    /// (a harness error: no verdict is taken without them).
+    fn records(&self) -> BoxFuture<'_, Result<Vec<Record>, RunError>>;
 
     /// The barrier of the `hold` versions.
     fn hold(&self) -> &Hold;
@@ -84,12 +98,12 @@ impl RunningFleet for Fleet {
         Fleet::endpoints(self)
     }
 
-    fn received(&self) -> usize {
-        self.collector().len()
+    fn received(&self) -> BoxFuture<'_, usize> {
+        Box::pin(async move { self.collector().len() })
     }
 
-    fn records(&self) -> Vec<Record> {
-        self.collector().records()
+    fn records(&self) -> BoxFuture<'_, Result<Vec<Record>, RunError>> {
+        Box::pin(async move { Ok(self.collector().records()) })
     }
 
     fn hold(&self) -> &Hold {

@@ -39,8 +39,10 @@ struct Args {
     /// process listing shows it); required to bind the admin API off loopback.
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
-    /// The loopback address every listener binds (each on its own port).
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST), value_parser = loopback_ip)]
+    /// The address every listener binds (each on its own port): loopback,
+    /// unless --admin-token-file is given (a container's own addresses,
+    /// `0.0.0.0` in a container's network namespace).
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST), value_parser = ip)]
     listen_ip: IpAddr,
     /// Seed of the per-request random draws.
     #[arg(long, default_value_t = 1)]
@@ -104,15 +106,9 @@ fn admin_access(addr: SocketAddr, token_file: Option<&Path>) -> anyhow::Result<A
     Ok(Access::Token(token.to_owned()))
 }
 
-/// A loopback IP address (127.0.0.0/8 or ::1).
-fn loopback_ip(text: &str) -> Result<IpAddr, String> {
-    match text.parse::<IpAddr>() {
-        Ok(ip) if ip.is_loopback() => Ok(ip),
-        Ok(ip) => Err(format!(
-            "{ip} is not a loopback address: meshproxy listens only on 127.0.0.0/8 and ::1"
-        )),
-        Err(_) => Err(format!("'{text}' is not an IP address")),
-    }
+fn ip(text: &str) -> Result<IpAddr, String> {
+    text.parse()
+        .map_err(|_| format!("'{text}' is not an IP address"))
 }
 
 /// A Go duration (`500ms`, `1.5s`, `5m`, as Istio writes them): the one
@@ -143,6 +139,11 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let access = admin_access(args.admin, args.admin_token_file.as_deref())?;
+    anyhow::ensure!(
+        args.listen_ip.is_loopback() || args.admin_token_file.is_some(),
+        "--listen-ip {} is not a loopback address: off loopback (in a container) the admin API needs --admin-token-file",
+        args.listen_ip
+    );
     let endpoints_text = std::fs::read_to_string(&args.endpoints)
         .with_context(|| format!("reading {}", args.endpoints.display()))?;
     let endpoints: Arc<EndpointList> = Arc::new(

@@ -1,10 +1,14 @@
-//! The fleet as an agent a runner drives over the network: what its
-//! endpoints received, served over HTTP/1.1 for a runner in another
+//! The fleet as an agent a runner drives over the network: its endpoints
+//! and what they received, served over HTTP/1.1 for a runner in another
 //! process, container or pod (mirrors, retries and rewrites are judged on
-//! these records). `GET /records?from=N` answers the records kept from the
-//! N-th on, at most [`PAGE`] of them, one JSON object per line, in arrival
-//! order (an empty page: no more); [`fetch_records`] reads every page back
-//! into the [`Record`]s the verdicts take.
+//! these records).
+//!
+//! - `GET /endpoints`: the endpoints, a JSON array ([`fetch_endpoints`]).
+//! - `GET /received`: how many records are kept, a number ([`fetch_received`]).
+//! - `GET /records?from=N`: the records kept from the N-th on, at most
+//!   [`PAGE`] of them, one JSON object per line, in arrival order (an empty
+//!   page: no more); [`fetch_records`] reads every page back into the
+//!   [`Record`]s the verdicts take.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,12 +16,13 @@ use std::time::Duration;
 
 use meshbench_wire::Limits;
 use meshbench_wire::http1::{Request, Response, ServerCodec};
-use meshbench_wire::mux::{Answer, Order, serve};
+use meshbench_wire::mux::{self, Answer, Order};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::EndpointInfo;
 use super::identity::Identity;
 use super::record::{Collector, Record};
 use crate::client::ClientError;
@@ -25,6 +30,10 @@ use crate::client::http::HttpClient;
 
 /// The path the records are served at.
 pub const RECORDS_PATH: &str = "/records";
+/// The path the endpoints are served at.
+pub const ENDPOINTS_PATH: &str = "/endpoints";
+/// The path the count of records is served at.
+pub const RECEIVED_PATH: &str = "/received";
 
 /// The most records one answer carries: about 3 MB, well inside the HTTP
 /// body limit whatever the attributes.
@@ -80,8 +89,17 @@ impl From<Line> for Record {
     }
 }
 
-/// Serves `collector`'s records on `listener` until `cancel` fires.
-pub async fn serve_records(listener: TcpListener, collector: Collector, cancel: CancellationToken) {
+/// What an agent serves: its fleet's endpoints and their records.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// Where the records are kept.
+    pub collector: Collector,
+    /// The fleet's endpoints.
+    pub endpoints: Arc<[EndpointInfo]>,
+}
+
+/// Serves `agent` on `listener` until `cancel` fires.
+pub async fn serve(listener: TcpListener, agent: Agent, cancel: CancellationToken) {
     let tracker = TaskTracker::new();
     loop {
         let stream = tokio::select! {
@@ -91,21 +109,21 @@ pub async fn serve_records(listener: TcpListener, collector: Collector, cancel: 
                 Err(_) => continue,
             },
         };
-        let (collector, cancel) = (collector.clone(), cancel.clone());
+        let (agent, cancel) = (agent.clone(), cancel.clone());
         tracker.spawn(async move {
             let codec = ServerCodec::new(Limits::default());
             let answer = |request: Request| {
-                let response = answer(&collector, &request);
+                let response = answer(&agent, &request);
                 async move { Answer::Reply(response) }
             };
-            serve(stream, codec, Order::Sequential, Some(IDLE), cancel, answer).await;
+            mux::serve(stream, codec, Order::Sequential, Some(IDLE), cancel, answer).await;
         });
     }
     tracker.close();
     tracker.wait().await;
 }
 
-fn answer(collector: &Collector, request: &Request) -> Response {
+fn answer(agent: &Agent, request: &Request) -> Response {
     let (path, query) = request
         .target
         .split_once('?')
@@ -114,9 +132,29 @@ fn answer(collector: &Collector, request: &Request) -> Response {
         Some(n) => n.parse::<usize>().ok(),
         None => query.is_empty().then_some(0),
     };
-    let (true, Some(from)) = (request.method == "GET" && path == RECORDS_PATH, from) else {
-        return Response::new(404, format!("only GET {RECORDS_PATH}?from=N is served\n"));
-    };
+    match (request.method.as_str(), path, from) {
+        ("GET", RECORDS_PATH, Some(from)) => records_page(&agent.collector, from),
+        ("GET", ENDPOINTS_PATH, Some(0)) => {
+            let body = serde_json::to_string(&agent.endpoints[..]).unwrap_or_default();
+            json(body, "application/json")
+        }
+        ("GET", RECEIVED_PATH, Some(0)) => json(agent.collector.len().to_string(), "text/plain"),
+        _ => Response::new(
+            404,
+            format!(
+                "served: GET {ENDPOINTS_PATH}, GET {RECEIVED_PATH}, GET {RECORDS_PATH}?from=N\n"
+            ),
+        ),
+    }
+}
+
+fn json(body: String, content_type: &str) -> Response {
+    let mut response = Response::new(200, body);
+    response.headers.append("content-type", content_type);
+    response
+}
+
+fn records_page(collector: &Collector, from: usize) -> Response {
     let mut body = String::new();
     for record in collector.records_from(from, PAGE) {
         if let Ok(line) = serde_json::to_string(&Line::from(&record)) {
@@ -124,11 +162,7 @@ fn answer(collector: &Collector, request: &Request) -> Response {
             body.push('\n');
         }
     }
-    let mut response = Response::new(200, body);
-    response
-        .headers
-        .append("content-type", "application/x-ndjson");
-    response
+    json(body, "application/x-ndjson")
 }
 
 /// Why the records could not be read back.
@@ -149,6 +183,16 @@ pub enum FetchError {
         addr: SocketAddr,
         /// Its status.
         status: u16,
+    },
+    /// The endpoints or the count do not parse.
+    #[error("the fleet agent at {addr} answered {path} with something else: {error}")]
+    Unreadable {
+        /// Where it was asked.
+        addr: SocketAddr,
+        /// What was asked.
+        path: &'static str,
+        /// Why.
+        error: String,
     },
     /// A line is not a record.
     #[error("line {line} of the fleet agent's records: {error}")]
@@ -190,4 +234,49 @@ pub async fn fetch_records(addr: SocketAddr) -> Result<Vec<Record>, FetchError> 
             return Ok(records);
         }
     }
+}
+
+/// One `GET path` answer's body, a 200 or an error.
+async fn get(addr: SocketAddr, path: &'static str) -> Result<String, FetchError> {
+    let unreachable = |error| FetchError::Unreachable { addr, error };
+    let client = HttpClient::connect(addr).await.map_err(unreachable)?;
+    let (response, _) = client
+        .send(Request::new("GET", path), None)
+        .await
+        .map_err(unreachable)?;
+    if response.status != 200 {
+        return Err(FetchError::Status {
+            addr,
+            status: response.status,
+        });
+    }
+    Ok(String::from_utf8_lossy(&response.body).into_owned())
+}
+
+/// The endpoints of the fleet agent at `addr`.
+///
+/// # Errors
+/// [`FetchError`]: unreachable, another answer, or no endpoint list.
+pub async fn fetch_endpoints(addr: SocketAddr) -> Result<Vec<EndpointInfo>, FetchError> {
+    let body = get(addr, ENDPOINTS_PATH).await?;
+    serde_json::from_str(&body).map_err(|e| FetchError::Unreadable {
+        addr,
+        path: ENDPOINTS_PATH,
+        error: e.to_string(),
+    })
+}
+
+/// How many records the fleet agent at `addr` has kept.
+///
+/// # Errors
+/// [`FetchError`]: unreachable, another answer, or no number.
+pub async fn fetch_received(addr: SocketAddr) -> Result<usize, FetchError> {
+    let body = get(addr, RECEIVED_PATH).await?;
+    body.trim()
+        .parse()
+        .map_err(|e: std::num::ParseIntError| FetchError::Unreadable {
+            addr,
+            path: RECEIVED_PATH,
+            error: e.to_string(),
+        })
 }

@@ -1,0 +1,133 @@
+//! The container environment (`meshbench run --env containers`): every
+//! fleet pod in a container of its own on a private Docker network whose
+//! subnet meshbench picks, the proxy under test in the client pod's
+//! container (its sidecar), the runner reaching both over that network.
+//!
+//! - `image`: the one image every container runs, made here from the
+//!   binaries this build produced (a root filesystem, `docker import`: no
+//!   registry, no pull).
+//! - `network`: the private bridge network of one run, removed with it.
+//! - `pods`: the fleet as containers, each a `meshbench fleet` agent
+//!   ([`RunningFleet`](crate::run::RunningFleet)).
+//! - `sidecar`: `meshproxy` in a container ([`ProxyAdapter`]).
+//!
+//! Containers and the network are removed when the run ends, whichever way
+//! it ends (the runner's stop path on success, failure and Ctrl-C; their
+//! drop on a panic).
+
+mod image;
+mod network;
+mod pods;
+mod sidecar;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use image::Image;
+pub use network::Network;
+pub use pods::ContainerFleet;
+pub use sidecar::Sidecar;
+
+use crate::adapter::{ProxyAdapter, ProxySpec};
+
+/// Where every container of a run reads the scenario.
+const SCENARIO: &str = "/etc/meshbench/scenario.yaml";
+
+/// Why the container environment cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// No Docker engine answered.
+    #[error(
+        "no Docker engine answers at /var/run/docker.sock ({0}); start one (`dockerd &`, as root) or run on loopback"
+    )]
+    NoEngine(String),
+    /// The image could not be made.
+    #[error("building the container image: {0}")]
+    Image(String),
+    /// The network could not be made.
+    #[error("creating the run's network: {0}")]
+    Network(String),
+    /// A container could not start or be read.
+    #[error("container {name}: {error}")]
+    Container {
+        /// The container's (pod's) name.
+        name: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// The containers of one scenario's run: its file (every pod reads it),
+/// its image, and its network once the fleet has made it.
+#[derive(Debug)]
+pub struct Pods {
+    scenario: PathBuf,
+    network: Mutex<Option<Arc<Network>>>,
+}
+
+impl Pods {
+    /// The container environment for the scenario at `scenario`.
+    pub fn new(scenario: &Path) -> Arc<Pods> {
+        Arc::new(Pods {
+            scenario: scenario.to_owned(),
+            network: Mutex::new(None),
+        })
+    }
+
+    /// The scenario file every pod is given.
+    pub fn scenario(&self) -> &Path {
+        &self.scenario
+    }
+
+    /// The proxy `spec` names, as the client pod's sidecar: the reference
+    /// proxy (`builtin`, `builtin-process`) or its layer-4 control
+    /// (`builtin-l4`), both the `meshproxy` binary in the image.
+    ///
+    /// # Errors
+    /// A sentence naming what runs in containers, for any other proxy.
+    pub fn sidecar(self: &Arc<Self>, spec: &ProxySpec) -> Result<Box<dyn ProxyAdapter>, String> {
+        let l4 = match spec {
+            ProxySpec::Builtin | ProxySpec::BuiltinProcess => false,
+            ProxySpec::BuiltinL4 => true,
+            other => {
+                return Err(format!(
+                    "--env containers runs builtin-process and builtin-l4 as the client pod's sidecar; {other} is not in the image"
+                ));
+            }
+        };
+        Ok(Box::new(Sidecar::new(Arc::clone(self), l4)))
+    }
+
+    fn set_network(&self, network: Arc<Network>) {
+        if let Ok(mut slot) = self.network.lock() {
+            *slot = Some(network);
+        }
+    }
+
+    /// The run's network, once the fleet has made it.
+    fn network(&self) -> Option<Arc<Network>> {
+        self.network.lock().ok().and_then(|slot| slot.clone())
+    }
+
+    fn take_network(&self) -> Option<Arc<Network>> {
+        self.network.lock().ok().and_then(|mut slot| slot.take())
+    }
+
+    /// Where runs happen, in words for reports.
+    pub fn describe(&self) -> String {
+        let network = match self.network() {
+            Some(network) => format!(" {} ({})", network.name(), network.subnet()),
+            None => String::new(),
+        };
+        format!(
+            "containers on the private Docker network{network}, a container per fleet pod, the proxy in the client pod's container; image {}",
+            Image::tag_hint()
+        )
+    }
+}
+
+/// The Docker engine, as the network and the image reach it.
+fn engine() -> Result<testcontainers::bollard::Docker, ContainerError> {
+    testcontainers::bollard::Docker::connect_with_local_defaults()
+        .map_err(|e| ContainerError::NoEngine(e.to_string()))
+}
