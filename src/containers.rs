@@ -20,12 +20,16 @@ mod network;
 mod pods;
 mod sidecar;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+use testcontainers::{ContainerAsync, GenericImage};
 
 pub use image::Image;
 pub use network::Network;
 pub use pods::ContainerFleet;
+use sidecar::ClientPod;
 pub use sidecar::Sidecar;
 
 use crate::adapter::{ProxyAdapter, ProxySpec};
@@ -63,6 +67,8 @@ pub enum ContainerError {
 pub struct Pods {
     scenario: PathBuf,
     network: Mutex<Option<Arc<Network>>>,
+    client: Mutex<Option<ClientPod>>,
+    workload: Mutex<Option<ContainerAsync<GenericImage>>>,
 }
 
 impl Pods {
@@ -71,6 +77,8 @@ impl Pods {
         Arc::new(Pods {
             scenario: scenario.to_owned(),
             network: Mutex::new(None),
+            client: Mutex::new(None),
+            workload: Mutex::new(None),
         })
     }
 
@@ -98,6 +106,40 @@ impl Pods {
         Ok(Box::new(Sidecar::new(Arc::clone(self), l4)))
     }
 
+    /// Starts the workload agent in the client pod, beside its sidecar
+    /// (removed with the sidecar); its address, as the runner reaches it.
+    ///
+    /// # Errors
+    /// When the sidecar has not started, or the agent's container cannot.
+    pub async fn start_workload_agent(&self) -> Result<SocketAddr, ContainerError> {
+        let missing = |what: &str| ContainerError::Container {
+            name: "client-workload".to_owned(),
+            error: format!("{what} before the workload agent"),
+        };
+        let network = self.network().ok_or_else(|| missing("no network"))?;
+        let client = self
+            .client
+            .lock()
+            .ok()
+            .and_then(|slot| slot.clone())
+            .ok_or_else(|| missing("no sidecar"))?;
+        let (container, addr) = sidecar::start_workload_agent(network.name(), &client).await?;
+        if let Ok(mut slot) = self.workload.lock() {
+            *slot = Some(container);
+        }
+        Ok(addr)
+    }
+
+    fn set_client(&self, client: ClientPod) {
+        if let Ok(mut slot) = self.client.lock() {
+            *slot = Some(client);
+        }
+    }
+
+    fn take_workload(&self) -> Option<ContainerAsync<GenericImage>> {
+        self.workload.lock().ok().and_then(|mut slot| slot.take())
+    }
+
     fn set_network(&self, network: Arc<Network>) {
         if let Ok(mut slot) = self.network.lock() {
             *slot = Some(network);
@@ -120,7 +162,7 @@ impl Pods {
             None => String::new(),
         };
         format!(
-            "containers on the private Docker network{network}, a container per fleet pod, the proxy in the client pod's container; image {}",
+            "containers on the private Docker network{network}, a container per fleet pod, the proxy in the client pod's container and the workload agent in its network namespace; image {}",
             Image::tag_hint()
         )
     }

@@ -18,9 +18,11 @@
 //!
 //! The objects are the `k8s-openapi` types, so what is printed is what
 //! the Kubernetes API's own schema allows; the routing objects are the
-//! user's. The run against a live cluster is not built yet: the actions
-//! say, as `kubectl` commands, what it will do, and `kind/README.md`
-//! shows how to take them by hand.
+//! user's. [`cluster`] takes the actions through the Kubernetes API; the
+//! dry run prints them as the `kubectl` commands they amount to, which
+//! `kind/README.md` also shows how to take by hand.
+
+pub mod cluster;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +51,11 @@ const RECORDS_PORT: u16 = 9966;
 
 /// The name of the `ConfigMap` holding the scenario and of the workload `Job`.
 const NAME: &str = "meshbench";
+
+/// How long the workload pod probes each service through its sidecar
+/// before it gives up (the convergence probe): Istio's and Aeraki's
+/// configuration reaches a new sidecar within seconds in a healthy mesh.
+const CONVERGE_WITHIN: &str = "300s";
 
 /// What a cluster run of one scenario applies, and in which order.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +90,8 @@ pub enum KindError {
 }
 
 /// The objects and actions of a cluster run of `scenario`, whose file
-/// text is `source`, with pods running `image`.
+/// text is `source`, with pods running `image` and the workload seeded
+/// with `seed`.
 ///
 /// # Errors
 /// [`KindError`] when the scenario names services outside a namespace, or
@@ -92,6 +100,7 @@ pub fn cluster_run(
     scenario: &Scenario,
     source: &str,
     image: &str,
+    seed: u64,
 ) -> Result<ClusterRun, KindError> {
     if !scenario.phases.is_empty() {
         return Err(KindError::NotYet(
@@ -125,7 +134,7 @@ pub fn cluster_run(
         .iter()
         .map(|object| object.to_json())
         .collect();
-    let job = workload_job(&placed, workload_namespace, image);
+    let job = workload_job(&placed, workload_namespace, (image, seed));
     Ok(ClusterRun {
         namespaces: namespaces
             .iter()
@@ -382,11 +391,15 @@ impl<'a> Placed<'a> {
 
 /// The workload: one pod with the sidecar, sending the scenario's
 /// workload to each service by its cluster name and logging the ledger.
-fn workload_job(placed: &[Placed<'_>], namespace: &str, image: &str) -> Job {
+fn workload_job(placed: &[Placed<'_>], namespace: &str, (image, seed): (&str, u64)) -> Job {
     let mut args = vec![
         "workload".to_owned(),
         format!("{SCENARIO_DIR}/scenario.yaml"),
         "--in-pod".to_owned(),
+        "--ready-within".to_owned(),
+        CONVERGE_WITHIN.to_owned(),
+        "--seed".to_owned(),
+        seed.to_string(),
     ];
     for service in placed {
         args.push("--to".to_owned());
@@ -432,7 +445,7 @@ fn workload_job(placed: &[Placed<'_>], namespace: &str, image: &str) -> Job {
 /// The actions of a run, in order, as `kubectl` commands.
 fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<String> {
     let mut actions = vec![
-        "kubectl apply -f manifests.yaml   # namespaces, the scenario, the fleet, the routing, the workload Job (suspended)".to_owned(),
+        "kubectl apply --server-side --force-conflicts --field-manager=meshbench -f manifests.yaml   # namespaces, the scenario, the fleet, the routing, the workload Job (suspended)".to_owned(),
     ];
     for service in placed {
         for (version, _) in service.spec.versions.iter() {
@@ -442,15 +455,35 @@ fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<St
             ));
         }
     }
+    for service in placed {
+        for (version, _) in service.spec.versions.iter() {
+            actions.push(format!(
+                "kubectl get --raw /api/v1/namespaces/{ns}/pods/<each pod of {app}-{version}>:{RECORDS_PORT}/proxy/endpoints   # the names it answers with",
+                ns = service.namespace,
+                app = service.app,
+                version = version.value
+            ));
+        }
+    }
     actions.push(format!(
-        "kubectl -n {workload} patch job/{NAME} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'   # start the workload"
+        "kubectl -n {workload} patch job/{NAME} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'   # start the workload: it probes each service through its sidecar until routed ({CONVERGE_WITHIN} at most), then sends"
     ));
     actions.push(format!(
         "kubectl -n {workload} wait --for=condition=complete job/{NAME} --timeout=3600s"
     ));
     actions.push(format!(
-        "kubectl -n {workload} logs job/{NAME} -c workload > ledger.jsonl   # one ledger entry per line"
+        "kubectl -n {workload} logs job/{NAME} -c workload > ledger.jsonl   # one event per request, then the end with the counts"
     ));
+    for service in placed {
+        for (version, _) in service.spec.versions.iter() {
+            actions.push(format!(
+                "kubectl get --raw '/api/v1/namespaces/{ns}/pods/<each pod of {app}-{version}>:{RECORDS_PORT}/proxy/records?from=0'   # what it received, pages of 10,000",
+                ns = service.namespace,
+                app = service.app,
+                version = version.value
+            ));
+        }
+    }
     actions.push(format!(
         "kubectl delete namespace {}   # on success, failure and Ctrl-C",
         namespaces.join(" ")

@@ -106,19 +106,92 @@ pub async fn run_scenario_on(
     cancel: CancellationToken,
 ) -> Result<report::Report, ScenarioError> {
     let seed = options.seed;
+    let mut judging = judging(scenario, adapter.as_ref(), seed)?;
+    let Some(spec) = judging.spec.take() else {
+        return Ok(judging.report(adapter.name(), run::Collected::default()));
+    };
+    let mut collected =
+        run::execute(spec, adapter.as_mut(), options.placement, progress, cancel).await?;
+    if let Some(about) = adapter.description() {
+        collected
+            .notes
+            .insert(0, format!("proxy under test: {about}"));
+    }
+    Ok(judging.report(adapter.name(), collected))
+}
+
+/// A scenario in a Kubernetes cluster with Istio and Aeraki, from its
+/// objects to its report: applied, run and read back through the API
+/// ([`kind::cluster`]), judged as a run on loopback is.
+///
+/// # Errors
+/// [`ScenarioError`] when the scenario cannot run in a cluster, or the
+/// cluster run gave no evidence.
+pub async fn run_scenario_in_cluster(
+    scenario: &Scenario,
+    source: &str,
+    cluster: &kind::cluster::Target,
+    seed: u64,
+    cancel: CancellationToken,
+) -> Result<report::Report, ScenarioError> {
+    let mesh = kind::cluster::Mesh;
+    let judging = judging(scenario, &mesh, seed)?;
+    if judging.spec.is_none() {
+        return Ok(judging.report(
+            adapter::ProxyAdapter::name(&mesh),
+            run::Collected::default(),
+        ));
+    }
+    let objects = kind::cluster_run(scenario, source, &cluster.image, seed)
+        .map_err(|e| ScenarioError::Setup(e.to_string()))?;
+    let gathered = kind::cluster::execute(&cluster.client, &objects, cluster.bounds, &cancel)
+        .await
+        .map_err(|e| ScenarioError::Setup(format!("the cluster run: {e}")))?;
+    let collected = run::Collected {
+        ledger: gathered.ledger,
+        notes: gathered.notes,
+        records: gathered.records,
+        stats: None,
+        endpoints: gathered.endpoints,
+        listeners: adapter::Listeners::new(),
+        phases_applied: Vec::new(),
+        duration: gathered.duration,
+        environment: gathered.versions.describe(),
+    };
+    Ok(judging.report(adapter::ProxyAdapter::name(&mesh), collected))
+}
+
+/// A scenario resolved against what its proxy can be judged on.
+struct Judging<'s> {
+    names: (&'s str, &'s str),
+    seed: u64,
+    /// What runs, with what the proxy cannot be given left out; `None`
+    /// when no assertion can be judged, and nothing runs.
+    spec: Option<run::RunSpec<'s>>,
+    checks: Vec<meshbench_sim::verify::Claim>,
+    /// Per check, why the proxy cannot be judged on it.
+    unsupported: Vec<Option<String>>,
+    /// The settings left out, as notes.
+    left_out: Vec<String>,
+}
+
+/// Resolves `scenario` and asks `adapter` what it cannot be judged on.
+fn judging<'s>(
+    scenario: &'s Scenario,
+    adapter: &dyn adapter::ProxyAdapter,
+    seed: u64,
+) -> Result<Judging<'s>, ScenarioError> {
     let resolved = resolve::resolve(scenario, seed).map_err(ScenarioError::Setup)?;
     let names = (scenario.name.as_str(), scenario.description.as_str());
     if let Some(reason) = adapter.unsupported_setup(&setup(&resolved.spec)) {
-        let unsupported = vec![Some(reason); resolved.checks.len()];
-        let collected = run::Collected::default();
-        let assertions = report::verify(&resolved.checks, &unsupported, &collected);
-        return Ok(report::Report::new(
+        return Ok(Judging {
             names,
-            adapter.name(),
             seed,
-            &collected,
-            assertions,
-        ));
+            spec: None,
+            unsupported: vec![Some(reason); resolved.checks.len()],
+            checks: resolved.checks,
+            left_out: Vec::new(),
+        });
     }
     let gaps = adapter.unsupported_settings(&setup(&resolved.spec));
     let resolve::Resolved { mut spec, checks } = resolved;
@@ -134,34 +207,28 @@ pub async fn run_scenario_on(
             })
         })
         .collect();
-    if unsupported.iter().all(Option::is_some) {
-        let collected = run::Collected::default();
-        let assertions = report::verify(&checks, &unsupported, &collected);
-        return Ok(report::Report::new(
-            names,
-            adapter.name(),
-            seed,
-            &collected,
-            assertions,
-        ));
-    }
-    let left_out = leave_out(&mut spec, &gaps);
-    let mut collected =
-        run::execute(spec, adapter.as_mut(), options.placement, progress, cancel).await?;
-    collected.notes.extend(left_out);
-    if let Some(about) = adapter.description() {
-        collected
-            .notes
-            .insert(0, format!("proxy under test: {about}"));
-    }
-    let assertions = report::verify(&checks, &unsupported, &collected);
-    Ok(report::Report::new(
+    let runs = !unsupported.iter().all(Option::is_some);
+    let left_out = match runs {
+        true => leave_out(&mut spec, &gaps),
+        false => Vec::new(),
+    };
+    Ok(Judging {
         names,
-        adapter.name(),
         seed,
-        &collected,
-        assertions,
-    ))
+        spec: runs.then_some(spec),
+        checks,
+        unsupported,
+        left_out,
+    })
+}
+
+impl Judging<'_> {
+    /// The checks applied to what was collected.
+    fn report(&self, proxy: &str, mut collected: run::Collected) -> report::Report {
+        collected.notes.extend(self.left_out.iter().cloned());
+        let assertions = report::verify(&self.checks, &self.unsupported, &collected);
+        report::Report::new(self.names, proxy, self.seed, &collected, assertions)
+    }
 }
 
 /// Takes out of the run what the adapter cannot give its proxy; a note

@@ -55,7 +55,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Fleet(args) => cmd::fleet::run(args).await,
         Command::Workload(args) => cmd::workload::run(args).await,
-        Command::Kind(args) => cmd::kind::run(&args),
+        Command::Kind(args) => cmd::kind::run(&args).await,
         Command::Call(args) => cmd::call::run(args).await,
         Command::Validate(args) => cmd::validate::run(&args),
         Command::Plan(args) => cmd::plan::run(&args),

@@ -9,6 +9,7 @@ mod probe;
 
 pub use environment::{Environment, RunningFleet};
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use meshbench_sim::ledger::Ledger;
 use meshbench_sim::stats::Decision;
 use meshbench_sim::verify::Monitor;
 use meshbench_sim::verify::sequential::SendOrder;
+use meshbench_sim::workload::agent::{self, AgentError};
 use meshbench_sim::workload::{self, Progress, WorkloadPlan};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -81,6 +83,22 @@ pub struct Placement {
     pub environment: Environment,
     /// How long the readiness probe waits for each service to route.
     pub ready_within: Duration,
+    /// A workload agent already serving (`meshbench workload --serve`) to
+    /// run the workload on, instead of this process; an environment that
+    /// runs its own (containers) starts it beside the proxy.
+    pub workload_agent: Option<SocketAddr>,
+}
+
+impl Placement {
+    /// Where runs happen, in words for reports: the fleet's and the
+    /// proxy's place, and the workload's when it ran on an agent.
+    pub fn describe(&self) -> String {
+        let place = self.environment.describe();
+        match self.workload_agent {
+            Some(agent) => format!("{place}; the workload on the agent at {agent}"),
+            None => place,
+        }
+    }
 }
 
 impl Default for Placement {
@@ -88,6 +106,7 @@ impl Default for Placement {
         Placement {
             environment: Environment::default(),
             ready_within: probe::READY_WITHIN,
+            workload_agent: None,
         }
     }
 }
@@ -180,14 +199,15 @@ pub async fn execute(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
-    let environment = placement.environment;
-    let fleet = environment.start_fleet(&spec.services, spec.seed).await?;
-    let ready_within = placement.ready_within;
-    let result = with_fleet(spec, &*fleet, proxy, (ready_within, progress), cancel).await;
+    let fleet = placement
+        .environment
+        .start_fleet(&spec.services, spec.seed)
+        .await?;
+    let result = with_fleet(spec, &*fleet, proxy, (&placement, progress), cancel).await;
     proxy.stop().await;
     let endpoints = fleet.endpoints().to_vec();
     let records = fleet.records().await;
-    let described = environment.describe();
+    let described = placement.describe();
     fleet.stop().await;
     let partial = result?;
     Ok(Collected {
@@ -202,6 +222,32 @@ pub async fn execute(
 /// call of the first client that targets it, so the probe speaks the
 /// scenario's transport, encoding, interface and path; the protocol's
 /// default call when no client does.
+/// Probes each of `services` at its listener, with the plan's own first
+/// call to it, until the proxy routes it: the readiness probe of a run,
+/// and in a cluster's workload pod the convergence probe through its
+/// sidecar. What the probes noticed, as notes for the report.
+///
+/// # Errors
+/// [`RunError::NotReady`] for a service not routed `within`, or
+/// [`RunError::Interrupted`].
+pub async fn until_routed(
+    services: &[Service],
+    listeners: &Listeners,
+    plan: &WorkloadPlan,
+    within: Duration,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>, RunError> {
+    let mut notes = Vec::new();
+    for service in services {
+        if let Some(addr) = listeners.get(&service.name) {
+            let call = probe_call(plan, *addr, service.protocol);
+            let probed = probe::until_routed(service, *addr, &call, within, cancel).await?;
+            notes.extend(probed.malformed);
+        }
+    }
+    Ok(notes)
+}
+
 fn probe_call(
     plan: &WorkloadPlan,
     addr: std::net::SocketAddr,
@@ -219,25 +265,24 @@ async fn with_fleet(
     spec: RunSpec<'_>,
     fleet: &dyn RunningFleet,
     proxy: &mut dyn ProxyAdapter,
-    (ready_within, progress): (Duration, Arc<Progress>),
+    (placement, progress): (&Placement, Arc<Progress>),
     cancel: CancellationToken,
 ) -> Result<Collected, RunError> {
     let services = services(&spec.services, fleet.endpoints());
     let listeners = proxy.start(&services, &spec.routing, spec.proxy).await?;
+    let agent = placement
+        .environment
+        .workload_agent(placement.workload_agent)
+        .await?;
+    let ready_within = placement.ready_within;
     let plan = (spec.workload)(&listeners).map_err(RunError::Workload)?;
-    let mut notes = Vec::new();
-    for service in &services {
-        if let Some(addr) = listeners.get(&service.name) {
-            let call = probe_call(&plan, *addr, service.protocol);
-            let probed = probe::until_routed(service, *addr, &call, ready_within, &cancel).await;
-            if let (Err(_), Some(exit)) = (&probed, proxy.exited()) {
-                return Err(RunError::ProxyExited(exit));
-            }
-            notes.extend(probed?.malformed);
-        }
+    let probed = until_routed(&services, &listeners, &plan, ready_within, &cancel).await;
+    if let (Err(_), Some(exit)) = (&probed, proxy.exited()) {
+        return Err(RunError::ProxyExited(exit));
     }
+    let mut notes = probed?;
     if let Some(requests) = spec.warmup {
-        warm_up(&plan, requests, spec.seed, &cancel).await?;
+        warm_up(&plan, requests, (agent, spec.seed), &cancel).await?;
     }
     let holding = spec
         .services
@@ -251,7 +296,8 @@ async fn with_fleet(
     // Ends the workload when the run is interrupted or the proxy stops answering.
     let stop = cancel.child_token();
     let workload = async {
-        let ledger = workload::run(&plan, spec.seed, Arc::clone(&progress), stop.clone()).await;
+        let ledger =
+            run_workload(agent, &plan, spec.seed, Arc::clone(&progress), stop.clone()).await;
         finished.cancel();
         ledger
     };
@@ -268,7 +314,7 @@ async fn with_fleet(
     let release = release_when_still(hold, &progress, &finished);
     let (ledger, phases_applied, (), (), stalled) =
         tokio::join!(workload, phases, watch, release, stall);
-    let ledger = ledger.map_err(|e| RunError::Workload(e.to_string()))?;
+    let ledger = ledger?;
     if let Some(exit) = proxy.exited() {
         return Err(RunError::ProxyExited(exit));
     }
@@ -315,7 +361,7 @@ async fn with_fleet(
 async fn warm_up(
     plan: &WorkloadPlan,
     requests: u64,
-    seed: u64,
+    (agent, seed): (Option<SocketAddr>, u64),
     cancel: &CancellationToken,
 ) -> Result<(), RunError> {
     let mut warmup = plan.clone();
@@ -328,12 +374,39 @@ async fn warm_up(
         client.pause = None;
     }
     let progress = Arc::new(Progress::default());
-    let ledger = workload::run(&warmup, seed.wrapping_add(1), progress, cancel.clone())
-        .await
-        .map_err(|e| RunError::Workload(e.to_string()))?;
+    let ledger = run_workload(
+        agent,
+        &warmup,
+        seed.wrapping_add(1),
+        progress,
+        cancel.clone(),
+    )
+    .await?;
     ledger
         .check_conservation()
         .map_err(|e| RunError::Ledger(format!("warm-up: {e}")))
+}
+
+/// Runs `plan` in this process, or on the workload agent at `agent`.
+async fn run_workload(
+    agent: Option<SocketAddr>,
+    plan: &WorkloadPlan,
+    seed: u64,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<Ledger, RunError> {
+    let Some(addr) = agent else {
+        return workload::run(plan, seed, progress, cancel)
+            .await
+            .map_err(|e| RunError::Workload(e.to_string()));
+    };
+    agent::run_remote(addr, plan, seed, progress, cancel)
+        .await
+        .map_err(|e| match e {
+            AgentError::Interrupted => RunError::Interrupted,
+            lost @ AgentError::Lost(_) => RunError::Ledger(lost.to_string()),
+            other => RunError::Workload(other.to_string()),
+        })
 }
 
 /// Feeds every ended request to the monitors, in send order, as it ends,
@@ -464,9 +537,9 @@ async fn apply_phases(
         if !due(phase.trigger, progress, started, (cancel, finished)).await {
             return Ok(applied);
         }
-        progress.switches_begun.store(index + 1, Ordering::SeqCst);
+        progress.begin_switch(index + 1).await;
         proxy.apply(&phase.routing).await?;
-        progress.phase.store(index + 1, Ordering::SeqCst);
+        progress.end_switch(index + 1).await;
         applied.push(started.elapsed());
     }
     Ok(applied)

@@ -574,26 +574,45 @@ expect:
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let entries: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("one JSON entry per line"))
-        .collect();
-    assert_eq!(entries.len(), 500, "every request sent is one line");
-    let served_by_v1 = entries
-        .iter()
-        .filter(|e| e["outcome"]["served_by"]["version"] == "v1")
-        .count();
-    assert_eq!(
-        served_by_v1, 500,
-        "all answered by the version: {}",
-        entries[0]
+    let (ledger, notes) = meshbench_sim::workload::agent::ledger_of_log(&stdout)
+        .expect("the log reads back into a whole ledger");
+    assert!(
+        notes.is_empty(),
+        "standard output holds only the events: {notes:?}"
     );
+    assert_eq!(ledger.sent, 500);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("{\"ended\":"))
+            .count(),
+        500,
+        "every request sent is one line"
+    );
+    let served_by_v1 = ledger
+        .entries
+        .iter()
+        .filter(|e| {
+            e.outcome
+                .served_by()
+                .is_some_and(|echo| echo.version == "v1")
+        })
+        .count();
+    assert_eq!(served_by_v1, 500, "all answered by the version");
     let sent: std::collections::BTreeSet<&str> =
-        entries.iter().filter_map(|e| e["id"].as_str()).collect();
+        ledger.entries.iter().map(|e| e.id.as_str()).collect();
     let received: std::collections::BTreeSet<&str> = records
         .iter()
         .filter_map(|r| r.request_id.as_deref())
         .collect();
+    let cut = stdout.lines().take(300).collect::<Vec<_>>().join("\n");
+    assert!(
+        matches!(
+            meshbench_sim::workload::agent::ledger_of_log(&cut),
+            Err(meshbench_sim::workload::agent::AgentError::Lost(_))
+        ),
+        "a log cut short lost requests"
+    );
     assert_eq!(records.len(), 500, "the fleet agent reports every arrival");
     assert_eq!(sent, received, "the same requests, seen from both ends");
     let off = Command::new(BIN)
@@ -613,4 +632,114 @@ expect:
         .expect("meshbench fleet runs");
     assert_eq!(overridden.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&overridden.stderr).contains("cannot be used with"));
+}
+
+/// `meshbench workload --serve`, killed when dropped, and where it serves.
+struct WorkloadAgent {
+    child: Child,
+    addr: String,
+}
+
+impl WorkloadAgent {
+    fn start() -> WorkloadAgent {
+        let mut child = Command::new(BIN)
+            .args(["workload", "--serve", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("meshbench workload --serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let line = BufReader::new(stdout)
+            .lines()
+            .next()
+            .expect("a first line")
+            .expect("reads it");
+        let addr = line
+            .strip_prefix(meshbench_sim::workload::agent::READY)
+            .unwrap_or_else(|| panic!("'{line}' says where the agent serves"))
+            .to_owned();
+        WorkloadAgent { child, addr }
+    }
+}
+
+impl Drop for WorkloadAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 15, the workload agent: a scenario whose routing changes mid-run
+/// takes the same verdicts with its workload in another process as in the
+/// runner's own, every request accounted for, the routing change stamped
+/// on requests only once the agent confirmed it; and an agent refuses to
+/// serve off loopback unless it is in a pod.
+#[test]
+fn a_run_on_a_workload_agent_takes_the_verdicts_of_a_run_in_process() {
+    let agent = WorkloadAgent::start();
+    let work = tempfile::tempdir().expect("a temporary directory");
+    // A routing change mid-run, and a sequential test that stops the
+    // workload once decided: both cross between runner and agent.
+    let scenarios = [
+        "scenarios/thrift/route-switch-mid-connection.yaml",
+        "scenarios/thrift/traffic-split-sequential.yaml",
+    ]
+    .map(|file| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file));
+    let verdicts = |out: &std::path::Path, extra: &[&str]| {
+        let status = Command::new(BIN)
+            .arg("run")
+            .args(&scenarios)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .stdout(Stdio::null())
+            .status()
+            .expect("meshbench run runs");
+        let mut reports: Vec<serde_json::Value> = std::fs::read_dir(out)
+            .expect("the run folder")
+            .filter_map(|entry| {
+                let path = entry.ok()?.path().join("report.json");
+                let text = std::fs::read_to_string(path).ok()?;
+                serde_json::from_str(&text).ok()
+            })
+            .collect();
+        reports.sort_by_key(|r| r["scenario"].as_str().unwrap_or_default().to_owned());
+        let assertions: Vec<(String, String)> = reports
+            .iter()
+            .flat_map(|report| report["assertions"].as_array().cloned().unwrap_or_default())
+            .map(|a| {
+                let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+                (text(&a["name"]), text(&a["verdict"]))
+            })
+            .collect();
+        (status.code(), assertions, reports)
+    };
+    let (code_here, here, _) = verdicts(&work.path().join("here"), &[]);
+    let (code_there, there, reports) = verdicts(
+        &work.path().join("there"),
+        &["--workload-at", agent.addr.as_str()],
+    );
+    assert_eq!(code_here, Some(0), "{here:?}");
+    assert_eq!(here.len(), 4, "{here:?}");
+    assert_eq!((code_there, &there), (code_here, &here));
+    let sequential = &reports[1];
+    assert!(
+        sequential["sent"]
+            .as_u64()
+            .is_some_and(|sent| sent < 21_516),
+        "the agent stopped once the sequential test decided: {} sent",
+        sequential["sent"]
+    );
+    assert!(
+        reports[0]["environment"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("the workload on the agent at {}", agent.addr))),
+        "{}",
+        reports[0]["environment"]
+    );
+    let off = Command::new(BIN)
+        .args(["workload", "--serve", "10.0.0.1:9977"])
+        .output()
+        .expect("meshbench workload runs");
+    assert_eq!(off.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&off.stderr).contains("is not a loopback address"));
 }

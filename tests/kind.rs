@@ -19,7 +19,7 @@ fn repo() -> PathBuf {
 fn planned(path: &Path) -> Result<ClusterRun, String> {
     let source = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let scenario = Scenario::load(path).map_err(|e| e.to_string())?;
-    cluster_run(&scenario, &source, DEFAULT_IMAGE).map_err(|e| e.to_string())
+    cluster_run(&scenario, &source, DEFAULT_IMAGE, 1).map_err(|e| e.to_string())
 }
 
 /// `object` read back as `T` and written out again is `object`: every

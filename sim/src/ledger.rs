@@ -13,12 +13,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fleet::{Echo, Record};
 
 /// How one request ended. Exactly one per request sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Outcome {
     /// An answer came back (success or the protocol's error answer).
@@ -71,7 +71,7 @@ impl Outcome {
 }
 
 /// One request, as the client saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The unique request id carried in-band.
     pub id: String,
@@ -101,7 +101,7 @@ pub struct Entry {
 
 /// The heartbeats one connection sent while it paused, and how they ended:
 /// every heartbeat sent is answered (by a heartbeat response) or failed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeats {
     /// Which workload client holds the connection.
     pub client: usize,

@@ -12,6 +12,7 @@
 //! same connection. This is how a proxy's downstream idle timer is probed:
 //! a heartbeat must keep an idle connection open.
 
+pub mod agent;
 mod connection;
 
 use std::collections::BTreeMap;
@@ -23,7 +24,8 @@ use std::time::Duration;
 use meshbench_wire::mux::idle::Activity;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::sync::{Notify, mpsc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +36,7 @@ use connection::Connection;
 /// What one request class sends: the scenario's call with its protocol's
 /// defaults filled in. This is the only form of a call past the loader, so
 /// every field written in a scenario reaches the wire.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Call {
     /// `HelloService.<method>(name, context)`: `sayHello` by default; the
     /// sample server answers any method with `sayHello`'s arguments.
@@ -154,7 +156,7 @@ impl Call {
 }
 
 /// A named kind of request with its share of the mix.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestClass {
     /// Its name, as expectations refer to it.
     pub name: String,
@@ -165,7 +167,7 @@ pub struct RequestClass {
 }
 
 /// How requests are paced.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Pace {
     /// Each of `in_flight` workers per connection sends its next request as
     /// soon as the previous answer arrives.
@@ -180,7 +182,7 @@ pub enum Pace {
 }
 
 /// What bounds a client's run; at least one must be set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Budget {
     /// Stop after this many requests.
     pub requests: Option<u64>,
@@ -189,7 +191,7 @@ pub struct Budget {
 }
 
 /// How long a connection lives before the client replaces it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lifetime {
     /// This many requests started on it.
     Requests(u64),
@@ -202,7 +204,7 @@ pub enum Lifetime {
 /// every answer, keep the connection idle for `idle` (sending a Dubbo
 /// heartbeat every `heartbeat`), then carry on over the same connection.
 /// No pause follows a connection's last request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {
     /// Requests started on a connection between two pauses.
     pub every: u64,
@@ -214,7 +216,7 @@ pub struct Pause {
 }
 
 /// One client of the workload.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientPlan {
     /// Its name.
     pub name: String,
@@ -241,7 +243,7 @@ pub struct ClientPlan {
 }
 
 /// The whole workload.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadPlan {
     /// The clients, run concurrently.
     pub clients: Vec<ClientPlan>,
@@ -315,6 +317,28 @@ pub struct Progress {
     finished: Mutex<Finished>,
     /// The heartbeat tallies of the connections that sent heartbeats.
     heartbeats: Mutex<Vec<Heartbeats>>,
+    /// Where routing changes are relayed, for a workload elsewhere.
+    relay: Mutex<Option<mpsc::UnboundedSender<Relayed>>>,
+}
+
+/// A routing change relayed to a workload elsewhere, and the means to
+/// say it is in force there.
+#[derive(Debug)]
+pub struct Relayed {
+    /// The step of the change.
+    pub switch: Switch,
+    /// Sent once requests sent from then on carry it.
+    pub confirm: oneshot::Sender<()>,
+}
+
+/// A step of a routing change, as relayed to a workload elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Switch {
+    /// The change to this phase began.
+    Begun(usize),
+    /// This phase's routing is in force.
+    Applied(usize),
 }
 
 #[derive(Debug, Default)]
@@ -340,6 +364,7 @@ impl Default for Progress {
             marked: Notify::new(),
             finished: Mutex::default(),
             heartbeats: Mutex::default(),
+            relay: Mutex::default(),
         }
     }
 }
@@ -391,6 +416,63 @@ impl Progress {
         }
         self.moved.touch();
         order
+    }
+
+    /// A routing change to phase `to` begins: a request still in flight
+    /// once this returns is marked as overlapping the switch. With a relay
+    /// ([`Progress::relay_switches`]), it returns once the relay confirms.
+    pub async fn begin_switch(&self, to: usize) {
+        self.switches_begun.store(to, Ordering::SeqCst);
+        self.relay(Switch::Begun(to)).await;
+    }
+
+    /// Phase `to`'s routing is in force: requests sent from now on carry it.
+    pub async fn end_switch(&self, to: usize) {
+        self.phase.store(to, Ordering::SeqCst);
+        self.relay(Switch::Applied(to)).await;
+    }
+
+    /// Every routing change from now on, each with the means to confirm
+    /// it, for a workload that runs elsewhere: [`Progress::begin_switch`]
+    /// and [`Progress::end_switch`] wait for the confirmation, so no
+    /// request is stamped with a phase its routing was not in.
+    pub fn relay_switches(&self) -> mpsc::UnboundedReceiver<Relayed> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        *self.relay.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        receiver
+    }
+
+    async fn relay(&self, switch: Switch) {
+        let relay = self.relay.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(relay) = relay {
+            let (confirm, confirmed) = oneshot::channel();
+            // A relay gone means its workload ended: nothing left to stamp.
+            if relay.send(Relayed { switch, confirm }).is_ok() {
+                let _ = confirmed.await;
+            }
+        }
+    }
+
+    /// A workload elsewhere has sent `total` requests so far.
+    pub fn observe_sent(&self, total: u64) {
+        while self.sent.load(Ordering::SeqCst) < total {
+            self.count_sent();
+        }
+    }
+
+    /// A request of a workload elsewhere ended.
+    pub fn observe_ended(&self, entry: Entry) {
+        self.record(entry);
+    }
+
+    /// The ledger of a workload that ran elsewhere: its requests as they
+    /// were observed, `sent` and the heartbeat tallies as it reported them.
+    pub fn observed_ledger(&self, sent: u64, heartbeats: Vec<Heartbeats>) -> Ledger {
+        Ledger {
+            sent,
+            entries: self.take_finished(),
+            heartbeats,
+        }
     }
 
     fn record(&self, entry: Entry) {

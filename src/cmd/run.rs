@@ -67,6 +67,11 @@ pub struct Args {
     /// How long the proxy may take to route each service's first request.
     #[arg(long, default_value = "10s", value_parser = duration::parse)]
     ready_within: Duration,
+    /// Run the workload on the agent serving here (`meshbench workload
+    /// --serve ADDR`, on loopback) instead of in this process. In
+    /// containers the agent always runs in the client pod.
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_loopback, conflicts_with = "env")]
+    workload_at: Option<std::net::SocketAddr>,
 }
 
 /// `--env`.
@@ -95,6 +100,7 @@ impl Args {
                     .fleet_at
                     .map_or(Environment::Loopback, Environment::LoopbackFrom),
                 ready_within: self.ready_within,
+                workload_agent: self.workload_at,
             },
         }
     }
@@ -334,7 +340,7 @@ impl ProgressDisplay {
     }
 }
 
-fn write(report: &Report, folder: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn write(report: &Report, folder: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     let json = serde_json::to_string_pretty(report)?;
     let files = [

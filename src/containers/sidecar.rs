@@ -7,12 +7,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use meshbench_sim::workload::agent;
 use testcontainers::core::WaitFor;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::io::AsyncBufReadExt;
 
-use super::image::{Image, MESHPROXY, REPOSITORY};
+use super::image::{Image, MESHBENCH, MESHPROXY, REPOSITORY};
 use super::{ContainerError, Pods, engine};
 use crate::adapter::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
@@ -27,6 +28,8 @@ const FILES: &str = "/etc/meshproxy";
 const START_WITHIN: Duration = Duration::from_secs(60);
 /// How often the container is looked at, to tell a proxy that exited.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
+/// The workload agent's port, in the client pod's network namespace.
+const WORKLOAD_PORT: u16 = 9977;
 
 /// `builtin-process` or `builtin-l4` in a container.
 pub struct Sidecar {
@@ -212,6 +215,7 @@ impl ProxyAdapter for Sidecar {
             let id = container.id().to_owned();
             self.container = Some(container);
             let ip = ip.map_err(|e| AdapterError::Start(e.to_string()))?;
+            self.pods.set_client(ClientPod { id: id.clone(), ip });
             let container = self
                 .container
                 .as_ref()
@@ -245,6 +249,12 @@ impl ProxyAdapter for Sidecar {
             if let Some(watcher) = self.watcher.take() {
                 watcher.abort();
             }
+            // The workload agent lives in this container's network namespace.
+            if let Some(workload) = self.pods.take_workload()
+                && let Err(e) = workload.rm().await
+            {
+                eprintln!("meshbench: removing the workload agent's container: {e}");
+            }
             if let Some(container) = self.container.take()
                 && let Err(e) = container.rm().await
             {
@@ -252,4 +262,46 @@ impl ProxyAdapter for Sidecar {
             }
         })
     }
+}
+
+/// The client pod once its sidecar runs: the container whose network
+/// namespace the workload agent joins, and its address.
+#[derive(Debug, Clone)]
+pub(super) struct ClientPod {
+    id: String,
+    ip: IpAddr,
+}
+
+/// Starts `meshbench workload --serve` in `client`'s network namespace, as
+/// an application container beside its sidecar: the workload's requests
+/// leave from the pod's own address, as a pod's do.
+pub(super) async fn start_workload_agent(
+    network: &str,
+    client: &ClientPod,
+) -> Result<(ContainerAsync<GenericImage>, SocketAddr), ContainerError> {
+    let image = Image::of_this_build().await?;
+    let serve = format!("0.0.0.0:{WORKLOAD_PORT}");
+    let namespace = format!("container:{}", client.id);
+    let container = GenericImage::new(REPOSITORY, image.tag.as_str())
+        .with_entrypoint(MESHBENCH)
+        .with_wait_for(WaitFor::message_on_stdout(agent::READY))
+        .with_cmd(["workload", "--serve", serve.as_str(), "--in-pod"])
+        .with_container_name(format!("{network}-client-workload"))
+        .with_label("meshbench", "run")
+        .with_host_config_modifier(move |config| {
+            // A container in another's network namespace publishes nothing
+            // and maps no hosts of its own: Docker refuses either.
+            config.network_mode = Some(namespace.clone());
+            config.publish_all_ports = None;
+            config.port_bindings = None;
+            config.extra_hosts = None;
+        })
+        .with_startup_timeout(START_WITHIN)
+        .start()
+        .await
+        .map_err(|e| ContainerError::Container {
+            name: "client-workload".to_owned(),
+            error: e.to_string(),
+        })?;
+    Ok((container, SocketAddr::new(client.ip, WORKLOAD_PORT)))
 }

@@ -5,7 +5,7 @@
 //! network, a Kubernetes cluster) is one more [`Environment`] variant and
 //! an implementation of [`RunningFleet`], with no change to the runner.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::adapter::BoxFuture;
@@ -39,6 +39,31 @@ impl Environment {
             }
             Environment::Containers(pods) => pods.describe(),
         }
+    }
+
+    /// Where the workload runs, once the proxy has started: in containers,
+    /// an agent in the client pod beside its sidecar; elsewhere `given`
+    /// (an agent already serving), or this process (`None`).
+    ///
+    /// # Errors
+    /// [`RunError::Workload`] when the agent cannot start.
+    pub async fn workload_agent(
+        &self,
+        given: Option<SocketAddr>,
+    ) -> Result<Option<SocketAddr>, RunError> {
+        let Environment::Containers(pods) = self else {
+            return Ok(given);
+        };
+        if given.is_some() {
+            return Err(RunError::Workload(
+                "in containers the workload agent runs in the client pod; no other is given"
+                    .to_owned(),
+            ));
+        }
+        pods.start_workload_agent()
+            .await
+            .map(Some)
+            .map_err(|e| RunError::Workload(e.to_string()))
     }
 
     /// Starts every endpoint of `services`.

@@ -13,7 +13,7 @@ use crate::fleet::echo::{Echo, REQUEST_ID};
 use meshbench_wire::mux::{Matching, Pipeline};
 
 /// How the client frames its calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ThriftOptions {
     /// Framed or unframed.
     pub transport: Transport,

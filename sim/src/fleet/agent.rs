@@ -221,19 +221,32 @@ pub async fn fetch_records(addr: SocketAddr) -> Result<Vec<Record>, FetchError> 
                 status: response.status,
             });
         }
-        let before = records.len();
-        for text in String::from_utf8_lossy(&response.body).lines() {
-            let line =
-                serde_json::from_str::<Line>(text).map_err(|error| FetchError::Malformed {
-                    line: records.len() + 1,
-                    error,
-                })?;
-            records.push(Record::from(line));
-        }
-        if records.len() == before {
+        let page = parse_page(&String::from_utf8_lossy(&response.body), records.len())?;
+        if page.is_empty() {
             return Ok(records);
         }
+        records.extend(page);
     }
+}
+
+/// The records of one `GET /records?from=from` answer's body, however it
+/// was fetched (directly, or through a Kubernetes API server's proxy).
+///
+/// # Errors
+/// [`FetchError::Malformed`] for a line that is no record, numbered from
+/// the first record of all.
+pub fn parse_page(body: &str, from: usize) -> Result<Vec<Record>, FetchError> {
+    body.lines()
+        .enumerate()
+        .map(|(n, text)| {
+            serde_json::from_str::<Line>(text)
+                .map(Record::from)
+                .map_err(|error| FetchError::Malformed {
+                    line: from + n + 1,
+                    error,
+                })
+        })
+        .collect()
 }
 
 /// One `GET path` answer's body, a 200 or an error.

@@ -9,7 +9,7 @@ use meshbench_wire::Protocol;
 use super::*;
 use crate::fleet::{Behaviour, Fleet, FleetOptions, Latency, ServiceSpec, VersionSpec};
 
-async fn fleet(protocol: Protocol, behaviour: Behaviour) -> Fleet {
+pub(super) async fn fleet(protocol: Protocol, behaviour: Behaviour) -> Fleet {
     let spec = ServiceSpec {
         service: "svc.default.svc.cluster.local".into(),
         protocol,
@@ -27,7 +27,7 @@ async fn fleet(protocol: Protocol, behaviour: Behaviour) -> Fleet {
         .expect("fleet starts")
 }
 
-fn thrift_call() -> Call {
+pub(super) fn thrift_call() -> Call {
     Call::Thrift {
         method: "sayHello".into(),
         name: "Aeraki".into(),
@@ -36,7 +36,12 @@ fn thrift_call() -> Call {
     }
 }
 
-fn client(target: SocketAddr, pace: Pace, budget: Budget, mix: Vec<RequestClass>) -> ClientPlan {
+pub(super) fn client(
+    target: SocketAddr,
+    pace: Pace,
+    budget: Budget,
+    mix: Vec<RequestClass>,
+) -> ClientPlan {
     ClientPlan {
         name: "client".into(),
         target,
@@ -51,7 +56,7 @@ fn client(target: SocketAddr, pace: Pace, budget: Budget, mix: Vec<RequestClass>
     }
 }
 
-fn class(name: &str, weight: u32, call: Call) -> RequestClass {
+pub(super) fn class(name: &str, weight: u32, call: Call) -> RequestClass {
     RequestClass {
         name: name.into(),
         weight,

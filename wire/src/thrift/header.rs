@@ -7,7 +7,7 @@ use crate::{DecodeError, Limits, Protocol};
 
 /// The Thrift protocol of a message (Thrift calls it "protocol"; named
 /// `Encoding` here to keep it apart from [`crate::Protocol`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Encoding {
     /// TBinaryProtocol with the strict version word `0x8001`.
     Binary,

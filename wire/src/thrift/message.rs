@@ -7,7 +7,7 @@ use super::header::{self, Encoding, MessageHeader, MessageType};
 use crate::{DecodeError, Limits};
 
 /// How messages are delimited on the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Transport {
     /// TFramedTransport: a 4-byte big-endian length before each message.
     Framed,
