@@ -743,3 +743,54 @@ fn a_run_on_a_workload_agent_takes_the_verdicts_of_a_run_in_process() {
     assert_eq!(off.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&off.stderr).contains("is not a loopback address"));
 }
+
+/// Issue 15: `meshbench kind up` and `down` say every command they run,
+/// in order (`--dry-run` runs none), and `kind run` without a cluster to
+/// reach says so before anything else.
+#[test]
+fn kind_up_and_down_print_their_steps_and_run_needs_a_cluster() {
+    let up = Command::new(BIN)
+        .args(["kind", "up", "--dry-run", "--aeraki", "/src/aeraki"])
+        .output()
+        .expect("meshbench kind up runs");
+    assert!(up.status.success());
+    let commands: Vec<String> = String::from_utf8_lossy(&up.stdout)
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "kind create cluster --name meshbench --config kind/cluster.yaml",
+            "docker build -f kind/Dockerfile -t meshbench:dev .",
+            "kind load docker-image meshbench:dev --name meshbench",
+            "istioctl install -y --set profile=default --set meshConfig.defaultConfig.proxyMetadata.ISTIO_META_DNS_CAPTURE=true",
+            "(cd /src/aeraki && make install)",
+            "kubectl -n istio-system rollout status deployment/aeraki --timeout=300s",
+        ]
+    );
+    let down = Command::new(BIN)
+        .args(["kind", "down", "--dry-run", "--name", "other"])
+        .output()
+        .expect("meshbench kind down runs");
+    assert!(down.status.success());
+    assert!(String::from_utf8_lossy(&down.stdout).contains("kind delete cluster --name other"));
+    let home = tempfile::tempdir().expect("a temporary directory");
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/thrift/traffic-split.yaml");
+    let run = Command::new(BIN)
+        .args(["kind", "run"])
+        .arg(&scenario)
+        .env("HOME", home.path())
+        .env("KUBECONFIG", home.path().join("no-such-kubeconfig"))
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("meshbench kind run runs");
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("no cluster to reach"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

@@ -113,7 +113,15 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         KindCommand::Run(run) if run.dry_run => dry_run(run),
         KindCommand::Run(run) => live(run).await,
-        KindCommand::Up(up) => steps(&up_steps(up), up.dry_run).await,
+        KindCommand::Up(up) => {
+            let done = steps(&up_steps(up), up.dry_run).await?;
+            if up.aeraki.is_none() {
+                say(
+                    "# Aeraki is not installed by this command without --aeraki CHECKOUT: kind/README.md, step 2\n",
+                );
+            }
+            Ok(done)
+        }
         KindCommand::Down(down) => steps(&down_steps(down), down.dry_run).await,
     }
 }

@@ -398,8 +398,10 @@ async fn resource_api(
 /// What serves an API group, for the error that says it is missing.
 fn install_hint(group: &str) -> &'static str {
     match group {
-        "metaprotocol.aeraki.io" => "install Aeraki (kind/README.md, step 4)",
-        "networking.istio.io" => "install Istio (kind/README.md, step 3)",
+        "metaprotocol.aeraki.io" => {
+            "install Aeraki (meshbench kind up --aeraki CHECKOUT; kind/README.md, step 2)"
+        }
+        "networking.istio.io" => "install Istio (meshbench kind up; kind/README.md, step 2)",
         _ => "is the cluster's Kubernetes 1.33 or later?",
     }
 }
