@@ -262,6 +262,11 @@ pub struct EnvoySpec {
 }
 
 impl EnvoySpec {
+    /// The adapter of this Envoy.
+    pub fn adapter(&self) -> EnvoyAdapter {
+        EnvoyAdapter::new(self.binary.clone(), self.layer).with_istio(self.istio)
+    }
+
     /// `None` when `text` names no Envoy adapter.
     fn parse(text: &str) -> Option<Result<EnvoySpec, String>> {
         let (layer, rest) = match text.strip_prefix("envoy-l4") {
@@ -407,9 +412,7 @@ impl ProxySpec {
             ProxySpec::BuiltinL4 => Box::new(BuiltinAdapter::new(true)),
             ProxySpec::BuiltinProcess => Box::new(ProcessAdapter::new()),
             ProxySpec::Address(addr) => Box::new(AddressAdapter::new(*addr)),
-            ProxySpec::Envoy(spec) => {
-                Box::new(EnvoyAdapter::new(spec.binary.clone(), spec.layer).with_istio(spec.istio))
-            }
+            ProxySpec::Envoy(spec) => Box::new(spec.adapter()),
             ProxySpec::Haproxy { binary, layer } => {
                 Box::new(HaproxyAdapter::new(binary.clone(), *layer))
             }

@@ -9,12 +9,16 @@
 //! - `network`: the private bridge network of one run, removed with it.
 //! - `pods`: the fleet as containers, each a `meshbench fleet` agent
 //!   ([`RunningFleet`](crate::run::RunningFleet)).
-//! - `sidecar`: `meshproxy` in a container ([`ProxyAdapter`]).
+//! - `sidecar`: `meshproxy` in a container ([`ProxyAdapter`]), the
+//!   workload agent in its network namespace.
+//! - `envoy`: a real Envoy in the client pod's network namespace, the pod
+//!   being the workload agent's container.
 //!
 //! Containers and the network are removed when the run ends, whichever way
 //! it ends (the runner's stop path on success, failure and Ctrl-C; their
 //! drop on a panic).
 
+mod envoy;
 mod image;
 mod network;
 mod pods;
@@ -26,6 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use testcontainers::{ContainerAsync, GenericImage};
 
+pub use envoy::EnvoySidecar;
 pub use image::Image;
 pub use network::Network;
 pub use pods::ContainerFleet;
@@ -89,7 +94,8 @@ impl Pods {
 
     /// The proxy `spec` names, as the client pod's sidecar: the reference
     /// proxy (`builtin`, `builtin-process`) or its layer-4 control
-    /// (`builtin-l4`), both the `meshproxy` binary in the image.
+    /// (`builtin-l4`), both the `meshproxy` binary in the image; or a real
+    /// Envoy (`envoy`, `envoy-l4`) in the pod's network namespace.
     ///
     /// # Errors
     /// A sentence naming what runs in containers, for any other proxy.
@@ -97,9 +103,15 @@ impl Pods {
         let l4 = match spec {
             ProxySpec::Builtin | ProxySpec::BuiltinProcess => false,
             ProxySpec::BuiltinL4 => true,
+            ProxySpec::Envoy(envoy) => {
+                return Ok(Box::new(EnvoySidecar::new(
+                    Arc::clone(self),
+                    envoy.adapter(),
+                )));
+            }
             other => {
                 return Err(format!(
-                    "--env containers runs builtin-process and builtin-l4 as the client pod's sidecar; {other} is not in the image"
+                    "--env containers runs builtin-process, builtin-l4, envoy and envoy-l4 as the client pod's sidecar; {other} is not one of them"
                 ));
             }
         };
@@ -123,6 +135,9 @@ impl Pods {
             .ok()
             .and_then(|slot| slot.clone())
             .ok_or_else(|| missing("no sidecar"))?;
+        if let Some(serving) = client.agent {
+            return Ok(serving);
+        }
         let (container, addr) = sidecar::start_workload_agent(network.name(), &client).await?;
         if let Ok(mut slot) = self.workload.lock() {
             *slot = Some(container);

@@ -195,6 +195,49 @@ fn the_container_subset_takes_the_verdicts_it_takes_on_loopback() {
     );
 }
 
+/// A real Envoy as the client pod's sidecar (in the workload agent's
+/// network namespace, its listeners on the pod's address) takes the
+/// subset's verdicts: every one passes, as on loopback
+/// (`tests/expected/envoy.yaml` lists none of them). Without an Envoy
+/// installed, and `MESHBENCH_REQUIRE_ENVOY` unset (CI sets it), there is
+/// nothing to run and it says so.
+#[test]
+fn a_real_envoy_as_the_client_pods_sidecar_takes_the_subsets_verdicts() {
+    if let Err(missing) = meshbench::adapter::envoy::locate() {
+        assert!(
+            std::env::var_os("MESHBENCH_REQUIRE_ENVOY").is_none(),
+            "{missing}"
+        );
+        eprintln!("no Envoy installed: {missing}");
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    engine_runs();
+    let out = tempfile::tempdir().expect("a folder");
+    let (status, left) = run(&SUBSET, "envoy", "containers", out.path());
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let reports = verdicts(out.path());
+    assert!(
+        status.success(),
+        "the subset passes through Envoy in containers: {status}: {reports:?}"
+    );
+    assert_eq!(reports.len(), SUBSET.len(), "a report per scenario");
+    for (scenario, environment, assertions) in &reports {
+        assert!(
+            environment.contains("(10.213."),
+            "{scenario} ran in containers: {environment}"
+        );
+        for (name, verdict, summary) in assertions {
+            assert_eq!(verdict, "pass", "{scenario}/{name}: {summary}");
+        }
+    }
+    let notes = std::fs::read_dir(out.path())
+        .expect("the run folder")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("report.json")).ok())
+        .all(|report| report.contains("in the client pod's network namespace"));
+    assert!(notes, "every report says where Envoy ran");
+}
+
 /// The negative control: a layer-4 proxy in the same containers keeps
 /// every request of a connection on one endpoint, so the within-connection
 /// balance fails, and says so.

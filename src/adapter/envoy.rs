@@ -13,6 +13,10 @@
 //!   line.
 //! - `--concurrency 2`, Istio's sidecar default, unless the scenario's
 //!   `proxy.workers` says otherwise; admin on loopback.
+//! - In a pod's network namespace ([`EnvoyAdapter::in_namespace`]), as a
+//!   sidecar shares its pod's: Envoy is started there with `nsenter`, its
+//!   files stay this process's, and its listeners and admin bind the pod's
+//!   address instead of loopback.
 
 mod admin;
 mod istio;
@@ -20,7 +24,7 @@ mod locate;
 mod translate;
 mod xds;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -71,6 +75,17 @@ pub struct EnvoyAdapter {
     subscriptions: usize,
     /// Worker threads (`--concurrency`).
     workers: u32,
+    /// The pod's network namespace it runs in, if not this process's.
+    netns: Option<Netns>,
+}
+
+/// A pod's network namespace, for Envoy to run in as the pod's sidecar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Netns {
+    /// `/proc/<pid>/ns/net` of a process of the pod.
+    pub path: PathBuf,
+    /// The pod's address, which the listeners and admin bind.
+    pub ip: IpAddr,
 }
 
 impl EnvoyAdapter {
@@ -87,6 +102,19 @@ impl EnvoyAdapter {
     pub fn with_istio(mut self, istio: Istio) -> Self {
         self.istio = istio;
         self
+    }
+
+    /// Runs Envoy in `netns` (a pod's), listening on the pod's address.
+    pub fn in_namespace(mut self, netns: Netns) -> Self {
+        self.netns = Some(netns);
+        self
+    }
+
+    /// What the listeners and admin bind: loopback, or the pod's address.
+    fn listen_ip(&self) -> IpAddr {
+        self.netns
+            .as_ref()
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |netns| netns.ip)
     }
 
     /// The xDS folder, as Envoy must read it (an absolute path).
@@ -187,7 +215,19 @@ impl EnvoyAdapter {
             None => locate().map_err(AdapterError::Start)?,
         };
         let admin_file = dir.join("admin-address");
-        let mut command = Command::new(&binary);
+        let mut command = match &self.netns {
+            None => Command::new(&binary),
+            Some(netns) => {
+                // nsenter enters the namespace and executes Envoy in its
+                // place: the supervised process is Envoy itself.
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net={}", netns.path.display()))
+                    .arg("--")
+                    .arg(&binary);
+                command
+            }
+        };
         command
             .arg("-c")
             .arg(dir.join("bootstrap.json"))
@@ -248,8 +288,13 @@ impl ProxyAdapter for EnvoyAdapter {
             let dir = temp.path().to_owned();
             self.dir = Some(temp);
             self.services = services.to_vec();
+            let ip = self.listen_ip();
+            self.binds = services
+                .iter()
+                .map(|service| (service.name.clone(), SocketAddr::new(ip, 0)))
+                .collect();
             let version = self.push(routing)?;
-            xds::write_bootstrap(&dir).map_err(|e| AdapterError::Start(e.to_string()))?;
+            xds::write_bootstrap(&dir, ip).map_err(|e| AdapterError::Start(e.to_string()))?;
             self.spawn(&dir).await?;
             self.await_version(&version, READY_WITHIN).await?;
             let admin = self.admin()?;

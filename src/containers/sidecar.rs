@@ -29,7 +29,7 @@ const START_WITHIN: Duration = Duration::from_secs(60);
 /// How often the container is looked at, to tell a proxy that exited.
 const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// The workload agent's port, in the client pod's network namespace.
-const WORKLOAD_PORT: u16 = 9977;
+pub(super) const WORKLOAD_PORT: u16 = 9977;
 
 /// `builtin-process` or `builtin-l4` in a container.
 pub struct Sidecar {
@@ -215,7 +215,11 @@ impl ProxyAdapter for Sidecar {
             let id = container.id().to_owned();
             self.container = Some(container);
             let ip = ip.map_err(|e| AdapterError::Start(e.to_string()))?;
-            self.pods.set_client(ClientPod { id: id.clone(), ip });
+            self.pods.set_client(ClientPod {
+                id: id.clone(),
+                ip,
+                agent: None,
+            });
             let container = self
                 .container
                 .as_ref()
@@ -265,11 +269,14 @@ impl ProxyAdapter for Sidecar {
 }
 
 /// The client pod once its sidecar runs: the container whose network
-/// namespace the workload agent joins, and its address.
+/// namespace the workload agent joins, its address, and the agent when
+/// the pod already runs one (the pod is the agent's container when the
+/// sidecar is a process in its namespace).
 #[derive(Debug, Clone)]
 pub(super) struct ClientPod {
-    id: String,
-    ip: IpAddr,
+    pub(super) id: String,
+    pub(super) ip: IpAddr,
+    pub(super) agent: Option<SocketAddr>,
 }
 
 /// Starts `meshbench workload --serve` in `client`'s network namespace, as

@@ -13,8 +13,9 @@ const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 
 /// The bootstrap: LDS and CDS from the watched folder `dir/xds`, admin on
-/// an ephemeral loopback port.
-pub fn write_bootstrap(dir: &Path) -> io::Result<()> {
+/// an ephemeral port of `admin_ip` (loopback, or the pod's address when
+/// Envoy runs in a pod's network namespace).
+pub fn write_bootstrap(dir: &Path, admin_ip: std::net::IpAddr) -> io::Result<()> {
     let xds = dir.join("xds").display().to_string();
     let source = |file: &str| {
         json!({
@@ -27,7 +28,7 @@ pub fn write_bootstrap(dir: &Path) -> io::Result<()> {
     };
     let bootstrap = json!({
         "node": { "id": "meshbench-sidecar", "cluster": "meshbench" },
-        "admin": { "address": { "socket_address": { "address": "127.0.0.1", "port_value": 0 } } },
+        "admin": { "address": { "socket_address": { "address": admin_ip.to_string(), "port_value": 0 } } },
         "dynamic_resources": { "lds_config": source("lds.json"), "cds_config": source("cds.json") },
     });
     std::fs::write(dir.join("bootstrap.json"), bootstrap.to_string())
