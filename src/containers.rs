@@ -161,6 +161,15 @@ impl Pods {
         }
     }
 
+    /// What a container of the client pod needs: the run's network (made
+    /// with the fleet) and the image.
+    async fn client_needs(&self) -> Result<(Arc<Network>, &'static Image), ContainerError> {
+        let network = self
+            .network()
+            .ok_or_else(|| in_client_pod("the fleet has made no network yet"))?;
+        Ok((network, Image::of_this_build().await?))
+    }
+
     /// The run's network, once the fleet has made it.
     fn network(&self) -> Option<Arc<Network>> {
         self.network.lock().ok().and_then(|slot| slot.clone())
@@ -180,6 +189,14 @@ impl Pods {
             "containers on the private Docker network{network}, a container per fleet pod, the proxy in the client pod's container and the workload agent in its network namespace; image {}",
             Image::tag_hint()
         )
+    }
+}
+
+/// A failure of the client pod's containers.
+fn in_client_pod(error: impl ToString) -> ContainerError {
+    ContainerError::Container {
+        name: "client".to_owned(),
+        error: error.to_string(),
     }
 }
 

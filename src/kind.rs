@@ -447,24 +447,14 @@ fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<St
     let mut actions = vec![
         "kubectl apply --server-side --force-conflicts --field-manager=meshbench -f manifests.yaml   # namespaces, the scenario, the fleet, the routing, the workload Job (suspended)".to_owned(),
     ];
-    for service in placed {
-        for (version, _) in service.spec.versions.iter() {
-            actions.push(format!(
-                "kubectl -n {} rollout status deployment/{}-{} --timeout=300s",
-                service.namespace, service.app, version.value
-            ));
-        }
-    }
-    for service in placed {
-        for (version, _) in service.spec.versions.iter() {
-            actions.push(format!(
-                "kubectl get --raw /api/v1/namespaces/{ns}/pods/<each pod of {app}-{version}>:{RECORDS_PORT}/proxy/endpoints   # the names it answers with",
-                ns = service.namespace,
-                app = service.app,
-                version = version.value
-            ));
-        }
-    }
+    actions.extend(each_deployment(placed, |ns, deployment| {
+        format!("kubectl -n {ns} rollout status deployment/{deployment} --timeout=300s")
+    }));
+    actions.extend(each_deployment(placed, |ns, deployment| {
+        format!(
+            "kubectl get --raw /api/v1/namespaces/{ns}/pods/<each pod of {deployment}>:{RECORDS_PORT}/proxy/endpoints   # the names it answers with"
+        )
+    }));
     actions.push(format!(
         "kubectl -n {workload} patch job/{NAME} --type=merge -p '{{\"spec\":{{\"suspend\":false}}}}'   # start the workload: it probes each service through its sidecar until routed ({CONVERGE_WITHIN} at most), then sends"
     ));
@@ -474,20 +464,27 @@ fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<St
     actions.push(format!(
         "kubectl -n {workload} logs job/{NAME} -c workload > ledger.jsonl   # one event per request, then the end with the counts"
     ));
-    for service in placed {
-        for (version, _) in service.spec.versions.iter() {
-            actions.push(format!(
-                "kubectl get --raw '/api/v1/namespaces/{ns}/pods/<each pod of {app}-{version}>:{RECORDS_PORT}/proxy/records?from=0'   # what it received, pages of 10,000",
-                ns = service.namespace,
-                app = service.app,
-                version = version.value
-            ));
-        }
-    }
+    actions.extend(each_deployment(placed, |ns, deployment| {
+        format!(
+            "kubectl get --raw '/api/v1/namespaces/{ns}/pods/<each pod of {deployment}>:{RECORDS_PORT}/proxy/records?from=0'   # what it received, pages of 10,000"
+        )
+    }));
     actions.push(format!(
         "kubectl delete namespace {}   # on success, failure and Ctrl-C",
         namespaces.join(" ")
     ));
+    actions
+}
+
+/// `action(namespace, deployment)` for each fleet `Deployment`, in order.
+fn each_deployment(placed: &[Placed<'_>], action: impl Fn(&str, &str) -> String) -> Vec<String> {
+    let mut actions = Vec::new();
+    for service in placed {
+        for (version, _) in service.spec.versions.iter() {
+            let deployment = format!("{}-{}", service.app, version.value);
+            actions.push(action(service.namespace, &deployment));
+        }
+    }
     actions
 }
 

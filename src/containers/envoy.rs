@@ -16,9 +16,9 @@ use testcontainers::core::WaitFor;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
-use super::image::{Image, MESHBENCH, REPOSITORY};
+use super::image::{MESHBENCH, REPOSITORY};
 use super::sidecar::{ClientPod, WORKLOAD_PORT};
-use super::{ContainerError, Pods, engine};
+use super::{ContainerError, Pods, engine, in_client_pod};
 use crate::adapter::envoy::Netns;
 use crate::adapter::{
     AdapterError, BoxFuture, EnvoyAdapter, Feature, Listeners, ProxyAdapter, ProxySetting,
@@ -48,15 +48,7 @@ impl EnvoySidecar {
 
     /// Starts the client pod: the workload agent, on the run's network.
     async fn start_pod(&mut self) -> Result<ClientPod, ContainerError> {
-        let error = |e: String| ContainerError::Container {
-            name: "client".to_owned(),
-            error: e,
-        };
-        let network = self
-            .pods
-            .network()
-            .ok_or_else(|| error("the fleet has made no network yet".to_owned()))?;
-        let image = Image::of_this_build().await?;
+        let (network, image) = self.pods.client_needs().await?;
         let serve = format!("0.0.0.0:{WORKLOAD_PORT}");
         let container = GenericImage::new(REPOSITORY, image.tag.as_str())
             .with_entrypoint(MESHBENCH)
@@ -69,15 +61,12 @@ impl EnvoySidecar {
             .with_startup_timeout(START_WITHIN)
             .start()
             .await
-            .map_err(|e| error(e.to_string()))?;
+            .map_err(in_client_pod)?;
         let id = container.id().to_owned();
         self.pod = Some(container);
         let ip = match &self.pod {
-            Some(pod) => pod
-                .get_bridge_ip_address()
-                .await
-                .map_err(|e| error(e.to_string()))?,
-            None => return Err(error("no container".to_owned())),
+            Some(pod) => pod.get_bridge_ip_address().await.map_err(in_client_pod)?,
+            None => return Err(in_client_pod("no container")),
         };
         Ok(ClientPod {
             id,
@@ -95,18 +84,12 @@ async fn netns_of(id: &str, ip: IpAddr) -> Result<Netns, ContainerError> {
             None::<testcontainers::bollard::query_parameters::InspectContainerOptions>,
         )
         .await
-        .map_err(|e| ContainerError::Container {
-            name: "client".to_owned(),
-            error: e.to_string(),
-        })?;
+        .map_err(in_client_pod)?;
     let pid = inspected
         .state
         .and_then(|state| state.pid)
         .filter(|pid| *pid > 0)
-        .ok_or_else(|| ContainerError::Container {
-            name: "client".to_owned(),
-            error: "the client pod has no running process".to_owned(),
-        })?;
+        .ok_or_else(|| in_client_pod("the client pod has no running process"))?;
     Ok(Netns {
         path: format!("/proc/{pid}/ns/net").into(),
         ip,

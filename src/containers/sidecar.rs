@@ -14,7 +14,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::io::AsyncBufReadExt;
 
 use super::image::{Image, MESHBENCH, MESHPROXY, REPOSITORY};
-use super::{ContainerError, Pods, engine};
+use super::{ContainerError, Pods, engine, in_client_pod};
 use crate::adapter::{
     AdapterError, BoxFuture, Listeners, ProxyAdapter, ProxySettings, Routing, Service,
     endpoint_list, get_stats, parse_line, put_config, routing_yaml, settings_args, shared_pools,
@@ -62,17 +62,8 @@ impl Sidecar {
         routing: &[Routing],
         settings: ProxySettings,
     ) -> Result<ContainerAsync<GenericImage>, ContainerError> {
-        let error = |e: String| ContainerError::Container {
-            name: "client".to_owned(),
-            error: e,
-        };
-        let network = self
-            .pods
-            .network()
-            .ok_or_else(|| error("the fleet has made no network yet".to_owned()))?;
-        let image = Image::of_this_build().await?;
-        let endpoints =
-            serde_json::to_string(&endpoint_list(services)).map_err(|e| error(e.to_string()))?;
+        let (network, image) = self.pods.client_needs().await?;
+        let endpoints = serde_json::to_string(&endpoint_list(services)).map_err(in_client_pod)?;
         let mut args: Vec<String> = [
             "--config",
             &format!("{FILES}/routing.yaml"),
@@ -109,7 +100,7 @@ impl Sidecar {
         if let Some(workers) = settings.workers {
             request = request.with_env_var("TOKIO_WORKER_THREADS", workers.to_string());
         }
-        request.start().await.map_err(|e| error(e.to_string()))
+        request.start().await.map_err(in_client_pod)
     }
 }
 
