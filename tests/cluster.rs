@@ -693,3 +693,81 @@ async fn an_interrupted_cluster_run_deletes_what_it_applied() {
     assert!(state.pods.is_empty());
     stop.cancel();
 }
+
+/// `meshbench kind run` itself, against the fake through a kubeconfig:
+/// several files, a report each and the index; a scenario a cluster run
+/// cannot do (phases) is an error row saying why, not an abort of the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kind_run_judges_every_file_it_is_given_through_the_kubeconfig() {
+    let fake = Fake::new(Vec::new());
+    let stop = CancellationToken::new();
+    let addr = fake.serve(stop.clone()).await;
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let kubeconfig = work.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+  - name: fake
+    cluster: {{ server: 'http://{addr}' }}
+users:
+  - name: fake
+    user: {{}}
+contexts:
+  - name: fake
+    context: {{ cluster: fake, user: fake }}
+current-context: fake
+"
+        ),
+    )
+    .expect("writes the kubeconfig");
+    let out = work.path().join("out");
+    let scenarios = [
+        "thrift/method-route.yaml",
+        "thrift/route-switch-mid-connection.yaml",
+    ]
+    .map(|file| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file)
+    });
+    let run = Command::new(BIN)
+        .args(["kind", "run"])
+        .args(&scenarios)
+        .arg("--out")
+        .arg(&out)
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .await
+        .expect("meshbench kind run runs");
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "an error row makes the run an error: {said}"
+    );
+    assert!(said.contains("PASS thrift-method-route"), "{said}");
+    assert!(
+        said.contains("a cluster run cannot change the routing mid-run (phases) yet"),
+        "{said}"
+    );
+    let index: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("conformance.json")).expect("the index"),
+    )
+    .expect("json");
+    assert_eq!(index["scenarios_by_verdict"]["pass"], 1, "{index}");
+    assert_eq!(index["scenarios_by_verdict"]["error"], 1, "{index}");
+    let report = std::fs::read_to_string(out.join("thrift-method-route/report.json"))
+        .expect("the scenario's report");
+    assert!(
+        report.contains("v1.33.1-fake"),
+        "the report says where it ran"
+    );
+    assert_eq!(
+        fake.state.lock().await.deleted,
+        vec!["meta-thrift".to_owned()]
+    );
+    stop.cancel();
+}

@@ -6,19 +6,24 @@
 //! writes; `up` and `down` make and remove a kind cluster with Istio and
 //! Aeraki, through the tools' own commands.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use meshbench::ScenarioError;
 use meshbench::kind::cluster::{self, Bounds, Target};
 use meshbench::kind::{ClusterRun, DEFAULT_IMAGE, cluster_run};
+use meshbench::report::Report;
 use meshbench_sim::duration;
 use meshbench_sim::scenario::Scenario;
-use meshbench_sim::stats::Verdict;
+use meshbench_sim::workload::Progress;
 use tokio_util::sync::CancellationToken;
 
+use super::run::{Runs, exit_code, run_suite, suite_folder};
 use super::say;
+use super::validate::scenario_files;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -52,8 +57,15 @@ struct FileArgs {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    #[command(flatten)]
-    target: FileArgs,
+    /// Scenario files, or directories searched recursively for *.yaml.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The image the fleet and workload pods run (`meshbench kind up` loads it).
+    #[arg(long, default_value = DEFAULT_IMAGE)]
+    image: String,
+    /// Seed of the workload's random draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     /// Print what the run does instead of doing it.
     #[arg(long)]
     dry_run: bool,
@@ -66,7 +78,7 @@ struct RunArgs {
     /// How long the workload Job may take, its convergence probe included.
     #[arg(long, default_value = "3600s", value_parser = duration::parse)]
     workload_within: Duration,
-    /// Where the report goes (default: reports/runs/<unix time>-kind-<scenario>/).
+    /// Where reports go (default: reports/runs/<unix time>-<scenario>/).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -126,29 +138,43 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Each scenario's actions and objects, one after the other.
 fn dry_run(run: &RunArgs) -> anyhow::Result<ExitCode> {
-    let planned = planned(&run.target)?;
-    println!(
-        "# meshbench kind run {} --dry-run",
-        run.target.file.display()
-    );
-    println!("# The actions of the run, in order (manifests.yaml is the YAML below):");
-    for (i, action) in planned.actions.iter().enumerate() {
-        println!("#   {}. {action}", i + 1);
+    for file in files(&run.paths)? {
+        let target = FileArgs {
+            file,
+            image: run.image.clone(),
+            seed: run.seed,
+        };
+        let planned = planned(&target)?;
+        println!("# meshbench kind run {} --dry-run", target.file.display());
+        println!("# The actions of the run, in order (manifests.yaml is the YAML below):");
+        for (i, action) in planned.actions.iter().enumerate() {
+            println!("#   {}. {action}", i + 1);
+        }
+        print!("{}", planned.yaml().map_err(anyhow::Error::msg)?);
     }
-    print!("{}", planned.yaml().map_err(anyhow::Error::msg)?);
     Ok(ExitCode::SUCCESS)
 }
 
-/// The run against the cluster, to a report folder.
+fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        files.extend(scenario_files(path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    if files.is_empty() {
+        anyhow::bail!("no scenario files (*.yaml) in {paths:?}");
+    }
+    Ok(files)
+}
+
+/// The runs against the cluster, a report each and an index.
 async fn live(run: &RunArgs) -> anyhow::Result<ExitCode> {
-    let (scenario, source) = loaded(&run.target)?;
-    // Refused before anything is applied: what a cluster run cannot do.
-    cluster_run(&scenario, &source, &run.target.image, run.target.seed)?;
+    let files = files(&run.paths)?;
     let client = cluster::connect(run.context.as_deref()).await?;
     let target = Target {
         client,
-        image: run.target.image.clone(),
+        image: run.image.clone(),
         bounds: Bounds {
             rollout: run.rollout_within,
             workload: run.workload_within,
@@ -161,33 +187,45 @@ async fn live(run: &RunArgs) -> anyhow::Result<ExitCode> {
             interrupt.cancel();
         }
     });
-    eprintln!(
-        "meshbench: applying {} to the cluster; the namespaces are deleted when the run ends",
-        run.target.file.display()
-    );
-    let report =
-        meshbench::run_scenario_in_cluster(&scenario, &source, &target, run.target.seed, cancel)
-            .await?;
-    let folder = run.out.clone().unwrap_or_else(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        PathBuf::from("reports/runs").join(format!(
-            "{now}-kind-{}",
-            meshbench::report::slug(&report.scenario)
-        ))
-    });
-    let path = super::run::write(&report, &folder)?;
-    say(&format!(
-        "{}  report: {}\n",
-        report.summary(),
-        path.join("report.html").display()
-    ));
-    Ok(match report.verdict {
-        Verdict::Error => ExitCode::from(2),
-        Verdict::Pass | Verdict::Unsupported => ExitCode::SUCCESS,
-        Verdict::Fail | Verdict::Inconclusive => ExitCode::from(1),
-    })
+    let folder = suite_folder(run.out.as_deref(), &files, &run.paths);
+    let runs = InCluster {
+        target: &target,
+        seed: run.seed,
+    };
+    let suite = run_suite(&files, &runs, &folder, &cancel).await?;
+    Ok(exit_code(suite.verdict))
+}
+
+/// Each scenario applied to the cluster, run there and read back.
+struct InCluster<'a> {
+    target: &'a Target,
+    seed: u64,
+}
+
+impl Runs for InCluster<'_> {
+    fn label(&self) -> String {
+        "istio+aeraki in a cluster".to_owned()
+    }
+
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    async fn run(
+        &self,
+        file: &Path,
+        scenario: &Scenario,
+        _progress: Arc<Progress>,
+        cancel: CancellationToken,
+    ) -> Result<Report, ScenarioError> {
+        let source = std::fs::read_to_string(file)
+            .map_err(|e| ScenarioError::Setup(format!("reading {}: {e}", file.display())))?;
+        eprintln!(
+            "meshbench: applying {} to the cluster; its namespaces are deleted when it ends",
+            file.display()
+        );
+        meshbench::run_scenario_in_cluster(scenario, &source, self.target, self.seed, cancel).await
+    }
 }
 
 fn loaded(target: &FileArgs) -> anyhow::Result<(Scenario, String)> {

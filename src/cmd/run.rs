@@ -128,7 +128,7 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
             1 => suite_folder.clone(),
             _ => suite_folder.join(meshbench::report::slug(&proxy.to_string())),
         };
-        let suite = run_suite(&files, proxy, args, &folder, &cancel).await?;
+        let suite = run_suite(&files, &Through { proxy, args }, &folder, &cancel).await?;
         suites.push((suite, folder));
     }
     if suites.len() > 1 {
@@ -153,22 +153,73 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
         true => Verdict::Error,
         false => Verdict::merge_all(suites.iter().map(|(suite, _)| suite.verdict)),
     };
-    Ok(match verdict {
+    Ok(exit_code(verdict))
+}
+
+/// 0 when every assertion passed (or could not be judged), 1 when one
+/// failed or was inconclusive, 2 when a scenario could not be run.
+pub(crate) fn exit_code(verdict: Verdict) -> ExitCode {
+    match verdict {
         Verdict::Error => ExitCode::from(2),
         Verdict::Pass | Verdict::Unsupported => ExitCode::SUCCESS,
         Verdict::Fail | Verdict::Inconclusive => ExitCode::from(1),
-    })
+    }
 }
 
-/// Every scenario of `files` against `proxy`, reports and index in `folder`.
-async fn run_suite(
+/// How a suite runs each of its scenarios: through a proxy adapter here,
+/// or in a cluster (`meshbench kind run`).
+pub(crate) trait Runs {
+    /// What the scenarios run against, as the index names it.
+    fn label(&self) -> String;
+
+    /// The seed of every run.
+    fn seed(&self) -> u64;
+
+    /// One scenario, loaded from `file`, to its report.
+    async fn run(
+        &self,
+        file: &Path,
+        scenario: &Scenario,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+    ) -> Result<Report, meshbench::ScenarioError>;
+}
+
+/// `meshbench run`'s scenarios, through `proxy`, placed as `args` say.
+struct Through<'a> {
+    proxy: &'a ProxySpec,
+    args: &'a Args,
+}
+
+impl Runs for Through<'_> {
+    fn label(&self) -> String {
+        self.proxy.to_string()
+    }
+
+    fn seed(&self) -> u64 {
+        self.args.seed
+    }
+
+    async fn run(
+        &self,
+        file: &Path,
+        scenario: &Scenario,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+    ) -> Result<Report, meshbench::ScenarioError> {
+        let options = self.args.options_for(file);
+        meshbench::run_scenario_watched(scenario, self.proxy, options, progress, cancel).await
+    }
+}
+
+/// Every scenario of `files` as `runs` runs it, reports and index in `folder`.
+pub(crate) async fn run_suite(
     files: &[PathBuf],
-    proxy: &ProxySpec,
-    args: &Args,
+    runs: &impl Runs,
     suite_folder: &Path,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Suite> {
-    let mut suite = Suite::new(&proxy.to_string(), args.seed);
+    let mut suite = Suite::new(&runs.label(), runs.seed());
     let mut folders = Folders::default();
     for file in files {
         if cancel.is_cancelled() {
@@ -186,10 +237,7 @@ async fn run_suite(
         };
         let progress = Arc::new(Progress::default());
         let bar = ProgressDisplay::start(&scenario, Arc::clone(&progress));
-        let options = args.options_for(file);
-        let report =
-            meshbench::run_scenario_watched(&scenario, proxy, options, progress, cancel.clone())
-                .await;
+        let report = runs.run(file, &scenario, progress, cancel.clone()).await;
         bar.finish().await;
         match report {
             Ok(report) => {
@@ -214,10 +262,11 @@ async fn run_suite(
     }
     write_index(&suite, suite_folder)?;
     say(&format!(
-        "{}: {} scenarios ({}) through {proxy}; index: {}\n",
+        "{}: {} scenarios ({}) through {}; index: {}\n",
         suite.verdict.to_string().to_uppercase(),
         suite.scenarios.len(),
         totals(&suite),
+        runs.label(),
         suite_folder.join("index.html").display()
     ));
     Ok(suite)
@@ -256,7 +305,7 @@ impl Folders {
 
 /// `--out`, or `reports/runs/<unix time>-<name>/` named after the one
 /// scenario file or the one directory given (`suite` for several).
-fn suite_folder(out: Option<&Path>, files: &[PathBuf], paths: &[PathBuf]) -> PathBuf {
+pub(crate) fn suite_folder(out: Option<&Path>, files: &[PathBuf], paths: &[PathBuf]) -> PathBuf {
     if let Some(out) = out {
         return out.to_owned();
     }
@@ -340,7 +389,7 @@ impl ProgressDisplay {
     }
 }
 
-pub(crate) fn write(report: &Report, folder: &Path) -> anyhow::Result<PathBuf> {
+fn write(report: &Report, folder: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
     let json = serde_json::to_string_pretty(report)?;
     let files = [
