@@ -59,6 +59,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(addr) = args.serve {
         return serve(addr, args.in_pod).await;
     }
+    let in_pod = args.in_pod;
+    let result = logged(args).await;
+    // Whatever happened: a pod whose sidecar runs on never completes, and
+    // its Job would be waited for to the run's bound instead of failing.
+    if in_pod {
+        stop_sidecar().await;
+    }
+    result
+}
+
+/// The workload run here, its events on standard output.
+async fn logged(args: Args) -> anyhow::Result<ExitCode> {
     let file = args.file.context("a scenario file (or --serve)")?;
     let scenario = Scenario::load(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
     if !scenario.phases.is_empty() {
@@ -95,9 +107,6 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ledger.sent,
         ledger.entries.len()
     );
-    if args.in_pod {
-        stop_sidecar().await;
-    }
     Ok(ExitCode::SUCCESS)
 }
 

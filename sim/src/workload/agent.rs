@@ -43,6 +43,10 @@ const REPORT_EVERY: Duration = Duration::from_millis(10);
 /// How long the runner tries to reach an agent that is still starting.
 pub const CONNECT_WITHIN: Duration = Duration::from_secs(30);
 
+/// How long a cancelled agent may take to report its end, and an agent
+/// shutting down may take to finish its runs.
+const CANCEL_GRACE: Duration = Duration::from_secs(10);
+
 /// What the runner tells the agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,8 +75,12 @@ pub enum Event {
     Sent(u64),
     /// A request ended.
     Ended(Box<Entry>),
-    /// The oldest unconfirmed [`Command::Switch`] is in force.
-    Confirmed,
+    /// The oldest unconfirmed [`Command::Switch`] is in force; `sent`
+    /// requests had been sent when it took effect (every later one carries it).
+    Confirmed {
+        /// Requests sent before the change took effect.
+        sent: u64,
+    },
     /// The workload is over: every request it sent was reported.
     End {
         /// Requests sent.
@@ -158,7 +166,17 @@ pub async fn serve(listener: TcpListener, reach: Reach, shutdown: CancellationTo
             Ok((stream, peer)) => {
                 let shutdown = shutdown.clone();
                 runs.spawn(async move {
-                    if let Err(e) = serve_run(stream, reach, shutdown).await {
+                    // A run's workload ends at the shutdown; a runner that
+                    // says nothing, or reads nothing, is not waited for.
+                    let over = async {
+                        shutdown.cancelled().await;
+                        tokio::time::sleep(CANCEL_GRACE).await;
+                    };
+                    let served = tokio::select! {
+                        served = serve_run(stream, reach, shutdown.clone()) => served,
+                        () = over => Err("shut down before the run ended".to_owned()),
+                    };
+                    if let Err(e) = served {
                         tracing::warn!(%peer, "workload agent run: {e}");
                     }
                 });
@@ -304,7 +322,8 @@ async fn obey(
                 Switch::Begun(to) => progress.switches_begun.store(to, Ordering::SeqCst),
                 Switch::Applied(to) => progress.phase.store(to, Ordering::SeqCst),
             }
-            send(lines, &Event::Confirmed).await
+            let sent = progress.sent.load(Ordering::SeqCst);
+            send(lines, &Event::Confirmed { sent }).await
         }
         Some(Ok(Command::Stop)) => {
             progress.stop.cancel();
@@ -353,6 +372,9 @@ pub async fn run_remote(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Ledger, AgentError> {
+    // Before anything else: a change due at once (a time trigger) is
+    // queued for the agent, not missed while it is reached.
+    let mut switches = progress.relay_switches();
     let stream = connect(addr, &cancel).await?;
     let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE));
     let run = Command::Run {
@@ -360,10 +382,13 @@ pub async fn run_remote(
         seed,
     };
     command(&mut lines, &run).await?;
-    let mut switches = progress.relay_switches();
     let mut unconfirmed = std::collections::VecDeque::<oneshot::Sender<()>>::new();
     let mut arrivals = Arrivals::new(&progress);
     let (mut stopping, mut cancelling) = (false, false);
+    // Once cancelled, the agent ends its requests at once; one that does
+    // not end within this is given up on.
+    let given_up = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(given_up);
     loop {
         tokio::select! {
             event = lines.next() => match arrivals.take(event_of(event)?)? {
@@ -374,7 +399,8 @@ pub async fn run_remote(
                     };
                     let _ = done.send(());
                 }
-                Step::Ended(_) if cancelling => return Err(AgentError::Interrupted),
+                // Cancelled or not, the ledger is whole: the caller, who
+                // cancelled, says why the run ended (interrupted, stalled).
                 Step::Ended(ledger) => return Ok(ledger),
             },
             relayed = switches.recv() => if let Some(relayed) = relayed {
@@ -387,8 +413,10 @@ pub async fn run_remote(
             }
             () = cancel.cancelled(), if !cancelling => {
                 cancelling = true;
+                given_up.as_mut().reset(tokio::time::Instant::now() + CANCEL_GRACE);
                 command(&mut lines, &Command::Cancel).await?;
             }
+            () = &mut given_up, if cancelling => return Err(AgentError::Interrupted),
         }
     }
 }
@@ -426,7 +454,12 @@ impl<'a> Arrivals<'a> {
                 self.arrived += 1;
                 self.progress.observe_ended(*entry);
             }
-            Event::Confirmed => return Ok(Step::Confirmed),
+            Event::Confirmed { sent } => {
+                // Every request the runner counts from here on was sent
+                // with the change in force at the agent.
+                self.progress.observe_sent(sent);
+                return Ok(Step::Confirmed);
+            }
             Event::End {
                 sent,
                 ended,
@@ -543,17 +576,25 @@ pub fn ledger_of_log(log: &str) -> Result<(Ledger, Vec<String>), AgentError> {
 /// Connects to the agent, trying again while it starts.
 async fn connect(addr: SocketAddr, cancel: &CancellationToken) -> Result<TcpStream, AgentError> {
     let deadline = tokio::time::Instant::now() + CONNECT_WITHIN;
+    let unreachable = |error: String| AgentError::Unreachable {
+        addr,
+        within: CONNECT_WITHIN,
+        error,
+    };
     loop {
-        let error = match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => e.to_string(),
+        // Each attempt bounded by what is left: an address that drops SYNs
+        // would otherwise hold the runner for the kernel's retries.
+        let attempt = tokio::time::timeout_at(deadline, TcpStream::connect(addr));
+        let error = tokio::select! {
+            () = cancel.cancelled() => return Err(AgentError::Interrupted),
+            attempt = attempt => match attempt {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => return Err(unreachable("no answer".to_owned())),
+            },
         };
         if tokio::time::Instant::now() >= deadline {
-            return Err(AgentError::Unreachable {
-                addr,
-                within: CONNECT_WITHIN,
-                error,
-            });
+            return Err(unreachable(error));
         }
         tokio::select! {
             () = cancel.cancelled() => return Err(AgentError::Interrupted),
