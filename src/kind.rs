@@ -148,6 +148,13 @@ pub fn cluster_run(
 }
 
 impl ClusterRun {
+    /// The namespaces the run uses, by name.
+    pub fn namespace_names(&self) -> impl Iterator<Item = &str> {
+        self.namespaces
+            .iter()
+            .filter_map(|namespace| namespace["metadata"]["name"].as_str())
+    }
+
     /// Every object, in the order a run applies them.
     pub fn objects(&self) -> impl Iterator<Item = &serde_json::Value> {
         self.namespaces

@@ -183,9 +183,9 @@ pub enum RunError {
 }
 
 /// How long the endpoints must stay quiet before the run is drained.
-const QUIET: Duration = Duration::from_millis(200);
+pub(crate) const QUIET: Duration = Duration::from_millis(200);
 /// The longest a drain waits (for mirrored copies, late retries).
-const MAX_DRAIN: Duration = Duration::from_secs(5);
+pub(crate) const MAX_DRAIN: Duration = Duration::from_secs(5);
 
 /// Runs `spec` against `proxy`. The fleet and the proxy are stopped on every
 /// path out, errors and interruption included.

@@ -77,7 +77,18 @@ struct State {
     sidecar: Option<Box<dyn ProxyAdapter>>,
     /// Each request, `METHOD path`.
     calls: Vec<String>,
+    /// Namespaces there, by name: the object as applied (or as it was).
+    namespaces: BTreeMap<String, Value>,
+    /// Namespaces being deleted: how many more reads still see them.
+    terminating: BTreeMap<String, u8>,
+    /// Namespaces deleted, by name; objects deleted, by path.
     deleted: Vec<String>,
+    deleted_objects: Vec<String>,
+    /// Deployments whose status was read once (the first read: not ready).
+    rolling: std::collections::BTreeSet<String>,
+    uids: u32,
+    /// The kind of every object applied, in order.
+    applied: Vec<String>,
 }
 
 struct Fake {
@@ -130,12 +141,37 @@ fn decode(text: &str) -> String {
 
 impl Fake {
     fn new(missing: Vec<&'static str>) -> Arc<Fake> {
+        Fake::with(missing, &[], &[])
+    }
+
+    /// A fake whose cluster already has `namespaces` (name, sidecar
+    /// injection on) and `objects` (path, object).
+    fn with(
+        missing: Vec<&'static str>,
+        namespaces: &[(&str, bool)],
+        objects: &[(&str, Value)],
+    ) -> Arc<Fake> {
         static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(150);
+        let mut state = State::default();
+        for (name, injected) in namespaces {
+            let labels = match injected {
+                true => json!({ "istio-injection": "enabled" }),
+                false => json!({}),
+            };
+            let namespace = json!({
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": { "name": name, "labels": labels },
+            });
+            state.namespaces.insert((*name).to_owned(), namespace);
+        }
+        for (path, object) in objects {
+            state.objects.insert((*path).to_owned(), object.clone());
+        }
         Arc::new(Fake {
             work: tempfile::tempdir().expect("a temporary directory"),
             subnet: NEXT.fetch_add(10, std::sync::atomic::Ordering::SeqCst),
             missing,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
         })
     }
 
@@ -216,7 +252,14 @@ impl Fake {
             }
             ("GET", [.., "deployments", _, "status"]) => self.deployment(&path).await,
             ("GET", [.., "jobs", _, "status"]) => self.job(&path).await,
+            ("GET", ["api", "v1", "namespaces", name]) => self.namespace(name).await,
             ("DELETE", ["api", "v1", "namespaces", name]) => self.delete(name).await,
+            ("GET", ["api", "v1", "namespaces", _, "pods", pod]) => self.pod(pod).await,
+            ("DELETE", _) => self.delete_object(&path).await,
+            ("GET", _) => match self.state.lock().await.objects.get(&path) {
+                Some(object) => reply(200, object),
+                None => status(404, "not found"),
+            },
             _ => status(
                 404,
                 &format!("the fake serves no {} {path}", request.method),
@@ -253,14 +296,20 @@ impl Fake {
         let Ok(object) = serde_json::from_slice::<Value>(body) else {
             return status(400, "not JSON");
         };
+        let mut object = object;
         if object["kind"] == "Deployment" {
             self.run_deployment(&object).await;
         }
-        self.state
-            .lock()
-            .await
-            .objects
-            .insert(path.to_owned(), object.clone());
+        let mut state = self.state.lock().await;
+        state.uids += 1;
+        object["metadata"]["uid"] = json!(format!("uid-{}", state.uids));
+        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+        state.applied.push(kind);
+        if object["kind"] == "Namespace" {
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            state.namespaces.insert(name.to_owned(), object.clone());
+        }
+        state.objects.insert(path.to_owned(), object.clone());
         reply(200, &object)
     }
 
@@ -395,7 +444,16 @@ impl Fake {
             "meshbench-job-0".to_owned(),
             PodRun {
                 namespace: namespace.to_owned(),
-                labels: BTreeMap::from([("job-name".to_owned(), "meshbench".to_owned())]),
+                labels: BTreeMap::from([
+                    ("job-name".to_owned(), "meshbench".to_owned()),
+                    (
+                        "batch.kubernetes.io/controller-uid".to_owned(),
+                        job["metadata"]["uid"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    ),
+                ]),
                 child,
                 records: None,
                 log,
@@ -421,12 +479,7 @@ impl Fake {
                     .iter()
                     .all(|(k, v)| pod.labels.get(*k).map(String::as_str) == Some(*v))
             })
-            .map(|(name, pod)| {
-                json!({
-                    "metadata": { "name": name, "namespace": pod.namespace, "labels": pod.labels },
-                    "status": { "phase": "Running" },
-                })
-            })
+            .map(|(name, pod)| pod_json(name, pod))
             .collect();
         reply(
             200,
@@ -473,16 +526,21 @@ impl Fake {
     }
 
     async fn deployment(&self, path: &str) -> Response {
-        let state = self.state.lock().await;
+        let mut state = self.state.lock().await;
         let Some(applied) = state.objects.get(path.trim_end_matches("/status")) else {
             return status(404, "not applied");
         };
         let replicas = applied["spec"]["replicas"].clone();
         let mut deployment = applied.clone();
         deployment["metadata"]["generation"] = json!(1);
+        // Rolling out on the first look, rolled out from the second on.
+        let available = match state.rolling.insert(path.to_owned()) {
+            true => json!(0),
+            false => replicas.clone(),
+        };
         deployment["status"] = json!({
             "observedGeneration": 1, "replicas": replicas,
-            "updatedReplicas": replicas, "availableReplicas": replicas,
+            "updatedReplicas": replicas, "availableReplicas": available,
         });
         reply(200, &deployment)
     }
@@ -509,9 +567,36 @@ impl Fake {
         reply(200, &job)
     }
 
+    /// A namespace is seen terminating once after its deletion, then gone.
+    async fn namespace(&self, name: &str) -> Response {
+        let mut state = self.state.lock().await;
+        let Some(mut namespace) = state.namespaces.get(name).cloned() else {
+            return status(404, "no such namespace");
+        };
+        match state.terminating.get_mut(name) {
+            None => {}
+            Some(0) => {
+                state.terminating.remove(name);
+                state.namespaces.remove(name);
+                return status(404, "no such namespace");
+            }
+            Some(left) => {
+                *left -= 1;
+                namespace["metadata"]["deletionTimestamp"] = json!("2026-12-07T00:00:00Z");
+            }
+        }
+        reply(200, &namespace)
+    }
+
     async fn delete(&self, name: &str) -> Response {
         let mut state = self.state.lock().await;
+        if !state.namespaces.contains_key(name) {
+            return status(404, "no such namespace");
+        }
         state.deleted.push(name.to_owned());
+        state.terminating.insert(name.to_owned(), 1);
+        let inside = format!("/namespaces/{name}/");
+        state.objects.retain(|path, _| !path.contains(&inside));
         let pods: Vec<String> = state
             .pods
             .iter()
@@ -531,6 +616,64 @@ impl Fake {
             &json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } }),
         )
     }
+
+    /// Deletes one object, and the pods a Deployment or Job owns.
+    async fn delete_object(&self, path: &str) -> Response {
+        let mut state = self.state.lock().await;
+        let Some(object) = state.objects.remove(path) else {
+            return status(404, "not found");
+        };
+        state.deleted_objects.push(path.to_owned());
+        let owned: BTreeMap<String, String> = match object["kind"].as_str() {
+            Some("Deployment") => {
+                serde_json::from_value(object["spec"]["template"]["metadata"]["labels"].clone())
+                    .unwrap_or_default()
+            }
+            Some("Job") => BTreeMap::from([("job-name".to_owned(), "meshbench".to_owned())]),
+            _ => BTreeMap::new(),
+        };
+        if !owned.is_empty() {
+            let pods: Vec<String> = state
+                .pods
+                .iter()
+                .filter(|(_, pod)| owned.iter().all(|(k, v)| pod.labels.get(k) == Some(v)))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for pod in pods {
+                if let Some(mut run) = state.pods.remove(&pod) {
+                    let _ = run.child.kill().await;
+                }
+            }
+        }
+        if object["kind"] == "Job"
+            && let Some(mut sidecar) = state.sidecar.take()
+        {
+            sidecar.stop().await;
+        }
+        reply(200, &object)
+    }
+
+    async fn pod(&self, name: &str) -> Response {
+        let state = self.state.lock().await;
+        match state.pods.get(name) {
+            Some(pod) => reply(200, &pod_json(name, pod)),
+            None => status(404, "no such pod"),
+        }
+    }
+}
+
+/// A running pod as the API shows it.
+fn pod_json(name: &str, pod: &PodRun) -> Value {
+    json!({
+        "metadata": { "name": name, "namespace": pod.namespace, "labels": pod.labels },
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [{
+                "name": "endpoint", "image": "meshbench:dev", "imageID": "", "ready": true,
+                "restartCount": 0,
+            }],
+        },
+    })
 }
 
 /// A client of the fake at `addr`.
@@ -546,6 +689,7 @@ fn target(addr: SocketAddr) -> Target {
         bounds: Bounds {
             rollout: Duration::from_secs(60),
             workload: Duration::from_secs(120),
+            cleanup: Duration::from_secs(60),
         },
     }
 }
@@ -586,11 +730,7 @@ async fn a_cluster_run_applies_waits_reads_back_judges_and_cleans_up() {
         "{}",
         report.environment
     );
-    let applied: Vec<&str> = state
-        .objects
-        .values()
-        .filter_map(|o| o["kind"].as_str())
-        .collect();
+    let applied: Vec<&str> = state.applied.iter().map(String::as_str).collect();
     for kind in [
         "Namespace",
         "ConfigMap",
@@ -650,7 +790,7 @@ async fn a_cluster_without_aeraki_is_named_and_what_was_applied_is_deleted() {
     assert!(error.to_string().contains("install Aeraki"), "{error}");
     let state = fake.state.lock().await;
     assert!(
-        !state.objects.values().any(|o| o["kind"] == "Job"),
+        !state.applied.iter().any(|kind| kind == "Job"),
         "nothing after the refusal"
     );
     assert_eq!(state.deleted, vec!["meta-thrift".to_owned()]);
@@ -770,4 +910,148 @@ current-context: fake
         vec!["meta-thrift".to_owned()]
     );
     stop.cancel();
+}
+
+/// A namespace that is already there, injecting sidecars: the run uses it,
+/// leaves it, and deletes each object it made there (and only those).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_that_was_there_is_left_with_only_the_runs_objects_deleted() {
+    let theirs = "/api/v1/namespaces/meta-thrift/configmaps/theirs";
+    let their_config =
+        json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "theirs" } });
+    let fake = Fake::with(
+        Vec::new(),
+        &[("meta-thrift", true)],
+        &[(theirs, their_config)],
+    );
+    let stop = CancellationToken::new();
+    let addr = fake.serve(stop.clone()).await;
+    let (scenario, source) = scenario("scenarios/thrift/method-route.yaml");
+    let report = meshbench::run_scenario_in_cluster(
+        &scenario,
+        &source,
+        &target(addr),
+        1,
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the cluster run gives a report");
+    assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.assertions);
+    let state = fake.state.lock().await;
+    assert!(
+        state.deleted.is_empty(),
+        "the namespace stays: {:?}",
+        state.deleted
+    );
+    assert!(state.namespaces.contains_key("meta-thrift"));
+    assert!(
+        !state.applied.iter().any(|kind| kind == "Namespace"),
+        "{:?}",
+        state.applied
+    );
+    assert!(
+        state.objects.contains_key(theirs),
+        "what the run did not make stays"
+    );
+    let deleted: Vec<&str> = state.deleted_objects.iter().map(String::as_str).collect();
+    for made in [
+        "/apis/batch/v1/namespaces/meta-thrift/jobs/meshbench",
+        "/apis/apps/v1/namespaces/meta-thrift/deployments/thrift-sample-server-v1",
+        "/api/v1/namespaces/meta-thrift/services/thrift-sample-server",
+        "/api/v1/namespaces/meta-thrift/configmaps/meshbench",
+    ] {
+        assert!(deleted.contains(&made), "{made} deleted: {deleted:?}");
+    }
+    assert_eq!(
+        state.objects.len(),
+        1,
+        "nothing of the run is left: {:?}",
+        state.objects.keys()
+    );
+    assert!(state.pods.is_empty(), "its pods went with their owners");
+    stop.cancel();
+}
+
+/// What a run must not touch is refused before it is touched: a namespace
+/// without sidecar injection, an object of the run's name already there
+/// (never taken over, never deleted), a namespace of the cluster's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_run_did_not_make_is_refused_and_left_as_it_was() {
+    let (scenario, source) = scenario("scenarios/thrift/method-route.yaml");
+    let objects =
+        meshbench::kind::cluster_run(&scenario, &source, "meshbench:dev", 1).expect("the objects");
+    let refused = |fake: Arc<Fake>, objects: meshbench::kind::ClusterRun| async move {
+        let stop = CancellationToken::new();
+        let addr = fake.serve(stop.clone()).await;
+        let error = cluster::execute(
+            &client(addr),
+            &objects,
+            Bounds::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect_err("refused");
+        stop.cancel();
+        error
+    };
+
+    let plain = Fake::with(Vec::new(), &[("meta-thrift", false)], &[]);
+    let error = refused(Arc::clone(&plain), objects.clone()).await;
+    assert!(
+        error.to_string().contains("without sidecar injection"),
+        "{error}"
+    );
+    let state = plain.state.lock().await;
+    assert!(
+        state.applied.is_empty() && state.deleted.is_empty(),
+        "untouched"
+    );
+    drop(state);
+
+    let deployment = "/apis/apps/v1/namespaces/meta-thrift/deployments/thrift-sample-server-v1";
+    let theirs = json!({ "apiVersion": "apps/v1", "kind": "Deployment", "metadata": { "name": "thrift-sample-server-v1" } });
+    let taken = Fake::with(
+        Vec::new(),
+        &[("meta-thrift", true)],
+        &[(deployment, theirs.clone())],
+    );
+    let error = refused(Arc::clone(&taken), objects.clone()).await;
+    assert!(
+        error
+            .to_string()
+            .contains("Deployment thrift-sample-server-v1 is already in namespace meta-thrift"),
+        "{error}"
+    );
+    let state = taken.state.lock().await;
+    assert_eq!(
+        state.objects.get(deployment),
+        Some(&theirs),
+        "theirs, untouched"
+    );
+    assert!(!state.deleted_objects.iter().any(|p| p == deployment));
+    assert!(
+        state
+            .deleted_objects
+            .iter()
+            .any(|p| p.ends_with("/configmaps/meshbench")),
+        "what the run applied before the refusal is deleted: {:?}",
+        state.deleted_objects
+    );
+    drop(state);
+
+    let own = scenario_text(&source.replace("meta-thrift", "istio-system"));
+    let objects =
+        meshbench::kind::cluster_run(&own.0, &own.1, "meshbench:dev", 1).expect("the objects");
+    let cluster = Fake::new(Vec::new());
+    let error = refused(Arc::clone(&cluster), objects).await;
+    assert!(error.to_string().contains("the cluster's own"), "{error}");
+    assert!(cluster.state.lock().await.applied.is_empty());
+}
+
+/// A scenario from its text, through a file as the loader takes it.
+fn scenario_text(source: &str) -> (Scenario, String) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, source).expect("writes the scenario");
+    (Scenario::load(&path).expect("loads"), source.to_owned())
 }

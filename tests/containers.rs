@@ -211,6 +211,19 @@ fn a_real_envoy_as_the_client_pods_sidecar_takes_the_subsets_verdicts() {
         eprintln!("no Envoy installed: {missing}");
         return;
     }
+    // Entering a pod's network namespace takes root (CAP_SYS_ADMIN).
+    let enters = Command::new("nsenter")
+        .args(["--net=/proc/self/ns/net", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !enters {
+        assert!(
+            std::env::var_os("MESHBENCH_REQUIRE_ENVOY").is_none(),
+            "nsenter cannot enter a network namespace here (root is needed)"
+        );
+        eprintln!("nsenter cannot enter a network namespace here: run as root");
+        return;
+    }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     engine_runs();
     let out = tempfile::tempdir().expect("a folder");

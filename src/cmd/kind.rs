@@ -178,6 +178,7 @@ async fn live(run: &RunArgs) -> anyhow::Result<ExitCode> {
         bounds: Bounds {
             rollout: run.rollout_within,
             workload: run.workload_within,
+            ..Bounds::default()
         },
     };
     let cancel = CancellationToken::new();

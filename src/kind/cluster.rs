@@ -3,7 +3,11 @@
 //!
 //! 1. every object server-side applied (`meshbench` the field manager),
 //!    each kind resolved by the cluster's own discovery, so a routing kind
-//!    the cluster does not serve (Aeraki or Istio missing) is named;
+//!    the cluster does not serve (Aeraki or Istio missing) is named. A
+//!    namespace that is already there is used only if it injects sidecars
+//!    and holds none of the objects the run makes: the run never changes
+//!    or deletes what it did not make, and never touches `kube-*` or
+//!    `istio-system`;
 //! 2. each `Deployment` waited for until every replica is updated and
 //!    available, then each fleet pod's endpoints read through the API
 //!    server's proxy to the pod (`GET /endpoints` on port 9966);
@@ -13,8 +17,10 @@
 //! 4. the ledger read from the Job pod's log ([`agent::ledger_of_log`]: a
 //!    log cut short is an error, never a shorter ledger), and each fleet
 //!    pod's records through the API server's proxy (`GET /records`);
-//! 5. every namespace the run applied deleted, on success, failure and
-//!    Ctrl-C alike.
+//! 5. what the run made deleted, on success, failure and Ctrl-C alike,
+//!    and waited for until it is gone (the next scenario may use the same
+//!    namespace): the namespaces it made, and in namespaces that were
+//!    there before, each object it applied.
 //!
 //! Every wait is bounded ([`Bounds`]) and every request answered or failed:
 //! nothing here loops forever.
@@ -31,7 +37,7 @@ use kube::api::{
 };
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
-use meshbench_sim::fleet::agent::{ENDPOINTS_PATH, RECORDS_PATH, parse_page};
+use meshbench_sim::fleet::agent::{ENDPOINTS_PATH, RECEIVED_PATH, RECORDS_PATH, parse_page};
 use meshbench_sim::fleet::{EndpointInfo, Record};
 use meshbench_sim::ledger::Ledger;
 use meshbench_sim::workload::agent::{self, AgentError};
@@ -131,6 +137,8 @@ pub struct Bounds {
     pub rollout: Duration,
     /// The workload `Job` complete, its convergence probe included.
     pub workload: Duration,
+    /// What the run made gone again.
+    pub cleanup: Duration,
 }
 
 impl Default for Bounds {
@@ -138,6 +146,7 @@ impl Default for Bounds {
         Bounds {
             rollout: Duration::from_secs(300),
             workload: Duration::from_secs(3600),
+            cleanup: Duration::from_secs(300),
         }
     }
 }
@@ -238,6 +247,9 @@ pub enum ClusterError {
         /// Why.
         error: String,
     },
+    /// The cluster holds what the run must not touch.
+    #[error("{0}")]
+    Refused(String),
     /// An object of the run lacks what the run needs of it.
     #[error("an object of the run has no {0}")]
     Malformed(&'static str),
@@ -289,37 +301,98 @@ pub async fn execute(
     bounds: Bounds,
     cancel: &CancellationToken,
 ) -> Result<Gathered, ClusterError> {
-    let steps = async {
-        let versions = versions(client).await?;
-        apply(client, run).await?;
-        let fleet = rolled_out(client, run, bounds.rollout).await?;
-        let endpoints = fleet_endpoints(client, &fleet).await?;
-        let started = Instant::now();
-        let job = workload_job(run)?;
-        start(client, &job).await?;
-        let pod = completed(client, &job, bounds.workload).await?;
-        let duration = started.elapsed();
-        let (ledger, notes) = agent::ledger_of_log(&workload_log(client, &job, &pod).await?)?;
-        let records = fleet_records(client, &fleet).await?;
-        Ok(Gathered {
-            ledger,
-            records,
-            endpoints,
-            duration,
-            versions,
-            notes,
-        })
+    let made = std::sync::Mutex::new(Made::default());
+    let result = {
+        let steps = async {
+            let versions = versions(client).await?;
+            let existing = usable_namespaces(client, run).await?;
+            let job_uid = apply(client, run, &existing, &made).await?;
+            let fleet = rolled_out(client, run, bounds.rollout).await?;
+            let endpoints = fleet_endpoints(client, &fleet).await?;
+            let started = Instant::now();
+            let job = workload_job(run, job_uid)?;
+            start(client, &job).await?;
+            let pod = completed(client, &job, bounds.workload).await?;
+            let duration = started.elapsed();
+            let (ledger, notes) = agent::ledger_of_log(&workload_log(client, &job, &pod).await?)?;
+            drain(client, &fleet).await?;
+            let records = fleet_records(client, &fleet).await?;
+            Ok(Gathered {
+                ledger,
+                records,
+                endpoints,
+                duration,
+                versions,
+                notes,
+            })
+        };
+        tokio::select! {
+            result = steps => result,
+            () = cancel.cancelled() => Err(ClusterError::Interrupted),
+        }
     };
-    let result = tokio::select! {
-        result = steps => result,
-        () = cancel.cancelled() => Err(ClusterError::Interrupted),
-    };
-    let cleaned = delete_namespaces(client, run).await;
+    let made = made.into_inner().unwrap_or_else(|p| p.into_inner());
+    let cleaned = clean_up(client, made, bounds.cleanup).await;
     match (result, cleaned) {
         (Err(e), _) => Err(e),
         (Ok(_), Err(e)) => Err(e),
         (Ok(gathered), Ok(())) => Ok(gathered),
     }
+}
+
+/// What a run made, to be deleted when it ends: the namespaces it made
+/// (all in them going with them), and each object it applied in a
+/// namespace that was there before.
+#[derive(Default)]
+struct Made {
+    namespaces: Vec<String>,
+    objects: Vec<(Api<DynamicObject>, String)>,
+}
+
+/// Namespaces a run never uses, even when a scenario names them.
+const PROTECTED: [&str; 5] = [
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "istio-system",
+    "local-path-storage",
+];
+
+/// The namespaces of `run` that are already there, once each is found
+/// usable: not one of the cluster's own, not being deleted, injecting
+/// sidecars (without them the proxy under test would not be there).
+async fn usable_namespaces(client: &Client, run: &ClusterRun) -> Result<Vec<String>, ClusterError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let mut existing = Vec::new();
+    for name in run.namespace_names() {
+        if PROTECTED.contains(&name) || name.starts_with("kube-") {
+            return Err(ClusterError::Refused(format!(
+                "the scenario names namespace {name}, which is the cluster's own: a run makes and deletes objects in its namespaces"
+            )));
+        }
+        let Some(namespace) = api
+            .get_opt(name)
+            .await
+            .map_err(failed(format!("reading namespace {name}")))?
+        else {
+            continue;
+        };
+        if namespace.metadata.deletion_timestamp.is_some() {
+            return Err(ClusterError::Refused(format!(
+                "namespace {name} is being deleted: wait until it is gone"
+            )));
+        }
+        let labels = namespace.metadata.labels.unwrap_or_default();
+        let injected = labels.get("istio-injection").map(String::as_str) == Some("enabled")
+            || labels.contains_key("istio.io/rev");
+        if !injected {
+            return Err(ClusterError::Refused(format!(
+                "namespace {name} is already there without sidecar injection: label it (kubectl label namespace {name} istio-injection=enabled) or delete it, and the run makes its own"
+            )));
+        }
+        existing.push(name.to_owned());
+    }
+    Ok(existing)
 }
 
 /// The cluster's versions: the API server's, and the images of Istio's and
@@ -347,9 +420,18 @@ async fn versions(client: &Client) -> Result<Versions, ClusterError> {
     })
 }
 
-/// Server-side applies every object of `run`, in order.
-async fn apply(client: &Client, run: &ClusterRun) -> Result<(), ClusterError> {
+/// Server-side applies every object of `run`, in order, noting in `made`
+/// what the run made; the namespaces in `existing` are used, not applied,
+/// and an object already in one of them is refused, never taken over.
+/// The workload `Job`'s uid.
+async fn apply(
+    client: &Client,
+    run: &ClusterRun,
+    existing: &[String],
+    made: &std::sync::Mutex<Made>,
+) -> Result<String, ClusterError> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut job_uid = None;
     for object in run.objects() {
         let object: DynamicObject = serde_json::from_value(object.clone())
             .map_err(|_| ClusterError::Malformed("apiVersion, kind and metadata"))?;
@@ -362,12 +444,41 @@ async fn apply(client: &Client, run: &ClusterRun) -> Result<(), ClusterError> {
             .name
             .clone()
             .ok_or(ClusterError::Malformed("metadata.name"))?;
-        let api = resource_api(client, &types, object.metadata.namespace.as_deref()).await?;
-        api.patch(&name, &params, &Patch::Apply(&object))
+        if types.kind == "Namespace" && existing.contains(&name) {
+            continue;
+        }
+        let namespace = object.metadata.namespace.as_deref();
+        let api = resource_api(client, &types, namespace).await?;
+        let there_before = namespace.is_some_and(|ns| existing.iter().any(|e| e == ns));
+        if there_before
+            && api
+                .get_opt(&name)
+                .await
+                .map_err(failed(format!("reading {} {name}", types.kind)))?
+                .is_some()
+        {
+            return Err(ClusterError::Refused(format!(
+                "{} {name} is already in namespace {}: a run makes and deletes only its own objects (delete it, or run where it is not)",
+                types.kind,
+                namespace.unwrap_or_default()
+            )));
+        }
+        let applied = api
+            .patch(&name, &params, &Patch::Apply(&object))
             .await
             .map_err(failed(format!("applying {} {name}", types.kind)))?;
+        if let Ok(mut made) = made.lock() {
+            match types.kind.as_str() {
+                "Namespace" => made.namespaces.push(name.clone()),
+                _ if there_before => made.objects.push((api, name.clone())),
+                _ => {}
+            }
+        }
+        if types.kind == "Job" {
+            job_uid = applied.metadata.uid;
+        }
     }
-    Ok(())
+    job_uid.ok_or(ClusterError::Malformed("a workload Job with a uid"))
 }
 
 /// The API of an object's kind, as the cluster's discovery resolves it.
@@ -451,11 +562,23 @@ fn selector(labels: &BTreeMap<String, String>) -> String {
         .join(",")
 }
 
-/// A fleet pod, by namespace and name.
+/// A fleet pod, by namespace and name, and how often its endpoint
+/// container had restarted when it was found (a restart loses the
+/// records it kept in memory).
 #[derive(Debug, Clone)]
 struct FleetPod {
     namespace: String,
     name: String,
+    restarts: i32,
+}
+
+/// How often `pod`'s endpoint container has restarted.
+fn endpoint_restarts(pod: &Pod) -> i32 {
+    pod.status
+        .as_ref()
+        .and_then(|status| status.container_statuses.as_ref())
+        .and_then(|statuses| statuses.iter().find(|c| c.name == "endpoint"))
+        .map_or(0, |c| c.restart_count)
 }
 
 /// Waits until every fleet `Deployment` has all its replicas updated and
@@ -528,6 +651,7 @@ async fn running_pods(
         .filter_map(|pod| {
             Some(FleetPod {
                 namespace: namespace.to_owned(),
+                restarts: endpoint_restarts(&pod),
                 name: pod.metadata.name?,
             })
         })
@@ -602,6 +726,18 @@ async fn fleet_endpoints(
 async fn fleet_records(client: &Client, pods: &[FleetPod]) -> Result<Vec<Record>, ClusterError> {
     let mut all = Vec::new();
     for pod in pods {
+        let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+        let now = api
+            .get_opt(&pod.name)
+            .await
+            .map_err(failed(format!("reading pod {}", pod.name)))?;
+        if now.as_ref().map(endpoint_restarts) != Some(pod.restarts) {
+            return Err(ClusterError::Fleet {
+                pod: pod.name.clone(),
+                error: "it restarted or went during the run: what it had received is lost"
+                    .to_owned(),
+            });
+        }
         let mut records = Vec::new();
         loop {
             let path = format!("{RECORDS_PATH}?from={}", records.len());
@@ -621,20 +757,23 @@ async fn fleet_records(client: &Client, pods: &[FleetPod]) -> Result<Vec<Record>
     Ok(all)
 }
 
-/// The workload `Job`: its namespace and name.
+/// The workload `Job`: its namespace, name and uid (this run's Job, and
+/// no other of the same name).
 #[derive(Debug, Clone)]
 struct WorkloadJob {
     namespace: String,
     name: String,
+    uid: String,
 }
 
-fn workload_job(run: &ClusterRun) -> Result<WorkloadJob, ClusterError> {
+fn workload_job(run: &ClusterRun, uid: String) -> Result<WorkloadJob, ClusterError> {
     let namespace = run.workload["metadata"]["namespace"]
         .as_str()
         .ok_or(ClusterError::Malformed("metadata.namespace"))?;
     Ok(WorkloadJob {
         namespace: namespace.to_owned(),
         name: NAME.to_owned(),
+        uid,
     })
 }
 
@@ -711,7 +850,8 @@ fn job_ended(job: &Job) -> Option<JobEnd> {
 /// The workload `Job`'s pod (it runs once: `backoffLimit: 0`).
 async fn job_pod(client: &Client, job: &WorkloadJob) -> Result<String, ClusterError> {
     let api: Api<Pod> = Api::namespaced(client.clone(), &job.namespace);
-    let selector = format!("job-name={}", job.name);
+    // The Job controller labels its pods with the Job's uid.
+    let selector = format!("batch.kubernetes.io/controller-uid={}", job.uid);
     let pods = api
         .list(&ListParams::default().labels(&selector))
         .await
@@ -741,24 +881,89 @@ async fn workload_log(
         .map_err(failed(format!("reading the log of pod {pod}")))
 }
 
-/// Deletes every namespace the run applied (and so all in them).
-async fn delete_namespaces(client: &Client, run: &ClusterRun) -> Result<(), ClusterError> {
-    let api: Api<Namespace> = Api::all(client.clone());
+/// Deletes what the run made, and waits until it is gone (at most
+/// `within`): the next scenario may use the same namespace.
+async fn clean_up(client: &Client, made: Made, within: Duration) -> Result<(), ClusterError> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
     let mut first_error = None;
-    for namespace in &run.namespaces {
-        let Some(name) = namespace["metadata"]["name"].as_str() else {
-            continue;
-        };
-        let deleted = api.delete(name, &DeleteParams::background()).await;
-        match deleted {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(error) => {
-                first_error.get_or_insert(failed(format!("deleting namespace {name}"))(error));
-            }
+    let mut note = |error: ClusterError| {
+        first_error.get_or_insert(error);
+    };
+    // Foreground: an object is gone once what it owns (pods) is.
+    let params = DeleteParams::foreground();
+    for (api, name) in made.objects.iter().rev() {
+        if let Err(error) = gone_or(api.delete(name, &params).await.map(drop)) {
+            note(failed(format!("deleting {name}"))(error));
+        }
+    }
+    for name in &made.namespaces {
+        if let Err(error) = gone_or(namespaces.delete(name, &params).await.map(drop)) {
+            note(failed(format!("deleting namespace {name}"))(error));
+        }
+    }
+    let deadline = Instant::now() + within;
+    for (api, name) in &made.objects {
+        let what = format!("the deletion of {name}");
+        if let Err(error) = poll(&what, deadline, within, || still_there(api, name)).await {
+            note(error);
+        }
+    }
+    for name in &made.namespaces {
+        let what = format!("the deletion of namespace {name}");
+        if let Err(error) = poll(&what, deadline, within, || still_there(&namespaces, name)).await {
+            note(error);
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// A deletion's result, where "not found" is success.
+fn gone_or(result: Result<(), kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        other => other,
+    }
+}
+
+/// `Ok(())` once `name` is gone.
+async fn still_there<K>(api: &Api<K>, name: &str) -> Result<Result<(), String>, ClusterError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let found = api
+        .get_opt(name)
+        .await
+        .map_err(failed(format!("reading {name}")))?;
+    Ok(match found {
+        None => Ok(()),
+        Some(_) => Err("still there".to_owned()),
+    })
+}
+
+/// Waits until the fleet pods' counts of what they received stop moving
+/// (mirrored copies and late retries land after the workload's last
+/// answer), as a run on loopback drains its fleet.
+async fn drain(client: &Client, pods: &[FleetPod]) -> Result<(), ClusterError> {
+    let deadline = Instant::now() + crate::run::MAX_DRAIN;
+    let mut last = received(client, pods).await?;
+    while Instant::now() < deadline {
+        tokio::time::sleep(crate::run::QUIET).await;
+        let now = received(client, pods).await?;
+        if now == last {
+            return Ok(());
+        }
+        last = now;
+    }
+    Ok(())
+}
+
+/// What every fleet pod has received so far, pod by pod.
+async fn received(client: &Client, pods: &[FleetPod]) -> Result<Vec<String>, ClusterError> {
+    let mut counts = Vec::new();
+    for pod in pods {
+        counts.push(pod_get(client, pod, RECEIVED_PATH).await?);
+    }
+    Ok(counts)
 }
 
 #[cfg(test)]
