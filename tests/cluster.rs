@@ -700,9 +700,8 @@ fn scenario(file: &str) -> (Scenario, String) {
     (Scenario::load(&path).expect("loads"), source)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_run_applies_waits_reads_back_judges_and_cleans_up() {
-    let fake = Fake::new(Vec::new());
+/// `thrift/method-route` run in the cluster `fake` pretends to be.
+async fn method_route_in(fake: &Arc<Fake>) -> meshbench::report::Report {
     let stop = CancellationToken::new();
     let addr = fake.serve(stop.clone()).await;
     let (scenario, source) = scenario("scenarios/thrift/method-route.yaml");
@@ -715,6 +714,14 @@ async fn a_cluster_run_applies_waits_reads_back_judges_and_cleans_up() {
     )
     .await
     .expect("the cluster run gives a report");
+    stop.cancel();
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_run_applies_waits_reads_back_judges_and_cleans_up() {
+    let fake = Fake::new(Vec::new());
+    let report = method_route_in(&fake).await;
     let state = fake.state.lock().await;
     assert_eq!(
         report.verdict,
@@ -767,7 +774,6 @@ async fn a_cluster_run_applies_waits_reads_back_judges_and_cleans_up() {
     );
     assert_eq!(state.deleted, vec!["meta-thrift".to_owned()]);
     assert!(state.pods.is_empty(), "every pod went with its namespace");
-    stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -924,18 +930,7 @@ async fn a_namespace_that_was_there_is_left_with_only_the_runs_objects_deleted()
         &[("meta-thrift", true)],
         &[(theirs, their_config)],
     );
-    let stop = CancellationToken::new();
-    let addr = fake.serve(stop.clone()).await;
-    let (scenario, source) = scenario("scenarios/thrift/method-route.yaml");
-    let report = meshbench::run_scenario_in_cluster(
-        &scenario,
-        &source,
-        &target(addr),
-        1,
-        CancellationToken::new(),
-    )
-    .await
-    .expect("the cluster run gives a report");
+    let report = method_route_in(&fake).await;
     assert_eq!(report.verdict, Verdict::Pass, "{:#?}", report.assertions);
     let state = fake.state.lock().await;
     assert!(
@@ -969,7 +964,6 @@ async fn a_namespace_that_was_there_is_left_with_only_the_runs_objects_deleted()
         state.objects.keys()
     );
     assert!(state.pods.is_empty(), "its pods went with their owners");
-    stop.cancel();
 }
 
 /// What a run must not touch is refused before it is touched: a namespace
