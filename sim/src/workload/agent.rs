@@ -540,7 +540,7 @@ pub async fn run_logging(
 /// The ledger in a workload's log ([`run_logging`]'s lines), and the log's
 /// other lines (what the command said on its standard error), in order.
 /// A log that ends before the workload's `end`, or whose counts disagree,
-/// lost requests.
+/// lost requests; an event after the `end` makes it no one run's log.
 ///
 /// # Errors
 /// [`AgentError::Lost`], [`AgentError::Failed`] or [`AgentError::Protocol`].
@@ -548,10 +548,17 @@ pub fn ledger_of_log(log: &str) -> Result<(Ledger, Vec<String>), AgentError> {
     let progress = Progress::default();
     let mut arrivals = Arrivals::new(&progress);
     let mut notes = Vec::new();
+    let mut ended = None;
     for line in log.lines() {
         if !line.starts_with('{') {
             notes.push(line.to_owned());
             continue;
+        }
+        if ended.is_some() {
+            // Two runs' logs as one, or a repeated end: never one ledger.
+            return Err(AgentError::Protocol(format!(
+                "an event after the workload's end: {line:.200}"
+            )));
         }
         let event = serde_json::from_str(line).map_err(|e| {
             AgentError::Protocol(format!("a malformed line in the log ({e}): {line:.200}"))
@@ -564,13 +571,16 @@ pub fn ledger_of_log(log: &str) -> Result<(Ledger, Vec<String>), AgentError> {
                         .to_owned(),
                 ));
             }
-            Step::Ended(ledger) => return Ok((ledger, notes)),
+            Step::Ended(ledger) => ended = Some(ledger),
         }
     }
-    Err(AgentError::Lost(format!(
-        "the log ends before the workload's end, after {} requests",
-        arrivals.arrived
-    )))
+    match ended {
+        Some(ledger) => Ok((ledger, notes)),
+        None => Err(AgentError::Lost(format!(
+            "the log ends before the workload's end, after {} requests",
+            arrivals.arrived
+        ))),
+    }
 }
 
 /// Connects to the agent, trying again while it starts.

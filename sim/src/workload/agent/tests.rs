@@ -398,3 +398,47 @@ fn the_plan_crosses_the_wire_unchanged() {
         serde_json::from_str(&serde_json::to_string(&run).expect("json")).expect("reads back");
     assert_eq!(back, run);
 }
+
+/// A whole log of `n` requests, as `run_logging` writes it.
+fn whole_log(n: u64) -> Vec<String> {
+    let mut lines: Vec<String> = (0..n).map(ended_entry).collect();
+    lines.push(
+        serde_json::to_string(&Event::End {
+            sent: n,
+            ended: n,
+            heartbeats: vec![],
+            reconnects: 0,
+        })
+        .expect("serialises"),
+    );
+    lines
+}
+
+proptest::proptest! {
+    /// A log cut short, missing a line or holding one twice is never read
+    /// as a ledger: the requests it lost (or counts twice) are an error.
+    #[test]
+    fn a_damaged_log_is_never_a_ledger(
+        n in 1u64..40,
+        at in proptest::prelude::any::<proptest::sample::Index>(),
+        damage in 0u8..3,
+    ) {
+        let mut lines = whole_log(n);
+        let i = at.index(lines.len());
+        match damage {
+            0 => lines.truncate(i),
+            1 => { lines.remove(i); }
+            _ => { let twice = lines[i].clone(); lines.insert(i, twice); }
+        }
+        proptest::prop_assert!(ledger_of_log(&lines.join("\n")).is_err());
+    }
+
+    /// The whole log reads back whole; any text at all reads without a panic.
+    #[test]
+    fn a_whole_log_reads_back_and_any_text_reads_without_panic(n in 1u64..40, text in ".*") {
+        let (ledger, notes) = ledger_of_log(&whole_log(n).join("\n")).expect("a whole log");
+        proptest::prop_assert_eq!(ledger.entries.len() as u64, n);
+        proptest::prop_assert!(notes.is_empty());
+        let _ = ledger_of_log(&text);
+    }
+}
