@@ -13,8 +13,11 @@
 //! - [`reliability`]: `meshbench reliability`, probes of a proxy under hostile and careless clients.
 //! - [`suite`]: many scenarios' reports as one conformance summary (features
 //!   supported, unsupported, failed).
+//! - [`containers`]: the container environment (`--env containers`): a
+//!   container per fleet pod, the proxy as the client pod's sidecar.
 //! - [`kind`]: a scenario as a run in a Kubernetes cluster with Istio and
-//!   Aeraki: its objects and its actions (`meshbench kind`).
+//!   Aeraki: its objects, its actions, and the run through the Kubernetes
+//!   API (`meshbench kind`).
 #![forbid(unsafe_code)]
 
 pub mod adapter;
