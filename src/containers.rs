@@ -128,7 +128,6 @@ impl Pods {
             name: "client-workload".to_owned(),
             error: format!("{what} before the workload agent"),
         };
-        let network = self.network().ok_or_else(|| missing("no network"))?;
         let client = self
             .client
             .lock()
@@ -138,6 +137,7 @@ impl Pods {
         if let Some(serving) = client.agent {
             return Ok(serving);
         }
+        let network = self.network().ok_or_else(|| missing("no network"))?;
         let (container, addr) = sidecar::start_workload_agent(network.name(), &client).await?;
         if let Ok(mut slot) = self.workload.lock() {
             *slot = Some(container);
@@ -186,7 +186,7 @@ impl Pods {
             None => String::new(),
         };
         format!(
-            "containers on the private Docker network{network}, a container per fleet pod, the proxy in the client pod's container and the workload agent in its network namespace; image {}",
+            "containers on the private Docker network{network}, a container per fleet pod, the proxy and the workload agent in the client pod (one network namespace); image {}",
             Image::tag_hint()
         )
     }

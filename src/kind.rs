@@ -69,8 +69,39 @@ pub struct ClusterRun {
     pub routing: Vec<serde_json::Value>,
     /// The workload `Job`.
     pub workload: serde_json::Value,
+    /// Its namespace.
+    pub workload_namespace: String,
+    /// The fleet's `Deployment`s, as a run waits for them.
+    pub rollouts: Vec<Rollout>,
     /// The actions of a run, as `kubectl` commands.
     pub actions: Vec<String>,
+}
+
+/// A fleet `Deployment` a run waits for: where, how many pods, which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollout {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// The pods it wants.
+    pub replicas: i32,
+    /// The labels that select its pods.
+    pub selector: BTreeMap<String, String>,
+}
+
+impl Rollout {
+    fn of(deployment: &Deployment) -> Rollout {
+        let spec = deployment.spec.as_ref();
+        Rollout {
+            namespace: deployment.metadata.namespace.clone().unwrap_or_default(),
+            name: deployment.metadata.name.clone().unwrap_or_default(),
+            replicas: spec.and_then(|s| s.replicas).unwrap_or(1),
+            selector: spec
+                .and_then(|s| s.selector.match_labels.clone())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Why a scenario cannot run in a cluster (yet).
@@ -123,8 +154,10 @@ pub fn cluster_run(
     for namespace in &namespaces {
         fleet.push(json("ConfigMap", &scenario_config_map(namespace, source))?);
     }
+    let mut rollouts = Vec::new();
     for service in &placed {
         for deployment in service.deployments(image) {
+            rollouts.push(Rollout::of(&deployment));
             fleet.push(json("Deployment", &deployment)?);
         }
         fleet.push(service.service()?);
@@ -143,7 +176,9 @@ pub fn cluster_run(
         fleet,
         routing,
         workload: json("Job", &job)?,
-        actions: actions(&placed, &namespaces, workload_namespace),
+        workload_namespace: workload_namespace.to_owned(),
+        actions: actions(&rollouts, &namespaces, workload_namespace),
+        rollouts,
     })
 }
 
@@ -450,14 +485,14 @@ fn workload_job(placed: &[Placed<'_>], namespace: &str, (image, seed): (&str, u6
 }
 
 /// The actions of a run, in order, as `kubectl` commands.
-fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<String> {
+fn actions(rollouts: &[Rollout], namespaces: &[&str], workload: &str) -> Vec<String> {
     let mut actions = vec![
         "kubectl apply --server-side --force-conflicts --field-manager=meshbench -f manifests.yaml   # namespaces, the scenario, the fleet, the routing, the workload Job (suspended)".to_owned(),
     ];
-    actions.extend(each_deployment(placed, |ns, deployment| {
+    actions.extend(each_deployment(rollouts, |ns, deployment| {
         format!("kubectl -n {ns} rollout status deployment/{deployment} --timeout=300s")
     }));
-    actions.extend(each_deployment(placed, |ns, deployment| {
+    actions.extend(each_deployment(rollouts, |ns, deployment| {
         format!(
             "kubectl get --raw /api/v1/namespaces/{ns}/pods/<each pod of {deployment}>:{RECORDS_PORT}/proxy/endpoints   # the names it answers with"
         )
@@ -471,7 +506,7 @@ fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<St
     actions.push(format!(
         "kubectl -n {workload} logs job/{NAME} -c workload > ledger.jsonl   # one event per request, then the end with the counts"
     ));
-    actions.extend(each_deployment(placed, |ns, deployment| {
+    actions.extend(each_deployment(rollouts, |ns, deployment| {
         format!(
             "kubectl get --raw '/api/v1/namespaces/{ns}/pods/<each pod of {deployment}>:{RECORDS_PORT}/proxy/records?from=0'   # what it received, pages of 10,000"
         )
@@ -484,15 +519,13 @@ fn actions(placed: &[Placed<'_>], namespaces: &[&str], workload: &str) -> Vec<St
 }
 
 /// `action(namespace, deployment)` for each fleet `Deployment`, in order.
-fn each_deployment(placed: &[Placed<'_>], action: impl Fn(&str, &str) -> String) -> Vec<String> {
-    let mut actions = Vec::new();
-    for service in placed {
-        for (version, _) in service.spec.versions.iter() {
-            let deployment = format!("{}-{}", service.app, version.value);
-            actions.push(action(service.namespace, &deployment));
-        }
-    }
-    actions
+fn each_deployment<'r>(
+    rollouts: &'r [Rollout],
+    action: impl Fn(&str, &str) -> String + 'r,
+) -> impl Iterator<Item = String> + 'r {
+    rollouts
+        .iter()
+        .map(move |rollout| action(&rollout.namespace, &rollout.name))
 }
 
 fn namespace(name: &str) -> Namespace {

@@ -183,9 +183,9 @@ pub enum RunError {
 }
 
 /// How long the endpoints must stay quiet before the run is drained.
-pub(crate) const QUIET: Duration = Duration::from_millis(200);
+const QUIET: Duration = Duration::from_millis(200);
 /// The longest a drain waits (for mirrored copies, late retries).
-pub(crate) const MAX_DRAIN: Duration = Duration::from_secs(5);
+const MAX_DRAIN: Duration = Duration::from_secs(5);
 
 /// Runs `spec` against `proxy`. The fleet and the proxy are stopped on every
 /// path out, errors and interruption included.
@@ -571,14 +571,31 @@ async fn due(
 /// Waits until no endpoint has received anything for [`QUIET`] (mirrored
 /// copies and late retries land), at most [`MAX_DRAIN`].
 async fn drain(fleet: &dyn RunningFleet) {
+    let read = || async { Ok::<_, std::convert::Infallible>(fleet.received().await) };
+    let _ = until_still(read).await;
+}
+
+/// Reads `count` every [`QUIET`] until two readings agree, at most
+/// [`MAX_DRAIN`]: how a run waits for its fleet to drain, wherever the
+/// fleet runs.
+///
+/// # Errors
+/// The first reading that fails.
+pub(crate) async fn until_still<T, E, F, Fut>(mut count: F) -> Result<(), E>
+where
+    T: PartialEq,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
     let deadline = Instant::now() + MAX_DRAIN;
-    let mut last = fleet.received().await;
+    let mut last = count().await?;
     while Instant::now() < deadline {
         tokio::time::sleep(QUIET).await;
-        let now = fleet.received().await;
+        let now = count().await?;
         if now == last {
-            return;
+            return Ok(());
         }
         last = now;
     }
+    Ok(())
 }

@@ -772,6 +772,15 @@ async fn a_cluster_run_applies_waits_reads_back_judges_and_cleans_up() {
             .iter()
             .any(|c| c.contains(":9966/proxy/records"))
     );
+    let discovered = |group_version: &str| {
+        let call = format!("GET /apis/{group_version}");
+        state.calls.iter().filter(|c| **c == call).count()
+    };
+    assert_eq!(
+        discovered("apps/v1"),
+        1,
+        "two Deployments, one discovery of their kind"
+    );
     assert_eq!(state.deleted, vec!["meta-thrift".to_owned()]);
     assert!(state.pods.is_empty(), "every pod went with its namespace");
 }
@@ -779,19 +788,10 @@ async fn a_cluster_run_applies_waits_reads_back_judges_and_cleans_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_without_aeraki_is_named_and_what_was_applied_is_deleted() {
     let fake = Fake::new(vec!["metaprotocol.aeraki.io"]);
-    let stop = CancellationToken::new();
-    let addr = fake.serve(stop.clone()).await;
     let (scenario, source) = scenario("scenarios/thrift/method-route.yaml");
     let objects =
         meshbench::kind::cluster_run(&scenario, &source, "meshbench:dev", 1).expect("the objects");
-    let error = cluster::execute(
-        &client(addr),
-        &objects,
-        Bounds::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect_err("no MetaRouter is served");
+    let error = refused_by(&fake, &objects).await;
     assert!(matches!(error, ClusterError::NotServed { .. }), "{error}");
     assert!(error.to_string().contains("install Aeraki"), "{error}");
     let state = fake.state.lock().await;
@@ -800,7 +800,6 @@ async fn a_cluster_without_aeraki_is_named_and_what_was_applied_is_deleted() {
         "nothing after the refusal"
     );
     assert_eq!(state.deleted, vec!["meta-thrift".to_owned()]);
-    stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -974,23 +973,8 @@ async fn what_the_run_did_not_make_is_refused_and_left_as_it_was() {
     let (scenario, source) = scenario("scenarios/thrift/method-route.yaml");
     let objects =
         meshbench::kind::cluster_run(&scenario, &source, "meshbench:dev", 1).expect("the objects");
-    let refused = |fake: Arc<Fake>, objects: meshbench::kind::ClusterRun| async move {
-        let stop = CancellationToken::new();
-        let addr = fake.serve(stop.clone()).await;
-        let error = cluster::execute(
-            &client(addr),
-            &objects,
-            Bounds::default(),
-            &CancellationToken::new(),
-        )
-        .await
-        .expect_err("refused");
-        stop.cancel();
-        error
-    };
-
     let plain = Fake::with(Vec::new(), &[("meta-thrift", false)], &[]);
-    let error = refused(Arc::clone(&plain), objects.clone()).await;
+    let error = refused_by(&plain, &objects).await;
     assert!(
         error.to_string().contains("without sidecar injection"),
         "{error}"
@@ -1009,7 +993,7 @@ async fn what_the_run_did_not_make_is_refused_and_left_as_it_was() {
         &[("meta-thrift", true)],
         &[(deployment, theirs.clone())],
     );
-    let error = refused(Arc::clone(&taken), objects.clone()).await;
+    let error = refused_by(&taken, &objects).await;
     assert!(
         error
             .to_string()
@@ -1037,9 +1021,25 @@ async fn what_the_run_did_not_make_is_refused_and_left_as_it_was() {
     let objects =
         meshbench::kind::cluster_run(&own.0, &own.1, "meshbench:dev", 1).expect("the objects");
     let cluster = Fake::new(Vec::new());
-    let error = refused(Arc::clone(&cluster), objects).await;
+    let error = refused_by(&cluster, &objects).await;
     assert!(error.to_string().contains("the cluster's own"), "{error}");
     assert!(cluster.state.lock().await.applied.is_empty());
+}
+
+/// Why the cluster `fake` pretends to be refuses a run of `objects`.
+async fn refused_by(fake: &Arc<Fake>, objects: &meshbench::kind::ClusterRun) -> ClusterError {
+    let stop = CancellationToken::new();
+    let addr = fake.serve(stop.clone()).await;
+    let error = cluster::execute(
+        &client(addr),
+        objects,
+        Bounds::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .expect_err("refused");
+    stop.cancel();
+    error
 }
 
 /// A scenario from its text, through a file as the loader takes it.

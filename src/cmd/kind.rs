@@ -21,9 +21,10 @@ use meshbench_sim::scenario::Scenario;
 use meshbench_sim::workload::Progress;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{Runs, exit_code, run_suite, suite_folder};
+use super::run::{
+    Runs, cancelled_on_ctrl_c, every_scenario_file, exit_code, run_suite, suite_folder,
+};
 use super::say;
-use super::validate::scenario_files;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -140,7 +141,7 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// Each scenario's actions and objects, one after the other.
 fn dry_run(run: &RunArgs) -> anyhow::Result<ExitCode> {
-    for file in files(&run.paths)? {
+    for file in every_scenario_file(&run.paths)? {
         let target = FileArgs {
             file,
             image: run.image.clone(),
@@ -157,20 +158,9 @@ fn dry_run(run: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for path in paths {
-        files.extend(scenario_files(path).with_context(|| format!("reading {}", path.display()))?);
-    }
-    if files.is_empty() {
-        anyhow::bail!("no scenario files (*.yaml) in {paths:?}");
-    }
-    Ok(files)
-}
-
 /// The runs against the cluster, a report each and an index.
 async fn live(run: &RunArgs) -> anyhow::Result<ExitCode> {
-    let files = files(&run.paths)?;
+    let files = every_scenario_file(&run.paths)?;
     let client = cluster::connect(run.context.as_deref()).await?;
     let target = Target {
         client,
@@ -181,13 +171,7 @@ async fn live(run: &RunArgs) -> anyhow::Result<ExitCode> {
             ..Bounds::default()
         },
     };
-    let cancel = CancellationToken::new();
-    let interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
-        }
-    });
+    let cancel = cancelled_on_ctrl_c();
     let folder = suite_folder(run.out.as_deref(), &files, &run.paths);
     let runs = InCluster {
         target: &target,
@@ -364,11 +348,6 @@ async fn steps(steps: &[Step], dry_run: bool) -> anyhow::Result<ExitCode> {
         if !status.success() {
             anyhow::bail!("{} failed ({status})", step.line());
         }
-    }
-    if !dry_run && !steps.iter().any(|s| s.program == "make") && steps.len() > 1 {
-        say(
-            "# Aeraki: not installed by this command (no --aeraki CHECKOUT); kind/README.md step 4\n",
-        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -107,20 +107,8 @@ impl Args {
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut files = Vec::new();
-    for path in &args.paths {
-        files.extend(scenario_files(path).with_context(|| format!("reading {}", path.display()))?);
-    }
-    if files.is_empty() {
-        anyhow::bail!("no scenario files (*.yaml) in {:?}", args.paths);
-    }
-    let cancel = CancellationToken::new();
-    let interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            interrupt.cancel();
-        }
-    });
+    let files = every_scenario_file(&args.paths)?;
+    let cancel = cancelled_on_ctrl_c();
     let suite_folder = suite_folder(args.out.as_deref(), &files, &args.paths);
     let mut suites = Vec::new();
     for proxy in &args.proxy {
@@ -154,6 +142,32 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
         false => Verdict::merge_all(suites.iter().map(|(suite, _)| suite.verdict)),
     };
     Ok(exit_code(verdict))
+}
+
+/// The scenario files of `paths` (files, or directories searched), at
+/// least one.
+pub(crate) fn every_scenario_file(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        files.extend(scenario_files(path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    if files.is_empty() {
+        anyhow::bail!("no scenario files (*.yaml) in {paths:?}");
+    }
+    Ok(files)
+}
+
+/// A token cancelled when the user presses Ctrl-C: a run stops, and
+/// removes what it started, instead of dying.
+pub(crate) fn cancelled_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupt.cancel();
+        }
+    });
+    cancel
 }
 
 /// 0 when every assertion passed (or could not be judged), 1 when one

@@ -95,7 +95,9 @@ async fn logged(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("meshbench: {note}");
         }
     }
-    let mut out = std::io::stdout().lock();
+    // Buffered: the runner reads the log once the pod is done, so a line
+    // need not be a write of its own.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let ledger = agent::run_logging(&plan, args.seed, &mut out, CancellationToken::new())
         .await
         .map_err(anyhow::Error::msg)

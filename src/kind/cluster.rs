@@ -33,7 +33,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Client;
 use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, TypeMeta,
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams,
+    TypeMeta,
 };
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Scope};
@@ -310,7 +311,7 @@ pub async fn execute(
             let fleet = rolled_out(client, run, bounds.rollout).await?;
             let endpoints = fleet_endpoints(client, &fleet).await?;
             let started = Instant::now();
-            let job = workload_job(run, job_uid)?;
+            let job = workload_job(run, job_uid);
             start(client, &job).await?;
             let pod = completed(client, &job, bounds.workload).await?;
             let duration = started.elapsed();
@@ -349,14 +350,9 @@ struct Made {
     objects: Vec<(Api<DynamicObject>, String)>,
 }
 
-/// Namespaces a run never uses, even when a scenario names them.
-const PROTECTED: [&str; 5] = [
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "istio-system",
-    "local-path-storage",
-];
+/// Namespaces a run never uses, even when a scenario names them (with
+/// every `kube-*` one).
+const PROTECTED: [&str; 2] = ["istio-system", "local-path-storage"];
 
 /// The namespaces of `run` that are already there, once each is found
 /// usable: not one of the cluster's own, not being deleted, injecting
@@ -403,20 +399,22 @@ async fn versions(client: &Client) -> Result<Versions, ClusterError> {
         .await
         .map_err(failed("reading the API server's version".to_owned()))?;
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "istio-system");
-    let image = |deployment: Option<Deployment>| {
-        deployment?
+    let image = |deployment: Result<Option<Deployment>, kube::Error>| match deployment {
+        // Said as it is: a control plane not found is not one unreadable.
+        Err(e) => Some(format!("unreadable ({e})")),
+        Ok(deployment) => deployment?
             .spec?
             .template
             .spec?
             .containers
             .first()?
             .image
-            .clone()
+            .clone(),
     };
     Ok(Versions {
         kubernetes: info.git_version,
-        istiod: image(deployments.get_opt("istiod").await.ok().flatten()),
-        aeraki: image(deployments.get_opt("aeraki").await.ok().flatten()),
+        istiod: image(deployments.get_opt("istiod").await),
+        aeraki: image(deployments.get_opt("aeraki").await),
     })
 }
 
@@ -431,6 +429,7 @@ async fn apply(
     made: &std::sync::Mutex<Made>,
 ) -> Result<String, ClusterError> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut kinds = Kinds::default();
     let mut job_uid = None;
     for object in run.objects() {
         let object: DynamicObject = serde_json::from_value(object.clone())
@@ -448,7 +447,7 @@ async fn apply(
             continue;
         }
         let namespace = object.metadata.namespace.as_deref();
-        let api = resource_api(client, &types, namespace).await?;
+        let api = kinds.api(client, &types, namespace).await?;
         let there_before = namespace.is_some_and(|ns| existing.iter().any(|e| e == ns));
         if there_before
             && api
@@ -481,29 +480,48 @@ async fn apply(
     job_uid.ok_or(ClusterError::Malformed("a workload Job with a uid"))
 }
 
-/// The API of an object's kind, as the cluster's discovery resolves it.
-async fn resource_api(
-    client: &Client,
-    types: &TypeMeta,
-    namespace: Option<&str>,
-) -> Result<Api<DynamicObject>, ClusterError> {
-    let gvk = GroupVersionKind::try_from(types)
-        .map_err(|_| ClusterError::Malformed("a valid apiVersion"))?;
-    let (resource, capabilities) = discovery::pinned_kind(client, &gvk)
-        .await
-        .map_err(|error| ClusterError::NotServed {
-            kind: types.kind.clone(),
-            api_version: types.api_version.clone(),
-            hint: install_hint(&gvk.group),
-            error: Box::new(error),
-        })?;
-    Ok(match (capabilities.scope, namespace) {
-        (Scope::Namespaced, Some(namespace)) => {
-            Api::namespaced_with(client.clone(), namespace, &resource)
+/// The cluster's APIs of the kinds a run applies, each resolved by its
+/// discovery once (a run applies several objects of one kind).
+#[derive(Default)]
+struct Kinds {
+    resolved: BTreeMap<(String, String), (ApiResource, Scope)>,
+}
+
+impl Kinds {
+    /// The API of an object of kind `types` in `namespace`.
+    async fn api(
+        &mut self,
+        client: &Client,
+        types: &TypeMeta,
+        namespace: Option<&str>,
+    ) -> Result<Api<DynamicObject>, ClusterError> {
+        let key = (types.api_version.clone(), types.kind.clone());
+        if !self.resolved.contains_key(&key) {
+            let gvk = GroupVersionKind::try_from(types)
+                .map_err(|_| ClusterError::Malformed("a valid apiVersion"))?;
+            let (resource, capabilities) =
+                discovery::pinned_kind(client, &gvk)
+                    .await
+                    .map_err(|error| ClusterError::NotServed {
+                        kind: types.kind.clone(),
+                        api_version: types.api_version.clone(),
+                        hint: install_hint(&gvk.group),
+                        error: Box::new(error),
+                    })?;
+            self.resolved
+                .insert(key.clone(), (resource, capabilities.scope));
         }
-        (Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &resource),
-        (Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
-    })
+        let Some((resource, scope)) = self.resolved.get(&key) else {
+            return Err(ClusterError::Malformed("a kind the cluster resolves"));
+        };
+        Ok(match (scope, namespace) {
+            (Scope::Namespaced, Some(namespace)) => {
+                Api::namespaced_with(client.clone(), namespace, resource)
+            }
+            (Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), resource),
+            (Scope::Cluster, _) => Api::all_with(client.clone(), resource),
+        })
+    }
 }
 
 /// What serves an API group, for the error that says it is missing.
@@ -515,43 +533,6 @@ fn install_hint(group: &str) -> &'static str {
         "networking.istio.io" => "install Istio (meshbench kind up; kind/README.md, step 2)",
         _ => "is the cluster's Kubernetes 1.33 or later?",
     }
-}
-
-/// A fleet `Deployment`: where it is, how many pods it wants, which.
-#[derive(Debug, Clone)]
-struct FleetDeployment {
-    namespace: String,
-    name: String,
-    replicas: i32,
-    /// Its selector, as a label selector string.
-    selector: String,
-}
-
-fn fleet_deployments(run: &ClusterRun) -> Result<Vec<FleetDeployment>, ClusterError> {
-    run.fleet
-        .iter()
-        .filter(|object| object["kind"] == "Deployment")
-        .map(|object| {
-            let text = |value: &serde_json::Value, what| {
-                value
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or(ClusterError::Malformed(what))
-            };
-            let labels: BTreeMap<String, String> =
-                serde_json::from_value(object["spec"]["selector"]["matchLabels"].clone())
-                    .map_err(|_| ClusterError::Malformed("spec.selector.matchLabels"))?;
-            Ok(FleetDeployment {
-                namespace: text(&object["metadata"]["namespace"], "metadata.namespace")?,
-                name: text(&object["metadata"]["name"], "metadata.name")?,
-                replicas: object["spec"]["replicas"]
-                    .as_i64()
-                    .and_then(|n| i32::try_from(n).ok())
-                    .ok_or(ClusterError::Malformed("spec.replicas"))?,
-                selector: selector(&labels),
-            })
-        })
-        .collect()
 }
 
 fn selector(labels: &BTreeMap<String, String>) -> String {
@@ -590,7 +571,7 @@ async fn rolled_out(
 ) -> Result<Vec<FleetPod>, ClusterError> {
     let deadline = Instant::now() + within;
     let mut pods = Vec::new();
-    for deployment in fleet_deployments(run)? {
+    for deployment in &run.rollouts {
         let api: Api<Deployment> = Api::namespaced(client.clone(), &deployment.namespace);
         let what = format!(
             "the rollout of deployment/{} in {}",
@@ -605,7 +586,8 @@ async fn rolled_out(
             Ok(rollout(&seen, replicas))
         })
         .await?;
-        pods.extend(running_pods(client, &deployment.namespace, &deployment.selector).await?);
+        let selector = selector(&deployment.selector);
+        pods.extend(running_pods(client, &deployment.namespace, &selector).await?);
     }
     Ok(pods)
 }
@@ -753,6 +735,8 @@ async fn fleet_records(client: &Client, pods: &[FleetPod]) -> Result<Vec<Record>
         }
         all.extend(records);
     }
+    // Each pod's times run from its own start; no verdict compares arrival
+    // times across pods, only within one (as in containers).
     all.sort_by_key(|record| record.at);
     Ok(all)
 }
@@ -766,15 +750,12 @@ struct WorkloadJob {
     uid: String,
 }
 
-fn workload_job(run: &ClusterRun, uid: String) -> Result<WorkloadJob, ClusterError> {
-    let namespace = run.workload["metadata"]["namespace"]
-        .as_str()
-        .ok_or(ClusterError::Malformed("metadata.namespace"))?;
-    Ok(WorkloadJob {
-        namespace: namespace.to_owned(),
+fn workload_job(run: &ClusterRun, uid: String) -> WorkloadJob {
+    WorkloadJob {
+        namespace: run.workload_namespace.clone(),
         name: NAME.to_owned(),
         uid,
-    })
+    }
 }
 
 /// Starts the suspended workload `Job`.
@@ -944,17 +925,7 @@ where
 /// (mirrored copies and late retries land after the workload's last
 /// answer), as a run on loopback drains its fleet.
 async fn drain(client: &Client, pods: &[FleetPod]) -> Result<(), ClusterError> {
-    let deadline = Instant::now() + crate::run::MAX_DRAIN;
-    let mut last = received(client, pods).await?;
-    while Instant::now() < deadline {
-        tokio::time::sleep(crate::run::QUIET).await;
-        let now = received(client, pods).await?;
-        if now == last {
-            return Ok(());
-        }
-        last = now;
-    }
-    Ok(())
+    crate::run::until_still(|| received(client, pods)).await
 }
 
 /// What every fleet pod has received so far, pod by pod.
