@@ -770,6 +770,31 @@ fn kind_up_and_down_print_their_steps_and_run_needs_a_cluster() {
             "kubectl -n istio-system rollout status deployment/aeraki --timeout=300s",
         ]
     );
+    // `… --dry-run | head -1`: a reader that goes away ends the command
+    // quietly, as it does every other command's output.
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/thrift/traffic-split.yaml");
+    // Twenty files' manifests, more than a pipe holds, so the writer
+    // meets the closed pipe.
+    let mut dry = Command::new(BIN)
+        .args(["kind", "run", "--dry-run"])
+        .args(std::iter::repeat_n(&scenario, 20))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("meshbench kind run --dry-run starts");
+    let first = BufReader::new(dry.stdout.take().expect("piped stdout"))
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("reads it");
+    assert!(first.starts_with("# meshbench kind run"), "{first}");
+    let ended = dry.wait_with_output().expect("ends");
+    assert!(
+        ended.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
     let down = Command::new(BIN)
         .args(["kind", "down", "--dry-run", "--name", "other"])
         .output()
@@ -777,8 +802,6 @@ fn kind_up_and_down_print_their_steps_and_run_needs_a_cluster() {
     assert!(down.status.success());
     assert!(String::from_utf8_lossy(&down.stdout).contains("kind delete cluster --name other"));
     let home = tempfile::tempdir().expect("a temporary directory");
-    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios/thrift/traffic-split.yaml");
     let run = Command::new(BIN)
         .args(["kind", "run"])
         .arg(&scenario)

@@ -121,7 +121,7 @@ const STEP_WITHIN: Duration = Duration::from_secs(900);
 pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match &args.command {
         KindCommand::Manifests(target) => {
-            print!("{}", planned(target)?.yaml().map_err(anyhow::Error::msg)?);
+            say(&planned(target)?.yaml().map_err(anyhow::Error::msg)?);
             Ok(ExitCode::SUCCESS)
         }
         KindCommand::Run(run) if run.dry_run => dry_run(run),
@@ -148,12 +148,14 @@ fn dry_run(run: &RunArgs) -> anyhow::Result<ExitCode> {
             seed: run.seed,
         };
         let planned = planned(&target)?;
-        println!("# meshbench kind run {} --dry-run", target.file.display());
-        println!("# The actions of the run, in order (manifests.yaml is the YAML below):");
+        say(&format!(
+            "# meshbench kind run {} --dry-run\n# The actions of the run, in order (manifests.yaml is the YAML below):\n",
+            target.file.display()
+        ));
         for (i, action) in planned.actions.iter().enumerate() {
-            println!("#   {}. {action}", i + 1);
+            say(&format!("#   {}. {action}\n", i + 1));
         }
-        print!("{}", planned.yaml().map_err(anyhow::Error::msg)?);
+        say(&planned.yaml().map_err(anyhow::Error::msg)?);
     }
     Ok(ExitCode::SUCCESS)
 }
