@@ -295,14 +295,17 @@ impl Reported {
         Ok(())
     }
 
-    /// Reports an ended request, after the count that includes it.
+    /// Reports an ended request, after a count that includes it (one
+    /// already reported mostly does: a count is sent only when it must be).
     async fn entry(
         &mut self,
         lines: &mut Lines,
         progress: &Progress,
         entry: Entry,
     ) -> Result<(), String> {
-        self.sent(lines, progress).await?;
+        if entry.order >= self.sent {
+            self.sent(lines, progress).await?;
+        }
         feed(lines, &Event::Ended(Box::new(entry))).await?;
         self.ended += 1;
         Ok(())
